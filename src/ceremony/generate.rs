@@ -1,0 +1,439 @@
+//! `generate` and `import`: seal a credential in the environment's HSM and split its
+//! unseal key among named custodians.
+//!
+//! Order of work, chosen so that a failure or a crash at any step leaves nothing that
+//! opens anything, and a refusal leaves store and token as they were:
+//!
+//! 1. every check that needs no HSM (names, threshold, files that must not exist);
+//! 2. K_seal generated on the token (destroyed again if anything below fails);
+//! 3. the credential generated in (or imported into) the HSM as a session object,
+//!    wrapped by K_seal, destroyed;
+//! 4. U = HSM random XOR OS random; blob = AES-256-GCM(U, W, aad = seal header);
+//! 5. U split among the custodians, commitments taken, the record signed by the HSM;
+//! 6. share files written (0600, never over a file), then the record, atomically.
+//!    Until the record exists the seal does not exist; a crash before it leaves at
+//!    most unusable share files and an orphan K_seal that no record references.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+use time::OffsetDateTime;
+use zeroize::Zeroize;
+
+use super::{Context, Report, random_id, with_env_session};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::hsm::{self, HsmSession};
+use crate::names::{NameKind, check};
+use crate::seal::{Blob, CredentialInfo, Custodian, KeyRef, Origin, RECORD_FORMAT, SealRecord};
+use crate::secret::{Credential, Encoding, UnsealKey};
+use crate::shamir;
+use crate::share::{Payload, Share, commitment};
+use crate::store::{Store, exists_error, write_new_secret};
+
+/// Bounds on a generated credential's length, in bytes.
+pub const LENGTH_RANGE: std::ops::RangeInclusive<usize> = 16..=1024;
+/// The largest imported secret.
+pub const IMPORT_MAX: usize = 64 * 1024;
+
+/// A custodian as given on the command line.
+#[derive(Debug, Clone)]
+pub struct CustodianSpec {
+    /// Name.
+    pub name: String,
+    /// Age recipient, if any.
+    pub recipient: Option<String>,
+}
+
+impl CustodianSpec {
+    /// Parses `NAME` or `NAME=RECIPIENT`.
+    pub fn parse(s: &str) -> Result<CustodianSpec> {
+        let (name, recipient) = match s.split_once('=') {
+            Some((n, r)) => (n, Some(r.to_string())),
+            None => (s, None),
+        };
+        check(NameKind::Custodian, name)?;
+        if recipient.is_some() {
+            return Err(Error::Usage(format!(
+                "--custodian {name}=…: this zeroth writes plain share files only; encrypting a share to a custodian's key is not available yet, so give the name alone"
+            )));
+        }
+        Ok(CustodianSpec {
+            name: name.to_string(),
+            recipient,
+        })
+    }
+}
+
+/// What to seal and for whom.
+#[derive(Debug, Clone)]
+pub struct SealSpec {
+    /// Seal name.
+    pub seal: String,
+    /// Environment.
+    pub env: String,
+    /// Owner.
+    pub owner: String,
+    /// Purpose.
+    pub purpose: String,
+    /// Threshold.
+    pub threshold: u8,
+    /// Custodians, in share order.
+    pub custodians: Vec<CustodianSpec>,
+    /// Rotation period in days.
+    pub rotate_every_days: u32,
+    /// Expiry.
+    pub expires: Option<OffsetDateTime>,
+    /// Permit threshold 1 (with a warning).
+    pub allow_threshold_one: bool,
+    /// Where share files go.
+    pub out_dir: PathBuf,
+}
+
+/// Where the credential comes from.
+#[derive(Debug)]
+pub enum Source {
+    /// Generated in the HSM, this many bytes.
+    Generate {
+        /// Length in bytes.
+        length: usize,
+    },
+    /// Imported from stdin.
+    Import(Credential),
+}
+
+impl SealSpec {
+    /// Checks everything that needs neither the store nor the HSM.
+    pub fn validate(&self, now: OffsetDateTime) -> Result<()> {
+        check(NameKind::Seal, &self.seal)?;
+        check(NameKind::Environment, &self.env)?;
+        for (field, value) in [("--owner", &self.owner), ("--purpose", &self.purpose)] {
+            if value.trim().is_empty() {
+                return Err(Error::Usage(format!("{field} is empty: say who or what this credential is for")));
+            }
+            if value.len() > 200 || value.chars().any(char::is_control) {
+                return Err(Error::Usage(format!(
+                    "{field} must be one line of at most 200 characters"
+                )));
+            }
+        }
+        let n = self.custodians.len();
+        if n == 0 {
+            return Err(Error::Usage("no custodians: give --custodian NAME once per custodian".into()));
+        }
+        if n > 255 {
+            return Err(Error::Usage(format!("{n} custodians: at most 255 can hold shares")));
+        }
+        let t = usize::from(self.threshold);
+        if t > n {
+            return Err(Error::Usage(format!(
+                "--threshold {t} is more than the {n} custodians given: nobody could ever recover the credential"
+            )));
+        }
+        if t == 0 {
+            return Err(Error::Usage("--threshold 0 is meaningless: give at least 2".into()));
+        }
+        if t == 1 && !self.allow_threshold_one {
+            return Err(Error::Usage(
+                "--threshold 1 lets any single custodian recover the credential: give 2 or more, or add --allow-threshold-one if that is really meant".into(),
+            ));
+        }
+        for (i, c) in self.custodians.iter().enumerate() {
+            if let Some(first) = self.custodians[..i]
+                .iter()
+                .find(|o| o.name.eq_ignore_ascii_case(&c.name))
+            {
+                return Err(Error::Usage(format!(
+                    "custodian '{}' is given twice{}: each custodian holds one share",
+                    c.name,
+                    if first.name != c.name { format!(" (as '{}')", first.name) } else { String::new() }
+                )));
+            }
+        }
+        if let Some(expires) = self.expires {
+            if expires <= now {
+                return Err(Error::Usage(format!(
+                    "--expires {} is not in the future",
+                    clock::format(expires)
+                )));
+            }
+        }
+        if !self.out_dir.is_dir() {
+            return Err(Error::Usage(format!(
+                "--out-dir {} is not a directory",
+                self.out_dir.display()
+            )));
+        }
+        for c in &self.custodians {
+            let path = self.share_path(&c.name);
+            if path.symlink_metadata().is_ok() {
+                return Err(exists_error(&path));
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns where the share of `custodian` is written.
+    pub fn share_path(&self, custodian: &str) -> PathBuf {
+        self.out_dir.join(format!("{}.{custodian}.share", self.seal))
+    }
+}
+
+/// Seals a credential: generated in the HSM or imported, per `source`.
+pub fn run(ctx: &Context, spec: &SealSpec, source: Source) -> Result<Report> {
+    let now = clock::now()?;
+    spec.validate(now)?;
+    let length = match &source {
+        Source::Generate { length } => {
+            if !LENGTH_RANGE.contains(length) {
+                return Err(Error::Usage(format!(
+                    "--length {length}: a generated credential has {} to {} bytes",
+                    LENGTH_RANGE.start(),
+                    LENGTH_RANGE.end()
+                )));
+            }
+            *length
+        }
+        Source::Import(c) => c.expose().len(),
+    };
+    let store = Store::open(&ctx.store)?;
+    let cfg = store.env(&spec.env)?.clone();
+    let _lock = store.lock()?;
+    if store.seal_exists(&spec.seal) {
+        return Err(Error::Refused(format!(
+            "seal '{}' already exists in store {}: choose another name",
+            spec.seal,
+            store.root().display()
+        )));
+    }
+    let record = with_env_session(ctx, &store, &spec.env, |session, signer| {
+        let mech = cfg.wrap_mechanism;
+        let token = session.token();
+        if !session.hsm().offers_wrap(token, mech) {
+            return Err(Error::Refused(format!(
+                "token '{}' no longer offers {mech} for wrap and unwrap, the mechanism environment '{}' was bound with",
+                token.label, spec.env
+            )));
+        }
+        if matches!(source, Source::Generate { .. }) && !session.hsm().offers_secret_generation(token) {
+            return Err(Error::Refused(format!(
+                "token '{}' does not offer CKM_GENERIC_SECRET_KEY_GEN, which generate needs: import the credential instead",
+                token.label
+            )));
+        }
+        let label = hsm::seal_key_label(&spec.env, &spec.seal, 1, 1);
+        let leftovers = session.seal_keys_with_prefix(&label)?;
+        if leftovers.iter().any(|(l, _)| *l == label) {
+            return Err(Error::Refused(format!(
+                "token '{}' already holds a key labelled '{label}' that no record in this store references (left by an interrupted ceremony, or used by another store): make sure no store uses it, then delete it with pkcs11-tool --delete-object --type secrkey --label '{label}'",
+                token.label
+            )));
+        }
+        let key_id = random_id()?;
+        let kseal = session.generate_seal_key(&label, &key_id)?;
+        let sealed = seal_with_key(session, signer, spec, &source, now, length, &label, &key_id, kseal, mech)
+            .and_then(|record| write_out(&store, spec, record));
+        if sealed.is_err() {
+            let _ = session.destroy(kseal);
+        }
+        sealed.map(|(record, _)| record)
+    })?;
+    Ok(report(&store, spec, &record, &source))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn seal_with_key(
+    session: &HsmSession<'_>,
+    signer: &super::Signer,
+    spec: &SealSpec,
+    source: &Source,
+    now: OffsetDateTime,
+    length: usize,
+    label: &str,
+    key_id: &[u8; 16],
+    kseal: cryptoki::object::ObjectHandle,
+    mech: hsm::WrapMechanism,
+) -> Result<(SealRecord, Vec<(String, Share)>)> {
+    let object = match source {
+        Source::Generate { .. } => session.generate_credential(mech.object_len(length))?,
+        Source::Import(c) => session.import_credential(&hsm::pad_for(mech, c.expose()))?,
+    };
+    let wrapped = session.wrap(mech, kseal, object);
+    let destroyed = session.destroy(object);
+    let wrapped = wrapped?;
+    destroyed?;
+
+    let u = unseal_key(session)?;
+    let seal_id = random_id()?;
+    let (origin, encoding) = match source {
+        Source::Generate { .. } => (Origin::Generated, Encoding::Hex),
+        Source::Import(_) => (Origin::Imported, Encoding::Raw),
+    };
+    let points = shamir::split(&u, spec.threshold, spec.custodians.len() as u8)?;
+    let custodians = spec
+        .custodians
+        .iter()
+        .zip(&points)
+        .map(|(c, p)| Custodian {
+            name: c.name.clone(),
+            x: p.x,
+            recipient: c.recipient.clone(),
+            commitment: hex::encode(commitment(&seal_id, 1, p)),
+            last_proven: None,
+        })
+        .collect();
+    let mut record = SealRecord {
+        format: RECORD_FORMAT,
+        name: spec.seal.clone(),
+        id: hex::encode(seal_id),
+        env: spec.env.clone(),
+        owner: spec.owner.clone(),
+        purpose: spec.purpose.clone(),
+        created: clock::format(now),
+        sealed: clock::format(now),
+        expires: spec.expires.map(clock::format),
+        rotate_every_days: spec.rotate_every_days,
+        version: 1,
+        set: 1,
+        threshold: spec.threshold,
+        custodians,
+        credential: CredentialInfo {
+            origin,
+            length: length as u32,
+            encoding,
+        },
+        key: KeyRef {
+            label: label.to_string(),
+            id: hex::encode(key_id),
+            mechanism: mech,
+        },
+        blob: Blob {
+            nonce: String::new(),
+            ciphertext: String::new(),
+        },
+        history: Vec::new(),
+        signature: None,
+    };
+    record.seal_blob(&u, &wrapped)?;
+    signer.sign_record(session, &mut record)?;
+    let shares = spec
+        .custodians
+        .iter()
+        .zip(points)
+        .map(|(c, point)| {
+            (
+                c.name.clone(),
+                Share {
+                    seal: spec.seal.clone(),
+                    env: spec.env.clone(),
+                    custodian: c.name.clone(),
+                    n: spec.custodians.len() as u8,
+                    payload: Payload {
+                        seal_id,
+                        set: 1,
+                        threshold: spec.threshold,
+                        point,
+                    },
+                },
+            )
+        })
+        .collect();
+    Ok((record, shares))
+}
+
+/// U = HSM random XOR OS random: neither a weak token RNG nor a weak OS RNG alone
+/// makes U guessable.
+pub(crate) fn unseal_key(session: &HsmSession<'_>) -> Result<UnsealKey> {
+    let mut from_hsm = [0u8; 32];
+    session.random(&mut from_hsm)?;
+    let mut u = Box::new([0u8; 32]);
+    getrandom::fill(&mut u[..]).map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
+    for (a, b) in u.iter_mut().zip(&from_hsm) {
+        *a ^= b;
+    }
+    from_hsm.zeroize();
+    Ok(UnsealKey::new(u))
+}
+
+/// Writes the share files, then the record. On failure, removes the share files it
+/// wrote.
+fn write_out(
+    store: &Store,
+    spec: &SealSpec,
+    (record, shares): (SealRecord, Vec<(String, Share)>),
+) -> Result<(SealRecord, ())> {
+    let mut written = Vec::new();
+    let result = (|| {
+        for (name, share) in &shares {
+            let path = spec.share_path(name);
+            write_new_secret(&path, share.to_armor().as_bytes())?;
+            written.push(path);
+        }
+        store.write_record(&record)
+    })();
+    if let Err(e) = result {
+        for p in &written {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(e);
+    }
+    Ok((record, ()))
+}
+
+fn report(store: &Store, spec: &SealSpec, record: &SealRecord, source: &Source) -> Report {
+    let n = record.custodians.len();
+    let origin = match source {
+        Source::Generate { .. } => "generated in the HSM",
+        Source::Import(_) => "imported",
+    };
+    let rotate_due = clock::parse_instant(&record.sealed)
+        .map(|t| clock::format(t + time::Duration::days(i64::from(record.rotate_every_days))))
+        .unwrap_or_default();
+    let mut text = format!(
+        "sealed '{}' in environment '{}': any {} of {} custodians recover it\n  credential: {} bytes, {origin}, wrapped with {} by K_seal '{}'\n  record:     {} (signed by {})\n  rotation:   due {rotate_due}; expires {}\n  shares (hand each file to its custodian, then delete your copy):\n",
+        record.name,
+        record.env,
+        record.threshold,
+        n,
+        record.credential.length,
+        record.key.mechanism,
+        record.key.label,
+        store.record_path(&record.name).display(),
+        record.signature.as_ref().map(|s| s.key.as_str()).unwrap_or("?"),
+        record.expires.as_deref().unwrap_or("never"),
+    );
+    let width = record.custodians.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for c in &record.custodians {
+        text.push_str(&format!(
+            "    {:>3}  {:<width$}  {}\n",
+            c.x,
+            c.name,
+            spec.share_path(&c.name).display()
+        ));
+    }
+    if record.threshold == 1 {
+        text.push_str("warning: threshold 1: any single custodian recovers the credential with the HSM\n");
+    }
+    let json = json!({
+        "seal": record.name,
+        "env": record.env,
+        "id": record.id,
+        "version": record.version,
+        "set": record.set,
+        "threshold": record.threshold,
+        "custodians": record.custodians.iter().map(|c| json!({
+            "name": c.name,
+            "x": c.x,
+            "share_file": spec.share_path(&c.name),
+            "commitment": c.commitment,
+        })).collect::<Vec<_>>(),
+        "origin": record.credential.origin,
+        "length": record.credential.length,
+        "key_label": record.key.label,
+        "mechanism": record.key.mechanism,
+        "record": store.record_path(&record.name),
+        "rotation_due": rotate_due,
+        "expires": record.expires,
+    });
+    Report::new(text, json)
+}

@@ -1,0 +1,89 @@
+//! `share verify`: a custodian checks their share against the record, alone, without
+//! a quorum and without the HSM. The record's signature is checked with the
+//! environment's public key — from the store, or pinned with `--pubkey` to a key the
+//! custodian got at the ceremony — and its fingerprint is printed to compare.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::shares::{check_share, read_share_file};
+use super::{Context, Report, verify_record};
+use crate::error::{Error, Result};
+use crate::hsm::PublicKey;
+use crate::share::Share;
+use crate::store::Store;
+
+/// Checks each share file; refuses (exit 3) if any is bad, after reporting all.
+pub fn run(ctx: &Context, files: &[PathBuf], pubkey: Option<&PathBuf>) -> Result<Report> {
+    if files.is_empty() {
+        return Err(Error::Usage("give at least one share file".into()));
+    }
+    let store = Store::open(&ctx.store)?;
+    let pinned = match pubkey {
+        Some(p) => {
+            let pem = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?;
+            Some(PublicKey::from_pem(&pem, &p.display().to_string())?)
+        }
+        None => None,
+    };
+    let mut lines = String::new();
+    let mut results = Vec::new();
+    let mut bad = 0;
+    for path in files {
+        let outcome = (|| -> std::result::Result<(String, serde_json::Value), String> {
+            let text = read_share_file(path).map_err(|e| e.message().to_string())?;
+            let share = Share::from_armor(&text)?;
+            let record = store.read_record(&share.seal).map_err(|e| e.message().to_string())?;
+            let key = verify_record(&store, &record, pinned.as_ref()).map_err(|e| e.message().to_string())?;
+            let custodian = check_share(&record, &share).map_err(|(_, reason)| reason)?;
+            let proven = record
+                .custodian_at(share.payload.point.x)
+                .and_then(|c| c.last_proven.clone());
+            Ok((
+                format!(
+                    "ok    {}: share {} of {} of '{}' ({}), custodian {custodian}, set {}, threshold {}; record signed by {}{}\n",
+                    path.display(),
+                    share.payload.point.x,
+                    record.custodians.len(),
+                    record.name,
+                    record.env,
+                    record.set,
+                    record.threshold,
+                    key.fingerprint(),
+                    proven.as_deref().map(|p| format!("; last proven in a drill {p}")).unwrap_or_default()
+                ),
+                json!({
+                    "file": path,
+                    "ok": true,
+                    "seal": record.name,
+                    "env": record.env,
+                    "custodian": custodian,
+                    "x": share.payload.point.x,
+                    "set": record.set,
+                    "threshold": record.threshold,
+                    "signed_by": key.fingerprint(),
+                    "last_proven": proven,
+                }),
+            ))
+        })();
+        match outcome {
+            Ok((line, json)) => {
+                lines.push_str(&line);
+                results.push(json);
+            }
+            Err(reason) => {
+                bad += 1;
+                lines.push_str(&format!("BAD   {}: {reason}\n", path.display()));
+                results.push(json!({ "file": path, "ok": false, "reason": reason }));
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(Error::Refused(format!(
+            "{lines}{bad} of {} share files failed verification",
+            files.len()
+        )));
+    }
+    Ok(Report::new(lines, json!({ "shares": results })))
+}

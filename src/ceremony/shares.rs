@@ -1,0 +1,262 @@
+//! Checking presented shares against a seal record, before anything is combined.
+//!
+//! Each share is checked for its armor and checksum, then against the record: seal
+//! name and id, environment, set, threshold, custodian, and finally the commitment the
+//! record holds for that custodian. Every bad share is named with its reason; only a
+//! set of good, distinct shares reaching the threshold is combined.
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::seal::SealRecord;
+use crate::secret::UnsealKey;
+use crate::shamir::{self, SharePoint};
+use crate::share::{Share, commitment};
+
+/// A share that passed every check.
+#[derive(Debug)]
+pub struct Accepted {
+    /// Where it came from.
+    pub path: PathBuf,
+    /// The custodian holding it.
+    pub custodian: String,
+    /// The share.
+    pub share: Share,
+}
+
+/// A share that failed a check.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rejected {
+    /// Where it came from.
+    pub path: PathBuf,
+    /// The custodian it claims or belongs to, when known.
+    pub custodian: Option<String>,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// Reads a share file. The text is held in a zeroizing buffer.
+pub fn read_share_file(path: &Path) -> Result<Zeroizing<String>> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let bytes = Zeroizing::new(bytes);
+            Ok(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Usage(format!(
+            "share file {} does not exist",
+            path.display()
+        ))),
+        Err(e) => Err(Error::io("read share file", path, e)),
+    }
+}
+
+/// Checks one parsed share against `record`. Returns the custodian it belongs to.
+pub fn check_share(record: &SealRecord, share: &Share) -> std::result::Result<String, (Option<String>, String)> {
+    let claimed = Some(share.custodian.clone());
+    if share.seal != record.name {
+        return Err((
+            claimed,
+            format!("it is a share of seal '{}', not '{}'", share.seal, record.name),
+        ));
+    }
+    if share.env != record.env {
+        return Err((
+            claimed,
+            format!(
+                "it is for environment '{}'; seal '{}' is in '{}'",
+                share.env, share.seal, record.env
+            ),
+        ));
+    }
+    if hex::encode(share.payload.seal_id) != record.id {
+        return Err((
+            claimed,
+            format!(
+                "it belongs to another seal named '{}' (id {}…; this one is {}…): a share of a re-created seal or of another store",
+                record.name,
+                &hex::encode(share.payload.seal_id)[..8],
+                &record.id[..8.min(record.id.len())]
+            ),
+        ));
+    }
+    if share.payload.set != record.set {
+        return Err((
+            claimed,
+            format!(
+                "it is from share set {} of '{}'; the current set is {}: it was replaced by a rekey",
+                share.payload.set, record.name, record.set
+            ),
+        ));
+    }
+    if share.payload.threshold != record.threshold {
+        return Err((
+            claimed,
+            format!(
+                "it says threshold {} but the record says {}: the share or the record was altered",
+                share.payload.threshold, record.threshold
+            ),
+        ));
+    }
+    let Some(owner) = record.custodian_at(share.payload.point.x) else {
+        return Err((
+            claimed,
+            format!(
+                "it is share number {}, which '{}' does not have (it has {})",
+                share.payload.point.x,
+                record.name,
+                record.custodians.len()
+            ),
+        ));
+    };
+    if share.custodian != owner.name {
+        return Err((
+            Some(owner.name.clone()),
+            format!(
+                "its header names custodian '{}' in its header but share {} belongs to '{}': the header was edited",
+                share.custodian, share.payload.point.x, owner.name
+            ),
+        ));
+    }
+    if usize::from(share.n) != record.custodians.len() {
+        return Err((
+            Some(owner.name.clone()),
+            format!(
+                "its header says {} shares in all but '{}' has {}: the header was edited",
+                share.n,
+                record.name,
+                record.custodians.len()
+            ),
+        ));
+    }
+    let seal_id = share.payload.seal_id;
+    let c = commitment(&seal_id, share.payload.set, &share.payload.point);
+    if hex::encode(c) != owner.commitment {
+        return Err((
+            Some(owner.name.clone()),
+            format!(
+                "it does not match the commitment the record holds for '{}': it is corrupt or forged",
+                owner.name
+            ),
+        ));
+    }
+    Ok(owner.name.clone())
+}
+
+/// Reads and checks every share file. Returns the accepted shares, or an error naming
+/// every bad file and why; with too few good shares, says how many more are needed and
+/// who holds them.
+pub fn collect(record: &SealRecord, paths: &[PathBuf], verb: &str) -> Result<Vec<Accepted>> {
+    let mut accepted: Vec<Accepted> = Vec::new();
+    let mut rejected: Vec<Rejected> = Vec::new();
+    for path in paths {
+        let text = read_share_file(path)?;
+        let share = match Share::from_armor(&text) {
+            Ok(s) => s,
+            Err(reason) => {
+                rejected.push(Rejected {
+                    path: path.clone(),
+                    custodian: None,
+                    reason,
+                });
+                continue;
+            }
+        };
+        match check_share(record, &share) {
+            Ok(custodian) => {
+                if let Some(first) = accepted.iter().find(|a| a.custodian == custodian) {
+                    rejected.push(Rejected {
+                        path: path.clone(),
+                        custodian: Some(custodian.clone()),
+                        reason: format!(
+                            "it is '{custodian}''s share again (also given as {}): give each custodian's share once",
+                            first.path.display()
+                        ),
+                    });
+                    continue;
+                }
+                accepted.push(Accepted {
+                    path: path.clone(),
+                    custodian,
+                    share,
+                });
+            }
+            Err((custodian, reason)) => rejected.push(Rejected {
+                path: path.clone(),
+                custodian,
+                reason,
+            }),
+        }
+    }
+    if !rejected.is_empty() {
+        let mut msg = format!(
+            "{verb} refused: {} of the {} share files given {} bad; nothing was combined\n",
+            rejected.len(),
+            paths.len(),
+            if rejected.len() == 1 { "is" } else { "are" }
+        );
+        for r in &rejected {
+            msg.push_str(&format!(
+                "  - share file {}{}: {}\n",
+                r.path.display(),
+                r.custodian
+                    .as_ref()
+                    .map(|c| format!(" (custodian {c})"))
+                    .unwrap_or_default(),
+                r.reason
+            ));
+        }
+        msg.push_str("remove or replace the bad shares and run again");
+        return Err(Error::Refused(msg));
+    }
+    let t = usize::from(record.threshold);
+    if accepted.len() < t {
+        let holders: Vec<&str> = record
+            .custodians
+            .iter()
+            .filter(|c| !accepted.iter().any(|a| a.custodian == c.name))
+            .map(|c| c.name.as_str())
+            .collect();
+        let need = t - accepted.len();
+        return Err(Error::Refused(format!(
+            "{verb} refused: {} of {t} shares given ({}); {need} more needed, from any of: {}",
+            accepted.len(),
+            if accepted.is_empty() {
+                "none".to_string()
+            } else {
+                accepted.iter().map(|a| a.custodian.as_str()).collect::<Vec<_>>().join(", ")
+            },
+            holders.join(", ")
+        )));
+    }
+    Ok(accepted)
+}
+
+/// Recovers U from the accepted shares. With more than the threshold, every extra
+/// share is proven to lie on the same polynomial: it must give the same U together
+/// with threshold - 1 of the others.
+pub fn recover(record: &SealRecord, accepted: &[Accepted]) -> Result<UnsealKey> {
+    let t = usize::from(record.threshold);
+    let points: Vec<&SharePoint> = accepted.iter().map(|a| &a.share.payload.point).collect();
+    let u = shamir::combine(&points[..t])?;
+    for (i, extra) in points.iter().enumerate().skip(t) {
+        let mut subset: Vec<&SharePoint> = points[..t - 1].to_vec();
+        subset.push(extra);
+        let v = shamir::combine(&subset)?;
+        let same = u
+            .expose()
+            .iter()
+            .zip(v.expose())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+        if !same {
+            return Err(Error::Refused(format!(
+                "the share of '{}' ({}) matches its commitment but not the other shares: the shares were dealt inconsistently; run a drill with every share and report it",
+                accepted[i].custodian,
+                accepted[i].path.display()
+            )));
+        }
+    }
+    Ok(u)
+}

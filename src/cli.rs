@@ -1,0 +1,353 @@
+//! The command line, defined with clap, and the dispatch from it to the library.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use zeroize::Zeroizing;
+
+use crate::ceremony::env::EnvInit;
+use crate::ceremony::generate::{CustodianSpec, IMPORT_MAX, SealSpec, Source};
+use crate::ceremony::unseal::UnsealArgs;
+use crate::ceremony::{self, Context, Report};
+use crate::clock;
+use crate::deliver::Delivery;
+use crate::error::{Error, Result};
+use crate::hsm::WrapMechanism;
+use crate::secret::{Credential, Encoding};
+
+/// Secret zero, sealed in a PKCS#11 HSM and split among named custodians.
+#[derive(Debug, Parser)]
+#[command(name = "zeroth", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// The store directory.
+    #[arg(long, global = true, env = "ZEROTH_STORE", default_value = "zeroth", value_name = "DIR")]
+    pub store: PathBuf,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Read the token PIN from this file (else ZEROTH_PIN, else a prompt on the terminal).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Bind tokens to environments, and list the bindings.
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// Generate a credential in the HSM, seal it, split its unseal key among custodians.
+    Generate {
+        /// Seal name.
+        seal: String,
+        /// Seal metadata, custodians and where shares go.
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Length of the generated credential, in bytes.
+        #[arg(long, default_value_t = 32, value_name = "BYTES")]
+        length: usize,
+    },
+    /// Seal a credential read from stdin, as `generate` does.
+    Import {
+        /// Seal name.
+        seal: String,
+        /// Seal metadata, custodians and where shares go.
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Read the secret from the terminal (typed twice, hidden) instead of a pipe.
+        #[arg(long)]
+        from_terminal: bool,
+    },
+    /// Recover the credential with a quorum of shares and the HSM, and deliver it.
+    Unseal {
+        /// Seal name.
+        seal: String,
+        /// A custodian's share file (repeat, or list several).
+        #[arg(long = "share", value_name = "FILE", num_args = 1.., required = true)]
+        shares: Vec<PathBuf>,
+        /// Write the credential to a new file (mode 0600), or '-' for stdout.
+        #[arg(long, value_name = "FILE|-", conflicts_with = "exec")]
+        output: Option<PathBuf>,
+        /// Run the command given after '--' with the credential on its stdin, and exit
+        /// with its exit code.
+        #[arg(long, requires = "command")]
+        exec: bool,
+        /// Encoding of the delivered credential [default: hex if generated, raw if
+        /// imported].
+        #[arg(long, value_enum)]
+        encoding: Option<EncodingArg>,
+        /// Allow '--output -' when stdout is a terminal.
+        #[arg(long)]
+        allow_tty: bool,
+        /// The command for --exec.
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<OsString>,
+    },
+    /// Run the whole recovery with the HSM and discard the credential; proves the shares.
+    Drill {
+        /// Seal name.
+        seal: String,
+        /// A custodian's share file (give all of them to prove every share).
+        #[arg(long = "share", value_name = "FILE", num_args = 1.., required = true)]
+        shares: Vec<PathBuf>,
+    },
+    /// Custodian checks on shares.
+    #[command(subcommand)]
+    Share(ShareCommand),
+    /// List the seals.
+    List {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+    },
+}
+
+/// `env` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Bind a token to an environment: marker, signing key, wrap mechanism.
+    Init {
+        /// Environment name (dev, test, prod …).
+        env: String,
+        /// Path of the PKCS#11 module.
+        #[arg(long, value_name = "PATH")]
+        module: PathBuf,
+        /// Label of the token.
+        #[arg(long, value_name = "LABEL")]
+        token: String,
+        /// Use this wrap mechanism instead of the token's best
+        /// (CKM_AES_KEY_WRAP_PAD, CKM_AES_KEY_WRAP).
+        #[arg(long, value_name = "MECHANISM")]
+        wrap_mechanism: Option<String>,
+        /// Take over a token already marked for this environment, with its signing key.
+        #[arg(long)]
+        adopt: bool,
+    },
+    /// List the environments.
+    List,
+}
+
+/// `share` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ShareCommand {
+    /// Check share files against their records, without a quorum and without the HSM.
+    Verify {
+        /// Share files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Check record signatures with this public key (PEM) instead of the store's.
+        #[arg(long, value_name = "FILE")]
+        pubkey: Option<PathBuf>,
+    },
+}
+
+/// What `generate` and `import` share.
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Environment (hence token) to seal in.
+    #[arg(long)]
+    pub env: String,
+    /// Who answers for the credential.
+    #[arg(long)]
+    pub owner: String,
+    /// What the credential unlocks.
+    #[arg(long)]
+    pub purpose: String,
+    /// How many custodians recover it (2 or more).
+    #[arg(long, value_name = "T")]
+    pub threshold: u8,
+    /// A custodian, in share order (repeat).
+    #[arg(long = "custodian", value_name = "NAME", required = true)]
+    pub custodians: Vec<String>,
+    /// Rotation period: 90d, 12w, 1y.
+    #[arg(long, value_name = "PERIOD")]
+    pub rotate_every: String,
+    /// Expiry: YYYY-MM-DD or RFC 3339.
+    #[arg(long, value_name = "DATE")]
+    pub expires: Option<String>,
+    /// Directory the share files are written to, as <seal>.<custodian>.share.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+    /// Permit threshold 1: any single custodian recovers the credential.
+    #[arg(long)]
+    pub allow_threshold_one: bool,
+}
+
+/// `--encoding`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum EncodingArg {
+    /// Lower-case hexadecimal.
+    Hex,
+    /// The bytes as they are.
+    Raw,
+    /// Standard base64.
+    Base64,
+}
+
+impl From<EncodingArg> for Encoding {
+    fn from(e: EncodingArg) -> Encoding {
+        match e {
+            EncodingArg::Hex => Encoding::Hex,
+            EncodingArg::Raw => Encoding::Raw,
+            EncodingArg::Base64 => Encoding::Base64,
+        }
+    }
+}
+
+impl SpecArgs {
+    fn into_spec(self, seal: String) -> Result<SealSpec> {
+        Ok(SealSpec {
+            seal,
+            env: self.env,
+            owner: self.owner,
+            purpose: self.purpose,
+            threshold: self.threshold,
+            custodians: self
+                .custodians
+                .iter()
+                .map(|c| CustodianSpec::parse(c))
+                .collect::<Result<_>>()?,
+            rotate_every_days: clock::parse_days(&self.rotate_every)
+                .map_err(|e| Error::Usage(format!("--rotate-every: {}", e.message())))?,
+            expires: self
+                .expires
+                .as_deref()
+                .map(clock::parse_instant)
+                .transpose()
+                .map_err(|e| Error::Usage(format!("--expires: {}", e.message())))?,
+            allow_threshold_one: self.allow_threshold_one,
+            out_dir: self.out_dir,
+        })
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<Report> {
+    let ctx = Context {
+        store: cli.store,
+        pin_file: cli.pin_file,
+    };
+    match cli.command {
+        Command::Env(EnvCommand::Init {
+            env,
+            module,
+            token,
+            wrap_mechanism,
+            adopt,
+        }) => ceremony::env::init(
+            &ctx,
+            &EnvInit {
+                env,
+                module,
+                token,
+                wrap_mechanism: wrap_mechanism.as_deref().map(WrapMechanism::parse).transpose()?,
+                adopt,
+            },
+        ),
+        Command::Env(EnvCommand::List) => ceremony::env::list(&ctx),
+        Command::Generate { seal, spec, length } => {
+            let spec = spec.into_spec(seal)?;
+            ceremony::generate::run(&ctx, &spec, Source::Generate { length })
+        }
+        Command::Import {
+            seal,
+            spec,
+            from_terminal,
+        } => {
+            let spec = spec.into_spec(seal)?;
+            spec.validate(clock::now()?)?;
+            let secret = read_secret(from_terminal)?;
+            ceremony::generate::run(&ctx, &spec, Source::Import(secret))
+        }
+        Command::Unseal {
+            seal,
+            shares,
+            output,
+            exec,
+            encoding,
+            allow_tty,
+            command,
+        } => {
+            if !exec && !command.is_empty() {
+                return Err(Error::Usage("a command after '--' needs --exec".into()));
+            }
+            let delivery = match (output, exec) {
+                (Some(p), _) if p.as_os_str() == "-" => Delivery::Stdout { allow_tty },
+                (Some(p), _) => Delivery::File(p),
+                (None, true) => Delivery::Exec(command),
+                (None, false) => {
+                    return Err(Error::Usage(
+                        "say where the credential goes: --output FILE, --output - (stdout) or --exec -- CMD ARGS".into(),
+                    ));
+                }
+            };
+            ceremony::unseal::run(
+                &ctx,
+                &UnsealArgs {
+                    seal,
+                    shares,
+                    delivery,
+                    encoding: encoding.map(Encoding::from),
+                },
+            )
+        }
+        Command::Drill { seal, shares } => ceremony::drill::run(&ctx, &seal, &shares),
+        Command::Share(ShareCommand::Verify { files, pubkey }) => {
+            ceremony::share_verify::run(&ctx, &files, pubkey.as_ref())
+        }
+        Command::List { env } => crate::governance::list(&ctx, env.as_deref()),
+    }
+}
+
+/// Reads the secret to import: all of stdin (refused on a terminal unless
+/// `from_terminal`, then typed twice without echo), at most 64 KiB, not empty.
+fn read_secret(from_terminal: bool) -> Result<Credential> {
+    let stdin = std::io::stdin();
+    if from_terminal {
+        let first = Zeroizing::new(
+            rpassword::prompt_password("secret to seal (not shown): ")
+                .map_err(|e| Error::Io(format!("cannot read the secret from the terminal: {e}")))?,
+        );
+        let second = Zeroizing::new(
+            rpassword::prompt_password("again, to confirm: ")
+                .map_err(|e| Error::Io(format!("cannot read the secret from the terminal: {e}")))?,
+        );
+        if *first != *second {
+            return Err(Error::Usage("the two entries differ: nothing was sealed".into()));
+        }
+        if first.is_empty() {
+            return Err(Error::Usage("the secret is empty: nothing was sealed".into()));
+        }
+        return Ok(Credential::new(first.as_bytes().to_vec()));
+    }
+    if stdin.is_terminal() {
+        return Err(Error::Usage(
+            "import reads the secret from stdin, which is a terminal: pipe it in (printf '%s' \"$SECRET\" | zeroth import …), or add --from-terminal to type it".into(),
+        ));
+    }
+    let mut buf = Zeroizing::new(Vec::with_capacity(4096));
+    stdin
+        .lock()
+        .take(IMPORT_MAX as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::Io(format!("cannot read the secret from stdin: {e}")))?;
+    if buf.is_empty() {
+        return Err(Error::Usage("stdin is empty: there is no secret to seal".into()));
+    }
+    if buf.len() > IMPORT_MAX {
+        return Err(Error::Usage(format!(
+            "the secret on stdin is longer than {IMPORT_MAX} bytes (64 KiB): seal a key to it instead of the data itself"
+        )));
+    }
+    if buf.ends_with(b"\n") {
+        eprintln!(
+            "note: the secret read from stdin ends with a newline, which is sealed with it; use printf '%s' to leave it out"
+        );
+    }
+    Ok(Credential::new(std::mem::take(&mut *buf)))
+}

@@ -1,0 +1,129 @@
+//! `list`: the inventory of seals. (Governance findings — `check` — build on it.)
+
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::ceremony::{Context, Report, verify_record};
+use crate::clock;
+use crate::error::Result;
+use crate::seal::SealRecord;
+use crate::store::Store;
+
+/// One line of the inventory.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Entry {
+    /// Seal name.
+    pub name: String,
+    /// Environment.
+    pub env: String,
+    /// Owner.
+    pub owner: String,
+    /// Purpose.
+    pub purpose: String,
+    /// Threshold.
+    pub threshold: u8,
+    /// Number of custodians.
+    pub custodians: usize,
+    /// Credential version.
+    pub version: u32,
+    /// Share set.
+    pub set: u32,
+    /// When created.
+    pub created: String,
+    /// When the next rotation is due.
+    pub rotation_due: String,
+    /// Expiry, if any.
+    pub expires: Option<String>,
+    /// active, expired, rotation-overdue, or invalid (record fails its checks).
+    pub status: String,
+    /// Why a record is invalid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+fn entry(store: &Store, record: &SealRecord, now: OffsetDateTime) -> Entry {
+    let due = clock::parse_instant(&record.sealed)
+        .map(|t| t + time::Duration::days(i64::from(record.rotate_every_days)))
+        .ok();
+    let expired = record
+        .expires
+        .as_deref()
+        .and_then(|e| clock::parse_instant(e).ok())
+        .is_some_and(|e| e <= now);
+    let problem = verify_record(store, record, None).err().map(|e| e.message().to_string());
+    let status = if problem.is_some() {
+        "invalid"
+    } else if expired {
+        "expired"
+    } else if due.is_some_and(|d| d <= now) {
+        "rotation-overdue"
+    } else {
+        "active"
+    };
+    Entry {
+        name: record.name.clone(),
+        env: record.env.clone(),
+        owner: record.owner.clone(),
+        purpose: record.purpose.clone(),
+        threshold: record.threshold,
+        custodians: record.custodians.len(),
+        version: record.version,
+        set: record.set,
+        created: record.created.clone(),
+        rotation_due: due.map(clock::format).unwrap_or_default(),
+        expires: record.expires.clone(),
+        status: status.to_string(),
+        problem,
+    }
+}
+
+/// Lists the seals of the store, optionally of one environment.
+pub fn list(ctx: &Context, env: Option<&str>) -> Result<Report> {
+    let store = Store::open(&ctx.store)?;
+    if let Some(env) = env {
+        store.env(env)?;
+    }
+    let now = clock::now()?;
+    let mut entries = Vec::new();
+    let mut unreadable = Vec::new();
+    for r in store.records()? {
+        match r {
+            Ok(record) if env.is_none_or(|e| e == record.env) => entries.push(entry(&store, &record, now)),
+            Ok(_) => {}
+            Err(e) => unreadable.push(e.message().to_string()),
+        }
+    }
+    let day = |s: &str| s.get(..10).unwrap_or(s).to_string();
+    let mut rows = vec![[
+        "SEAL", "ENV", "OWNER", "T/N", "VERSION", "CREATED", "ROTATE BY", "EXPIRES", "STATUS",
+    ]
+    .map(String::from)];
+    for e in &entries {
+        rows.push([
+            e.name.clone(),
+            e.env.clone(),
+            e.owner.clone(),
+            format!("{}/{}", e.threshold, e.custodians),
+            format!("v{}", e.version),
+            day(&e.created),
+            day(&e.rotation_due),
+            e.expires.as_deref().map(day).unwrap_or_else(|| "never".into()),
+            e.status.clone(),
+        ]);
+    }
+    let mut text = if entries.is_empty() {
+        "no seals\n".to_string()
+    } else {
+        crate::table(&rows)
+    };
+    for e in entries.iter().filter_map(|e| e.problem.as_ref()) {
+        text.push_str(&format!("invalid: {e}\n"));
+    }
+    for u in &unreadable {
+        text.push_str(&format!("unreadable: {u}\n"));
+    }
+    Ok(Report::new(
+        text,
+        json!({ "seals": entries, "unreadable": unreadable }),
+    ))
+}

@@ -1,0 +1,149 @@
+//! Which wrap mechanism a token offers, chosen once at `env init` and recorded.
+
+use std::fmt;
+
+use cryptoki::context::Pkcs11;
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::slot::Slot;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How K_seal wraps the credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WrapMechanism {
+    /// `CKM_AES_KEY_WRAP_PAD` (RFC 5649): any length.
+    #[serde(rename = "CKM_AES_KEY_WRAP_PAD")]
+    AesKeyWrapPad,
+    /// `CKM_AES_KEY_WRAP` (RFC 3394): multiples of 8 bytes, at least 16; zeroth pads the
+    /// credential with zeros and keeps its length in the signed record.
+    #[serde(rename = "CKM_AES_KEY_WRAP")]
+    AesKeyWrap,
+}
+
+/// In order of preference.
+pub const WRAP_PREFERENCE: [WrapMechanism; 2] =
+    [WrapMechanism::AesKeyWrapPad, WrapMechanism::AesKeyWrap];
+
+impl WrapMechanism {
+    /// The PKCS#11 name, as `pkcs11-tool -M` prints it (without the `CKM_`).
+    pub fn name(self) -> &'static str {
+        match self {
+            WrapMechanism::AesKeyWrapPad => "CKM_AES_KEY_WRAP_PAD",
+            WrapMechanism::AesKeyWrap => "CKM_AES_KEY_WRAP",
+        }
+    }
+
+    /// Parses a name given on the command line (with or without `CKM_`, any case).
+    pub fn parse(s: &str) -> Result<WrapMechanism> {
+        let up = s.to_ascii_uppercase().replace('-', "_");
+        let up = up.strip_prefix("CKM_").unwrap_or(&up);
+        match up {
+            "AES_KEY_WRAP_PAD" => Ok(WrapMechanism::AesKeyWrapPad),
+            "AES_KEY_WRAP" => Ok(WrapMechanism::AesKeyWrap),
+            _ => Err(Error::Usage(format!(
+                "unknown wrap mechanism '{s}': choose CKM_AES_KEY_WRAP_PAD or CKM_AES_KEY_WRAP"
+            ))),
+        }
+    }
+
+    pub(crate) fn mechanism_type(self) -> MechanismType {
+        match self {
+            WrapMechanism::AesKeyWrapPad => MechanismType::AES_KEY_WRAP_PAD,
+            WrapMechanism::AesKeyWrap => MechanismType::AES_KEY_WRAP,
+        }
+    }
+
+    pub(crate) fn mechanism(self) -> Mechanism<'static> {
+        match self {
+            WrapMechanism::AesKeyWrapPad => Mechanism::AesKeyWrapPad,
+            WrapMechanism::AesKeyWrap => Mechanism::AesKeyWrap,
+        }
+    }
+
+    /// Returns how many bytes the object wrapped for a credential of `length` bytes
+    /// holds: the length itself with the padding mechanism, else the next multiple of 8,
+    /// at least 16.
+    pub fn object_len(self, length: usize) -> usize {
+        match self {
+            WrapMechanism::AesKeyWrapPad => length,
+            WrapMechanism::AesKeyWrap => length.div_ceil(8).max(2) * 8,
+        }
+    }
+}
+
+impl fmt::Display for WrapMechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a token must offer besides a wrap mechanism, and what each is for.
+pub const REQUIRED: [(MechanismType, &str, &str); 3] = [
+    (MechanismType::AES_KEY_GEN, "CKM_AES_KEY_GEN", "generate K_seal"),
+    (MechanismType::ECC_KEY_PAIR_GEN, "CKM_EC_KEY_PAIR_GEN", "generate the signing key"),
+    (MechanismType::ECDSA, "CKM_ECDSA", "sign records and log entries"),
+];
+
+/// Returns true if and only if the token in `slot` lists `mech` with every flag asked.
+pub fn offers(ctx: &Pkcs11, slot: Slot, mech: MechanismType, wrap_unwrap: bool) -> bool {
+    match ctx.get_mechanism_info(slot, mech) {
+        Ok(info) => !wrap_unwrap || (info.wrap() && info.unwrap()),
+        Err(_) => false,
+    }
+}
+
+/// Picks the wrap mechanism for the token in `slot`: `forced` if given and offered,
+/// else the first of [`WRAP_PREFERENCE`] the token offers with both wrap and unwrap.
+/// Also checks the mechanisms every ceremony needs.
+pub fn negotiate(
+    ctx: &Pkcs11,
+    slot: Slot,
+    token: &str,
+    forced: Option<WrapMechanism>,
+) -> Result<WrapMechanism> {
+    let listed = ctx
+        .get_mechanism_list(slot)
+        .map_err(|e| Error::hsm(&format!("cannot list the mechanisms of token '{token}'"), e))?;
+    for (mech, name, why) in REQUIRED {
+        if !listed.contains(&mech) {
+            return Err(Error::Refused(format!(
+                "token '{token}' does not offer {name}, which zeroth needs to {why}: use a token that lists it (check with pkcs11-tool -M)"
+            )));
+        }
+    }
+    let usable =
+        |m: WrapMechanism| listed.contains(&m.mechanism_type()) && offers(ctx, slot, m.mechanism_type(), true);
+    match forced {
+        Some(m) if usable(m) => Ok(m),
+        Some(m) => Err(Error::Refused(format!(
+            "token '{token}' does not offer {m} for both wrap and unwrap: choose another --wrap-mechanism or leave it out"
+        ))),
+        None => WRAP_PREFERENCE.into_iter().find(|&m| usable(m)).ok_or_else(|| {
+            Error::Refused(format!(
+                "token '{token}' offers neither CKM_AES_KEY_WRAP_PAD nor CKM_AES_KEY_WRAP with wrap and unwrap: zeroth cannot seal on it"
+            ))
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_lengths() {
+        assert_eq!(WrapMechanism::AesKeyWrapPad.object_len(5), 5);
+        assert_eq!(WrapMechanism::AesKeyWrap.object_len(5), 16);
+        assert_eq!(WrapMechanism::AesKeyWrap.object_len(16), 16);
+        assert_eq!(WrapMechanism::AesKeyWrap.object_len(17), 24);
+        assert_eq!(WrapMechanism::AesKeyWrap.object_len(32), 32);
+    }
+
+    #[test]
+    fn names_parse() {
+        assert_eq!(WrapMechanism::parse("ckm_aes_key_wrap").unwrap(), WrapMechanism::AesKeyWrap);
+        assert_eq!(WrapMechanism::parse("AES-KEY-WRAP-PAD").unwrap(), WrapMechanism::AesKeyWrapPad);
+        assert!(WrapMechanism::parse("CKM_DES").is_err());
+    }
+}

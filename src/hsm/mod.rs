@@ -1,0 +1,719 @@
+//! The HSM, through PKCS#11 (`cryptoki`). Every PKCS#11 call zeroth makes is a method
+//! here; ceremonies never call `cryptoki` themselves.
+//!
+//! Objects zeroth keeps on a token:
+//!
+//! | object | class | label | attributes |
+//! | --- | --- | --- | --- |
+//! | environment marker | `CKO_DATA` | `zeroth:environment` | public, not modifiable, value = env name |
+//! | signing key pair | EC P-256 | `zeroth:<env>:sign` | private key sensitive, never extractable |
+//! | K_seal | AES-256 | `zeroth:<env>:<seal>:v<version>:s<set>` | sensitive, never extractable, wrap/unwrap only |
+//!
+//! The credential itself is only ever a session object, destroyed after use.
+
+mod mechanism;
+
+use std::path::{Path, PathBuf};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::RvError;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use p256::pkcs8::{EncodePublicKey, LineEnding};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
+
+pub use mechanism::{WRAP_PREFERENCE, WrapMechanism};
+
+use crate::error::{Error, Result, ckr_name};
+use crate::secret::{Credential, Pin};
+
+/// `CKA_LABEL` of the environment marker.
+pub const MARKER_LABEL: &str = "zeroth:environment";
+const APPLICATION: &[u8] = b"zeroth";
+/// DER of the P-256 curve OID (1.2.840.10045.3.1.7), the `CKA_EC_PARAMS` of the key.
+const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+/// Returns the label of the signing key pair of `env`.
+pub fn signing_label(env: &str) -> String {
+    format!("zeroth:{env}:sign")
+}
+
+/// Returns the label of K_seal for one seal version and share set.
+pub fn seal_key_label(env: &str, seal: &str, version: u32, set: u32) -> String {
+    format!("zeroth:{env}:{seal}:v{version}:s{set}")
+}
+
+/// A loaded PKCS#11 module.
+pub struct Hsm {
+    ctx: Pkcs11,
+    path: PathBuf,
+}
+
+/// A token found in a slot of the module.
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// The slot holding it.
+    pub slot: Slot,
+    /// `CKA_LABEL` of the token (its label in `C_GetTokenInfo`).
+    pub label: String,
+    /// Its serial number.
+    pub serial: String,
+}
+
+/// A logged-in read-write session on a token.
+pub struct HsmSession<'h> {
+    hsm: &'h Hsm,
+    session: Session,
+    token: Token,
+}
+
+/// The public half of an environment's signing key.
+#[derive(Debug, Clone)]
+pub struct PublicKey {
+    /// The key.
+    pub key: p256::PublicKey,
+}
+
+impl PublicKey {
+    /// Returns the PEM (SubjectPublicKeyInfo) that `openssl` reads.
+    pub fn to_pem(&self) -> Result<String> {
+        self.key
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| Error::Io(format!("cannot encode the public key as PEM: {e}")))
+    }
+
+    /// Parses a PEM public key; `what` names its source in errors.
+    pub fn from_pem(pem: &str, what: &str) -> Result<PublicKey> {
+        use p256::pkcs8::DecodePublicKey;
+        p256::PublicKey::from_public_key_pem(pem)
+            .map(|key| PublicKey { key })
+            .map_err(|_| {
+                Error::Refused(format!("{what} is not a P-256 public key in PEM form"))
+            })
+    }
+
+    /// Returns `sha256:` + hex SHA-256 of the DER SubjectPublicKeyInfo, the same value as
+    /// `openssl pkey -pubin -outform DER | sha256sum`.
+    pub fn fingerprint(&self) -> String {
+        let der = self
+            .key
+            .to_public_key_der()
+            .map(|d| d.as_bytes().to_vec())
+            .unwrap_or_default();
+        format!("sha256:{}", hex::encode(Sha256::digest(&der)))
+    }
+
+    /// Returns true if and only if `sig_der` is a valid ECDSA-P256-SHA256 signature by
+    /// this key over `message`.
+    pub fn verify(&self, message: &[u8], sig_der: &[u8]) -> bool {
+        use p256::ecdsa::signature::Verifier;
+        let Ok(sig) = p256::ecdsa::Signature::from_der(sig_der) else {
+            return false;
+        };
+        p256::ecdsa::VerifyingKey::from(&self.key)
+            .verify(message, &sig)
+            .is_ok()
+    }
+}
+
+impl Hsm {
+    /// Loads and initializes the PKCS#11 module at `path`.
+    pub fn load(path: &Path) -> Result<Hsm> {
+        if !path.exists() {
+            return Err(Error::Hsm(format!(
+                "PKCS#11 module {} does not exist: install the token's module or fix the path",
+                path.display()
+            )));
+        }
+        let ctx = Pkcs11::new(path).map_err(|e| {
+            Error::Hsm(format!(
+                "cannot load PKCS#11 module {}: {}",
+                path.display(),
+                crate::error::describe_pkcs11(&e)
+            ))
+        })?;
+        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(()) => {}
+            Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => {
+                return Err(Error::hsm(
+                    &format!("PKCS#11 module {} failed to initialize", path.display()),
+                    e,
+                ));
+            }
+        }
+        Ok(Hsm {
+            ctx,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Returns the module's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Finds the one token labelled `label`.
+    pub fn find_token(&self, label: &str) -> Result<Token> {
+        let slots = self.ctx.get_slots_with_token().map_err(|e| {
+            Error::hsm(&format!("cannot list the slots of {}", self.path.display()), e)
+        })?;
+        let mut found = Vec::new();
+        let mut others = Vec::new();
+        for slot in slots {
+            let Ok(info) = self.ctx.get_token_info(slot) else {
+                continue;
+            };
+            let token = Token {
+                slot,
+                label: info.label().trim_end().to_string(),
+                serial: info.serial_number().trim_end().to_string(),
+            };
+            if token.label == label {
+                found.push(token);
+            } else {
+                others.push(format!("'{}' (serial {})", token.label, token.serial));
+            }
+        }
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(Error::Hsm(format!(
+                "no token labelled '{label}' in {}; {}",
+                self.path.display(),
+                if others.is_empty() {
+                    "the module shows no initialized token".to_string()
+                } else {
+                    format!("tokens present: {}", others.join(", "))
+                }
+            ))),
+            _ => Err(Error::Refused(format!(
+                "{} tokens are labelled '{label}' in {} (serials {}): relabel all but one",
+                found.len(),
+                self.path.display(),
+                found.iter().map(|t| t.serial.as_str()).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// Lists what the token in `slot` offers and picks a wrap mechanism.
+    pub fn negotiate(&self, token: &Token, forced: Option<WrapMechanism>) -> Result<WrapMechanism> {
+        mechanism::negotiate(&self.ctx, token.slot, &token.label, forced)
+    }
+
+    /// Returns true if and only if the token offers `CKM_GENERIC_SECRET_KEY_GEN`.
+    pub fn offers_secret_generation(&self, token: &Token) -> bool {
+        mechanism::offers(
+            &self.ctx,
+            token.slot,
+            cryptoki::mechanism::MechanismType::GENERIC_SECRET_KEY_GEN,
+            false,
+        )
+    }
+
+    /// Returns true if and only if the token lists `mech` for both wrap and unwrap.
+    pub fn offers_wrap(&self, token: &Token, mech: WrapMechanism) -> bool {
+        mechanism::offers(&self.ctx, token.slot, mech.mechanism_type(), true)
+    }
+
+    /// Opens a read-write session on `token` and logs the user in with `pin`. A wrong
+    /// PIN is refused with the token's PIN-count flags in words.
+    pub fn login(&self, token: &Token, pin: &Pin) -> Result<HsmSession<'_>> {
+        let session = self.ctx.open_rw_session(token.slot).map_err(|e| {
+            Error::hsm(&format!("cannot open a session on token '{}'", token.label), e)
+        })?;
+        match session.login(UserType::User, Some(&pin.as_auth_pin())) {
+            Ok(()) => {}
+            Err(cryptoki::error::Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+            Err(e) => return Err(self.login_error(token, e)),
+        }
+        Ok(HsmSession {
+            hsm: self,
+            session,
+            token: token.clone(),
+        })
+    }
+
+    fn login_error(&self, token: &Token, e: cryptoki::error::Error) -> Error {
+        let flags = self
+            .ctx
+            .get_token_info(token.slot)
+            .map(|i| {
+                let mut f = Vec::new();
+                if i.user_pin_locked() {
+                    f.push("the user PIN is locked: the security officer must unlock it");
+                } else if i.user_pin_final_try() {
+                    f.push("one more wrong PIN locks the token");
+                } else if i.user_pin_count_low() {
+                    f.push("a wrong PIN was entered before; few tries are left");
+                }
+                f.join("; ")
+            })
+            .unwrap_or_default();
+        let rv = ckr_name(&e).unwrap_or_default();
+        let what = match rv.as_str() {
+            "CKR_PIN_INCORRECT" => "wrong PIN",
+            "CKR_PIN_LOCKED" => "the PIN is locked",
+            "CKR_PIN_EXPIRED" => "the PIN has expired",
+            "CKR_PIN_LEN_RANGE" | "CKR_PIN_INVALID" => "the PIN has an invalid length or characters",
+            _ => "login failed",
+        };
+        let msg = format!(
+            "{what} for token '{}' (serial {}) ({}){}",
+            token.label,
+            token.serial,
+            crate::error::describe_pkcs11(&e),
+            if flags.is_empty() {
+                String::new()
+            } else {
+                format!(": {flags}")
+            }
+        );
+        match rv.as_str() {
+            "CKR_PIN_INCORRECT" | "CKR_PIN_LOCKED" | "CKR_PIN_EXPIRED" | "CKR_PIN_LEN_RANGE"
+            | "CKR_PIN_INVALID" => Error::Refused(msg),
+            _ => Error::Hsm(msg),
+        }
+    }
+
+    /// Finalizes the module. cryptoki no longer does this on drop.
+    pub fn close(self) {
+        let _ = self.ctx.finalize();
+    }
+}
+
+impl HsmSession<'_> {
+    /// Returns the token this session is on.
+    pub fn token(&self) -> &Token {
+        &self.token
+    }
+
+    fn err(&self, what: &str) -> impl FnOnce(cryptoki::error::Error) -> Error + '_ {
+        let what = what.to_string();
+        move |e| Error::hsm(&format!("{what} on token '{}'", self.token.label), e)
+    }
+
+    /// Returns the environment named by the token's marker, if it has one.
+    pub fn marker(&self) -> Result<Option<String>> {
+        let found = self
+            .session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::DATA),
+                Attribute::Label(MARKER_LABEL.as_bytes().to_vec()),
+            ])
+            .map_err(self.err("cannot search for the environment marker"))?;
+        let mut envs = Vec::new();
+        for h in found {
+            let attrs = self
+                .session
+                .get_attributes(h, &[AttributeType::Value])
+                .map_err(self.err("cannot read the environment marker"))?;
+            for a in attrs {
+                if let Attribute::Value(v) = a {
+                    envs.push(String::from_utf8_lossy(&v).into_owned());
+                }
+            }
+        }
+        envs.sort();
+        envs.dedup();
+        match envs.len() {
+            0 => Ok(None),
+            1 => Ok(envs.pop()),
+            _ => Err(Error::Refused(format!(
+                "token '{}' carries markers for several environments ({}): one token serves one environment; remove the wrong marker with pkcs11-tool",
+                self.token.label,
+                envs.join(", ")
+            ))),
+        }
+    }
+
+    /// Writes the marker binding this token to `env`.
+    pub fn write_marker(&self, env: &str) -> Result<ObjectHandle> {
+        self.session
+            .create_object(&[
+                Attribute::Class(ObjectClass::DATA),
+                Attribute::Token(true),
+                Attribute::Private(false),
+                Attribute::Modifiable(false),
+                Attribute::Label(MARKER_LABEL.as_bytes().to_vec()),
+                Attribute::Application(APPLICATION.to_vec()),
+                Attribute::Value(env.as_bytes().to_vec()),
+            ])
+            .map_err(self.err("cannot write the environment marker"))
+    }
+
+    /// Generates the environment's P-256 signing key pair: the private key token-resident,
+    /// sensitive and never extractable. Returns the handles and the public key.
+    pub fn generate_signing_key(&self, env: &str, id: &[u8]) -> Result<(ObjectHandle, ObjectHandle, PublicKey)> {
+        let label = signing_label(env).into_bytes();
+        let public = [
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Verify(true),
+            Attribute::Encrypt(false),
+            Attribute::Wrap(false),
+            Attribute::Derive(false),
+            Attribute::EcParams(P256_PARAMS.to_vec()),
+            Attribute::Label(label.clone()),
+            Attribute::Id(id.to_vec()),
+        ];
+        let private = [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+            Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
+            Attribute::Label(label),
+            Attribute::Id(id.to_vec()),
+        ];
+        let (pub_h, priv_h) = self
+            .session
+            .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
+            .map_err(self.err("cannot generate the P-256 signing key pair"))?;
+        let key = self.read_public_key(pub_h)?;
+        Ok((pub_h, priv_h, key))
+    }
+
+    fn read_public_key(&self, handle: ObjectHandle) -> Result<PublicKey> {
+        let attrs = self
+            .session
+            .get_attributes(handle, &[AttributeType::EcPoint])
+            .map_err(self.err("cannot read the signing public key"))?;
+        let point = attrs
+            .into_iter()
+            .find_map(|a| match a {
+                Attribute::EcPoint(p) => Some(p),
+                _ => None,
+            })
+            .ok_or_else(|| Error::Hsm(format!("token '{}' gave no CKA_EC_POINT for the signing key", self.token.label)))?;
+        // CKA_EC_POINT is a DER OCTET STRING around the SEC1 point; some tokens give the
+        // bare point.
+        let sec1 = match point.as_slice() {
+            [0x04, len, rest @ ..] if usize::from(*len) == rest.len() => rest,
+            bare => bare,
+        };
+        p256::PublicKey::from_sec1_bytes(sec1)
+            .map(|key| PublicKey { key })
+            .map_err(|_| Error::Hsm(format!("token '{}' gave a signing key that is not a P-256 point", self.token.label)))
+    }
+
+    fn find_one(&self, template: &[Attribute], what: &str) -> Result<Option<ObjectHandle>> {
+        let mut found = self
+            .session
+            .find_objects(template)
+            .map_err(self.err(&format!("cannot search for {what}")))?;
+        match found.len() {
+            0 => Ok(None),
+            1 => Ok(found.pop()),
+            n => Err(Error::Refused(format!(
+                "token '{}' holds {n} objects that look like {what}: zeroth expects exactly one; inspect the token with pkcs11-tool -O",
+                self.token.label
+            ))),
+        }
+    }
+
+    /// Finds the environment's signing key pair by label and id: (private, public).
+    pub fn signing_key(&self, env: &str, id: &[u8]) -> Result<(ObjectHandle, PublicKey)> {
+        let label = signing_label(env).into_bytes();
+        let what = format!("the signing key '{}'", signing_label(env));
+        let private = self
+            .find_one(
+                &[
+                    Attribute::Class(ObjectClass::PRIVATE_KEY),
+                    Attribute::Label(label.clone()),
+                    Attribute::Id(id.to_vec()),
+                ],
+                &what,
+            )?
+            .ok_or_else(|| self.missing(&what))?;
+        let public = self
+            .find_one(
+                &[
+                    Attribute::Class(ObjectClass::PUBLIC_KEY),
+                    Attribute::Label(label),
+                    Attribute::Id(id.to_vec()),
+                ],
+                &what,
+            )?
+            .ok_or_else(|| self.missing(&what))?;
+        Ok((private, self.read_public_key(public)?))
+    }
+
+    /// Finds the signing key pairs labelled for `env`, whatever their id: (id, private,
+    /// public key). Used to adopt a token whose marker already names the environment.
+    pub fn signing_keys_by_label(&self, env: &str) -> Result<Vec<(Vec<u8>, ObjectHandle, PublicKey)>> {
+        let label = signing_label(env).into_bytes();
+        let privs = self
+            .session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Label(label),
+            ])
+            .map_err(self.err("cannot search for signing keys"))?;
+        let mut out = Vec::new();
+        for h in privs {
+            let id = self
+                .session
+                .get_attributes(h, &[AttributeType::Id])
+                .map_err(self.err("cannot read a signing key id"))?
+                .into_iter()
+                .find_map(|a| match a {
+                    Attribute::Id(v) => Some(v),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            let (priv_h, public) = self.signing_key(env, &id)?;
+            out.push((id, priv_h, public));
+        }
+        Ok(out)
+    }
+
+    fn missing(&self, what: &str) -> Error {
+        Error::Refused(format!(
+            "{what} is not on token '{}' (serial {}): the token was reset or is not this environment's",
+            self.token.label, self.token.serial
+        ))
+    }
+
+    /// Signs `message` with ECDSA P-256: SHA-256 on the host, `CKM_ECDSA` on the token
+    /// (SoftHSM offers no `CKM_ECDSA_SHA256`). Returns the DER signature.
+    pub fn sign(&self, key: ObjectHandle, message: &[u8]) -> Result<Vec<u8>> {
+        let digest = Sha256::digest(message);
+        let raw = self
+            .session
+            .sign(&Mechanism::Ecdsa, key, &digest)
+            .map_err(self.err("cannot sign"))?;
+        let sig = p256::ecdsa::Signature::from_slice(&raw).map_err(|_| {
+            Error::Hsm(format!(
+                "token '{}' returned a {}-byte ECDSA signature where r||s is 64 bytes",
+                self.token.label,
+                raw.len()
+            ))
+        })?;
+        Ok(sig.to_der().as_bytes().to_vec())
+    }
+
+    /// Fills `buf` from the token's random generator.
+    pub fn random(&self, buf: &mut [u8]) -> Result<()> {
+        self.session
+            .generate_random_slice(buf)
+            .map_err(self.err("cannot draw random bytes"))
+    }
+
+    /// Generates K_seal: AES-256, token-resident, sensitive, never extractable, for wrap
+    /// and unwrap only.
+    pub fn generate_seal_key(&self, label: &str, id: &[u8]) -> Result<ObjectHandle> {
+        self.session
+            .generate_key(
+                &Mechanism::AesKeyGen,
+                &[
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::AES),
+                    Attribute::ValueLen(32u64.into()),
+                    Attribute::Token(true),
+                    Attribute::Private(true),
+                    Attribute::Sensitive(true),
+                    Attribute::Extractable(false),
+                    Attribute::Wrap(true),
+                    Attribute::Unwrap(true),
+                    Attribute::Encrypt(false),
+                    Attribute::Decrypt(false),
+                    Attribute::Sign(false),
+                    Attribute::Verify(false),
+                    Attribute::Derive(false),
+                    Attribute::Label(label.as_bytes().to_vec()),
+                    Attribute::Id(id.to_vec()),
+                ],
+            )
+            .map_err(self.err(&format!("cannot generate K_seal '{label}'")))
+    }
+
+    /// Finds K_seal by label and id and checks it is still sensitive and unextractable.
+    pub fn find_seal_key(&self, label: &str, id: &[u8]) -> Result<Option<ObjectHandle>> {
+        let Some(h) = self.find_one(
+            &[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(id.to_vec()),
+            ],
+            &format!("K_seal '{label}'"),
+        )?
+        else {
+            return Ok(None);
+        };
+        let attrs = self
+            .session
+            .get_attributes(h, &[AttributeType::Sensitive, AttributeType::Extractable])
+            .map_err(self.err(&format!("cannot read the attributes of K_seal '{label}'")))?;
+        let mut sensitive = false;
+        let mut extractable = true;
+        for a in attrs {
+            match a {
+                Attribute::Sensitive(v) => sensitive = v,
+                Attribute::Extractable(v) => extractable = v,
+                _ => {}
+            }
+        }
+        if !sensitive || extractable {
+            return Err(Error::Refused(format!(
+                "K_seal '{label}' on token '{}' is {}: it was not made by zeroth or was altered; treat the credential as exposed",
+                self.token.label,
+                if extractable { "extractable" } else { "not sensitive" }
+            )));
+        }
+        Ok(Some(h))
+    }
+
+    /// Lists the labels and ids of every secret key on the token whose label starts
+    /// with `prefix`.
+    pub fn seal_keys_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let found = self
+            .session
+            .find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY)])
+            .map_err(self.err("cannot list secret keys"))?;
+        let mut out = Vec::new();
+        for h in found {
+            let attrs = self
+                .session
+                .get_attributes(h, &[AttributeType::Label, AttributeType::Id])
+                .map_err(self.err("cannot read a key label"))?;
+            let mut label = String::new();
+            let mut id = Vec::new();
+            for a in attrs {
+                match a {
+                    Attribute::Label(l) => label = String::from_utf8_lossy(&l).into_owned(),
+                    Attribute::Id(i) => id = i,
+                    _ => {}
+                }
+            }
+            if label.starts_with(prefix) {
+                out.push((label, id));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Generates a `length`-byte generic secret as a session object: sensitive, and
+    /// extractable only so it can be wrapped.
+    pub fn generate_credential(&self, length: usize) -> Result<ObjectHandle> {
+        self.session
+            .generate_key(
+                &Mechanism::GenericSecretKeyGen,
+                &[
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::GENERIC_SECRET),
+                    Attribute::ValueLen((length as u64).into()),
+                    Attribute::Token(false),
+                    Attribute::Private(true),
+                    Attribute::Sensitive(true),
+                    Attribute::Extractable(true),
+                ],
+            )
+            .map_err(self.err("cannot generate the credential (CKM_GENERIC_SECRET_KEY_GEN)"))
+    }
+
+    /// Creates a session object holding `value`, to be wrapped.
+    pub fn import_credential(&self, value: &[u8]) -> Result<ObjectHandle> {
+        let mut template = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Token(false),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(true),
+            Attribute::Value(value.to_vec()),
+        ];
+        let result = self.session.create_object(&template);
+        wipe(&mut template);
+        result.map_err(self.err("cannot import the credential into the token"))
+    }
+
+    /// Wraps `key` with K_seal.
+    pub fn wrap(&self, mech: WrapMechanism, kseal: ObjectHandle, key: ObjectHandle) -> Result<Vec<u8>> {
+        self.session
+            .wrap_key(&mech.mechanism(), kseal, key)
+            .map_err(self.err(&format!("cannot wrap the credential with {mech}")))
+    }
+
+    /// Unwraps `wrapped` with K_seal into a session object, reads its value and destroys
+    /// the object. Some HSMs refuse to unwrap into a non-sensitive object; that is
+    /// reported with the mechanism.
+    pub fn unwrap_credential(&self, mech: WrapMechanism, kseal: ObjectHandle, wrapped: &[u8]) -> Result<Credential> {
+        let handle = self
+            .session
+            .unwrap_key(
+                &mech.mechanism(),
+                kseal,
+                wrapped,
+                &[
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::GENERIC_SECRET),
+                    Attribute::Token(false),
+                    Attribute::Private(true),
+                    Attribute::Sensitive(false),
+                    Attribute::Extractable(true),
+                ],
+            )
+            .map_err(|e| {
+                let refused_template = matches!(
+                    ckr_name(&e).as_deref(),
+                    Some("CKR_TEMPLATE_INCONSISTENT" | "CKR_ATTRIBUTE_VALUE_INVALID" | "CKR_TEMPLATE_INCOMPLETE")
+                );
+                if refused_template {
+                    Error::Hsm(format!(
+                        "token '{}' refuses to unwrap with {mech} into a non-sensitive session object ({}): zeroth cannot read the credential back on this token",
+                        self.token.label,
+                        crate::error::describe_pkcs11(&e)
+                    ))
+                } else {
+                    Error::hsm(&format!("cannot unwrap the credential with {mech} on token '{}'", self.token.label), e)
+                }
+            })?;
+        let attrs = self.session.get_attributes(handle, &[AttributeType::Value]);
+        let destroyed = self.session.destroy_object(handle);
+        let attrs = attrs.map_err(self.err("cannot read the unwrapped credential"))?;
+        destroyed.map_err(self.err("cannot destroy the unwrapped credential object"))?;
+        let mut value = None;
+        for a in attrs {
+            if let Attribute::Value(v) = a {
+                value = Some(v);
+            }
+        }
+        value
+            .map(Credential::new)
+            .ok_or_else(|| Error::Hsm(format!("token '{}' did not give back the unwrapped value", self.token.label)))
+    }
+
+    /// Destroys an object.
+    pub fn destroy(&self, handle: ObjectHandle) -> Result<()> {
+        self.session
+            .destroy_object(handle)
+            .map_err(self.err("cannot destroy an object"))
+    }
+
+    /// Returns the module this session belongs to.
+    pub fn hsm(&self) -> &Hsm {
+        self.hsm
+    }
+}
+
+/// Zeroizes every `CKA_VALUE` in a template once the token has it.
+fn wipe(template: &mut [Attribute]) {
+    for a in template.iter_mut() {
+        if let Attribute::Value(v) = a {
+            v.zeroize();
+        }
+    }
+}
+
+/// Returns `length` zero-padded to what `mech` wraps, as a zeroizing buffer.
+pub fn pad_for(mech: WrapMechanism, value: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut v = Zeroizing::new(value.to_vec());
+    v.resize(mech.object_len(value.len()), 0);
+    v
+}

@@ -1,0 +1,366 @@
+//! The seal record (`seals/<name>.json`) and its sealed blob.
+//!
+//! The record holds everything public about one credential: its metadata, the
+//! custodians and their share commitments, which HSM key wraps it, and the sealed blob
+//! S = AES-256-GCM(U, nonce, W, aad = seal header), where W is the credential wrapped
+//! by K_seal in the HSM and U the unseal key the custodians' shares recover.
+//!
+//! The record is signed by the environment's HSM key over its canonical form: the
+//! record as JSON with the `signature` member removed, object keys sorted, no
+//! whitespace, prefixed by `zeroth-record-v1\n`. A record whose signature fails is
+//! refused, so nobody lowers a threshold or swaps a commitment by editing JSON.
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::hsm::WrapMechanism;
+use crate::secret::{Encoding, UnsealKey};
+
+/// The record format this zeroth writes and reads.
+pub const RECORD_FORMAT: u32 = 1;
+const RECORD_DOMAIN: &[u8] = b"zeroth-record-v1\n";
+const HEADER_DOMAIN: &[u8] = b"zeroth-seal-v1\n";
+
+/// One seal: one bootstrap credential, its current version and share set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealRecord {
+    /// Record format version.
+    pub format: u32,
+    /// The seal's name, unique in the store.
+    pub name: String,
+    /// 128-bit random id, hex; unique across stores and environments.
+    pub id: String,
+    /// The environment, hence the token, this seal lives in.
+    pub env: String,
+    /// Who answers for this credential.
+    pub owner: String,
+    /// What the credential unlocks.
+    pub purpose: String,
+    /// When the seal was first created (RFC 3339 UTC).
+    pub created: String,
+    /// When the current version was sealed (RFC 3339 UTC); rotation is due
+    /// `rotate_every_days` after it.
+    pub sealed: String,
+    /// After this instant the seal is refused (RFC 3339 UTC).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expires: Option<String>,
+    /// The rotation period, in days.
+    pub rotate_every_days: u32,
+    /// Credential version, 1 at generate; rotation makes the next.
+    pub version: u32,
+    /// Share set number, 1 at generate; rekey makes the next.
+    pub set: u32,
+    /// How many shares recover the unseal key.
+    pub threshold: u8,
+    /// The custodians, in x order (custodian i holds x = i).
+    pub custodians: Vec<Custodian>,
+    /// What the credential is.
+    pub credential: CredentialInfo,
+    /// The HSM key that wraps the credential.
+    pub key: KeyRef,
+    /// The sealed blob.
+    pub blob: Blob,
+    /// Earlier versions and share sets.
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+    /// Signature by the environment's HSM key; absent only while the record is built.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub signature: Option<RecordSignature>,
+}
+
+/// A custodian of the current share set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Custodian {
+    /// The custodian's name.
+    pub name: String,
+    /// The x coordinate of their share.
+    pub x: u8,
+    /// The age recipient their share is encrypted to, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub recipient: Option<String>,
+    /// SHA-256 commitment to their share, hex.
+    pub commitment: String,
+    /// When their share was last proven in a drill (RFC 3339 UTC).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_proven: Option<String>,
+}
+
+/// Where the credential came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Generated inside the HSM.
+    Generated,
+    /// Read from stdin and imported into the HSM.
+    Imported,
+}
+
+/// What the credential is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialInfo {
+    /// Generated in the HSM or imported.
+    pub origin: Origin,
+    /// Its length in bytes. With `CKM_AES_KEY_WRAP`, which wraps only multiples of 8
+    /// bytes, the wrapped object is zero-padded and this length cuts it back.
+    pub length: u32,
+    /// The encoding `unseal` delivers unless told otherwise.
+    pub encoding: Encoding,
+}
+
+/// The HSM key (K_seal) of the current version and set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRef {
+    /// `CKA_LABEL`.
+    pub label: String,
+    /// `CKA_ID`, hex.
+    pub id: String,
+    /// The wrap mechanism.
+    pub mechanism: WrapMechanism,
+}
+
+/// S = AES-256-GCM(U, nonce, W, aad = seal header).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Blob {
+    /// 96-bit nonce, base64.
+    pub nonce: String,
+    /// Ciphertext and tag, base64.
+    pub ciphertext: String,
+}
+
+/// An earlier version or share set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryEntry {
+    /// Credential version.
+    pub version: u32,
+    /// Share set number.
+    pub set: u32,
+    /// When it was sealed.
+    pub sealed: String,
+    /// When it stopped being current.
+    pub retired: String,
+    /// Why (rekey, rotation).
+    pub why: String,
+    /// The key label it used (destroyed on the token when it was retired).
+    pub key_label: String,
+}
+
+/// The record's signature.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSignature {
+    /// `sha256:` + hex of the SHA-256 of the signing public key's SubjectPublicKeyInfo.
+    pub key: String,
+    /// ECDSA P-256 signature, DER, base64.
+    pub value: String,
+}
+
+/// The fields bound into the blob as AES-GCM associated data. Changing any of them
+/// makes the blob fail to decrypt, on top of the record signature failing.
+#[derive(Serialize)]
+struct SealHeader<'a> {
+    id: &'a str,
+    name: &'a str,
+    env: &'a str,
+    version: u32,
+    set: u32,
+    threshold: u8,
+    custodians: usize,
+    key_label: &'a str,
+    key_id: &'a str,
+    mechanism: WrapMechanism,
+    origin: Origin,
+    length: u32,
+}
+
+impl SealRecord {
+    /// Returns the seal id as bytes.
+    pub fn id_bytes(&self) -> Result<[u8; 16]> {
+        let mut id = [0u8; 16];
+        hex::decode_to_slice(&self.id, &mut id)
+            .map_err(|_| self.corrupt("its id is not 32 hex digits"))?;
+        Ok(id)
+    }
+
+    /// Returns the key id as bytes.
+    pub fn key_id_bytes(&self) -> Result<Vec<u8>> {
+        hex::decode(&self.key.id).map_err(|_| self.corrupt("its key id is not hex"))
+    }
+
+    fn corrupt(&self, what: &str) -> Error {
+        Error::Refused(format!(
+            "record of seal '{}' is malformed: {what}; restore it from a trusted copy",
+            self.name
+        ))
+    }
+
+    /// Returns the bytes the record signature covers.
+    pub fn signed_bytes(&self) -> Result<Vec<u8>> {
+        let mut value = serde_json::to_value(self)
+            .map_err(|e| Error::Io(format!("cannot encode record '{}': {e}", self.name)))?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.remove("signature");
+        }
+        // serde_json's Value keeps object keys sorted (BTreeMap), so this is canonical.
+        let mut out = RECORD_DOMAIN.to_vec();
+        out.extend(
+            serde_json::to_vec(&value)
+                .map_err(|e| Error::Io(format!("cannot encode record '{}': {e}", self.name)))?,
+        );
+        Ok(out)
+    }
+
+    /// Returns the associated data of the blob.
+    pub fn header_aad(&self) -> Vec<u8> {
+        let header = SealHeader {
+            id: &self.id,
+            name: &self.name,
+            env: &self.env,
+            version: self.version,
+            set: self.set,
+            threshold: self.threshold,
+            custodians: self.custodians.len(),
+            key_label: &self.key.label,
+            key_id: &self.key.id,
+            mechanism: self.key.mechanism,
+            origin: self.credential.origin,
+            length: self.credential.length,
+        };
+        let mut out = HEADER_DOMAIN.to_vec();
+        out.extend(serde_json::to_vec(&header).unwrap_or_default());
+        out
+    }
+
+    /// Encrypts the wrapped credential `w` under `u` into the record's blob.
+    pub fn seal_blob(&mut self, u: &UnsealKey, w: &[u8]) -> Result<()> {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
+        let cipher = Aes256Gcm::new(&(*u.expose()).into());
+        let ct = cipher
+            .encrypt(
+                &Nonce::<Aes256Gcm>::from(nonce),
+                Payload {
+                    msg: w,
+                    aad: &self.header_aad(),
+                },
+            )
+            .map_err(|_| Error::Io("AES-GCM encryption failed".into()))?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        self.blob = Blob {
+            nonce: b64.encode(nonce),
+            ciphertext: b64.encode(ct),
+        };
+        Ok(())
+    }
+
+    /// Decrypts the blob with `u`, returning the wrapped credential W. Fails, releasing
+    /// nothing, when the tag does not verify.
+    pub fn open_blob(&self, u: &UnsealKey) -> Result<Zeroizing<Vec<u8>>> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let nonce: [u8; 12] = b64
+            .decode(&self.blob.nonce)
+            .ok()
+            .and_then(|n| n.try_into().ok())
+            .ok_or_else(|| self.corrupt("its blob nonce is not 12 bytes of base64"))?;
+        let ct = b64
+            .decode(&self.blob.ciphertext)
+            .map_err(|_| self.corrupt("its blob is not base64"))?;
+        let cipher = Aes256Gcm::new(&(*u.expose()).into());
+        cipher
+            .decrypt(
+                &Nonce::<Aes256Gcm>::from(nonce),
+                Payload {
+                    msg: &ct,
+                    aad: &self.header_aad(),
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| {
+                Error::Refused(format!(
+                    "the sealed blob of '{}' does not open with the unseal key the shares give: the blob or its header was altered; restore the record from a trusted copy",
+                    self.name
+                ))
+            })
+    }
+
+    /// Returns the custodian holding x, if any.
+    pub fn custodian_at(&self, x: u8) -> Option<&Custodian> {
+        self.custodians.iter().find(|c| c.x == x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> SealRecord {
+        SealRecord {
+            format: RECORD_FORMAT,
+            name: "vault-root".into(),
+            id: "00112233445566778899aabbccddeeff".into(),
+            env: "prod".into(),
+            owner: "platform".into(),
+            purpose: "unseal vault".into(),
+            created: "2026-11-23T00:00:00Z".into(),
+            sealed: "2026-11-23T00:00:00Z".into(),
+            expires: None,
+            rotate_every_days: 90,
+            version: 1,
+            set: 1,
+            threshold: 2,
+            custodians: vec![],
+            credential: CredentialInfo {
+                origin: Origin::Generated,
+                length: 32,
+                encoding: Encoding::Hex,
+            },
+            key: KeyRef {
+                label: "zeroth:prod:vault-root:v1:s1".into(),
+                id: "aa".into(),
+                mechanism: WrapMechanism::AesKeyWrapPad,
+            },
+            blob: Blob {
+                nonce: String::new(),
+                ciphertext: String::new(),
+            },
+            history: vec![],
+            signature: None,
+        }
+    }
+
+    #[test]
+    fn blob_round_trip_and_header_binding() {
+        let u = UnsealKey::new(Box::new([3; 32]));
+        let mut r = sample();
+        r.seal_blob(&u, b"wrapped-bytes").unwrap();
+        assert_eq!(&*r.open_blob(&u).unwrap(), b"wrapped-bytes");
+        let mut lowered = r.clone();
+        lowered.threshold = 1;
+        assert!(lowered.open_blob(&u).is_err());
+        let other = UnsealKey::new(Box::new([4; 32]));
+        assert!(r.open_blob(&other).is_err());
+    }
+
+    #[test]
+    fn signed_bytes_ignore_the_signature_and_nothing_else() {
+        let mut r = sample();
+        let a = r.signed_bytes().unwrap();
+        r.signature = Some(RecordSignature {
+            key: "k".into(),
+            value: "v".into(),
+        });
+        assert_eq!(a, r.signed_bytes().unwrap());
+        r.owner = "someone-else".into();
+        assert_ne!(a, r.signed_bytes().unwrap());
+    }
+}

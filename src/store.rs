@@ -1,0 +1,401 @@
+//! The store: a directory of plain files, fit to be kept in git, none secret alone.
+//!
+//! ```text
+//! zeroth.toml          environments (module, token, serial, mechanism, signing key)
+//! seals/<name>.json    one signed record per seal
+//! keys/<env>.pem       each environment's public signing key
+//! logs/<env>.jsonl     each environment's ceremony log
+//! .lock                held by the ceremony in progress
+//! ```
+//!
+//! Every write is atomic: a temporary file in the same directory, fsync, rename, fsync
+//! of the directory. A reader sees the old file or the new one, never half of either.
+//! Files that must never be replaced (share files, delivered credentials) are written
+//! the same way but linked into place only if nothing is there yet.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::hsm::{PublicKey, WrapMechanism};
+use crate::seal::SealRecord;
+
+/// The configuration format this zeroth writes and reads.
+pub const CONFIG_FORMAT: u32 = 1;
+const CONFIG_FILE: &str = "zeroth.toml";
+const LOCK_FILE: &str = ".lock";
+const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// `zeroth.toml`. Unknown keys are errors: a typo in a config is not silently ignored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Config format version.
+    pub format: u32,
+    /// The environments, by name.
+    #[serde(default)]
+    pub env: BTreeMap<String, EnvConfig>,
+}
+
+/// One environment: the token it is bound to and what was negotiated with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    /// Path of the PKCS#11 module.
+    pub module: PathBuf,
+    /// Token label.
+    pub token: String,
+    /// Token serial number; a token with the right label but another serial is refused.
+    pub serial: String,
+    /// The wrap mechanism negotiated at `env init`.
+    pub wrap_mechanism: WrapMechanism,
+    /// `CKA_ID` of the signing key pair, hex.
+    pub sign_key_id: String,
+    /// Fingerprint of the signing public key (see `PublicKey::fingerprint`).
+    pub sign_key_fingerprint: String,
+    /// When the environment was bound.
+    pub created: String,
+}
+
+/// A store directory.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    config: Config,
+}
+
+/// Holds the store's lock until dropped.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+}
+
+impl Store {
+    /// Opens an existing store.
+    pub fn open(root: &Path) -> Result<Store> {
+        let path = root.join(CONFIG_FILE);
+        if !path.exists() {
+            return Err(Error::Usage(format!(
+                "no zeroth store at {}: run 'zeroth env init' to create one, or give --store DIR",
+                root.display()
+            )));
+        }
+        let text = fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+        let config: Config = toml::from_str(&text).map_err(|e| {
+            Error::Usage(format!("{} is not a valid zeroth config: {}", path.display(), e.message()))
+        })?;
+        if config.format != CONFIG_FORMAT {
+            return Err(Error::Usage(format!(
+                "{} has format {}; this zeroth reads format {CONFIG_FORMAT}",
+                path.display(),
+                config.format
+            )));
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+            config,
+        })
+    }
+
+    /// Opens the store at `root`, creating an empty one if there is none.
+    pub fn open_or_create(root: &Path) -> Result<Store> {
+        if root.join(CONFIG_FILE).exists() {
+            return Store::open(root);
+        }
+        for dir in [root.to_path_buf(), root.join("seals"), root.join("keys"), root.join("logs")] {
+            fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+        }
+        let ignore = root.join(".gitignore");
+        if !ignore.exists() {
+            write_atomic(&ignore, b".lock\n.tmp*\n", 0o644)?;
+        }
+        let store = Store {
+            root: root.to_path_buf(),
+            config: Config {
+                format: CONFIG_FORMAT,
+                env: BTreeMap::new(),
+            },
+        };
+        store.save_config(&store.config)?;
+        Ok(store)
+    }
+
+    /// Returns the store directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Returns the configuration as read when the store was opened.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Returns the configuration of `env`, or an error naming the known environments.
+    pub fn env(&self, env: &str) -> Result<&EnvConfig> {
+        self.config.env.get(env).ok_or_else(|| {
+            let known: Vec<&str> = self.config.env.keys().map(String::as_str).collect();
+            Error::Usage(format!(
+                "no environment '{env}' in {}: {}",
+                self.root.join(CONFIG_FILE).display(),
+                if known.is_empty() {
+                    "bind one with 'zeroth env init'".to_string()
+                } else {
+                    format!("known environments are {}", known.join(", "))
+                }
+            ))
+        })
+    }
+
+    /// Replaces the configuration, atomically.
+    pub fn save_config(&self, config: &Config) -> Result<()> {
+        let text = toml::to_string_pretty(config)
+            .map_err(|e| Error::Io(format!("cannot encode {CONFIG_FILE}: {e}")))?;
+        write_atomic(&self.root.join(CONFIG_FILE), text.as_bytes(), 0o644)
+    }
+
+    /// Sets the configuration in memory after a successful save.
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// Takes the store's lock, waiting briefly (`ZEROTH_LOCK_WAIT_MS`, default 10 s)
+    /// for a ceremony in progress to finish.
+    pub fn lock(&self) -> Result<StoreLock> {
+        let wait = std::env::var("ZEROTH_LOCK_WAIT_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_millis)
+            .unwrap_or(DEFAULT_LOCK_WAIT);
+        self.lock_waiting(wait)
+    }
+
+    /// Takes the store's lock, waiting at most `wait`.
+    pub fn lock_waiting(&self, wait: Duration) -> Result<StoreLock> {
+        let path = self.root.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io("open the lock file", &path, e))?;
+        let start = Instant::now();
+        loop {
+            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => break,
+                Err(rustix::io::Errno::WOULDBLOCK) if start.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    let holder = holder.trim();
+                    return Err(Error::Io(format!(
+                        "store {} is busy: another ceremony{} holds {} (waited {} s); retry when it has finished",
+                        self.root.display(),
+                        if holder.is_empty() { String::new() } else { format!(" (process {holder})") },
+                        path.display(),
+                        wait.as_secs_f32()
+                    )));
+                }
+                Err(e) => return Err(Error::io("lock", &path, e.into())),
+            }
+        }
+        let _ = file.set_len(0);
+        let _ = file.write_all(std::process::id().to_string().as_bytes());
+        Ok(StoreLock { _file: file })
+    }
+
+    /// Returns the path of the record of `seal`.
+    pub fn record_path(&self, seal: &str) -> PathBuf {
+        self.root.join("seals").join(format!("{seal}.json"))
+    }
+
+    /// Returns true if and only if a record for `seal` exists.
+    pub fn seal_exists(&self, seal: &str) -> bool {
+        self.record_path(seal).exists()
+    }
+
+    /// Reads the record of `seal` (its signature is checked separately).
+    pub fn read_record(&self, seal: &str) -> Result<SealRecord> {
+        let path = self.record_path(seal);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Usage(format!(
+                    "no seal named '{seal}' in store {}: 'zeroth list' shows the seals",
+                    self.root.display()
+                )));
+            }
+            Err(e) => return Err(Error::io("read", &path, e)),
+        };
+        let record: SealRecord = serde_json::from_str(&text).map_err(|e| {
+            Error::Refused(format!(
+                "{} is not a valid seal record ({e}): restore it from a trusted copy",
+                path.display()
+            ))
+        })?;
+        if record.name != seal {
+            return Err(Error::Refused(format!(
+                "{} holds the record of seal '{}', not '{seal}': the file was renamed or replaced",
+                path.display(),
+                record.name
+            )));
+        }
+        Ok(record)
+    }
+
+    /// Writes the record of a seal, atomically.
+    pub fn write_record(&self, record: &SealRecord) -> Result<()> {
+        let text = serde_json::to_string_pretty(record)
+            .map_err(|e| Error::Io(format!("cannot encode record '{}': {e}", record.name)))?;
+        write_atomic(&self.record_path(&record.name), format!("{text}\n").as_bytes(), 0o644)
+    }
+
+    /// Reads every record, sorted by name. Unreadable records are returned as errors
+    /// beside the good ones so a listing still shows the rest.
+    pub fn records(&self) -> Result<Vec<std::result::Result<SealRecord, Error>>> {
+        let dir = self.root.join("seals");
+        let mut names = Vec::new();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("read directory", &dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("read directory", &dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(seal) = name.strip_suffix(".json") {
+                if !seal.starts_with('.') {
+                    names.push(seal.to_string());
+                }
+            }
+        }
+        names.sort();
+        Ok(names.iter().map(|n| self.read_record(n)).collect())
+    }
+
+    /// Returns the path of the public key of `env`.
+    pub fn public_key_path(&self, env: &str) -> PathBuf {
+        self.root.join("keys").join(format!("{env}.pem"))
+    }
+
+    /// Reads the public signing key of `env` from the store.
+    pub fn public_key(&self, env: &str) -> Result<PublicKey> {
+        let path = self.public_key_path(env);
+        let pem = fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+        PublicKey::from_pem(&pem, &path.display().to_string())
+    }
+
+    /// Writes the public signing key of `env`.
+    pub fn write_public_key(&self, env: &str, key: &PublicKey) -> Result<()> {
+        write_atomic(&self.public_key_path(env), key.to_pem()?.as_bytes(), 0o644)
+    }
+}
+
+/// Replaces `path` with `bytes` atomically: temporary file, fsync, rename, fsync of the
+/// directory.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = parent(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io("write", tmp.path(), e))?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io("set permissions on", tmp.path(), e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io("sync", tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| Error::io("rename into", path, e.error))?;
+    sync_dir(dir)
+}
+
+/// Writes `bytes` to a new file at `path`, mode 0600, atomically, and never over an
+/// existing file: the file is linked into place only if nothing is there.
+pub fn write_new_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp")
+        .permissions(fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io("write", tmp.path(), e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io("sync", tmp.path(), e))?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => {}
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(exists_error(path));
+        }
+        Err(e) => return Err(Error::io("write", path, e.error)),
+    }
+    sync_dir(dir)
+}
+
+/// The error for a file zeroth will not overwrite.
+pub fn exists_error(path: &Path) -> Error {
+    Error::Refused(format!(
+        "{} already exists: zeroth never overwrites a file; move it away or choose another path",
+        path.display()
+    ))
+}
+
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("sync directory", dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_0600_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.share");
+        write_new_secret(&p, b"one").unwrap();
+        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let err = write_new_secret(&p, b"two").unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert_eq!(fs::read(&p).unwrap(), b"one");
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn unknown_config_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(CONFIG_FILE), "format = 1\ntypo = 3\n").unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(err.message().contains("typo"), "{}", err.message());
+    }
+
+    #[test]
+    fn a_second_lock_waits_then_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        let held = store.lock().unwrap();
+        let other = Store::open(dir.path()).unwrap();
+        let start = Instant::now();
+        let err = other.lock_waiting(Duration::from_millis(200)).unwrap_err();
+        assert!(start.elapsed() >= Duration::from_millis(200));
+        assert!(err.message().contains("busy"), "{}", err.message());
+        assert!(err.message().contains(&std::process::id().to_string()));
+        drop(held);
+        other.lock_waiting(Duration::from_millis(200)).unwrap();
+    }
+}
