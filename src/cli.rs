@@ -22,7 +22,13 @@ use crate::secret::{Credential, Encoding};
 #[command(name = "zeroth", version, about, long_about = None, max_term_width = 100)]
 pub struct Cli {
     /// The store directory.
-    #[arg(long, global = true, env = "ZEROTH_STORE", default_value = "zeroth", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "ZEROTH_STORE",
+        default_value = "zeroth",
+        value_name = "DIR"
+    )]
     pub store: PathBuf,
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
@@ -245,7 +251,10 @@ pub fn run(cli: Cli) -> Result<Report> {
                 env,
                 module,
                 token,
-                wrap_mechanism: wrap_mechanism.as_deref().map(WrapMechanism::parse).transpose()?,
+                wrap_mechanism: wrap_mechanism
+                    .as_deref()
+                    .map(WrapMechanism::parse)
+                    .transpose()?,
                 adopt,
             },
         ),
@@ -318,10 +327,14 @@ fn read_secret(from_terminal: bool) -> Result<Credential> {
                 .map_err(|e| Error::Io(format!("cannot read the secret from the terminal: {e}")))?,
         );
         if *first != *second {
-            return Err(Error::Usage("the two entries differ: nothing was sealed".into()));
+            return Err(Error::Usage(
+                "the two entries differ: nothing was sealed".into(),
+            ));
         }
         if first.is_empty() {
-            return Err(Error::Usage("the secret is empty: nothing was sealed".into()));
+            return Err(Error::Usage(
+                "the secret is empty: nothing was sealed".into(),
+            ));
         }
         return Ok(Credential::new(first.as_bytes().to_vec()));
     }
@@ -337,7 +350,9 @@ fn read_secret(from_terminal: bool) -> Result<Credential> {
         .read_to_end(&mut buf)
         .map_err(|e| Error::Io(format!("cannot read the secret from stdin: {e}")))?;
     if buf.is_empty() {
-        return Err(Error::Usage("stdin is empty: there is no secret to seal".into()));
+        return Err(Error::Usage(
+            "stdin is empty: there is no secret to seal".into(),
+        ));
     }
     if buf.len() > IMPORT_MAX {
         return Err(Error::Usage(format!(

@@ -84,7 +84,10 @@ mod tests {
     fn instants_round_trip() {
         let t = parse_instant("2027-01-31T12:00:00Z").unwrap();
         assert_eq!(format(t), "2027-01-31T12:00:00Z");
-        assert_eq!(format(parse_instant("2027-01-31").unwrap()), "2027-01-31T00:00:00Z");
+        assert_eq!(
+            format(parse_instant("2027-01-31").unwrap()),
+            "2027-01-31T00:00:00Z"
+        );
         assert_eq!(
             format(parse_instant("2027-01-31T14:00:00+02:00").unwrap()),
             "2027-01-31T12:00:00Z"

@@ -83,7 +83,9 @@ impl Delivery {
                 match out.write_all(&bytes).and_then(|_| out.flush()) {
                     Ok(()) => Ok(0),
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
-                    Err(e) => Err(Error::Io(format!("cannot write the credential to stdout: {e}"))),
+                    Err(e) => Err(Error::Io(format!(
+                        "cannot write the credential to stdout: {e}"
+                    ))),
                 }
             }
             Delivery::Exec(cmd) => run_with_stdin(cmd, &bytes),
@@ -103,7 +105,9 @@ fn run_with_stdin(cmd: &[OsString], bytes: &[u8]) -> Result<u8> {
         match stdin.write_all(bytes) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                eprintln!("warning: '{shown}' closed its input before reading the whole credential");
+                eprintln!(
+                    "warning: '{shown}' closed its input before reading the whole credential"
+                );
             }
             Err(e) => eprintln!("warning: writing to '{shown}' failed: {e}"),
         }

@@ -78,7 +78,9 @@ pub fn describe_pkcs11(err: &cryptoki::error::Error) -> String {
         cryptoki::error::Error::Pkcs11(rv, func) => {
             format!("C_{func:?} returned {}", ckr_from_debug(&format!("{rv:?}")))
         }
-        cryptoki::error::Error::LibraryLoading(e) => format!("the module could not be loaded ({e})"),
+        cryptoki::error::Error::LibraryLoading(e) => {
+            format!("the module could not be loaded ({e})")
+        }
         other => other.to_string(),
     }
 }

@@ -50,7 +50,9 @@ fn entry(store: &Store, record: &SealRecord, now: OffsetDateTime) -> Entry {
         .as_deref()
         .and_then(|e| clock::parse_instant(e).ok())
         .is_some_and(|e| e <= now);
-    let problem = verify_record(store, record, None).err().map(|e| e.message().to_string());
+    let problem = verify_record(store, record, None)
+        .err()
+        .map(|e| e.message().to_string());
     let status = if problem.is_some() {
         "invalid"
     } else if expired {
@@ -88,16 +90,28 @@ pub fn list(ctx: &Context, env: Option<&str>) -> Result<Report> {
     let mut unreadable = Vec::new();
     for r in store.records()? {
         match r {
-            Ok(record) if env.is_none_or(|e| e == record.env) => entries.push(entry(&store, &record, now)),
+            Ok(record) if env.is_none_or(|e| e == record.env) => {
+                entries.push(entry(&store, &record, now))
+            }
             Ok(_) => {}
             Err(e) => unreadable.push(e.message().to_string()),
         }
     }
     let day = |s: &str| s.get(..10).unwrap_or(s).to_string();
-    let mut rows = vec![[
-        "SEAL", "ENV", "OWNER", "T/N", "VERSION", "CREATED", "ROTATE BY", "EXPIRES", "STATUS",
-    ]
-    .map(String::from)];
+    let mut rows = vec![
+        [
+            "SEAL",
+            "ENV",
+            "OWNER",
+            "T/N",
+            "VERSION",
+            "CREATED",
+            "ROTATE BY",
+            "EXPIRES",
+            "STATUS",
+        ]
+        .map(String::from),
+    ];
     for e in &entries {
         rows.push([
             e.name.clone(),
@@ -107,7 +121,10 @@ pub fn list(ctx: &Context, env: Option<&str>) -> Result<Report> {
             format!("v{}", e.version),
             day(&e.created),
             day(&e.rotation_due),
-            e.expires.as_deref().map(day).unwrap_or_else(|| "never".into()),
+            e.expires
+                .as_deref()
+                .map(day)
+                .unwrap_or_else(|| "never".into()),
             e.status.clone(),
         ]);
     }

@@ -27,7 +27,11 @@ fn main() -> ExitCode {
                 Box::new(std::io::stdout().lock())
             };
             let printed = if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&report.json).unwrap_or_default())
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&report.json).unwrap_or_default()
+                )
             } else {
                 out.write_all(report.text.as_bytes())
             };

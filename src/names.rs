@@ -44,7 +44,11 @@ pub fn check(kind: NameKind, name: &str) -> Result<()> {
             "{noun} name '{}' {why}: use 1 to {} ASCII letters, digits, '-' or '_'{}, starting with a letter or digit",
             name.escape_debug(),
             kind.max_len(),
-            if matches!(kind, NameKind::Seal) { " ('.' inside)" } else { "" }
+            if matches!(kind, NameKind::Seal) {
+                " ('.' inside)"
+            } else {
+                ""
+            }
         ))
     };
     if name.is_empty() {
@@ -81,7 +85,18 @@ mod tests {
 
     #[test]
     fn refuses_what_breaks_paths_labels_or_terminals() {
-        for bad in ["", "-x", ".x", "a/b", "a b", "a:b", "é", "a\nb", "../x", "a\u{1b}[2J"] {
+        for bad in [
+            "",
+            "-x",
+            ".x",
+            "a/b",
+            "a b",
+            "a:b",
+            "é",
+            "a\nb",
+            "../x",
+            "a\u{1b}[2J",
+        ] {
             assert!(check(NameKind::Custodian, bad).is_err(), "{bad:?}");
         }
         assert!(check(NameKind::Custodian, "a.b").is_err());

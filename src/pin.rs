@@ -31,7 +31,10 @@ pub fn read_pin(pin_file: Option<&Path>, token: &str) -> Result<Pin> {
         let pin = raw.strip_suffix('\n').unwrap_or(&raw);
         let pin = pin.strip_suffix('\r').unwrap_or(pin);
         if pin.is_empty() {
-            return Err(Error::Usage(format!("PIN file {} is empty", path.display())));
+            return Err(Error::Usage(format!(
+                "PIN file {} is empty",
+                path.display()
+            )));
         }
         return Ok(Pin::new(pin.to_string()));
     }

@@ -47,13 +47,13 @@ pub fn split(key: &UnsealKey, threshold: u8, n: u8) -> Result<Vec<SharePoint>> {
             })
             .collect());
     }
-    let mut rng = rand::rand_core::UnwrapErr(rand::rngs::SysRng);
+    let rng = rand::rand_core::UnwrapErr(rand::rngs::SysRng);
     let ids = (1..=n).map(|x| IdentifierGf256(Gf256(x)));
     let mut raw = Gf256::split_bytes_with_participant_ids_iter(
         usize::from(threshold),
         usize::from(n),
         key.expose(),
-        &mut rng,
+        rng,
         ids,
     )
     .map_err(|e| Error::Usage(format!("cannot split the unseal key: {e}")))?;
@@ -85,7 +85,9 @@ pub fn combine(points: &[&SharePoint]) -> Result<UnsealKey> {
     let mut key = Box::new([0u8; 32]);
     if secret.len() != 32 {
         secret.zeroize();
-        return Err(Error::Refused("the shares do not hold a 32-byte unseal key".into()));
+        return Err(Error::Refused(
+            "the shares do not hold a 32-byte unseal key".into(),
+        ));
     }
     key.copy_from_slice(&secret);
     secret.zeroize();
@@ -94,7 +96,9 @@ pub fn combine(points: &[&SharePoint]) -> Result<UnsealKey> {
 
 fn point_from_raw(share: &[u8]) -> Result<SharePoint> {
     if share.len() != 33 {
-        return Err(Error::Usage("split produced a share of unexpected size".into()));
+        return Err(Error::Usage(
+            "split produced a share of unexpected size".into(),
+        ));
     }
     let mut y = Zeroizing::new([0u8; 32]);
     y.copy_from_slice(&share[1..]);

@@ -88,7 +88,11 @@ impl Store {
         }
         let text = fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
         let config: Config = toml::from_str(&text).map_err(|e| {
-            Error::Usage(format!("{} is not a valid zeroth config: {}", path.display(), e.message()))
+            Error::Usage(format!(
+                "{} is not a valid zeroth config: {}",
+                path.display(),
+                e.message()
+            ))
         })?;
         if config.format != CONFIG_FORMAT {
             return Err(Error::Usage(format!(
@@ -108,7 +112,12 @@ impl Store {
         if root.join(CONFIG_FILE).exists() {
             return Store::open(root);
         }
-        for dir in [root.to_path_buf(), root.join("seals"), root.join("keys"), root.join("logs")] {
+        for dir in [
+            root.to_path_buf(),
+            root.join("seals"),
+            root.join("keys"),
+            root.join("logs"),
+        ] {
             fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
         }
         let ignore = root.join(".gitignore");
@@ -199,7 +208,11 @@ impl Store {
                     return Err(Error::Io(format!(
                         "store {} is busy: another ceremony{} holds {} (waited {} s); retry when it has finished",
                         self.root.display(),
-                        if holder.is_empty() { String::new() } else { format!(" (process {holder})") },
+                        if holder.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (process {holder})")
+                        },
                         path.display(),
                         wait.as_secs_f32()
                     )));
@@ -255,7 +268,11 @@ impl Store {
     pub fn write_record(&self, record: &SealRecord) -> Result<()> {
         let text = serde_json::to_string_pretty(record)
             .map_err(|e| Error::Io(format!("cannot encode record '{}': {e}", record.name)))?;
-        write_atomic(&self.record_path(&record.name), format!("{text}\n").as_bytes(), 0o644)
+        write_atomic(
+            &self.record_path(&record.name),
+            format!("{text}\n").as_bytes(),
+            0o644,
+        )
     }
 
     /// Reads every record, sorted by name. Unreadable records are returned as errors
@@ -307,12 +324,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .prefix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io("write", tmp.path(), e))?;
+    tmp.write_all(bytes)
+        .map_err(|e| Error::io("write", tmp.path(), e))?;
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| Error::io("set permissions on", tmp.path(), e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io("sync", tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| Error::io("rename into", path, e.error))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io("sync", tmp.path(), e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("rename into", path, e.error))?;
     sync_dir(dir)
 }
 
@@ -325,8 +346,11 @@ pub fn write_new_secret(path: &Path, bytes: &[u8]) -> Result<()> {
         .permissions(fs::Permissions::from_mode(0o600))
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io("write", tmp.path(), e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io("sync", tmp.path(), e))?;
+    tmp.write_all(bytes)
+        .map_err(|e| Error::io("write", tmp.path(), e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io("sync", tmp.path(), e))?;
     match tmp.persist_noclobber(path) {
         Ok(_) => {}
         Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {

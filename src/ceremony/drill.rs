@@ -57,7 +57,10 @@ pub fn run(ctx: &Context, seal: &str, shares: &[PathBuf]) -> Result<Report> {
     if missing.is_empty() {
         text.push_str("every custodian's share is proven\n");
     } else {
-        text.push_str(&format!("not proven in this drill: {}\n", missing.join(", ")));
+        text.push_str(&format!(
+            "not proven in this drill: {}\n",
+            missing.join(", ")
+        ));
     }
     Ok(Report::new(
         text,

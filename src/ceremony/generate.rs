@@ -109,7 +109,9 @@ impl SealSpec {
         check(NameKind::Environment, &self.env)?;
         for (field, value) in [("--owner", &self.owner), ("--purpose", &self.purpose)] {
             if value.trim().is_empty() {
-                return Err(Error::Usage(format!("{field} is empty: say who or what this credential is for")));
+                return Err(Error::Usage(format!(
+                    "{field} is empty: say who or what this credential is for"
+                )));
             }
             if value.len() > 200 || value.chars().any(char::is_control) {
                 return Err(Error::Usage(format!(
@@ -119,10 +121,14 @@ impl SealSpec {
         }
         let n = self.custodians.len();
         if n == 0 {
-            return Err(Error::Usage("no custodians: give --custodian NAME once per custodian".into()));
+            return Err(Error::Usage(
+                "no custodians: give --custodian NAME once per custodian".into(),
+            ));
         }
         if n > 255 {
-            return Err(Error::Usage(format!("{n} custodians: at most 255 can hold shares")));
+            return Err(Error::Usage(format!(
+                "{n} custodians: at most 255 can hold shares"
+            )));
         }
         let t = usize::from(self.threshold);
         if t > n {
@@ -131,7 +137,9 @@ impl SealSpec {
             )));
         }
         if t == 0 {
-            return Err(Error::Usage("--threshold 0 is meaningless: give at least 2".into()));
+            return Err(Error::Usage(
+                "--threshold 0 is meaningless: give at least 2".into(),
+            ));
         }
         if t == 1 && !self.allow_threshold_one {
             return Err(Error::Usage(
@@ -146,7 +154,11 @@ impl SealSpec {
                 return Err(Error::Usage(format!(
                     "custodian '{}' is given twice{}: each custodian holds one share",
                     c.name,
-                    if first.name != c.name { format!(" (as '{}')", first.name) } else { String::new() }
+                    if first.name != c.name {
+                        format!(" (as '{}')", first.name)
+                    } else {
+                        String::new()
+                    }
                 )));
             }
         }
@@ -175,7 +187,8 @@ impl SealSpec {
 
     /// Returns where the share of `custodian` is written.
     pub fn share_path(&self, custodian: &str) -> PathBuf {
-        self.out_dir.join(format!("{}.{custodian}.share", self.seal))
+        self.out_dir
+            .join(format!("{}.{custodian}.share", self.seal))
     }
 }
 
@@ -196,6 +209,11 @@ pub fn run(ctx: &Context, spec: &SealSpec, source: Source) -> Result<Report> {
         }
         Source::Import(c) => c.expose().len(),
     };
+    if spec.threshold == 1 {
+        eprintln!(
+            "warning: threshold 1: any single custodian, with the HSM, recovers the credential"
+        );
+    }
     let store = Store::open(&ctx.store)?;
     let cfg = store.env(&spec.env)?.clone();
     let _lock = store.lock()?;
@@ -215,7 +233,9 @@ pub fn run(ctx: &Context, spec: &SealSpec, source: Source) -> Result<Report> {
                 token.label, spec.env
             )));
         }
-        if matches!(source, Source::Generate { .. }) && !session.hsm().offers_secret_generation(token) {
+        if matches!(source, Source::Generate { .. })
+            && !session.hsm().offers_secret_generation(token)
+        {
             return Err(Error::Refused(format!(
                 "token '{}' does not offer CKM_GENERIC_SECRET_KEY_GEN, which generate needs: import the credential instead",
                 token.label
@@ -231,8 +251,10 @@ pub fn run(ctx: &Context, spec: &SealSpec, source: Source) -> Result<Report> {
         }
         let key_id = random_id()?;
         let kseal = session.generate_seal_key(&label, &key_id)?;
-        let sealed = seal_with_key(session, signer, spec, &source, now, length, &label, &key_id, kseal, mech)
-            .and_then(|record| write_out(&store, spec, record));
+        let sealed = seal_with_key(
+            session, signer, spec, &source, now, length, &label, &key_id, kseal, mech,
+        )
+        .and_then(|record| write_out(&store, spec, record));
         if sealed.is_err() {
             let _ = session.destroy(kseal);
         }
@@ -347,7 +369,8 @@ pub(crate) fn unseal_key(session: &HsmSession<'_>) -> Result<UnsealKey> {
     let mut from_hsm = [0u8; 32];
     session.random(&mut from_hsm)?;
     let mut u = Box::new([0u8; 32]);
-    getrandom::fill(&mut u[..]).map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
+    getrandom::fill(&mut u[..])
+        .map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
     for (a, b) in u.iter_mut().zip(&from_hsm) {
         *a ^= b;
     }
@@ -399,10 +422,19 @@ fn report(store: &Store, spec: &SealSpec, record: &SealRecord, source: &Source) 
         record.key.mechanism,
         record.key.label,
         store.record_path(&record.name).display(),
-        record.signature.as_ref().map(|s| s.key.as_str()).unwrap_or("?"),
+        record
+            .signature
+            .as_ref()
+            .map(|s| s.key.as_str())
+            .unwrap_or("?"),
         record.expires.as_deref().unwrap_or("never"),
     );
-    let width = record.custodians.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let width = record
+        .custodians
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
     for c in &record.custodians {
         text.push_str(&format!(
             "    {:>3}  {:<width$}  {}\n",
@@ -410,9 +442,6 @@ fn report(store: &Store, spec: &SealSpec, record: &SealRecord, source: &Source) 
             c.name,
             spec.share_path(&c.name).display()
         ));
-    }
-    if record.threshold == 1 {
-        text.push_str("warning: threshold 1: any single custodian recovers the credential with the HSM\n");
     }
     let json = json!({
         "seal": record.name,

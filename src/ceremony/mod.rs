@@ -114,7 +114,12 @@ pub(crate) fn with_env_session<T>(
 
 /// Checks the token's marker names `env` and its signing key is the one the store
 /// holds; returns the signing key.
-fn check_binding(session: &HsmSession<'_>, store: &Store, env: &str, cfg: &EnvConfig) -> Result<Signer> {
+fn check_binding(
+    session: &HsmSession<'_>,
+    store: &Store,
+    env: &str,
+    cfg: &EnvConfig,
+) -> Result<Signer> {
     let token = session.token();
     match session.marker()? {
         Some(marker) if marker == env => {}
@@ -132,7 +137,9 @@ fn check_binding(session: &HsmSession<'_>, store: &Store, env: &str, cfg: &EnvCo
         }
     }
     let id = hex::decode(&cfg.sign_key_id).map_err(|_| {
-        Error::Usage(format!("sign_key_id of environment '{env}' in zeroth.toml is not hex"))
+        Error::Usage(format!(
+            "sign_key_id of environment '{env}' in zeroth.toml is not hex"
+        ))
     })?;
     let (handle, public) = session.signing_key(env, &id)?;
     let stored = store.public_key(env)?;
@@ -150,7 +157,11 @@ fn check_binding(session: &HsmSession<'_>, store: &Store, env: &str, cfg: &EnvCo
 
 /// Verifies the signature of `record` with the environment's public key (from the
 /// store, or `pinned` when given). Returns the key that verified it.
-pub(crate) fn verify_record(store: &Store, record: &SealRecord, pinned: Option<&PublicKey>) -> Result<PublicKey> {
+pub(crate) fn verify_record(
+    store: &Store,
+    record: &SealRecord,
+    pinned: Option<&PublicKey>,
+) -> Result<PublicKey> {
     let path = store.record_path(&record.name);
     let key = match pinned {
         Some(k) => k.clone(),
@@ -171,7 +182,10 @@ pub(crate) fn verify_record(store: &Store, record: &SealRecord, pinned: Option<&
         }
     };
     let sig = record.signature.as_ref().ok_or_else(|| {
-        Error::Refused(format!("{} is not signed: restore it from a trusted copy", path.display()))
+        Error::Refused(format!(
+            "{} is not signed: restore it from a trusted copy",
+            path.display()
+        ))
     })?;
     if sig.key != key.fingerprint() {
         return Err(Error::Refused(format!(
@@ -198,6 +212,7 @@ pub(crate) fn verify_record(store: &Store, record: &SealRecord, pinned: Option<&
 /// Returns a fresh 128-bit id from the OS random generator.
 pub(crate) fn random_id() -> Result<[u8; 16]> {
     let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
+    getrandom::fill(&mut id)
+        .map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
     Ok(id)
 }

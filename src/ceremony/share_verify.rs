@@ -34,8 +34,11 @@ pub fn run(ctx: &Context, files: &[PathBuf], pubkey: Option<&PathBuf>) -> Result
         let outcome = (|| -> std::result::Result<(String, serde_json::Value), String> {
             let text = read_share_file(path).map_err(|e| e.message().to_string())?;
             let share = Share::from_armor(&text)?;
-            let record = store.read_record(&share.seal).map_err(|e| e.message().to_string())?;
-            let key = verify_record(&store, &record, pinned.as_ref()).map_err(|e| e.message().to_string())?;
+            let record = store
+                .read_record(&share.seal)
+                .map_err(|e| e.message().to_string())?;
+            let key = verify_record(&store, &record, pinned.as_ref())
+                .map_err(|e| e.message().to_string())?;
             let custodian = check_share(&record, &share).map_err(|(_, reason)| reason)?;
             let proven = record
                 .custodian_at(share.payload.point.x)
@@ -51,7 +54,10 @@ pub fn run(ctx: &Context, files: &[PathBuf], pubkey: Option<&PathBuf>) -> Result
                     record.set,
                     record.threshold,
                     key.fingerprint(),
-                    proven.as_deref().map(|p| format!("; last proven in a drill {p}")).unwrap_or_default()
+                    proven
+                        .as_deref()
+                        .map(|p| format!("; last proven in a drill {p}"))
+                        .unwrap_or_default()
                 ),
                 json!({
                     "file": path,

@@ -53,12 +53,18 @@ pub fn read_share_file(path: &Path) -> Result<Zeroizing<String>> {
 }
 
 /// Checks one parsed share against `record`. Returns the custodian it belongs to.
-pub fn check_share(record: &SealRecord, share: &Share) -> std::result::Result<String, (Option<String>, String)> {
+pub fn check_share(
+    record: &SealRecord,
+    share: &Share,
+) -> std::result::Result<String, (Option<String>, String)> {
     let claimed = Some(share.custodian.clone());
     if share.seal != record.name {
         return Err((
             claimed,
-            format!("it is a share of seal '{}', not '{}'", share.seal, record.name),
+            format!(
+                "it is a share of seal '{}', not '{}'",
+                share.seal, record.name
+            ),
         ));
     }
     if share.env != record.env {
@@ -225,7 +231,11 @@ pub fn collect(record: &SealRecord, paths: &[PathBuf], verb: &str) -> Result<Vec
             if accepted.is_empty() {
                 "none".to_string()
             } else {
-                accepted.iter().map(|a| a.custodian.as_str()).collect::<Vec<_>>().join(", ")
+                accepted
+                    .iter()
+                    .map(|a| a.custodian.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             },
             holders.join(", ")
         )));

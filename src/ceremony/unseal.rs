@@ -15,7 +15,7 @@ use crate::clock;
 use crate::deliver::Delivery;
 use crate::error::{Error, Result};
 use crate::hsm::HsmSession;
-use crate::seal::SealRecord;
+use crate::seal::{Origin, SealRecord};
 use crate::secret::{Credential, Encoding};
 use crate::store::Store;
 
@@ -82,13 +82,25 @@ pub(crate) fn recover<T>(
     })
 }
 
-/// Cuts the unwrapped object back to the credential's length. With CKM_AES_KEY_WRAP
-/// the object was zero-padded; anything but zeros there means the wrong object.
+/// Cuts the unwrapped object back to the credential's length, which the signed record
+/// and the blob's associated data both hold.
+///
+/// The object may be longer than the credential: with `CKM_AES_KEY_WRAP` zeroth wraps a
+/// zero-padded object (or, for a generated credential, a longer random one), and SoftHSM
+/// 2.6 hands back an object unwrapped with `CKM_AES_KEY_WRAP_PAD` with its RFC 5649
+/// zero padding still on. Any other length, or non-zero padding behind an imported
+/// credential, means record and token disagree.
 fn trim(record: &SealRecord, object: Credential) -> Result<Credential> {
     let length = record.credential.length as usize;
     let bytes = object.expose();
-    let expected = record.key.mechanism.object_len(length);
-    let padding_ok = bytes.len() == expected && bytes[length..].iter().all(|&b| b == 0);
+    let acceptable = [
+        length,
+        length.div_ceil(8) * 8,
+        record.key.mechanism.object_len(length),
+    ];
+    let padding_ok = acceptable.contains(&bytes.len())
+        && (record.credential.origin == Origin::Generated
+            || bytes[length..].iter().all(|&b| b == 0));
     if !padding_ok {
         return Err(Error::Refused(format!(
             "the credential unwrapped for '{}' has {} bytes where the record says {length}: record and token disagree",

@@ -80,9 +80,21 @@ impl fmt::Display for WrapMechanism {
 
 /// What a token must offer besides a wrap mechanism, and what each is for.
 pub const REQUIRED: [(MechanismType, &str, &str); 3] = [
-    (MechanismType::AES_KEY_GEN, "CKM_AES_KEY_GEN", "generate K_seal"),
-    (MechanismType::ECC_KEY_PAIR_GEN, "CKM_EC_KEY_PAIR_GEN", "generate the signing key"),
-    (MechanismType::ECDSA, "CKM_ECDSA", "sign records and log entries"),
+    (
+        MechanismType::AES_KEY_GEN,
+        "CKM_AES_KEY_GEN",
+        "generate K_seal",
+    ),
+    (
+        MechanismType::ECC_KEY_PAIR_GEN,
+        "CKM_EC_KEY_PAIR_GEN",
+        "generate the signing key",
+    ),
+    (
+        MechanismType::ECDSA,
+        "CKM_ECDSA",
+        "sign records and log entries",
+    ),
 ];
 
 /// Returns true if and only if the token in `slot` lists `mech` with every flag asked.
@@ -112,8 +124,9 @@ pub fn negotiate(
             )));
         }
     }
-    let usable =
-        |m: WrapMechanism| listed.contains(&m.mechanism_type()) && offers(ctx, slot, m.mechanism_type(), true);
+    let usable = |m: WrapMechanism| {
+        listed.contains(&m.mechanism_type()) && offers(ctx, slot, m.mechanism_type(), true)
+    };
     match forced {
         Some(m) if usable(m) => Ok(m),
         Some(m) => Err(Error::Refused(format!(
@@ -142,8 +155,14 @@ mod tests {
 
     #[test]
     fn names_parse() {
-        assert_eq!(WrapMechanism::parse("ckm_aes_key_wrap").unwrap(), WrapMechanism::AesKeyWrap);
-        assert_eq!(WrapMechanism::parse("AES-KEY-WRAP-PAD").unwrap(), WrapMechanism::AesKeyWrapPad);
+        assert_eq!(
+            WrapMechanism::parse("ckm_aes_key_wrap").unwrap(),
+            WrapMechanism::AesKeyWrap
+        );
+        assert_eq!(
+            WrapMechanism::parse("AES-KEY-WRAP-PAD").unwrap(),
+            WrapMechanism::AesKeyWrapPad
+        );
         assert!(WrapMechanism::parse("CKM_DES").is_err());
     }
 }

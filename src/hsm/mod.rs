@@ -90,9 +90,7 @@ impl PublicKey {
         use p256::pkcs8::DecodePublicKey;
         p256::PublicKey::from_public_key_pem(pem)
             .map(|key| PublicKey { key })
-            .map_err(|_| {
-                Error::Refused(format!("{what} is not a P-256 public key in PEM form"))
-            })
+            .map_err(|_| Error::Refused(format!("{what} is not a P-256 public key in PEM form")))
     }
 
     /// Returns `sha256:` + hex SHA-256 of the DER SubjectPublicKeyInfo, the same value as
@@ -159,7 +157,10 @@ impl Hsm {
     /// Finds the one token labelled `label`.
     pub fn find_token(&self, label: &str) -> Result<Token> {
         let slots = self.ctx.get_slots_with_token().map_err(|e| {
-            Error::hsm(&format!("cannot list the slots of {}", self.path.display()), e)
+            Error::hsm(
+                &format!("cannot list the slots of {}", self.path.display()),
+                e,
+            )
         })?;
         let mut found = Vec::new();
         let mut others = Vec::new();
@@ -193,7 +194,11 @@ impl Hsm {
                 "{} tokens are labelled '{label}' in {} (serials {}): relabel all but one",
                 found.len(),
                 self.path.display(),
-                found.iter().map(|t| t.serial.as_str()).collect::<Vec<_>>().join(", ")
+                found
+                    .iter()
+                    .map(|t| t.serial.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }
@@ -222,7 +227,10 @@ impl Hsm {
     /// PIN is refused with the token's PIN-count flags in words.
     pub fn login(&self, token: &Token, pin: &Pin) -> Result<HsmSession<'_>> {
         let session = self.ctx.open_rw_session(token.slot).map_err(|e| {
-            Error::hsm(&format!("cannot open a session on token '{}'", token.label), e)
+            Error::hsm(
+                &format!("cannot open a session on token '{}'", token.label),
+                e,
+            )
         })?;
         match session.login(UserType::User, Some(&pin.as_auth_pin())) {
             Ok(()) => {}
@@ -257,7 +265,9 @@ impl Hsm {
             "CKR_PIN_INCORRECT" => "wrong PIN",
             "CKR_PIN_LOCKED" => "the PIN is locked",
             "CKR_PIN_EXPIRED" => "the PIN has expired",
-            "CKR_PIN_LEN_RANGE" | "CKR_PIN_INVALID" => "the PIN has an invalid length or characters",
+            "CKR_PIN_LEN_RANGE" | "CKR_PIN_INVALID" => {
+                "the PIN has an invalid length or characters"
+            }
             _ => "login failed",
         };
         let msg = format!(
@@ -346,7 +356,11 @@ impl HsmSession<'_> {
 
     /// Generates the environment's P-256 signing key pair: the private key token-resident,
     /// sensitive and never extractable. Returns the handles and the public key.
-    pub fn generate_signing_key(&self, env: &str, id: &[u8]) -> Result<(ObjectHandle, ObjectHandle, PublicKey)> {
+    pub fn generate_signing_key(
+        &self,
+        env: &str,
+        id: &[u8],
+    ) -> Result<(ObjectHandle, ObjectHandle, PublicKey)> {
         let label = signing_label(env).into_bytes();
         let public = [
             Attribute::Token(true),
@@ -390,7 +404,12 @@ impl HsmSession<'_> {
                 Attribute::EcPoint(p) => Some(p),
                 _ => None,
             })
-            .ok_or_else(|| Error::Hsm(format!("token '{}' gave no CKA_EC_POINT for the signing key", self.token.label)))?;
+            .ok_or_else(|| {
+                Error::Hsm(format!(
+                    "token '{}' gave no CKA_EC_POINT for the signing key",
+                    self.token.label
+                ))
+            })?;
         // CKA_EC_POINT is a DER OCTET STRING around the SEC1 point; some tokens give the
         // bare point.
         let sec1 = match point.as_slice() {
@@ -399,7 +418,12 @@ impl HsmSession<'_> {
         };
         p256::PublicKey::from_sec1_bytes(sec1)
             .map(|key| PublicKey { key })
-            .map_err(|_| Error::Hsm(format!("token '{}' gave a signing key that is not a P-256 point", self.token.label)))
+            .map_err(|_| {
+                Error::Hsm(format!(
+                    "token '{}' gave a signing key that is not a P-256 point",
+                    self.token.label
+                ))
+            })
     }
 
     fn find_one(&self, template: &[Attribute], what: &str) -> Result<Option<ObjectHandle>> {
@@ -446,7 +470,10 @@ impl HsmSession<'_> {
 
     /// Finds the signing key pairs labelled for `env`, whatever their id: (id, private,
     /// public key). Used to adopt a token whose marker already names the environment.
-    pub fn signing_keys_by_label(&self, env: &str) -> Result<Vec<(Vec<u8>, ObjectHandle, PublicKey)>> {
+    pub fn signing_keys_by_label(
+        &self,
+        env: &str,
+    ) -> Result<Vec<(Vec<u8>, ObjectHandle, PublicKey)>> {
         let label = signing_label(env).into_bytes();
         let privs = self
             .session
@@ -563,7 +590,11 @@ impl HsmSession<'_> {
             return Err(Error::Refused(format!(
                 "K_seal '{label}' on token '{}' is {}: it was not made by zeroth or was altered; treat the credential as exposed",
                 self.token.label,
-                if extractable { "extractable" } else { "not sensitive" }
+                if extractable {
+                    "extractable"
+                } else {
+                    "not sensitive"
+                }
             )));
         }
         Ok(Some(h))
@@ -634,7 +665,12 @@ impl HsmSession<'_> {
     }
 
     /// Wraps `key` with K_seal.
-    pub fn wrap(&self, mech: WrapMechanism, kseal: ObjectHandle, key: ObjectHandle) -> Result<Vec<u8>> {
+    pub fn wrap(
+        &self,
+        mech: WrapMechanism,
+        kseal: ObjectHandle,
+        key: ObjectHandle,
+    ) -> Result<Vec<u8>> {
         self.session
             .wrap_key(&mech.mechanism(), kseal, key)
             .map_err(self.err(&format!("cannot wrap the credential with {mech}")))
@@ -643,7 +679,12 @@ impl HsmSession<'_> {
     /// Unwraps `wrapped` with K_seal into a session object, reads its value and destroys
     /// the object. Some HSMs refuse to unwrap into a non-sensitive object; that is
     /// reported with the mechanism.
-    pub fn unwrap_credential(&self, mech: WrapMechanism, kseal: ObjectHandle, wrapped: &[u8]) -> Result<Credential> {
+    pub fn unwrap_credential(
+        &self,
+        mech: WrapMechanism,
+        kseal: ObjectHandle,
+        wrapped: &[u8],
+    ) -> Result<Credential> {
         let handle = self
             .session
             .unwrap_key(
@@ -684,9 +725,12 @@ impl HsmSession<'_> {
                 value = Some(v);
             }
         }
-        value
-            .map(Credential::new)
-            .ok_or_else(|| Error::Hsm(format!("token '{}' did not give back the unwrapped value", self.token.label)))
+        value.map(Credential::new).ok_or_else(|| {
+            Error::Hsm(format!(
+                "token '{}' did not give back the unwrapped value",
+                self.token.label
+            ))
+        })
     }
 
     /// Destroys an object.

@@ -1,0 +1,9 @@
+//! Integration tests: the zeroth binary against a real PKCS#11 module (SoftHSM2),
+//! inspected with pkcs11-tool and openssl where the design says so.
+
+mod common;
+
+mod ceremonies;
+mod leaks;
+mod quorum;
+mod refusals;
