@@ -137,10 +137,16 @@ impl Hsm {
             Ok(()) => {}
             Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => {
-                return Err(Error::hsm(
-                    &format!("PKCS#11 module {} failed to initialize", path.display()),
-                    e,
-                ));
+                return Err(Error::Hsm(format!(
+                    "PKCS#11 module {} failed to initialize: {}{}",
+                    path.display(),
+                    crate::error::describe_pkcs11(&e),
+                    if path.to_string_lossy().contains("softhsm") {
+                        " (SoftHSM reads its configuration from SOFTHSM2_CONF, default /etc/softhsm/softhsm2.conf: check that it exists and names a token directory)"
+                    } else {
+                        ""
+                    }
+                )));
             }
         }
         Ok(Hsm {
@@ -168,6 +174,9 @@ impl Hsm {
             let Ok(info) = self.ctx.get_token_info(slot) else {
                 continue;
             };
+            if !info.token_initialized() {
+                continue;
+            }
             let token = Token {
                 slot,
                 label: info.label().trim_end().to_string(),
@@ -185,7 +194,12 @@ impl Hsm {
                 "no token labelled '{label}' in {}; {}",
                 self.path.display(),
                 if others.is_empty() {
-                    "the module shows no initialized token".to_string()
+                    let hint = if self.path.to_string_lossy().contains("softhsm") {
+                        " (SoftHSM reads its token directory from SOFTHSM2_CONF)"
+                    } else {
+                        ""
+                    };
+                    format!("the module shows no initialized token{hint}")
                 } else {
                     format!("tokens present: {}", others.join(", "))
                 }

@@ -1,0 +1,171 @@
+# shellcheck shell=bash
+# Helpers shared by zeroth's scripts (quickstart.sh, test.sh, bench.sh).
+#
+#   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#
+# Every function is safe under `set -euo pipefail`: it returns non-zero only on a
+# real failure, after saying what went wrong on stderr.
+
+# The repository root, resolved once, when this file is sourced (scripts/..).
+ZEROTH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+export ZEROTH_ROOT
+
+# Prints a message on stderr and returns 1.
+zeroth_die() {
+    printf '%s: error: %s\n' "${0##*/}" "$*" >&2
+    return 1
+}
+
+# cd to the repository root.
+zeroth_root() {
+    cd "$ZEROTH_ROOT" || return 1
+}
+
+# Where Debian puts the SoftHSM2 PKCS#11 module, in order of preference.
+ZEROTH_MODULE_CANDIDATES=(
+    /usr/lib/softhsm/libsofthsm2.so
+    /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so
+    /usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so
+)
+
+# Prints the path of libsofthsm2.so: $ZEROTH_MODULE if set, else the first that
+# exists of the usual places, else what dpkg says the libsofthsm2 package holds.
+softhsm_module() {
+    if [[ -n "${ZEROTH_MODULE:-}" ]]; then
+        if [[ ! -e "$ZEROTH_MODULE" ]]; then
+            zeroth_die "ZEROTH_MODULE=$ZEROTH_MODULE does not exist"
+            return 1
+        fi
+        printf '%s\n' "$ZEROTH_MODULE"
+        return 0
+    fi
+    local candidate
+    for candidate in "${ZEROTH_MODULE_CANDIDATES[@]}"; do
+        if [[ -e "$candidate" ]]; then
+            printf '%s\n' "$candidate"
+            return 0
+        fi
+    done
+    # No pipe into `head`: under pipefail an early-closing reader can turn
+    # SIGPIPE into a failure.
+    local listing line
+    listing="$(dpkg -L libsofthsm2 2>/dev/null)" || listing=""
+    while IFS= read -r line; do
+        if [[ "$line" == */libsofthsm2.so && -e "$line" ]]; then
+            printf '%s\n' "$line"
+            return 0
+        fi
+    done <<<"$listing"
+    zeroth_die "cannot find libsofthsm2.so (install the Debian package softhsm2, or set ZEROTH_MODULE)"
+}
+
+# Installs, in one apt-get run, the Debian packages that provide whatever is
+# missing among the given needs (default: all of them). A need is a command
+# name or libsofthsm2.so. Prints one line naming what it installs, or nothing.
+# shellcheck disable=SC2120 # the arguments are optional
+ensure_packages() {
+    local needs=("$@")
+    if ((${#needs[@]} == 0)); then
+        needs=(softhsm2-util libsofthsm2.so pkcs11-tool age openssl flock)
+    fi
+    local need pkg missing=()
+    for need in "${needs[@]}"; do
+        case "$need" in
+            softhsm2-util) pkg=softhsm2 ;;
+            libsofthsm2.so) pkg=softhsm2 ;;
+            pkcs11-tool) pkg=opensc ;;
+            age) pkg=age ;;
+            openssl) pkg=openssl ;;
+            flock) pkg=util-linux ;;
+            *)
+                zeroth_die "ensure_packages: unknown need '$need'"
+                return 1
+                ;;
+        esac
+        if [[ "$need" == libsofthsm2.so ]]; then
+            softhsm_module >/dev/null 2>&1 && continue
+        else
+            command -v "$need" >/dev/null 2>&1 && continue
+        fi
+        [[ " ${missing[*]-} " == *" $pkg "* ]] || missing+=("$pkg")
+    done
+    ((${#missing[@]} == 0)) && return 0
+
+    local sudo=()
+    if ((EUID != 0)); then
+        if command -v sudo >/dev/null 2>&1; then
+            sudo=(sudo)
+        else
+            zeroth_die "need Debian packages ${missing[*]}, but not root and no sudo: install them and run again"
+            return 1
+        fi
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        zeroth_die "need packages ${missing[*]} and there is no apt-get: install them and run again"
+        return 1
+    fi
+    echo "==> installing Debian packages: ${missing[*]}"
+    if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null ||
+        ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+        zeroth_die "apt-get could not install ${missing[*]}"
+        return 1
+    fi
+}
+
+# random_digits N: prints N random decimal digits (for PINs), from /dev/urandom;
+# bytes >= 250 are dropped, so no digit is likelier than another.
+random_digits() {
+    local n="${1:?random_digits: missing N}" out="" byte
+    while ((${#out} < n)); do
+        for byte in $(od -An -N32 -tu1 /dev/urandom); do
+            ((byte < 250)) && out+=$((byte % 10))
+            ((${#out} == n)) && break
+        done
+    done
+    printf '%s' "$out"
+}
+
+# Puts cargo on PATH (sourcing ~/.cargo/env when needed), or fails saying so.
+ensure_cargo() {
+    if ! command -v cargo >/dev/null 2>&1 && [[ -f "$HOME/.cargo/env" ]]; then
+        # shellcheck source=/dev/null
+        . "$HOME/.cargo/env"
+    fi
+    command -v cargo >/dev/null 2>&1 ||
+        zeroth_die "cargo not found (not on PATH, no ~/.cargo/env): install Rust with rustup, https://rustup.rs"
+}
+
+# softhsm_setup DIR: a private SoftHSM2 set-up in DIR (DIR/tokens and
+# DIR/softhsm2.conf made from softhsm/softhsm2.conf); exports SOFTHSM2_CONF.
+softhsm_setup() {
+    local dir="${1:?softhsm_setup: missing DIR}"
+    local template="$ZEROTH_ROOT/softhsm/softhsm2.conf"
+    [[ -f "$template" ]] || {
+        zeroth_die "missing template $template"
+        return 1
+    }
+    mkdir -p "$dir/tokens"
+    chmod 700 "$dir" "$dir/tokens"
+    dir="$(cd "$dir" && pwd -P)"
+    # Replace the placeholder on setting lines only (the template's comments name it
+    # too). Quoted replacement: bash 5.2 would otherwise read '&' in a path as the match.
+    local line
+    while IFS= read -r line || [[ -n "$line" ]]; do
+        [[ "$line" == \#* ]] || line="${line//@TOKENDIR@/"$dir/tokens"}"
+        printf '%s\n' "$line"
+    done <"$template" >"$dir/softhsm2.conf"
+    export SOFTHSM2_CONF="$dir/softhsm2.conf"
+}
+
+# init_token LABEL PIN SO_PIN: initializes a token in the first free slot of
+# the SoftHSM2 set-up SOFTHSM2_CONF points at.
+init_token() {
+    local label="${1:?init_token: missing LABEL}" pin="${2:?init_token: missing PIN}"
+    local so_pin="${3:?init_token: missing SO_PIN}"
+    [[ -n "${SOFTHSM2_CONF:-}" ]] || {
+        zeroth_die "init_token: SOFTHSM2_CONF is not set (call softhsm_setup first)"
+        return 1
+    }
+    softhsm2-util --init-token --free --label "$label" --pin "$pin" --so-pin "$so_pin" >/dev/null
+}
