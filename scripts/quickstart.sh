@@ -111,6 +111,12 @@ zeroth drill vault-root \
     --share "$QS/shares/vault-root.dave.share" \
     --share "$QS/shares/vault-root.erin.share"
 
+say "Every ceremony above is in prod's log, chained and signed by the HSM"
+echo "    An auditor verifies it with the public key alone: no HSM, no PIN."
+zeroth audit verify
+zeroth audit show --seal vault-root
+echo "    'zeroth audit report vault-root' writes the transcript an auditor files."
+
 say "Anyone with the store sees the seals: owner, quorum, version, rotation date"
 zeroth list
 

@@ -105,6 +105,9 @@ pub enum Command {
     /// Custodian checks on shares.
     #[command(subcommand)]
     Share(ShareCommand),
+    /// The ceremony log: verify it, show it, file a transcript.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// List the seals.
     List {
         /// Only this environment.
@@ -136,6 +139,43 @@ pub enum EnvCommand {
     },
     /// List the environments.
     List,
+}
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every link and signature of the log; exit 0 only for a whole, valid log.
+    Verify {
+        /// Only this environment's log.
+        #[arg(long)]
+        env: Option<String>,
+        /// Check signatures with this public key (PEM) instead of the store's.
+        #[arg(long, value_name = "FILE")]
+        pubkey: Option<PathBuf>,
+    },
+    /// Show log entries as a table (or JSON).
+    Show {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        /// Only entries about this seal.
+        #[arg(long)]
+        seal: Option<String>,
+        /// Only entries from this date on (YYYY-MM-DD or RFC 3339).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+    },
+    /// A Markdown transcript of every ceremony of one seal, for an auditor to file.
+    Report {
+        /// Seal name.
+        seal: String,
+    },
+    /// Sign an entry covering the unsigned entries before it, after reviewing them.
+    Attest {
+        /// Environment.
+        #[arg(long)]
+        env: String,
+    },
 }
 
 /// `share` subcommands.
@@ -310,6 +350,14 @@ pub fn run(cli: Cli) -> Result<Report> {
             ceremony::share_verify::run(&ctx, &files, pubkey.as_ref())
         }
         Command::List { env } => crate::governance::list(&ctx, env.as_deref()),
+        Command::Audit(AuditCommand::Verify { env, pubkey }) => {
+            crate::transcript::verify(&ctx, env.as_deref(), pubkey.as_deref())
+        }
+        Command::Audit(AuditCommand::Show { env, seal, since }) => {
+            crate::transcript::show(&ctx, env.as_deref(), seal.as_deref(), since.as_deref())
+        }
+        Command::Audit(AuditCommand::Report { seal }) => crate::transcript::report(&ctx, &seal),
+        Command::Audit(AuditCommand::Attest { env }) => ceremony::attest::run(&ctx, &env),
     }
 }
 

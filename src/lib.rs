@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod ceremony;
 pub mod cli;
 pub mod clock;
@@ -24,6 +25,7 @@ pub mod secret;
 pub mod shamir;
 pub mod share;
 pub mod store;
+pub mod transcript;
 
 pub use error::{Error, Result};
 

@@ -68,6 +68,10 @@ pub struct SealRecord {
     /// Earlier versions and share sets.
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
+    /// The head of the environment's ceremony log when this record was signed: a log
+    /// found shorter later was cut.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub log_head: Option<crate::audit::LogHead>,
     /// Signature by the environment's HSM key; absent only while the record is built.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub signature: Option<RecordSignature>,
@@ -334,6 +338,7 @@ mod tests {
                 ciphertext: String::new(),
             },
             history: vec![],
+            log_head: None,
             signature: None,
         }
     }

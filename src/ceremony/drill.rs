@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::unseal::recover;
-use super::{Context, Report};
+use super::{Context, Report, finish};
+use crate::audit::Draft;
 use crate::clock;
 use crate::error::Result;
 use crate::store::Store;
@@ -18,16 +19,29 @@ use crate::store::Store;
 /// Runs a drill of `seal` with `shares`.
 pub fn run(ctx: &Context, seal: &str, shares: &[PathBuf]) -> Result<Report> {
     let store = Store::open(&ctx.store)?;
+    let mut draft = Draft::new("drill");
+    let result = drill(ctx, &store, seal, shares, &mut draft);
+    finish(ctx, &store, &mut draft, result)
+}
+
+fn drill(
+    ctx: &Context,
+    store: &Store,
+    seal: &str,
+    shares: &[PathBuf],
+    draft: &mut Draft,
+) -> Result<Report> {
     let _lock = store.lock()?;
     let now = clock::format(clock::now()?);
     let (record, proven) = recover(
         ctx,
-        &store,
+        store,
         seal,
         shares,
         "drill",
         false,
-        |session, signer, record, credential, accepted| {
+        draft,
+        Box::new(|session, signer, record, credential, accepted, draft| {
             drop(credential);
             let mut record = record.clone();
             let proven: Vec<String> = accepted.iter().map(|a| a.custodian.clone()).collect();
@@ -36,10 +50,16 @@ pub fn run(ctx: &Context, seal: &str, shares: &[PathBuf]) -> Result<Report> {
                     c.last_proven = Some(now.clone());
                 }
             }
-            signer.sign_record(session, &mut record)?;
+            signer.sign_record(session, store, &mut record)?;
             store.write_record(&record)?;
+            draft.seal(&record);
+            draft.detail = format!(
+                "{} of {} shares proven; credential recovered in the HSM and discarded",
+                proven.len(),
+                record.custodians.len()
+            );
             Ok((record, proven))
-        },
+        }),
     )?;
     let missing: Vec<&str> = record
         .custodians

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::{Context, Report, random_id};
+use super::{Context, Report, finish, random_id};
+use crate::audit::{self, Draft, Outcome};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::hsm::{Hsm, WrapMechanism};
@@ -32,11 +33,24 @@ pub struct EnvInit {
 /// Everything that can be refused is refused before the store is created or the token
 /// written; the checks are repeated under the store lock before anything is written.
 pub fn init(ctx: &Context, args: &EnvInit) -> Result<Report> {
+    let mut draft = Draft::new("env-init");
+    let result = bind(ctx, args, &mut draft);
+    // A refusal of an environment the store already has goes into that environment's
+    // log; a refused first binding has no log to go to.
+    if draft.env.is_some() && !draft.logged {
+        if let Ok(store) = Store::open(&ctx.store) {
+            return finish(ctx, &store, &mut draft, result);
+        }
+    }
+    result
+}
+
+fn bind(ctx: &Context, args: &EnvInit, draft: &mut Draft) -> Result<Report> {
     check(NameKind::Environment, &args.env)?;
     let module = absolute(&args.module);
     let existing_store = ctx.store.join("zeroth.toml").exists();
     if existing_store {
-        refuse_bound(&Store::open(&ctx.store)?, args)?;
+        refuse_bound(&Store::open(&ctx.store)?, args, draft)?;
     }
     let hsm = Hsm::load(&module)?;
     let result = (|| {
@@ -72,12 +86,12 @@ pub fn init(ctx: &Context, args: &EnvInit) -> Result<Report> {
         let store = Store::open_or_create(&ctx.store)?;
         let _lock = store.lock()?;
         let store = Store::open(&ctx.store)?;
-        refuse_bound(&store, args)?;
+        refuse_bound(&store, args, draft)?;
         refuse_token_in_use(&store, &token.label, &token.serial)?;
         let adopt = check_marker()?;
 
         let mut created = Vec::new();
-        let (key_id, public) = if adopt {
+        let (key_id, sign_handle, public) = if adopt {
             let mut keys = session.signing_keys_by_label(&args.env)?;
             if keys.len() != 1 {
                 return Err(Error::Refused(format!(
@@ -87,8 +101,7 @@ pub fn init(ctx: &Context, args: &EnvInit) -> Result<Report> {
                     args.env
                 )));
             }
-            let (id, _, public) = keys.remove(0);
-            (id, public)
+            keys.remove(0)
         } else {
             let id = random_id()?.to_vec();
             let marker = session.write_marker(&args.env)?;
@@ -96,7 +109,7 @@ pub fn init(ctx: &Context, args: &EnvInit) -> Result<Report> {
             match session.generate_signing_key(&args.env, &id) {
                 Ok((pub_h, priv_h, public)) => {
                     created.extend([pub_h, priv_h]);
-                    (id, public)
+                    (id, priv_h, public)
                 }
                 Err(e) => {
                     let _ = session.destroy(marker);
@@ -126,6 +139,32 @@ pub fn init(ctx: &Context, args: &EnvInit) -> Result<Report> {
             let _ = std::fs::remove_file(store.public_key_path(&args.env));
             return Err(e);
         }
+        draft.env = Some(args.env.clone());
+        let detail = format!(
+            "bound to token '{}' (serial {}) through {}; wrap mechanism {}; signing key {}{}",
+            token.label,
+            token.serial,
+            cfg.module.display(),
+            cfg.wrap_mechanism,
+            cfg.sign_key_fingerprint,
+            if adopt {
+                " (adopted from the token)"
+            } else {
+                ""
+            }
+        );
+        let signing = audit::Signing {
+            session: &session,
+            key: sign_handle,
+            public: &public,
+        };
+        audit::append(&store, draft, Outcome::Ok, &detail, Some(&signing), None).map_err(|e| {
+            Error::Io(format!(
+                "environment '{}' is bound, but its first log entry could not be written: {}",
+                args.env,
+                e.message()
+            ))
+        })?;
         Ok((store, token, cfg, public))
     })();
     hsm.close();
@@ -143,8 +182,9 @@ pub fn init(ctx: &Context, args: &EnvInit) -> Result<Report> {
     Ok(Report::new(text, env_json(&args.env, &cfg)))
 }
 
-fn refuse_bound(store: &Store, args: &EnvInit) -> Result<()> {
+fn refuse_bound(store: &Store, args: &EnvInit, draft: &mut Draft) -> Result<()> {
     if let Some(existing) = store.config().env.get(&args.env) {
+        draft.env = Some(args.env.clone());
         return Err(Error::Refused(format!(
             "environment '{}' is already bound to token '{}' (serial {}) in {}: an environment has one token",
             args.env,

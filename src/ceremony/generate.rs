@@ -20,7 +20,8 @@ use serde_json::json;
 use time::OffsetDateTime;
 use zeroize::Zeroize;
 
-use super::{Context, Report, random_id, with_env_session};
+use super::{Context, Report, finish, random_id, with_env_session};
+use crate::audit::Draft;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::hsm::{self, HsmSession};
@@ -194,6 +195,22 @@ impl SealSpec {
 
 /// Seals a credential: generated in the HSM or imported, per `source`.
 pub fn run(ctx: &Context, spec: &SealSpec, source: Source) -> Result<Report> {
+    let mut draft = Draft::new(match source {
+        Source::Generate { .. } => "generate",
+        Source::Import(_) => "import",
+    });
+    let store = Store::open(&ctx.store)?;
+    let result = seal(ctx, &store, spec, source, &mut draft);
+    finish(ctx, &store, &mut draft, result)
+}
+
+fn seal(
+    ctx: &Context,
+    store: &Store,
+    spec: &SealSpec,
+    source: Source,
+    draft: &mut Draft,
+) -> Result<Report> {
     let now = clock::now()?;
     spec.validate(now)?;
     let length = match &source {
@@ -214,8 +231,9 @@ pub fn run(ctx: &Context, spec: &SealSpec, source: Source) -> Result<Report> {
             "warning: threshold 1: any single custodian, with the HSM, recovers the credential"
         );
     }
-    let store = Store::open(&ctx.store)?;
     let cfg = store.env(&spec.env)?.clone();
+    draft.env = Some(spec.env.clone());
+    draft.seal = Some(spec.seal.clone());
     let _lock = store.lock()?;
     if store.seal_exists(&spec.seal) {
         return Err(Error::Refused(format!(
@@ -224,7 +242,7 @@ pub fn run(ctx: &Context, spec: &SealSpec, source: Source) -> Result<Report> {
             store.root().display()
         )));
     }
-    let record = with_env_session(ctx, &store, &spec.env, |session, signer| {
+    let record = with_env_session(ctx, store, &spec.env, draft, |session, signer, draft| {
         let mech = cfg.wrap_mechanism;
         let token = session.token();
         if !session.hsm().offers_wrap(token, mech) {
@@ -251,22 +269,38 @@ pub fn run(ctx: &Context, spec: &SealSpec, source: Source) -> Result<Report> {
         }
         let key_id = random_id()?;
         let kseal = session.generate_seal_key(&label, &key_id)?;
+        draft.key_label = Some(label.clone());
         let sealed = seal_with_key(
-            session, signer, spec, &source, now, length, &label, &key_id, kseal, mech,
+            session, signer, store, spec, &source, now, length, &label, &key_id, kseal, mech,
         )
-        .and_then(|record| write_out(&store, spec, record));
+        .and_then(|record| write_out(store, spec, record));
         if sealed.is_err() {
             let _ = session.destroy(kseal);
         }
-        sealed.map(|(record, _)| record)
+        let (record, _) = sealed?;
+        draft.seal(&record);
+        draft.custodians = record.custodians.iter().map(|c| c.name.clone()).collect();
+        draft.detail = format!(
+            "sealed {} of {}: a {}-byte credential {}, wrapped with {}; shares dealt to the custodians listed",
+            record.threshold,
+            record.custodians.len(),
+            record.credential.length,
+            match record.credential.origin {
+                Origin::Generated => "generated in the HSM",
+                Origin::Imported => "imported",
+            },
+            record.key.mechanism
+        );
+        Ok(record)
     })?;
-    Ok(report(&store, spec, &record, &source))
+    Ok(report(store, spec, &record, &source))
 }
 
 #[allow(clippy::too_many_arguments)]
 fn seal_with_key(
     session: &HsmSession<'_>,
     signer: &super::Signer,
+    store: &Store,
     spec: &SealSpec,
     source: &Source,
     now: OffsetDateTime,
@@ -334,10 +368,11 @@ fn seal_with_key(
             ciphertext: String::new(),
         },
         history: Vec::new(),
+        log_head: None,
         signature: None,
     };
     record.seal_blob(&u, &wrapped)?;
-    signer.sign_record(session, &mut record)?;
+    signer.sign_record(session, store, &mut record)?;
     let shares = spec
         .custodians
         .iter()

@@ -1,6 +1,7 @@
 //! The ceremonies, one file each, and what they share: opening an environment's token,
 //! checking that it is the environment's, signing and verifying records.
 
+pub mod attest;
 pub mod drill;
 pub mod env;
 pub mod generate;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 
 use cryptoki::object::ObjectHandle;
 
+use crate::audit::{self, Draft, Outcome};
 use crate::error::{Error, Result};
 use crate::hsm::{Hsm, HsmSession, PublicKey};
 use crate::pin::read_pin;
@@ -59,10 +61,17 @@ pub(crate) struct Signer {
 }
 
 impl Signer {
-    /// Signs `record` in place and checks the signature with the public key, so a token
-    /// that signs wrongly is caught before anything is written.
-    pub fn sign_record(&self, session: &HsmSession<'_>, record: &mut SealRecord) -> Result<()> {
+    /// Signs `record` in place, with the ceremony log's current head in it, and checks
+    /// the signature with the public key, so a token that signs wrongly is caught before
+    /// anything is written.
+    pub fn sign_record(
+        &self,
+        session: &HsmSession<'_>,
+        store: &Store,
+        record: &mut SealRecord,
+    ) -> Result<()> {
         record.signature = None;
+        record.log_head = audit::current_head(store, &record.env)?;
         let message = record.signed_bytes()?;
         let der = session.sign(self.handle, &message)?;
         if !self.public.verify(&message, &der) {
@@ -78,38 +87,200 @@ impl Signer {
         });
         Ok(())
     }
+
+    /// The signing side of a log append.
+    pub fn signing<'a>(&'a self, session: &'a HsmSession<'a>) -> audit::Signing<'a> {
+        audit::Signing {
+            session,
+            key: self.handle,
+            public: &self.public,
+        }
+    }
 }
 
 /// Opens the token of `env`, checks it is that environment's (serial, marker, signing
-/// key), logs in and runs `f`. The module is finalized afterwards, whatever `f` did.
+/// key), logs in and runs `f`; then writes the ceremony's log entry, signed, unless `f`
+/// wrote it already. A failure to open the token is logged unsigned, with why. The
+/// module is finalized afterwards, whatever happened.
 pub(crate) fn with_env_session<T>(
     ctx: &Context,
     store: &Store,
     env: &str,
-    f: impl FnOnce(&HsmSession<'_>, &Signer) -> Result<T>,
+    draft: &mut Draft,
+    f: impl FnOnce(&HsmSession<'_>, &Signer, &mut Draft) -> Result<T>,
 ) -> Result<T> {
     let cfg = store.env(env)?;
-    let hsm = Hsm::load(&cfg.module)?;
-    let result = (|| {
-        let token = hsm.find_token(&cfg.token)?;
-        if token.serial != cfg.serial {
-            return Err(Error::Refused(format!(
-                "token '{}' in {} has serial {}, but environment '{env}' is bound to serial {}: this is not the environment's token",
-                token.label,
-                cfg.module.display(),
-                token.serial,
-                cfg.serial
-            )));
+    draft.env = Some(env.to_string());
+    let hsm = match Hsm::load(&cfg.module) {
+        Ok(h) => h,
+        Err(e) => return Err(log_unsigned(store, draft, e)),
+    };
+    let result = match open(ctx, store, env, cfg, &hsm) {
+        Err(e) => Err(log_unsigned(store, draft, e)),
+        Ok((session, signer)) => {
+            let result = f(&session, &signer, draft);
+            if draft.logged {
+                result
+            } else {
+                let (outcome, detail) = match &result {
+                    Ok(_) => (Outcome::Ok, draft.detail.clone()),
+                    Err(e) => (Outcome::of(e), e.message().to_string()),
+                };
+                let logged = audit::append(
+                    store,
+                    draft,
+                    outcome,
+                    &detail,
+                    Some(&signer.signing(&session)),
+                    None,
+                );
+                match (result, logged) {
+                    (r, Ok(_)) => r,
+                    (Ok(_), Err(e)) => Err(Error::Io(format!(
+                        "the ceremony completed but its log entry could not be written: {}",
+                        e.message()
+                    ))),
+                    (Err(r), Err(e)) => {
+                        eprintln!(
+                            "warning: the log entry of this ceremony could not be written: {}",
+                            e.message()
+                        );
+                        Err(r)
+                    }
+                }
+            }
         }
-        let session = {
-            let pin = read_pin(ctx.pin_file.as_deref(), &token.label)?;
-            hsm.login(&token, &pin)?
-        };
-        let signer = check_binding(&session, store, env, cfg)?;
-        f(&session, &signer)
-    })();
+    };
     hsm.close();
     result
+}
+
+fn open<'h>(
+    ctx: &Context,
+    store: &Store,
+    env: &str,
+    cfg: &EnvConfig,
+    hsm: &'h Hsm,
+) -> Result<(HsmSession<'h>, Signer)> {
+    let token = hsm.find_token(&cfg.token)?;
+    if token.serial != cfg.serial {
+        return Err(Error::Refused(format!(
+            "token '{}' in {} has serial {}, but environment '{env}' is bound to serial {}: this is not the environment's token",
+            token.label,
+            cfg.module.display(),
+            token.serial,
+            cfg.serial
+        )));
+    }
+    let session = {
+        let pin = read_pin(ctx.pin_file.as_deref(), &token.label)?;
+        hsm.login(&token, &pin)?
+    };
+    let signer = check_binding(&session, store, env, cfg)?;
+    Ok((session, signer))
+}
+
+/// Logs a ceremony that could not open its token: unsigned, saying why. Returns the
+/// error for the caller to pass on.
+fn log_unsigned(store: &Store, draft: &mut Draft, err: Error) -> Error {
+    let why = format!("the HSM could not be used: {}", err.message());
+    if let Err(e) = audit::append(
+        store,
+        draft,
+        Outcome::of(&err),
+        err.message(),
+        None,
+        Some(why),
+    ) {
+        eprintln!(
+            "warning: the log entry of this ceremony could not be written: {}",
+            e.message()
+        );
+    }
+    err
+}
+
+/// Ends a ceremony: if it stopped before its log entry was written (refused before the
+/// HSM was opened), writes it now — signed when a PIN is at hand without asking
+/// (`--pin-file`, `ZEROTH_PIN`), else unsigned, for the next signed entry to cover.
+/// Nothing is logged for a ceremony that never got as far as a bound environment.
+pub(crate) fn finish<T>(
+    ctx: &Context,
+    store: &Store,
+    draft: &mut Draft,
+    result: Result<T>,
+) -> Result<T> {
+    if draft.logged {
+        return result;
+    }
+    let Some(env) = draft.env.clone() else {
+        return result;
+    };
+    let Ok(cfg) = store.env(&env) else {
+        return result;
+    };
+    let (outcome, detail) = match &result {
+        Ok(_) => (Outcome::Ok, draft.detail.clone()),
+        Err(e) => (Outcome::of(e), e.message().to_string()),
+    };
+    let pin_at_hand = ctx.pin_file.is_some() || std::env::var_os(crate::pin::PIN_ENV).is_some();
+    let logged = if pin_at_hand {
+        match Hsm::load(&cfg.module) {
+            Ok(hsm) => {
+                let r = match open(ctx, store, &env, cfg, &hsm) {
+                    Ok((session, signer)) => audit::append(
+                        store,
+                        draft,
+                        outcome,
+                        &detail,
+                        Some(&signer.signing(&session)),
+                        None,
+                    ),
+                    Err(e) => audit::append(
+                        store,
+                        draft,
+                        outcome,
+                        &detail,
+                        None,
+                        Some(format!("the HSM could not sign: {}", e.message())),
+                    ),
+                };
+                hsm.close();
+                r
+            }
+            Err(e) => audit::append(
+                store,
+                draft,
+                outcome,
+                &detail,
+                None,
+                Some(format!("the HSM could not sign: {}", e.message())),
+            ),
+        }
+    } else {
+        audit::append(
+            store,
+            draft,
+            outcome,
+            &detail,
+            None,
+            Some("stopped before the HSM was opened, and no PIN was at hand without asking".into()),
+        )
+    };
+    match (result, logged) {
+        (r, Ok(_)) => r,
+        (Ok(_), Err(e)) => Err(Error::Io(format!(
+            "the ceremony completed but its log entry could not be written: {}",
+            e.message()
+        ))),
+        (Err(r), Err(e)) => {
+            eprintln!(
+                "warning: the log entry of this ceremony could not be written: {}",
+                e.message()
+            );
+            Err(r)
+        }
+    }
 }
 
 /// Checks the token's marker names `env` and its signing key is the one the store

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
+use crate::audit::{Draft, RejectedShare};
 use crate::error::{Error, Result};
 use crate::seal::SealRecord;
 use crate::secret::UnsealKey;
@@ -153,7 +154,12 @@ pub fn check_share(
 /// Reads and checks every share file. Returns the accepted shares, or an error naming
 /// every bad file and why; with too few good shares, says how many more are needed and
 /// who holds them.
-pub fn collect(record: &SealRecord, paths: &[PathBuf], verb: &str) -> Result<Vec<Accepted>> {
+pub fn collect(
+    record: &SealRecord,
+    paths: &[PathBuf],
+    verb: &str,
+    draft: &mut Draft,
+) -> Result<Vec<Accepted>> {
     let mut accepted: Vec<Accepted> = Vec::new();
     let mut rejected: Vec<Rejected> = Vec::new();
     for path in paths {
@@ -195,6 +201,15 @@ pub fn collect(record: &SealRecord, paths: &[PathBuf], verb: &str) -> Result<Vec
             }),
         }
     }
+    draft.custodians = accepted.iter().map(|a| a.custodian.clone()).collect();
+    draft.rejected = rejected
+        .iter()
+        .map(|r| RejectedShare {
+            custodian: r.custodian.clone(),
+            file: r.path.display().to_string(),
+            reason: r.reason.clone(),
+        })
+        .collect();
     if !rejected.is_empty() {
         let mut msg = format!(
             "{verb} refused: {} of the {} share files given {} bad; nothing was combined\n",

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::shares::{self, Accepted};
-use super::{Context, Report, Signer, verify_record, with_env_session};
+use super::{Context, Report, Signer, finish, verify_record, with_env_session};
+use crate::audit::{self, Draft, Outcome};
 use crate::clock;
 use crate::deliver::Delivery;
 use crate::error::{Error, Result};
@@ -32,8 +33,14 @@ pub struct UnsealArgs {
     pub encoding: Option<Encoding>,
 }
 
+/// What a ceremony does with the recovered credential, inside the HSM session.
+pub(crate) type Then<'a, T> = dyn FnOnce(&HsmSession<'_>, &Signer, &SealRecord, Credential, &[Accepted], &mut Draft) -> Result<T>
+    + 'a;
+
 /// Recovers the credential of `seal` from `share_paths` and runs `then` with it while
-/// the HSM session is open. `verb` names the ceremony in messages.
+/// the HSM session is open. `verb` names the ceremony in messages; `draft` collects what
+/// the log entry will say.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn recover<T>(
     ctx: &Context,
     store: &Store,
@@ -41,9 +48,13 @@ pub(crate) fn recover<T>(
     share_paths: &[PathBuf],
     verb: &str,
     refuse_expired: bool,
-    then: impl FnOnce(&HsmSession<'_>, &Signer, &SealRecord, Credential, &[Accepted]) -> Result<T>,
+    draft: &mut Draft,
+    then: Box<Then<'_, T>>,
 ) -> Result<T> {
     let record = store.read_record(seal)?;
+    if store.env(&record.env).is_ok() {
+        draft.seal(&record);
+    }
     verify_record(store, &record, None)?;
     if let Some(expires) = &record.expires {
         let at = clock::parse_instant(expires)?;
@@ -63,11 +74,11 @@ pub(crate) fn recover<T>(
             record.threshold
         )));
     }
-    let accepted = shares::collect(&record, share_paths, verb)?;
+    let accepted = shares::collect(&record, share_paths, verb, draft)?;
     let u = shares::recover(&record, &accepted)?;
     let wrapped = record.open_blob(&u)?;
     drop(u);
-    with_env_session(ctx, store, &record.env, |session, signer| {
+    with_env_session(ctx, store, &record.env, draft, |session, signer, draft| {
         let key_id = record.key_id_bytes()?;
         let kseal = session.find_seal_key(&record.key.label, &key_id)?.ok_or_else(|| {
             Error::Refused(format!(
@@ -78,7 +89,7 @@ pub(crate) fn recover<T>(
         })?;
         let object = session.unwrap_credential(record.key.mechanism, kseal, &wrapped)?;
         let credential = trim(&record, object)?;
-        then(session, signer, &record, credential, &accepted)
+        then(session, signer, &record, credential, &accepted, draft)
     })
 }
 
@@ -114,32 +125,59 @@ fn trim(record: &SealRecord, object: Credential) -> Result<Credential> {
     Ok(Credential::new(bytes[..length].to_vec()))
 }
 
-/// Unseals and delivers the credential.
+/// Unseals and delivers the credential. The log entry is written before the
+/// credential leaves zeroth: no unseal goes unlogged.
 pub fn run(ctx: &Context, args: &UnsealArgs) -> Result<Report> {
     args.delivery.preflight()?;
     let store = Store::open(&ctx.store)?;
+    let mut draft = Draft::new("unseal");
+    let result = unseal(ctx, &store, args, &mut draft);
+    finish(ctx, &store, &mut draft, result)
+}
+
+fn unseal(ctx: &Context, store: &Store, args: &UnsealArgs, draft: &mut Draft) -> Result<Report> {
     let _lock = store.lock()?;
-    let (custodians, encoding, exit_code) = recover(
-        ctx,
-        &store,
-        &args.seal,
-        &args.shares,
-        "unseal",
-        true,
-        |_, _, record, credential, accepted| {
-            let encoding = args.encoding.unwrap_or(record.credential.encoding);
-            let custodians: Vec<String> = accepted.iter().map(|a| a.custodian.clone()).collect();
-            let code = args.delivery.deliver(&credential, encoding)?;
-            Ok((custodians, encoding, code))
-        },
-    )?;
     let to = match &args.delivery {
         Delivery::File(p) => format!("written to {} (mode 0600)", p.display()),
         Delivery::Stdout { .. } => "written to stdout".to_string(),
         Delivery::Exec(cmd) => format!(
-            "given to '{}', which exited with {exit_code}",
+            "given to '{}' on its stdin",
             std::path::Path::new(&cmd[0]).display()
         ),
+    };
+    let (custodians, encoding, exit_code) = recover(
+        ctx,
+        store,
+        &args.seal,
+        &args.shares,
+        "unseal",
+        true,
+        draft,
+        Box::new(|session, signer, record, credential, accepted, draft| {
+            let encoding = args.encoding.unwrap_or(record.credential.encoding);
+            let custodians: Vec<String> = accepted.iter().map(|a| a.custodian.clone()).collect();
+            let detail = format!("credential ({}) {to}", encoding.name());
+            audit::append(
+                store,
+                draft,
+                Outcome::Ok,
+                &detail,
+                Some(&signer.signing(session)),
+                None,
+            )?;
+            match args.delivery.deliver(&credential, encoding) {
+                Ok(code) => Ok((custodians, encoding, code)),
+                Err(e) => {
+                    // Logged as delivered: log the failure too.
+                    draft.logged = false;
+                    Err(e)
+                }
+            }
+        }),
+    )?;
+    let to = match &args.delivery {
+        Delivery::Exec(_) => format!("{to}, which exited with {exit_code}"),
+        _ => to,
     };
     let text = format!(
         "unsealed '{}' with the shares of {}; credential ({}) {to}\n",

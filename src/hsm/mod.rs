@@ -269,7 +269,7 @@ impl Hsm {
                 } else if i.user_pin_final_try() {
                     f.push("one more wrong PIN locks the token");
                 } else if i.user_pin_count_low() {
-                    f.push("a wrong PIN was entered before; few tries are left");
+                    f.push("the token counts wrong PINs since the last good login, and few tries may be left");
                 }
                 f.join("; ")
             })

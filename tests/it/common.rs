@@ -330,8 +330,38 @@ impl Fixture {
         for root in [self.store(), self.shares_dir()] {
             walk(&root, &mut out);
         }
-        out.retain(|p, _| p.file_name().is_none_or(|n| n != ".lock"));
+        let logs = self.store().join("logs");
+        out.retain(|p, _| p.file_name().is_none_or(|n| n != ".lock") && !p.starts_with(&logs));
         out
+    }
+
+    /// The lines of the ceremony log of `env`.
+    pub fn log_lines(&self, env: &str) -> Vec<serde_json::Value> {
+        let path = self.store().join("logs").join(format!("{env}.jsonl"));
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("log lines are JSON"))
+            .collect()
+    }
+
+    /// Every log of the store, by environment.
+    pub fn logs(&self) -> BTreeMap<String, Vec<serde_json::Value>> {
+        let mut out = BTreeMap::new();
+        if let Ok(entries) = std::fs::read_dir(self.store().join("logs")) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(env) = name.strip_suffix(".jsonl") {
+                    out.insert(env.to_string(), self.log_lines(env));
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs `zeroth audit verify` and returns the run.
+    pub fn audit_verify(&self) -> Run {
+        self.zeroth().args(["audit", "verify"]).run()
     }
 
     /// The objects on `token`, as pkcs11-tool lists them after login.

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod audit;
 mod ceremonies;
 mod leaks;
 mod quorum;

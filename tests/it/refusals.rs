@@ -5,11 +5,29 @@ use std::path::PathBuf;
 
 use crate::common::*;
 
-/// Runs `f`, which must be refused, and checks nothing changed on disk or token.
+/// Runs `f`, which must be refused, and checks nothing changed on disk or token but
+/// the ceremony log, which gains at most one entry per environment: the refusal.
 #[track_caller]
 fn unchanged(fx: &Fixture, tokens: &[&str], f: impl FnOnce() -> Run) -> Run {
     let before = fx.snapshot(tokens);
+    let logs_before = fx.logs();
     let run = f();
+    let logs_after = fx.logs();
+    for (env, after) in &logs_after {
+        let before = logs_before.get(env).cloned().unwrap_or_default();
+        assert!(
+            after.len() <= before.len() + 1,
+            "more than one entry logged in {env}"
+        );
+        assert_eq!(
+            &after[..before.len()],
+            &before[..],
+            "the log of {env} was rewritten"
+        );
+        if let Some(new) = after.get(before.len()) {
+            assert_ne!(new["outcome"], "ok", "a refusal logged as ok: {new}");
+        }
+    }
     assert_ne!(run.code, 0, "expected a refusal: {}", run.stderr);
     assert!(
         run.stdout.is_empty() || run.stdout_str().trim_start().starts_with('{'),

@@ -1,0 +1,959 @@
+//! The ceremony log: one JSON line per ceremony, per environment, chained and signed by
+//! the environment's HSM key, verifiable offline by anyone with its public key.
+//!
+//! `logs/<env>.jsonl` holds one entry per line. `prev` is the SHA-256 of the previous
+//! line's bytes (of a per-environment genesis string for the first), so an entry cannot
+//! be edited, removed or moved without breaking the link after it. `sig`, the last
+//! member, is an ECDSA-P256-SHA256 signature by K_sign over `zeroth-audit-v1\n` followed
+//! by the line with its `,"sig":…` member removed; `openssl dgst -sha256 -verify` checks
+//! it with `keys/<env>.pem`.
+//!
+//! A chain cannot show its own last entries cut off, so each signed append also writes
+//! `logs/<env>.head`, the signed sequence number and hash of the last line, and every
+//! seal record signed in that environment carries the log head it saw: a log shorter
+//! than its head, or than a record remembers, is reported truncated.
+//!
+//! An entry that cannot be signed — the HSM is unreachable, the PIN is wrong, or a
+//! ceremony was refused before the HSM was opened and no PIN is at hand without asking —
+//! is chained all the same, with `unsigned` saying why. The next signed entry covers it
+//! through the chain; until one does, `audit verify` reports the log's tail as unsigned.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::hsm::{HsmSession, PublicKey};
+use crate::store::{Store, write_atomic};
+
+const ENTRY_DOMAIN: &[u8] = b"zeroth-audit-v1\n";
+const HEAD_DOMAIN: &[u8] = b"zeroth-audit-head-v1\n";
+const SIG_MEMBER: &str = ",\"sig\":";
+
+/// How a ceremony ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// It did what was asked.
+    Ok,
+    /// zeroth refused it (bad share, bad signature, wrong PIN, expired …).
+    Refused,
+    /// The HSM or the disk failed.
+    Failed,
+}
+
+impl Outcome {
+    /// The outcome an error stands for.
+    pub fn of(err: &Error) -> Outcome {
+        match err {
+            Error::Usage(_) | Error::Refused(_) => Outcome::Refused,
+            Error::Hsm(_) | Error::Io(_) => Outcome::Failed,
+        }
+    }
+
+    /// The word in the log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Refused => "refused",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// A share refused during a ceremony.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectedShare {
+    /// The custodian it claims or belongs to, when known.
+    pub custodian: Option<String>,
+    /// The file it came from.
+    pub file: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// One line of the log. The order of the fields is the order of the members on the
+/// line; `sig` is last.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// 1, 2, 3 … per environment.
+    pub seq: u64,
+    /// When (RFC 3339 UTC).
+    pub time: String,
+    /// The environment, the same on every line of one log.
+    pub env: String,
+    /// env-init, generate, import, unseal, drill, attest …
+    pub event: String,
+    /// The seal concerned, if any.
+    pub seal: Option<String>,
+    /// Its credential version.
+    pub version: Option<u32>,
+    /// Its share set.
+    pub set: Option<u32>,
+    /// Custodians whose shares were accepted.
+    pub custodians: Vec<String>,
+    /// Shares refused, with the custodian and the reason.
+    pub rejected: Vec<RejectedShare>,
+    /// Who ran it (`ZEROTH_OPERATOR`, else the login name).
+    pub operator: String,
+    /// On which host.
+    pub host: String,
+    /// ok, refused or failed.
+    pub outcome: Outcome,
+    /// One line on what happened.
+    pub detail: String,
+    /// Fingerprint of the seal record involved: `sha256:` + hex of its signed bytes.
+    pub record: Option<String>,
+    /// Label of the HSM key (K_seal) involved.
+    pub key_label: Option<String>,
+    /// SHA-256 (hex) of the previous line, or of the genesis string for the first.
+    pub prev: String,
+    /// Fingerprint of the key that signed this entry.
+    pub key: Option<String>,
+    /// Why this entry is not signed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub unsigned: Option<String>,
+    /// base64 DER ECDSA signature; always the last member.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sig: Option<String>,
+}
+
+/// What a ceremony reports to the log; filled in as the ceremony goes.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    /// The event name.
+    pub event: &'static str,
+    /// The environment whose log receives the entry; `None` until the ceremony knows a
+    /// bound environment (before that, nothing is logged).
+    pub env: Option<String>,
+    /// Seal.
+    pub seal: Option<String>,
+    /// Version.
+    pub version: Option<u32>,
+    /// Set.
+    pub set: Option<u32>,
+    /// Accepted custodians.
+    pub custodians: Vec<String>,
+    /// Refused shares.
+    pub rejected: Vec<RejectedShare>,
+    /// What happened, for a success.
+    pub detail: String,
+    /// Record fingerprint.
+    pub record: Option<String>,
+    /// K_seal label.
+    pub key_label: Option<String>,
+    /// Set once the entry is written, so a ceremony logs exactly once.
+    pub logged: bool,
+}
+
+impl Draft {
+    /// A draft for `event`.
+    pub fn new(event: &'static str) -> Draft {
+        Draft {
+            event,
+            env: None,
+            seal: None,
+            version: None,
+            set: None,
+            custodians: Vec::new(),
+            rejected: Vec::new(),
+            detail: String::new(),
+            record: None,
+            key_label: None,
+            logged: false,
+        }
+    }
+
+    /// Notes the seal a ceremony works on.
+    pub fn seal(&mut self, record: &crate::seal::SealRecord) {
+        self.env = Some(record.env.clone());
+        self.seal = Some(record.name.clone());
+        self.version = Some(record.version);
+        self.set = Some(record.set);
+        self.key_label = Some(record.key.label.clone());
+        self.record = record.signed_bytes().ok().map(|b| fingerprint(&b));
+    }
+}
+
+/// `sha256:` + hex SHA-256 of `bytes`.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The signed head of a log: its last sequence number and line hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogHead {
+    /// Sequence number of the last entry.
+    pub seq: u64,
+    /// SHA-256 (hex) of that entry's line.
+    pub hash: String,
+}
+
+/// `logs/<env>.head`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadFile {
+    /// Environment.
+    pub env: String,
+    /// Last entry's sequence number.
+    pub seq: u64,
+    /// Last entry's line hash.
+    pub hash: String,
+    /// When written.
+    pub time: String,
+    /// Signer's fingerprint.
+    pub key: String,
+    /// Signature over `zeroth-audit-head-v1\n` + this object without `sig`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sig: Option<String>,
+}
+
+/// Returns the path of the log of `env`.
+pub fn log_path(store: &Store, env: &str) -> PathBuf {
+    store.root().join("logs").join(format!("{env}.jsonl"))
+}
+
+/// Returns the path of the head file of `env`.
+pub fn head_path(store: &Store, env: &str) -> PathBuf {
+    store.root().join("logs").join(format!("{env}.head"))
+}
+
+fn genesis(env: &str) -> String {
+    hex::encode(Sha256::digest(
+        format!("zeroth-audit-genesis-v1\n{env}").as_bytes(),
+    ))
+}
+
+fn line_hash(line: &[u8]) -> String {
+    hex::encode(Sha256::digest(line))
+}
+
+/// Who runs zeroth: `ZEROTH_OPERATOR`, else the login name, else the uid.
+pub fn operator() -> String {
+    for var in ["ZEROTH_OPERATOR", "USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var) {
+            let v: String = v.chars().filter(|c| !c.is_control()).take(64).collect();
+            if !v.is_empty() {
+                return v;
+            }
+        }
+    }
+    format!("uid:{}", rustix::process::getuid().as_raw())
+}
+
+/// This machine's host name.
+pub fn host() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Splits a log line into the bytes its signature covers and the signature member's
+/// value (`None` for `null`). Returns `None` if the line does not end with a `sig`
+/// member.
+fn split_sig(line: &[u8]) -> Option<(Vec<u8>, Option<String>)> {
+    let text = std::str::from_utf8(line).ok()?;
+    let at = text.rfind(SIG_MEMBER)?;
+    let value = text[at + SIG_MEMBER.len()..].strip_suffix('}')?;
+    let sig = if value == "null" {
+        None
+    } else {
+        let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+        if !inner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+        {
+            return None;
+        }
+        Some(inner.to_string())
+    };
+    let mut message = ENTRY_DOMAIN.to_vec();
+    message.extend_from_slice(&line[..at]);
+    message.push(b'}');
+    Some((message, sig))
+}
+
+/// Reads the last complete line of the log (without its newline), if any, and whether
+/// the file ends in a torn, newline-less fragment after it (left by a crash during a
+/// write). The next entry links to the last complete line and starts on a line of its
+/// own; `audit verify` reports the fragment, and deleting it mends the chain.
+fn last_line(file: &mut File) -> std::io::Result<(Option<Vec<u8>>, bool)> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok((None, false));
+    }
+    let mut window: u64 = 64 * 1024;
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::with_capacity((len - start) as usize);
+        Read::by_ref(file).take(len - start).read_to_end(&mut buf)?;
+        let torn = buf.last() != Some(&b'\n');
+        // Everything up to the last newline: complete lines only.
+        let complete = match buf.iter().rposition(|&b| b == b'\n') {
+            Some(end) => &buf[..end],
+            None if start == 0 => return Ok((None, torn)),
+            None => {
+                window *= 4;
+                continue;
+            }
+        };
+        if let Some(nl) = complete.iter().rposition(|&b| b == b'\n') {
+            return Ok((Some(complete[nl + 1..].to_vec()), torn));
+        }
+        if start == 0 {
+            return Ok((Some(complete.to_vec()), torn));
+        }
+        window *= 4;
+    }
+}
+
+/// Returns the log head as it stands: the last line's sequence number and hash.
+pub fn current_head(store: &Store, env: &str) -> Result<Option<LogHead>> {
+    let path = log_path(store, env);
+    let mut file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    let (last, _) = last_line(&mut file).map_err(|e| Error::io("read", &path, e))?;
+    Ok(last.map(|line| LogHead {
+        seq: seq_of(&line).unwrap_or(0),
+        hash: line_hash(&line),
+    }))
+}
+
+fn seq_of(line: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Seq {
+        seq: u64,
+    }
+    serde_json::from_slice::<Seq>(line).ok().map(|s| s.seq)
+}
+
+/// Something that signs log entries and heads.
+pub trait LogSigner {
+    /// Fingerprint of the signing key.
+    fn fingerprint(&self) -> String;
+    /// Returns the DER ECDSA-P256-SHA256 signature of `message`.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
+}
+
+/// The environment's HSM key: the session, the key handle and its public key.
+pub struct Signing<'a> {
+    /// The logged-in session on the environment's token.
+    pub session: &'a HsmSession<'a>,
+    /// The signing key.
+    pub key: cryptoki::object::ObjectHandle,
+    /// Its public half.
+    pub public: &'a PublicKey,
+}
+
+impl LogSigner for Signing<'_> {
+    fn fingerprint(&self) -> String {
+        self.public.fingerprint()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        self.session.sign(self.key, message)
+    }
+}
+
+/// Completes `entry` with its signature (when `signer` is given) and returns its line,
+/// without the newline. `entry.key` and `entry.unsigned` must already be set.
+pub fn seal_line(entry: &mut Entry, signer: Option<&dyn LogSigner>) -> Result<String> {
+    entry.sig = None;
+    let body = serde_json::to_string(&*entry)
+        .map_err(|e| Error::Io(format!("cannot encode a log entry: {e}")))?;
+    let sig = match signer {
+        Some(s) => {
+            let mut message = ENTRY_DOMAIN.to_vec();
+            message.extend_from_slice(body.as_bytes());
+            Some(base64::engine::general_purpose::STANDARD.encode(s.sign(&message)?))
+        }
+        None => None,
+    };
+    entry.sig = sig.clone();
+    let mut line = body[..body.len() - 1].to_string();
+    line.push_str(SIG_MEMBER);
+    line.push_str(&serde_json::to_string(&sig).unwrap_or_else(|_| "null".into()));
+    line.push('}');
+    Ok(line)
+}
+
+/// Returns the text of a signed head file for `env` at (`seq`, `hash`).
+pub fn head_text(env: &str, seq: u64, hash: &str, signer: &dyn LogSigner) -> Result<String> {
+    let mut head = HeadFile {
+        env: env.to_string(),
+        seq,
+        hash: hash.to_string(),
+        time: clock::format(clock::now()?),
+        key: signer.fingerprint(),
+        sig: None,
+    };
+    let mut message = HEAD_DOMAIN.to_vec();
+    message.extend(serde_json::to_vec(&head).unwrap_or_default());
+    head.sig = Some(base64::engine::general_purpose::STANDARD.encode(signer.sign(&message)?));
+    Ok(serde_json::to_string(&head).unwrap_or_default() + "\n")
+}
+
+/// The SHA-256 (hex) a line is linked by; `genesis_hash` for the first line's `prev`.
+pub fn link_hash(line: &[u8]) -> String {
+    line_hash(line)
+}
+
+/// The `prev` of the first entry of `env`'s log.
+pub fn genesis_hash(env: &str) -> String {
+    genesis(env)
+}
+
+/// Appends the entry for `draft` to its environment's log, signed when `signing` is
+/// given, else marked unsigned with `unsigned`. Holds an exclusive lock on the log file
+/// while it reads the last line and writes the new one, so two processes never
+/// interleave lines or fork the chain. Returns the sequence number written.
+pub fn append(
+    store: &Store,
+    draft: &mut Draft,
+    outcome: Outcome,
+    detail: &str,
+    signing: Option<&dyn LogSigner>,
+    unsigned: Option<String>,
+) -> Result<Option<u64>> {
+    let Some(env) = draft.env.clone() else {
+        return Ok(None);
+    };
+    let path = log_path(store, &env);
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(&path)
+        .map_err(|e| Error::io("open the log", &path, e))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| Error::io("lock the log", &path, e.into()))?;
+    let (last, torn) = last_line(&mut file).map_err(|e| Error::io("read the log", &path, e))?;
+    let (seq, prev) = match &last {
+        Some(line) => (seq_of(line).unwrap_or(0) + 1, line_hash(line)),
+        None => (1, genesis(&env)),
+    };
+    let mut entry = Entry {
+        seq,
+        time: clock::format(clock::now()?),
+        env: env.clone(),
+        event: draft.event.to_string(),
+        seal: draft.seal.clone(),
+        version: draft.version,
+        set: draft.set,
+        custodians: draft.custodians.clone(),
+        rejected: draft.rejected.clone(),
+        operator: operator(),
+        host: host(),
+        outcome,
+        detail: one_line(detail),
+        record: draft.record.clone(),
+        key_label: draft.key_label.clone(),
+        prev,
+        key: signing.map(|s| s.fingerprint()),
+        unsigned: if signing.is_some() {
+            None
+        } else {
+            Some(one_line(unsigned.as_deref().unwrap_or("no HSM session")))
+        },
+        sig: None,
+    };
+    let line = seal_line(&mut entry, signing)?;
+    let mut out = Vec::with_capacity(line.len() + 2);
+    if torn {
+        // A crash cut the last write short: end that fragment so this entry starts
+        // on its own line; `audit verify` reports the fragment.
+        out.push(b'\n');
+    }
+    out.extend_from_slice(line.as_bytes());
+    out.push(b'\n');
+    file.write_all(&out)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::io("append to the log", &path, e))?;
+    if let Some(s) = signing {
+        let text = head_text(&env, seq, &line_hash(line.as_bytes()), s)?;
+        write_atomic(&head_path(store, &env), text.as_bytes(), 0o644)?;
+    }
+    draft.logged = true;
+    Ok(Some(seq))
+}
+
+fn one_line(s: &str) -> String {
+    let mut out: String = s
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    out.retain(|c| !c.is_control());
+    out
+}
+
+/// The kinds of damage `audit verify` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DamageKind {
+    /// An entry's content no longer matches its signature or the next entry's link.
+    Edited,
+    /// Entries are missing from the middle.
+    Removed,
+    /// Entries are out of order.
+    Reordered,
+    /// The log ends before its signed head, or before what a seal record saw.
+    Truncated,
+    /// An entry carries another environment's name.
+    Spliced,
+    /// An entry is signed by a key other than the environment's.
+    SignedByAnotherKey,
+    /// An entry has no signature and no later signature covers it.
+    Unsigned,
+}
+
+impl DamageKind {
+    /// The words for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DamageKind::Edited => "edited",
+            DamageKind::Removed => "removed",
+            DamageKind::Reordered => "reordered",
+            DamageKind::Truncated => "truncated",
+            DamageKind::Spliced => "spliced from another log",
+            DamageKind::SignedByAnotherKey => "signed by another key",
+            DamageKind::Unsigned => "unsigned",
+        }
+    }
+}
+
+/// The first damage found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Damage {
+    /// Sequence number of the first bad entry (for truncation: the first missing one).
+    pub seq: u64,
+    /// What kind of damage.
+    pub kind: DamageKind,
+    /// In words.
+    pub detail: String,
+}
+
+/// The result of verifying one log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    /// Environment.
+    pub env: String,
+    /// The log file.
+    pub path: PathBuf,
+    /// Entries read.
+    pub entries: u64,
+    /// Entries with a valid signature.
+    pub signed: u64,
+    /// Unsigned entries covered by a later signed entry.
+    pub unsigned_covered: Vec<u64>,
+    /// Fingerprint of the key checked against.
+    pub key: String,
+    /// The first damage, if any.
+    pub damage: Option<Damage>,
+    /// Per entry (in file order): whether its signature verified (`None` if unsigned).
+    #[serde(skip)]
+    pub signatures: Vec<Option<bool>>,
+    /// The parsed entries, in file order (entries that did not parse are absent).
+    #[serde(skip)]
+    pub parsed: Vec<Entry>,
+}
+
+impl Verification {
+    /// Returns true if and only if the log is whole and every entry is attested.
+    pub fn ok(&self) -> bool {
+        self.damage.is_none()
+    }
+}
+
+/// Verifies the log of `env` with `key`. Needs no HSM and no PIN.
+pub fn verify(store: &Store, env: &str, key: &PublicKey) -> Result<Verification> {
+    let path = log_path(store, env);
+    let data = match fs::read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    let fp = key.fingerprint();
+    let mut v = Verification {
+        env: env.to_string(),
+        path: path.clone(),
+        entries: 0,
+        signed: 0,
+        unsigned_covered: Vec::new(),
+        key: fp.clone(),
+        damage: None,
+        signatures: Vec::new(),
+        parsed: Vec::new(),
+    };
+    let mut lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    v.entries = lines.len() as u64;
+
+    // Pass 1: parse, sequence, links, environment. Cheap and in order.
+    let mut chain_damage: Option<(usize, Damage)> = None;
+    let mut to_check: Vec<(usize, Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut prev_hash = genesis(env);
+    let mut unsigned_at: Vec<(usize, u64)> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let expected = i as u64 + 1;
+        let damage = |kind, detail: String| {
+            Some((
+                i,
+                Damage {
+                    seq: expected,
+                    kind,
+                    detail,
+                },
+            ))
+        };
+        let entry: Entry = match serde_json::from_slice(line) {
+            Ok(e) => e,
+            Err(e) => {
+                chain_damage = damage(
+                    DamageKind::Edited,
+                    format!("line {} is not a valid log entry ({e})", i + 1),
+                );
+                break;
+            }
+        };
+        if entry.seq != expected {
+            let elsewhere = lines.iter().any(|l| seq_of(l) == Some(expected));
+            chain_damage = if entry.seq > expected && !elsewhere {
+                damage(
+                    DamageKind::Removed,
+                    format!(
+                        "entries {expected} to {} are missing: line {} holds entry {}",
+                        entry.seq - 1,
+                        i + 1,
+                        entry.seq
+                    ),
+                )
+            } else {
+                damage(
+                    DamageKind::Reordered,
+                    format!(
+                        "line {} holds entry {} where entry {expected} belongs",
+                        i + 1,
+                        entry.seq
+                    ),
+                )
+            };
+            break;
+        }
+        if entry.env != env {
+            chain_damage = damage(
+                DamageKind::Spliced,
+                format!(
+                    "entry {expected} belongs to environment '{}', not '{env}'",
+                    entry.env
+                ),
+            );
+            break;
+        }
+        if entry.prev != prev_hash {
+            chain_damage = Some((
+                i.saturating_sub(1),
+                Damage {
+                    seq: expected.saturating_sub(1).max(1),
+                    kind: DamageKind::Edited,
+                    detail: format!(
+                        "entry {expected} links to a line other than the one before it: entry {} was changed or replaced",
+                        expected.saturating_sub(1).max(1)
+                    ),
+                },
+            ));
+            break;
+        }
+        match split_sig(line) {
+            None => {
+                chain_damage = damage(
+                    DamageKind::Edited,
+                    format!("entry {expected} does not end with its 'sig' member"),
+                );
+                break;
+            }
+            Some((message, Some(sig))) => {
+                if entry.key.as_deref() != Some(fp.as_str()) {
+                    chain_damage = damage(
+                        DamageKind::SignedByAnotherKey,
+                        format!(
+                            "entry {expected} is signed by {}, not by environment '{env}' key {fp}",
+                            entry.key.as_deref().unwrap_or("an unnamed key")
+                        ),
+                    );
+                    break;
+                }
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(sig)
+                    .unwrap_or_default();
+                to_check.push((i, message, der));
+            }
+            Some((_, None)) => {
+                if entry.unsigned.is_none() {
+                    chain_damage = damage(
+                        DamageKind::Unsigned,
+                        format!(
+                            "entry {expected} has no signature and says no reason: its signature was removed"
+                        ),
+                    );
+                    break;
+                }
+                unsigned_at.push((i, expected));
+            }
+        }
+        prev_hash = line_hash(line);
+        v.parsed.push(entry);
+    }
+
+    // Pass 2: signatures, on every core; the first failure counts.
+    let limit = chain_damage.as_ref().map(|(i, _)| *i).unwrap_or(usize::MAX);
+    to_check.retain(|(i, _, _)| *i <= limit);
+    let results = verify_parallel(key, &to_check);
+    v.signatures = vec![None; lines.len()];
+    let mut sig_damage: Option<(usize, Damage)> = None;
+    for ((i, _, _), ok) in to_check.iter().zip(&results) {
+        v.signatures[*i] = Some(*ok);
+        if *ok {
+            v.signed += 1;
+        } else if sig_damage.is_none() {
+            sig_damage = Some((
+                *i,
+                Damage {
+                    seq: *i as u64 + 1,
+                    kind: DamageKind::Edited,
+                    detail: format!(
+                        "entry {} does not match its signature: it was changed after it was signed",
+                        i + 1
+                    ),
+                },
+            ));
+        }
+    }
+    v.damage = match (chain_damage, sig_damage) {
+        (Some(a), Some(b)) => Some(if b.0 <= a.0 { b.1 } else { a.1 }),
+        (a, b) => a.or(b).map(|(_, d)| d),
+    };
+    if v.damage.is_some() {
+        return Ok(v);
+    }
+
+    // The end of the log: its signed head, and the heads seal records saw.
+    let hashes: Vec<String> = lines.iter().map(|l| line_hash(l)).collect();
+    let last = lines.len() as u64;
+    let mut anchors: Vec<(LogHead, String)> = Vec::new();
+    let hp = head_path(store, env);
+    match fs::read(&hp) {
+        Ok(bytes) => {
+            let head = check_head(&bytes, env, key)
+                .map_err(|why| Error::Refused(format!("{}: {why}", hp.display())));
+            match head {
+                Ok(h) => anchors.push((
+                    LogHead {
+                        seq: h.seq,
+                        hash: h.hash,
+                    },
+                    format!("its signed head {}", hp.display()),
+                )),
+                Err(e) => {
+                    v.damage = Some(Damage {
+                        seq: last,
+                        kind: DamageKind::Edited,
+                        detail: e.message().to_string(),
+                    });
+                    return Ok(v);
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if last > 0 || store.config().env.contains_key(env) {
+                v.damage = Some(Damage {
+                    seq: 1,
+                    kind: DamageKind::Truncated,
+                    detail: format!(
+                        "{} is missing: the log's end cannot be vouched for",
+                        hp.display()
+                    ),
+                });
+                return Ok(v);
+            }
+        }
+        Err(e) => return Err(Error::io("read", &hp, e)),
+    }
+    for record in store.records()?.into_iter().flatten() {
+        if record.env == env {
+            if let Some(h) = &record.log_head {
+                anchors.push((h.clone(), format!("seal record '{}'", record.name)));
+            }
+        }
+    }
+    for (head, source) in &anchors {
+        if head.seq > last {
+            v.damage = Some(Damage {
+                seq: last + 1,
+                kind: DamageKind::Truncated,
+                detail: format!(
+                    "the log ends at entry {last} but {source} says it reached entry {}: entries {} to {} were cut off",
+                    head.seq,
+                    last + 1,
+                    head.seq
+                ),
+            });
+            return Ok(v);
+        }
+        if head.seq > 0 && hashes[(head.seq - 1) as usize] != head.hash {
+            v.damage = Some(Damage {
+                seq: head.seq,
+                kind: DamageKind::Edited,
+                detail: format!(
+                    "entry {} is not the one {source} saw: the log was rewritten from there",
+                    head.seq
+                ),
+            });
+            return Ok(v);
+        }
+    }
+
+    // Unsigned entries: covered if a signed entry follows, else the tail is unattested.
+    let last_signed = v.signatures.iter().rposition(|s| *s == Some(true));
+    for (i, seq) in unsigned_at {
+        if last_signed.is_some_and(|l| l > i) {
+            v.unsigned_covered.push(seq);
+        } else if v.damage.is_none() {
+            let why = v.parsed[i].unsigned.clone().unwrap_or_default();
+            v.damage = Some(Damage {
+                seq,
+                kind: DamageKind::Unsigned,
+                detail: format!(
+                    "entry {seq} and any after it are not signed ({why}); the next signed ceremony, or 'zeroth audit attest', covers them"
+                ),
+            });
+        }
+    }
+    Ok(v)
+}
+
+fn check_head(bytes: &[u8], env: &str, key: &PublicKey) -> std::result::Result<HeadFile, String> {
+    let head: HeadFile =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a valid head file ({e})"))?;
+    if head.env != env {
+        return Err(format!(
+            "the head of environment '{}', not '{env}'",
+            head.env
+        ));
+    }
+    let sig = head.sig.clone().ok_or("the head is not signed")?;
+    let mut unsigned = head.clone();
+    unsigned.sig = None;
+    let mut message = HEAD_DOMAIN.to_vec();
+    message.extend(serde_json::to_vec(&unsigned).unwrap_or_default());
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(sig)
+        .unwrap_or_default();
+    if !key.verify(&message, &der) {
+        return Err(
+            "the head does not match its signature: it was edited or signed by another key".into(),
+        );
+    }
+    Ok(head)
+}
+
+fn verify_parallel(key: &PublicKey, items: &[(usize, Vec<u8>, Vec<u8>)]) -> Vec<bool> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(16);
+    if threads <= 1 || items.len() < 64 {
+        return items.iter().map(|(_, m, s)| key.verify(m, s)).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(_, m, s)| key.verify(m, s))
+                        .collect::<Vec<bool>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signed_part_of_a_line_is_the_line_without_its_sig_member() {
+        let (message, sig) = split_sig(br#"{"seq":1,"x":"a,\"sig\":b","sig":"QUJD"}"#).unwrap();
+        assert_eq!(sig.as_deref(), Some("QUJD"));
+        assert_eq!(
+            message,
+            b"zeroth-audit-v1\n{\"seq\":1,\"x\":\"a,\\\"sig\\\":b\"}".to_vec()
+        );
+        let (_, none) = split_sig(br#"{"seq":1,"sig":null}"#).unwrap();
+        assert!(none.is_none());
+        assert!(
+            split_sig(br#"{"seq":1,"sig":"QUJD","x":1}"#).is_none(),
+            "sig must be last"
+        );
+        assert!(split_sig(br#"{"seq":1,"sig":"QU\"JD"}"#).is_none());
+    }
+
+    #[test]
+    fn the_last_line_is_found_whatever_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log");
+        let long = "x".repeat(200_000);
+        std::fs::write(&p, format!("{{\"seq\":1}}\n{long}\n")).unwrap();
+        let (last, torn) = last_line(&mut File::open(&p).unwrap()).unwrap();
+        assert_eq!(last.unwrap().len(), 200_000);
+        assert!(!torn);
+        std::fs::write(&p, "{\"seq\":1}\n{\"seq\":2}\n{\"se").unwrap();
+        let (last, torn) = last_line(&mut File::open(&p).unwrap()).unwrap();
+        assert_eq!(last.unwrap(), b"{\"seq\":2}");
+        assert!(torn);
+        std::fs::write(&p, "{\"se").unwrap();
+        assert_eq!(
+            last_line(&mut File::open(&p).unwrap()).unwrap(),
+            (None, true)
+        );
+        std::fs::write(&p, "").unwrap();
+        assert_eq!(
+            last_line(&mut File::open(&p).unwrap()).unwrap(),
+            (None, false)
+        );
+    }
+
+    #[test]
+    fn details_are_one_line_without_control_characters() {
+        assert_eq!(
+            one_line("refused:\n  - a\n  - b\x1b[2J\n"),
+            "refused:; - a; - b[2J"
+        );
+    }
+}

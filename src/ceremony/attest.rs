@@ -1,0 +1,50 @@
+//! `audit attest`: an operator with the HSM signs an entry that covers the unsigned
+//! entries before it (written when the HSM could not sign), after reading them.
+
+use serde_json::json;
+
+use super::{Context, Report, finish, with_env_session};
+use crate::audit::Draft;
+use crate::error::Result;
+use crate::store::Store;
+
+/// Appends a signed `attest` entry to the log of `env`.
+pub fn run(ctx: &Context, env: &str) -> Result<Report> {
+    let store = Store::open(&ctx.store)?;
+    let mut draft = Draft::new("attest");
+    let result = (|| {
+        let _lock = store.lock()?;
+        let key = store.public_key(env)?;
+        let before = crate::audit::verify(&store, env, &key)?;
+        let pending: Vec<u64> = match &before.damage {
+            Some(d) if d.kind == crate::audit::DamageKind::Unsigned => {
+                (d.seq..=before.entries).collect()
+            }
+            Some(d) => {
+                return Err(crate::error::Error::Refused(format!(
+                    "the log of '{env}' is damaged at entry {} ({}): {}; zeroth does not sign over a damaged log",
+                    d.seq,
+                    d.kind.name(),
+                    d.detail
+                )));
+            }
+            None => Vec::new(),
+        };
+        draft.detail = if pending.is_empty() {
+            "attested the log: no unsigned entries were pending".to_string()
+        } else {
+            format!(
+                "attested unsigned entries {} to {} after review",
+                pending[0],
+                pending[pending.len() - 1]
+            )
+        };
+        with_env_session(ctx, &store, env, &mut draft, |_, _, _| Ok(()))?;
+        Ok(pending)
+    })();
+    let pending = finish(ctx, &store, &mut draft, result)?;
+    Ok(Report::new(
+        format!("{}\n", draft.detail),
+        json!({ "env": env, "attested": pending }),
+    ))
+}
