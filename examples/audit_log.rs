@@ -50,6 +50,7 @@ fn main() -> zeroth::Result<()> {
     let mut config = Config {
         format: CONFIG_FORMAT,
         env: BTreeMap::new(),
+        custodians: BTreeMap::new(),
     };
     config.env.insert(
         env.into(),

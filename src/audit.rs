@@ -504,6 +504,18 @@ fn one_line(s: &str) -> String {
     out
 }
 
+/// The entries of `env`'s log about `seal`, in order; lines that do not parse are
+/// skipped (this is for messages, not for verification).
+pub fn events_of(store: &Store, env: &str, seal: &str) -> Vec<Entry> {
+    let Ok(data) = fs::read(log_path(store, env)) else {
+        return Vec::new();
+    };
+    data.split(|&b| b == b'\n')
+        .filter_map(|l| serde_json::from_slice::<Entry>(l).ok())
+        .filter(|e| e.seal.as_deref() == Some(seal))
+        .collect()
+}
+
 /// The kinds of damage `audit verify` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -9,12 +9,14 @@ use zeroize::Zeroizing;
 
 use crate::ceremony::env::EnvInit;
 use crate::ceremony::generate::{CustodianSpec, IMPORT_MAX, SealSpec, Source};
+use crate::ceremony::pending::{NewCredential, Start};
 use crate::ceremony::unseal::UnsealArgs;
 use crate::ceremony::{self, Context, Report};
 use crate::clock;
 use crate::deliver::Delivery;
 use crate::error::{Error, Result};
 use crate::hsm::WrapMechanism;
+use crate::seal::PendingKind;
 use crate::secret::{Credential, Encoding};
 
 /// Secret zero, sealed in a PKCS#11 HSM and split among named custodians.
@@ -94,6 +96,101 @@ pub enum Command {
         #[arg(last = true, value_name = "CMD")]
         command: Vec<OsString>,
     },
+    /// Write a new share set (custodians, threshold) as pending; confirm it with a quorum
+    /// of the new shares, or cancel it.
+    Rekey {
+        /// Seal name.
+        seal: String,
+        /// Shares: a quorum of the current set to start; of the new set with --confirm.
+        #[arg(long = "share", value_name = "FILE", num_args = 1..)]
+        shares: Vec<PathBuf>,
+        /// A custodian to add to the new set (repeat).
+        #[arg(long = "custodian", value_name = "NAME", conflicts_with_all = ["confirm", "cancel"])]
+        add: Vec<String>,
+        /// A custodian to leave out of the new set (repeat).
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["confirm", "cancel"])]
+        without: Vec<String>,
+        /// Threshold of the new set [default: the current one].
+        #[arg(long, value_name = "T", conflicts_with_all = ["confirm", "cancel"])]
+        threshold: Option<u8>,
+        /// Directory for the new share files.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["confirm", "cancel"])]
+        out_dir: Option<PathBuf>,
+        /// Make the pending set with this operation id current (needs its new shares).
+        #[arg(long, value_name = "ID", conflicts_with = "cancel")]
+        confirm: Option<String>,
+        /// Drop the pending operation with this id.
+        #[arg(long, value_name = "ID")]
+        cancel: Option<String>,
+    },
+    /// Make a new credential version with its own share set, pending; confirming it
+    /// delivers the new credential and retires the old one.
+    Rotate {
+        /// Seal name.
+        seal: String,
+        /// Shares: a quorum of the current set to start; of the new set with --confirm.
+        #[arg(long = "share", value_name = "FILE", num_args = 1..)]
+        shares: Vec<PathBuf>,
+        /// Directory for the new share files.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["confirm", "cancel"])]
+        out_dir: Option<PathBuf>,
+        /// Length of the new generated credential [default: the current length].
+        #[arg(long, value_name = "BYTES", conflicts_with_all = ["confirm", "cancel", "import"])]
+        length: Option<usize>,
+        /// Seal a new secret read from stdin instead of generating one.
+        #[arg(long, conflicts_with_all = ["confirm", "cancel"])]
+        import: bool,
+        /// Make the pending version with this operation id current and deliver it.
+        #[arg(long, value_name = "ID", conflicts_with = "cancel")]
+        confirm: Option<String>,
+        /// Drop the pending operation with this id.
+        #[arg(long, value_name = "ID")]
+        cancel: Option<String>,
+        /// With --confirm: write the new credential to a new file (0600), or '-' for stdout.
+        #[arg(
+            long,
+            value_name = "FILE|-",
+            requires = "confirm",
+            conflicts_with = "exec"
+        )]
+        output: Option<PathBuf>,
+        /// With --confirm: run the command after '--' with the new credential on its stdin.
+        #[arg(long, requires_all = ["confirm", "command"])]
+        exec: bool,
+        /// Encoding of the delivered credential.
+        #[arg(long, value_enum, requires = "confirm")]
+        encoding: Option<EncodingArg>,
+        /// Allow '--output -' when stdout is a terminal.
+        #[arg(long)]
+        allow_tty: bool,
+        /// The command for --exec.
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<OsString>,
+    },
+    /// Destroy the seal's key at once (crypto-shredding): HSM and PIN, no quorum.
+    Revoke {
+        /// Seal name.
+        seal: String,
+        /// Why, in one line; goes into the record and the log.
+        #[arg(long)]
+        reason: String,
+        /// The seal's name again, to confirm.
+        #[arg(long, value_name = "SEAL")]
+        confirm_seal: Option<String>,
+    },
+    /// Custodian bookkeeping.
+    #[command(subcommand)]
+    Custodian(CustodianCommand),
+    /// List (and with --destroy, destroy) keys on a token that no record references,
+    /// and stale pending operations.
+    Cleanup {
+        /// Environment.
+        #[arg(long)]
+        env: String,
+        /// Destroy the orphan keys listed.
+        #[arg(long)]
+        destroy: bool,
+    },
     /// Run the whole recovery with the HSM and discard the credential; proves the shares.
     Drill {
         /// Seal name.
@@ -139,6 +236,16 @@ pub enum EnvCommand {
     },
     /// List the environments.
     List,
+}
+
+/// `custodian` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CustodianCommand {
+    /// Record that a custodian has left: every seal where they hold a share needs a rekey.
+    Offboard {
+        /// Custodian name.
+        name: String,
+    },
 }
 
 /// `audit` subcommands.
@@ -322,19 +429,7 @@ pub fn run(cli: Cli) -> Result<Report> {
             allow_tty,
             command,
         } => {
-            if !exec && !command.is_empty() {
-                return Err(Error::Usage("a command after '--' needs --exec".into()));
-            }
-            let delivery = match (output, exec) {
-                (Some(p), _) if p.as_os_str() == "-" => Delivery::Stdout { allow_tty },
-                (Some(p), _) => Delivery::File(p),
-                (None, true) => Delivery::Exec(command),
-                (None, false) => {
-                    return Err(Error::Usage(
-                        "say where the credential goes: --output FILE, --output - (stdout) or --exec -- CMD ARGS".into(),
-                    ));
-                }
-            };
+            let delivery = delivery(output, exec, allow_tty, command)?;
             ceremony::unseal::run(
                 &ctx,
                 &UnsealArgs {
@@ -346,6 +441,112 @@ pub fn run(cli: Cli) -> Result<Report> {
             )
         }
         Command::Drill { seal, shares } => ceremony::drill::run(&ctx, &seal, &shares),
+        Command::Rekey {
+            seal,
+            shares,
+            add,
+            without,
+            threshold,
+            out_dir,
+            confirm,
+            cancel,
+        } => match (confirm, cancel) {
+            (Some(id), _) => ceremony::pending::confirm(
+                &ctx,
+                PendingKind::Rekey,
+                &seal,
+                &id,
+                &shares,
+                None,
+                None,
+            ),
+            (None, Some(id)) => ceremony::pending::cancel(&ctx, PendingKind::Rekey, &seal, &id),
+            (None, None) => ceremony::pending::start(
+                &ctx,
+                Start {
+                    kind: PendingKind::Rekey,
+                    seal,
+                    shares: require_shares(shares, "rekey")?,
+                    add: add
+                        .iter()
+                        .map(|c| CustodianSpec::parse(c))
+                        .collect::<Result<_>>()?,
+                    without,
+                    threshold,
+                    out_dir: require_out_dir(out_dir, "rekey")?,
+                    credential: None,
+                },
+            ),
+        },
+        Command::Rotate {
+            seal,
+            shares,
+            out_dir,
+            length,
+            import,
+            confirm,
+            cancel,
+            output,
+            exec,
+            encoding,
+            allow_tty,
+            command,
+        } => match (confirm, cancel) {
+            (Some(id), _) => {
+                let delivery = delivery(output, exec, allow_tty, command)?;
+                ceremony::pending::confirm(
+                    &ctx,
+                    PendingKind::Rotate,
+                    &seal,
+                    &id,
+                    &shares,
+                    Some(&delivery),
+                    encoding.map(Encoding::from),
+                )
+            }
+            (None, Some(id)) => ceremony::pending::cancel(&ctx, PendingKind::Rotate, &seal, &id),
+            (None, None) => {
+                let shares = require_shares(shares, "rotate")?;
+                let out_dir = require_out_dir(out_dir, "rotate")?;
+                let credential = if import {
+                    Some(NewCredential::Import(read_secret(false)?))
+                } else {
+                    length
+                        .map(|l| {
+                            if crate::ceremony::generate::LENGTH_RANGE.contains(&l) {
+                                Ok(NewCredential::Generate(l))
+                            } else {
+                                Err(Error::Usage(format!(
+                                    "--length {l}: a generated credential has 16 to 1024 bytes"
+                                )))
+                            }
+                        })
+                        .transpose()?
+                };
+                ceremony::pending::start(
+                    &ctx,
+                    Start {
+                        kind: PendingKind::Rotate,
+                        seal,
+                        shares,
+                        add: Vec::new(),
+                        without: Vec::new(),
+                        threshold: None,
+                        out_dir,
+                        credential,
+                    },
+                )
+            }
+        },
+        Command::Revoke {
+            seal,
+            reason,
+            confirm_seal,
+        } => ceremony::revoke::run(&ctx, &seal, &reason, confirm_seal.as_deref()),
+        Command::Custodian(CustodianCommand::Offboard { name }) => {
+            ceremony::offboard::run(&ctx, &name)
+        }
+        Command::Cleanup { env, destroy } => ceremony::cleanup::run(&ctx, &env, destroy),
         Command::Share(ShareCommand::Verify { files, pubkey }) => {
             ceremony::share_verify::run(&ctx, &files, pubkey.as_ref())
         }
@@ -359,6 +560,43 @@ pub fn run(cli: Cli) -> Result<Report> {
         Command::Audit(AuditCommand::Report { seal }) => crate::transcript::report(&ctx, &seal),
         Command::Audit(AuditCommand::Attest { env }) => ceremony::attest::run(&ctx, &env),
     }
+}
+
+/// Where a recovered credential goes, from the delivery options.
+fn delivery(
+    output: Option<PathBuf>,
+    exec: bool,
+    allow_tty: bool,
+    command: Vec<OsString>,
+) -> Result<Delivery> {
+    if !exec && !command.is_empty() {
+        return Err(Error::Usage("a command after '--' needs --exec".into()));
+    }
+    match (output, exec) {
+        (Some(p), _) if p.as_os_str() == "-" => Ok(Delivery::Stdout { allow_tty }),
+        (Some(p), _) => Ok(Delivery::File(p)),
+        (None, true) => Ok(Delivery::Exec(command)),
+        (None, false) => Err(Error::Usage(
+            "say where the credential goes: --output FILE, --output - (stdout) or --exec -- CMD ARGS".into(),
+        )),
+    }
+}
+
+fn require_shares(shares: Vec<PathBuf>, verb: &str) -> Result<Vec<PathBuf>> {
+    if shares.is_empty() {
+        return Err(Error::Usage(format!(
+            "{verb} needs a quorum of the current shares: give --share FILE for each"
+        )));
+    }
+    Ok(shares)
+}
+
+fn require_out_dir(out_dir: Option<PathBuf>, verb: &str) -> Result<PathBuf> {
+    out_dir.ok_or_else(|| {
+        Error::Usage(format!(
+            "{verb} writes a new share set: give --out-dir DIR for the new share files"
+        ))
+    })
 }
 
 /// Reads the secret to import: all of stdin (refused on a terminal unless

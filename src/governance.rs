@@ -34,8 +34,18 @@ pub struct Entry {
     pub rotation_due: String,
     /// Expiry, if any.
     pub expires: Option<String>,
-    /// active, expired, rotation-overdue, or invalid (record fails its checks).
+    /// The most pressing of `flags`, or active.
     pub status: String,
+    /// Every state that applies: invalid (the record fails its checks), revoked,
+    /// expired, needs-rekey (an offboarded custodian holds a share of the current
+    /// set), pending (a rekey or rotation awaits confirmation), rotation-overdue.
+    pub flags: Vec<String>,
+    /// The pending operation, if any: kind, id, when written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<serde_json::Value>,
+    /// Offboarded custodians still holding a share of the current set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub offboarded_holders: Vec<String>,
     /// Why a record is invalid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
@@ -53,15 +63,32 @@ fn entry(store: &Store, record: &SealRecord, now: OffsetDateTime) -> Entry {
     let problem = verify_record(store, record, None)
         .err()
         .map(|e| e.message().to_string());
-    let status = if problem.is_some() {
-        "invalid"
-    } else if expired {
-        "expired"
-    } else if due.is_some_and(|d| d <= now) {
-        "rotation-overdue"
-    } else {
-        "active"
-    };
+    let offboarded_holders: Vec<String> = record
+        .custodians
+        .iter()
+        .filter(|c| {
+            store
+                .config()
+                .custodians
+                .get(&c.name)
+                .is_some_and(|k| k.offboarded.is_some())
+        })
+        .map(|c| c.name.clone())
+        .collect();
+    let live = record.revoked.is_none();
+    let flags: Vec<String> = [
+        (problem.is_some(), "invalid"),
+        (!live, "revoked"),
+        (live && expired, "expired"),
+        (live && !offboarded_holders.is_empty(), "needs-rekey"),
+        (live && record.pending.is_some(), "pending"),
+        (live && due.is_some_and(|d| d <= now), "rotation-overdue"),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, f)| f.to_string())
+    .collect();
+    let status = flags.first().cloned().unwrap_or_else(|| "active".into());
     Entry {
         name: record.name.clone(),
         env: record.env.clone(),
@@ -74,7 +101,12 @@ fn entry(store: &Store, record: &SealRecord, now: OffsetDateTime) -> Entry {
         created: record.created.clone(),
         rotation_due: due.map(clock::format).unwrap_or_default(),
         expires: record.expires.clone(),
-        status: status.to_string(),
+                status,
+        flags,
+        pending: record.pending.as_ref().map(|p| {
+            serde_json::json!({ "kind": p.kind.name(), "operation": p.id, "created": p.created, "operator": p.operator })
+        }),
+        offboarded_holders,
         problem,
     }
 }
@@ -125,7 +157,11 @@ pub fn list(ctx: &Context, env: Option<&str>) -> Result<Report> {
                 .as_deref()
                 .map(day)
                 .unwrap_or_else(|| "never".into()),
-            e.status.clone(),
+            if e.flags.is_empty() {
+                "active".to_string()
+            } else {
+                e.flags.join(",")
+            },
         ]);
     }
     let mut text = if entries.is_empty() {
@@ -133,8 +169,31 @@ pub fn list(ctx: &Context, env: Option<&str>) -> Result<Report> {
     } else {
         crate::table(&rows)
     };
-    for e in entries.iter().filter_map(|e| e.problem.as_ref()) {
-        text.push_str(&format!("invalid: {e}\n"));
+    for e in &entries {
+        if let Some(p) = &e.problem {
+            text.push_str(&format!("invalid: {p}\n"));
+        }
+        if let Some(p) = &e.pending {
+            text.push_str(&format!(
+                "pending: {} {} of '{}', written {} by {}: confirm with --confirm {}, or --cancel {}\n",
+                p["kind"].as_str().unwrap_or_default(),
+                p["operation"].as_str().unwrap_or_default(),
+                e.name,
+                p["created"].as_str().unwrap_or_default(),
+                p["operator"].as_str().unwrap_or_default(),
+                p["operation"].as_str().unwrap_or_default(),
+                p["operation"].as_str().unwrap_or_default(),
+            ));
+        }
+        if !e.offboarded_holders.is_empty() {
+            text.push_str(&format!(
+                "needs-rekey: '{}': offboarded {} still holding a share: zeroth rekey {} --without {} …\n",
+                e.name,
+                e.offboarded_holders.join(", "),
+                e.name,
+                e.offboarded_holders.join(" --without ")
+            ));
+        }
     }
     for u in &unreadable {
         text.push_str(&format!("unreadable: {u}\n"));

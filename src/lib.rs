@@ -15,6 +15,7 @@ pub mod cli;
 pub mod clock;
 pub mod deliver;
 pub mod error;
+pub mod fault;
 pub mod governance;
 pub mod hsm;
 pub mod names;

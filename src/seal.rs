@@ -72,6 +72,12 @@ pub struct SealRecord {
     /// found shorter later was cut.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub log_head: Option<crate::audit::LogHead>,
+    /// A rekey or rotation written but not yet confirmed with the new shares.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pending: Option<Pending>,
+    /// Set when the seal was revoked: its K_seal is destroyed and nothing opens it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub revoked: Option<Revocation>,
     /// Signature by the environment's HSM key; absent only while the record is built.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub signature: Option<RecordSignature>,
@@ -158,6 +164,67 @@ pub struct HistoryEntry {
     pub key_label: String,
 }
 
+/// What a pending operation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PendingKind {
+    /// A new share set (custodians, threshold) for the same credential.
+    Rekey,
+    /// A new credential version with its own share set.
+    Rotate,
+}
+
+impl PendingKind {
+    /// The command that made it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PendingKind::Rekey => "rekey",
+            PendingKind::Rotate => "rotate",
+        }
+    }
+}
+
+/// A rekey or rotation waiting for a quorum of its new shares. Until then the current
+/// set keeps working and this changes nothing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pending {
+    /// The operation id `--confirm` and `--cancel` name.
+    pub id: String,
+    /// Rekey or rotation.
+    pub kind: PendingKind,
+    /// When it was written.
+    pub created: String,
+    /// Who wrote it.
+    pub operator: String,
+    /// The credential version it makes current.
+    pub version: u32,
+    /// Its share set.
+    pub set: u32,
+    /// Its threshold.
+    pub threshold: u8,
+    /// Its custodians, in x order.
+    pub custodians: Vec<Custodian>,
+    /// The credential it seals.
+    pub credential: CredentialInfo,
+    /// Its K_seal.
+    pub key: KeyRef,
+    /// Its sealed blob.
+    pub blob: Blob,
+}
+
+/// Why and when a seal was revoked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    /// When.
+    pub time: String,
+    /// Who.
+    pub operator: String,
+    /// Why.
+    pub reason: String,
+}
+
 /// The record's signature.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -187,6 +254,33 @@ struct SealHeader<'a> {
 }
 
 impl SealRecord {
+    /// Returns the record as it will be once its pending operation is confirmed: the
+    /// pending version, set, custodians, key and blob in place of the current ones.
+    pub fn pending_view(&self) -> Option<SealRecord> {
+        let p = self.pending.as_ref()?;
+        let mut view = self.clone();
+        view.version = p.version;
+        view.set = p.set;
+        view.threshold = p.threshold;
+        view.custodians = p.custodians.clone();
+        view.credential = p.credential.clone();
+        view.key = p.key.clone();
+        view.blob = p.blob.clone();
+        view.pending = None;
+        Some(view)
+    }
+
+    /// Refuses a revoked seal, saying when, by whom and why.
+    pub fn refuse_revoked(&self) -> Result<()> {
+        match &self.revoked {
+            Some(r) => Err(Error::Refused(format!(
+                "seal '{}' was revoked at {} by {}: {}; its key is destroyed and nothing opens it",
+                self.name, r.time, r.operator, r.reason
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Returns the seal id as bytes.
     pub fn id_bytes(&self) -> Result<[u8; 16]> {
         let mut id = [0u8; 16];
@@ -339,6 +433,8 @@ mod tests {
             },
             history: vec![],
             log_head: None,
+            pending: None,
+            revoked: None,
             signature: None,
         }
     }

@@ -41,6 +41,22 @@ pub struct Config {
     /// The environments, by name.
     #[serde(default)]
     pub env: BTreeMap<String, EnvConfig>,
+    /// What the store knows of custodians beyond the seal records.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custodians: BTreeMap<String, CustodianConfig>,
+}
+
+/// A custodian, as the store knows them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustodianConfig {
+    /// When they left (`custodian offboard`); every seal in which they still hold a
+    /// share of the current set needs a rekey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offboarded: Option<String>,
+    /// Who recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offboarded_by: Option<String>,
 }
 
 /// One environment: the token it is bound to and what was negotiated with it.
@@ -129,6 +145,7 @@ impl Store {
             config: Config {
                 format: CONFIG_FORMAT,
                 env: BTreeMap::new(),
+                custodians: BTreeMap::new(),
             },
         };
         store.save_config(&store.config)?;

@@ -18,19 +18,17 @@ use std::path::PathBuf;
 
 use serde_json::json;
 use time::OffsetDateTime;
-use zeroize::Zeroize;
 
-use super::{Context, Report, finish, random_id, with_env_session};
+use super::{Context, Report, deal, finish, random_id, with_env_session};
 use crate::audit::Draft;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::hsm::{self, HsmSession};
 use crate::names::{NameKind, check};
-use crate::seal::{Blob, CredentialInfo, Custodian, KeyRef, Origin, RECORD_FORMAT, SealRecord};
-use crate::secret::{Credential, Encoding, UnsealKey};
-use crate::shamir;
-use crate::share::{Payload, Share, commitment};
-use crate::store::{Store, exists_error, write_new_secret};
+use crate::seal::{Blob, CredentialInfo, KeyRef, Origin, RECORD_FORMAT, SealRecord};
+use crate::secret::{Credential, Encoding};
+use crate::share::Share;
+use crate::store::Store;
 
 /// Bounds on a generated credential's length, in bytes.
 pub const LENGTH_RANGE: std::ops::RangeInclusive<usize> = 16..=1024;
@@ -171,25 +169,12 @@ impl SealSpec {
                 )));
             }
         }
-        if !self.out_dir.is_dir() {
-            return Err(Error::Usage(format!(
-                "--out-dir {} is not a directory",
-                self.out_dir.display()
-            )));
-        }
-        for c in &self.custodians {
-            let path = self.share_path(&c.name);
-            if path.symlink_metadata().is_ok() {
-                return Err(exists_error(&path));
-            }
-        }
-        Ok(())
+        deal::preflight(&self.out_dir, &self.seal, &self.custodians)
     }
 
     /// Returns where the share of `custodian` is written.
     pub fn share_path(&self, custodian: &str) -> PathBuf {
-        self.out_dir
-            .join(format!("{}.{custodian}.share", self.seal))
+        deal::share_path(&self.out_dir, &self.seal, custodian)
     }
 }
 
@@ -269,6 +254,7 @@ fn seal(
         }
         let key_id = random_id()?;
         let kseal = session.generate_seal_key(&label, &key_id)?;
+        crate::fault::point("generate:after-key");
         draft.key_label = Some(label.clone());
         let sealed = seal_with_key(
             session, signer, store, spec, &source, now, length, &label, &key_id, kseal, mech,
@@ -319,25 +305,11 @@ fn seal_with_key(
     let wrapped = wrapped?;
     destroyed?;
 
-    let u = unseal_key(session)?;
     let seal_id = random_id()?;
     let (origin, encoding) = match source {
         Source::Generate { .. } => (Origin::Generated, Encoding::Hex),
         Source::Import(_) => (Origin::Imported, Encoding::Raw),
     };
-    let points = shamir::split(&u, spec.threshold, spec.custodians.len() as u8)?;
-    let custodians = spec
-        .custodians
-        .iter()
-        .zip(&points)
-        .map(|(c, p)| Custodian {
-            name: c.name.clone(),
-            x: p.x,
-            recipient: c.recipient.clone(),
-            commitment: hex::encode(commitment(&seal_id, 1, p)),
-            last_proven: None,
-        })
-        .collect();
     let mut record = SealRecord {
         format: RECORD_FORMAT,
         name: spec.seal.clone(),
@@ -352,7 +324,7 @@ fn seal_with_key(
         version: 1,
         set: 1,
         threshold: spec.threshold,
-        custodians,
+        custodians: Vec::new(),
         credential: CredentialInfo {
             origin,
             length: length as u32,
@@ -369,48 +341,13 @@ fn seal_with_key(
         },
         history: Vec::new(),
         log_head: None,
+        pending: None,
+        revoked: None,
         signature: None,
     };
-    record.seal_blob(&u, &wrapped)?;
+    let shares = deal::deal(session, &mut record, &spec.custodians, &wrapped)?;
     signer.sign_record(session, store, &mut record)?;
-    let shares = spec
-        .custodians
-        .iter()
-        .zip(points)
-        .map(|(c, point)| {
-            (
-                c.name.clone(),
-                Share {
-                    seal: spec.seal.clone(),
-                    env: spec.env.clone(),
-                    custodian: c.name.clone(),
-                    n: spec.custodians.len() as u8,
-                    payload: Payload {
-                        seal_id,
-                        set: 1,
-                        threshold: spec.threshold,
-                        point,
-                    },
-                },
-            )
-        })
-        .collect();
     Ok((record, shares))
-}
-
-/// U = HSM random XOR OS random: neither a weak token RNG nor a weak OS RNG alone
-/// makes U guessable.
-pub(crate) fn unseal_key(session: &HsmSession<'_>) -> Result<UnsealKey> {
-    let mut from_hsm = [0u8; 32];
-    session.random(&mut from_hsm)?;
-    let mut u = Box::new([0u8; 32]);
-    getrandom::fill(&mut u[..])
-        .map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
-    for (a, b) in u.iter_mut().zip(&from_hsm) {
-        *a ^= b;
-    }
-    from_hsm.zeroize();
-    Ok(UnsealKey::new(u))
 }
 
 /// Writes the share files, then the record. On failure, removes the share files it
@@ -420,19 +357,10 @@ fn write_out(
     spec: &SealSpec,
     (record, shares): (SealRecord, Vec<(String, Share)>),
 ) -> Result<(SealRecord, ())> {
-    let mut written = Vec::new();
-    let result = (|| {
-        for (name, share) in &shares {
-            let path = spec.share_path(name);
-            write_new_secret(&path, share.to_armor().as_bytes())?;
-            written.push(path);
-        }
-        store.write_record(&record)
-    })();
-    if let Err(e) = result {
-        for p in &written {
-            let _ = std::fs::remove_file(p);
-        }
+    let written = deal::write_shares(&spec.out_dir, &shares)?;
+    crate::fault::point("generate:after-shares");
+    if let Err(e) = store.write_record(&record) {
+        deal::remove(&written);
         return Err(e);
     }
     Ok((record, ()))

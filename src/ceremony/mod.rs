@@ -2,9 +2,14 @@
 //! checking that it is the environment's, signing and verifying records.
 
 pub mod attest;
+pub mod cleanup;
+pub mod deal;
 pub mod drill;
 pub mod env;
 pub mod generate;
+pub mod offboard;
+pub mod pending;
+pub mod revoke;
 pub mod share_verify;
 pub mod shares;
 pub mod unseal;

@@ -160,6 +160,18 @@ pub fn collect(
     verb: &str,
     draft: &mut Draft,
 ) -> Result<Vec<Accepted>> {
+    collect_with(record, paths, verb, draft, None)
+}
+
+/// Like [`collect`], for the confirmation of a pending operation: `record` is the
+/// pending view, and a share of `in_use` (the set still in use) is named as such.
+pub fn collect_with(
+    record: &SealRecord,
+    paths: &[PathBuf],
+    verb: &str,
+    draft: &mut Draft,
+    in_use: Option<u32>,
+) -> Result<Vec<Accepted>> {
     let mut accepted: Vec<Accepted> = Vec::new();
     let mut rejected: Vec<Rejected> = Vec::new();
     for path in paths {
@@ -175,6 +187,19 @@ pub fn collect(
                 continue;
             }
         };
+        if in_use.is_some_and(|set| set == share.payload.set)
+            && hex::encode(share.payload.seal_id) == record.id
+        {
+            rejected.push(Rejected {
+                path: path.clone(),
+                custodian: Some(share.custodian.clone()),
+                reason: format!(
+                    "it belongs to set {}, the one still in use; this confirms the new set {}: give the new shares",
+                    share.payload.set, record.set
+                ),
+            });
+            continue;
+        }
         match check_share(record, &share) {
             Ok(custodian) => {
                 if let Some(first) = accepted.iter().find(|a| a.custodian == custodian) {

@@ -56,6 +56,7 @@ pub(crate) fn recover<T>(
         draft.seal(&record);
     }
     verify_record(store, &record, None)?;
+    record.refuse_revoked()?;
     if let Some(expires) = &record.expires {
         let at = clock::parse_instant(expires)?;
         if at <= clock::now()? {
@@ -80,17 +81,61 @@ pub(crate) fn recover<T>(
     drop(u);
     with_env_session(ctx, store, &record.env, draft, |session, signer, draft| {
         let key_id = record.key_id_bytes()?;
-        let kseal = session.find_seal_key(&record.key.label, &key_id)?.ok_or_else(|| {
-            Error::Refused(format!(
-                "K_seal '{}' of seal '{seal}' is not on token '{}': the seal was revoked or rekeyed, or this record is an old copy; nothing can open it any more",
-                record.key.label,
-                session.token().label
-            ))
-        })?;
+        let kseal = session
+            .find_seal_key(&record.key.label, &key_id)?
+            .ok_or_else(|| missing_key(store, &record, &session.token().label))?;
         let object = session.unwrap_credential(record.key.mechanism, kseal, &wrapped)?;
         let credential = trim(&record, object)?;
         then(session, signer, &record, credential, &accepted, draft)
     })
+}
+
+/// The refusal for a record whose K_seal is gone from the token: the log says whether
+/// the seal was revoked or its set replaced, and this record is then an old copy.
+pub(crate) fn missing_key(store: &Store, record: &SealRecord, token: &str) -> Error {
+    let events = audit::events_of(store, &record.env, &record.name);
+    let revoked = events
+        .iter()
+        .rev()
+        .find(|e| e.event == "revoke" && e.outcome == Outcome::Ok);
+    let replaced = events.iter().rev().find(|e| {
+        matches!(e.event.as_str(), "rekey-confirm" | "rotate-confirm")
+            && e.outcome == Outcome::Ok
+            && e.set.is_some_and(|s| s > record.set)
+    });
+    let why = match (revoked, replaced) {
+        (Some(r), _) => format!(
+            "seal '{}' was revoked at {} by {} ({}); this record is a copy from before",
+            record.name, r.time, r.operator, r.detail
+        ),
+        (None, Some(r)) => format!(
+            "set {} of '{}' was replaced at {} by {} (set {} is current); this record is an old copy",
+            record.set,
+            record.name,
+            r.time,
+            r.operator,
+            r.set.unwrap_or_default()
+        ),
+        (None, None) => {
+            "the seal was revoked or rekeyed, or this record is an old copy".to_string()
+        }
+    };
+    Error::Refused(format!(
+        "K_seal '{}' is not on token '{token}': {why}; nothing can open it any more",
+        record.key.label
+    ))
+}
+
+/// How a delivery is described in summaries and log entries.
+pub(crate) fn describe(delivery: &Delivery) -> String {
+    match delivery {
+        Delivery::File(p) => format!("written to {} (mode 0600)", p.display()),
+        Delivery::Stdout { .. } => "written to stdout".to_string(),
+        Delivery::Exec(cmd) => format!(
+            "given to '{}' on its stdin",
+            std::path::Path::new(&cmd[0]).display()
+        ),
+    }
 }
 
 /// Cuts the unwrapped object back to the credential's length, which the signed record
@@ -101,7 +146,7 @@ pub(crate) fn recover<T>(
 /// 2.6 hands back an object unwrapped with `CKM_AES_KEY_WRAP_PAD` with its RFC 5649
 /// zero padding still on. Any other length, or non-zero padding behind an imported
 /// credential, means record and token disagree.
-fn trim(record: &SealRecord, object: Credential) -> Result<Credential> {
+pub(crate) fn trim(record: &SealRecord, object: Credential) -> Result<Credential> {
     let length = record.credential.length as usize;
     let bytes = object.expose();
     let acceptable = [
@@ -137,14 +182,7 @@ pub fn run(ctx: &Context, args: &UnsealArgs) -> Result<Report> {
 
 fn unseal(ctx: &Context, store: &Store, args: &UnsealArgs, draft: &mut Draft) -> Result<Report> {
     let _lock = store.lock()?;
-    let to = match &args.delivery {
-        Delivery::File(p) => format!("written to {} (mode 0600)", p.display()),
-        Delivery::Stdout { .. } => "written to stdout".to_string(),
-        Delivery::Exec(cmd) => format!(
-            "given to '{}' on its stdin",
-            std::path::Path::new(&cmd[0]).display()
-        ),
-    };
+    let to = describe(&args.delivery);
     let (custodians, encoding, exit_code) = recover(
         ctx,
         store,

@@ -617,6 +617,15 @@ impl HsmSession<'_> {
     /// Lists the labels and ids of every secret key on the token whose label starts
     /// with `prefix`.
     pub fn seal_keys_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        Ok(self
+            .seal_key_objects(prefix)?
+            .into_iter()
+            .map(|(_, label, id)| (label, id))
+            .collect())
+    }
+
+    /// Like `seal_keys_with_prefix`, with the object handles: (handle, label, id).
+    pub fn seal_key_objects(&self, prefix: &str) -> Result<Vec<(ObjectHandle, String, Vec<u8>)>> {
         let found = self
             .session
             .find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY)])
@@ -637,7 +646,7 @@ impl HsmSession<'_> {
                 }
             }
             if label.starts_with(prefix) {
-                out.push((label, id));
+                out.push((h, label, id));
             }
         }
         Ok(out)
@@ -745,6 +754,33 @@ impl HsmSession<'_> {
                 self.token.label
             ))
         })
+    }
+
+    /// Unwraps `wrapped` with K_seal into a session object that stays sensitive and is
+    /// extractable only so it can be wrapped again, by another K_seal (rekey).
+    pub fn unwrap_for_rewrap(
+        &self,
+        mech: WrapMechanism,
+        kseal: ObjectHandle,
+        wrapped: &[u8],
+    ) -> Result<ObjectHandle> {
+        self.session
+            .unwrap_key(
+                &mech.mechanism(),
+                kseal,
+                wrapped,
+                &[
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::GENERIC_SECRET),
+                    Attribute::Token(false),
+                    Attribute::Private(true),
+                    Attribute::Sensitive(true),
+                    Attribute::Extractable(true),
+                ],
+            )
+            .map_err(self.err(&format!(
+                "cannot unwrap the credential with {mech} to wrap it anew"
+            )))
     }
 
     /// Destroys an object.

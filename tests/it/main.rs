@@ -6,5 +6,6 @@ mod common;
 mod audit;
 mod ceremonies;
 mod leaks;
+mod lifecycle;
 mod quorum;
 mod refusals;

@@ -1,0 +1,133 @@
+//! Dealing a share set: what generate, import, rekey and rotate share.
+//!
+//! A new set always comes with a new unseal key U (HSM random XOR OS random), a new
+//! blob sealed under it, and commitments to every share, bound to the seal id and the
+//! set number. The shares are written as files, 0600 and never over a file; if one
+//! cannot be written, those already written are removed again.
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroize;
+
+use super::generate::CustodianSpec;
+use crate::error::{Error, Result};
+use crate::hsm::HsmSession;
+use crate::seal::{Custodian, SealRecord};
+use crate::secret::UnsealKey;
+use crate::shamir;
+use crate::share::{Payload, Share, commitment};
+use crate::store::{exists_error, write_new_secret};
+
+/// U = HSM random XOR OS random: neither a weak token RNG nor a weak OS RNG alone
+/// makes U guessable.
+pub(crate) fn unseal_key(session: &HsmSession<'_>) -> Result<UnsealKey> {
+    let mut from_hsm = [0u8; 32];
+    session.random(&mut from_hsm)?;
+    let mut u = Box::new([0u8; 32]);
+    getrandom::fill(&mut u[..])
+        .map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
+    for (a, b) in u.iter_mut().zip(&from_hsm) {
+        *a ^= b;
+    }
+    from_hsm.zeroize();
+    Ok(UnsealKey::new(u))
+}
+
+/// Deals a new share set for `view`, the record as it will be with this set (its id,
+/// env, version, set, threshold, key and credential already filled in): draws U, splits
+/// it among `custodians` in order, fills `view.custodians` with their commitments, and
+/// seals `wrapped` into `view.blob` under U. Returns each custodian's share.
+pub(crate) fn deal(
+    session: &HsmSession<'_>,
+    view: &mut SealRecord,
+    custodians: &[CustodianSpec],
+    wrapped: &[u8],
+) -> Result<Vec<(String, Share)>> {
+    let u = unseal_key(session)?;
+    let seal_id = view.id_bytes()?;
+    let n = u8::try_from(custodians.len()).map_err(|_| {
+        Error::Usage(format!(
+            "{} custodians: at most 255 can hold shares",
+            custodians.len()
+        ))
+    })?;
+    let points = shamir::split(&u, view.threshold, n)?;
+    view.custodians = custodians
+        .iter()
+        .zip(&points)
+        .map(|(c, p)| Custodian {
+            name: c.name.clone(),
+            x: p.x,
+            recipient: c.recipient.clone(),
+            commitment: hex::encode(commitment(&seal_id, view.set, p)),
+            last_proven: None,
+        })
+        .collect();
+    view.seal_blob(&u, wrapped)?;
+    Ok(custodians
+        .iter()
+        .zip(points)
+        .map(|(c, point)| {
+            (
+                c.name.clone(),
+                Share {
+                    seal: view.name.clone(),
+                    env: view.env.clone(),
+                    custodian: c.name.clone(),
+                    n,
+                    payload: Payload {
+                        seal_id,
+                        set: view.set,
+                        threshold: view.threshold,
+                        point,
+                    },
+                },
+            )
+        })
+        .collect())
+}
+
+/// Where the share of `custodian` of `seal` is written in `dir`.
+pub(crate) fn share_path(dir: &Path, seal: &str, custodian: &str) -> PathBuf {
+    dir.join(format!("{seal}.{custodian}.share"))
+}
+
+/// Checks that `dir` is a directory and that no share file of these custodians is in
+/// the way, before anything is generated.
+pub(crate) fn preflight(dir: &Path, seal: &str, custodians: &[CustodianSpec]) -> Result<()> {
+    if !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "--out-dir {} is not a directory",
+            dir.display()
+        )));
+    }
+    for c in custodians {
+        let path = share_path(dir, seal, &c.name);
+        if path.symlink_metadata().is_ok() {
+            return Err(exists_error(&path));
+        }
+    }
+    Ok(())
+}
+
+/// Writes every share to `dir`; on failure removes the ones written and returns the
+/// error. Returns the paths written.
+pub(crate) fn write_shares(dir: &Path, shares: &[(String, Share)]) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (name, share) in shares {
+        let path = share_path(dir, &share.seal, name);
+        if let Err(e) = write_new_secret(&path, share.to_armor().as_bytes()) {
+            remove(&written);
+            return Err(e);
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Removes share files written by a ceremony that then failed.
+pub(crate) fn remove(paths: &[PathBuf]) {
+    for p in paths {
+        let _ = std::fs::remove_file(p);
+    }
+}

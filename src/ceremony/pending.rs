@@ -1,0 +1,660 @@
+//! Two-step ceremonies, as in a vault's rekey with verification: the first step writes
+//! a new share set as *pending* under an operation id while the current set keeps
+//! working; `--confirm ID` with a quorum of the **new** shares makes it current and
+//! destroys the old K_seal; `--cancel ID` drops it. Rekey and rotate both go through
+//! here.
+//!
+//! Order of work, so that a crash at any step leaves the credential recoverable by the
+//! old set or the new one, never neither:
+//!
+//! start:   new K_seal → new share files → record with `pending` (atomic).
+//!          Before the record is written the old set is untouched; what was made (a
+//!          key no record references, share files that open nothing) is reported and
+//!          removed by `zeroth cleanup`.
+//! confirm: new set proven (combine, open, unwrap) → record switched (atomic) → old
+//!          K_seal destroyed. Until the switch the old set works and confirm can be
+//!          run again; after it the new set works, and an old K_seal a crash left
+//!          behind is an orphan `zeroth cleanup` destroys.
+//! cancel:  record without `pending` (atomic) → pending K_seal destroyed (or left as an
+//!          orphan for `cleanup`).
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::generate::CustodianSpec;
+use super::shares;
+use super::unseal::trim;
+use super::{Context, Report, deal, finish, random_id, verify_record, with_env_session};
+use crate::audit::{self, Draft, Outcome};
+use crate::clock;
+use crate::deliver::Delivery;
+use crate::error::{Error, Result};
+use crate::fault;
+use crate::hsm::{self, HsmSession};
+use crate::names::{NameKind, check};
+use crate::seal::{CredentialInfo, HistoryEntry, KeyRef, Origin, Pending, PendingKind, SealRecord};
+use crate::secret::{Credential, Encoding};
+use crate::store::Store;
+
+/// What the new credential of a rotation is.
+#[derive(Debug)]
+pub enum NewCredential {
+    /// Generated in the HSM, this many bytes.
+    Generate(usize),
+    /// Imported from stdin.
+    Import(Credential),
+}
+
+/// The first step of a rekey or a rotation.
+#[derive(Debug)]
+pub struct Start {
+    /// Rekey or rotate.
+    pub kind: PendingKind,
+    /// Seal.
+    pub seal: String,
+    /// A quorum of the current shares.
+    pub shares: Vec<PathBuf>,
+    /// Custodians to add (rekey).
+    pub add: Vec<CustodianSpec>,
+    /// Custodians to leave out (rekey).
+    pub without: Vec<String>,
+    /// New threshold (rekey); the current one if not given.
+    pub threshold: Option<u8>,
+    /// Where the new share files go.
+    pub out_dir: PathBuf,
+    /// The new credential (rotate).
+    pub credential: Option<NewCredential>,
+}
+
+/// Runs the first step: a new set, written as pending.
+pub fn start(ctx: &Context, args: Start) -> Result<Report> {
+    let store = Store::open(&ctx.store)?;
+    let mut draft = Draft::new(args.kind.name());
+    let result = start_inner(ctx, &store, args, &mut draft);
+    finish(ctx, &store, &mut draft, result)
+}
+
+fn refuse_pending(record: &SealRecord) -> Result<()> {
+    if let Some(p) = &record.pending {
+        return Err(Error::Refused(format!(
+            "seal '{}' already has a pending {} (operation {}, written {} by {}): confirm it with 'zeroth {} {} --confirm {} --share NEW…' or drop it with --cancel {} first",
+            record.name,
+            p.kind.name(),
+            p.id,
+            p.created,
+            p.operator,
+            p.kind.name(),
+            record.name,
+            p.id,
+            p.id
+        )));
+    }
+    Ok(())
+}
+
+/// The custodians of the new set: the current ones, less `without`, plus `add`.
+fn new_custodians(store: &Store, record: &SealRecord, args: &Start) -> Result<Vec<CustodianSpec>> {
+    for name in &args.without {
+        check(NameKind::Custodian, name)?;
+        if !record.custodians.iter().any(|c| &c.name == name) {
+            return Err(Error::Usage(format!(
+                "--without {name}: '{name}' holds no share of '{}' (its custodians are {})",
+                record.name,
+                record
+                    .custodians
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    let mut out: Vec<CustodianSpec> = record
+        .custodians
+        .iter()
+        .filter(|c| !args.without.contains(&c.name))
+        .map(|c| CustodianSpec {
+            name: c.name.clone(),
+            recipient: c.recipient.clone(),
+        })
+        .collect();
+    for c in &args.add {
+        if out.iter().any(|o| o.name.eq_ignore_ascii_case(&c.name)) {
+            return Err(Error::Usage(format!(
+                "--custodian {}: '{}' already holds a share of '{}'",
+                c.name, c.name, record.name
+            )));
+        }
+        out.push(c.clone());
+    }
+    for c in &out {
+        if let Some(off) = store
+            .config()
+            .custodians
+            .get(&c.name)
+            .and_then(|k| k.offboarded.as_ref())
+        {
+            let how = if args.add.iter().any(|a| a.name == c.name) {
+                "cannot be given a share".to_string()
+            } else {
+                format!("must be left out: add --without {}", c.name)
+            };
+            return Err(Error::Refused(format!(
+                "custodian '{}' was offboarded at {off} and {how}",
+                c.name
+            )));
+        }
+    }
+    Ok(out)
+}
+
+fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> Result<Report> {
+    let _lock = store.lock()?;
+    let record = store.read_record(&args.seal)?;
+    if store.env(&record.env).is_ok() {
+        draft.seal(&record);
+    }
+    verify_record(store, &record, None)?;
+    record.refuse_revoked()?;
+    refuse_pending(&record)?;
+    let custodians = new_custodians(store, &record, &args)?;
+    let n = custodians.len();
+    let threshold = args.threshold.unwrap_or(record.threshold);
+    if n == 0 {
+        return Err(Error::Usage("the new set would have no custodians".into()));
+    }
+    if usize::from(threshold) > n || threshold == 0 {
+        return Err(Error::Usage(format!(
+            "threshold {threshold} does not fit the {n} custodians of the new set: give --threshold between 2 and {n}"
+        )));
+    }
+    if threshold == 1 {
+        return Err(Error::Usage(
+            "threshold 1 would let any single custodian recover the credential: give --threshold 2 or more".into(),
+        ));
+    }
+    if args.kind == PendingKind::Rotate
+        && record.credential.origin == Origin::Imported
+        && !matches!(args.credential, Some(NewCredential::Import(_)))
+    {
+        return Err(Error::Usage(format!(
+            "seal '{}' holds an imported credential: give the new one with --import (on stdin)",
+            record.name
+        )));
+    }
+    deal::preflight(&args.out_dir, &record.name, &custodians)?;
+
+    let accepted = shares::collect(&record, &args.shares, args.kind.name(), draft)?;
+    let u = shares::recover(&record, &accepted)?;
+    let wrapped = record.open_blob(&u)?;
+    drop(u);
+    let cfg = store.env(&record.env)?.clone();
+    let now = clock::now()?;
+    let (pending, written) = with_env_session(
+        ctx,
+        store,
+        &record.env,
+        draft,
+        |session, signer, draft| {
+            let old_key = find_current_key(session, &record)?;
+            let mech = cfg.wrap_mechanism;
+            let version = match args.kind {
+                PendingKind::Rekey => record.version,
+                PendingKind::Rotate => record.version + 1,
+            };
+            let set = record
+                .set
+                .max(record.history.iter().map(|h| h.set).max().unwrap_or(0))
+                + 1;
+            let label = hsm::seal_key_label(&record.env, &record.name, version, set);
+            if session
+                .seal_keys_with_prefix(&label)?
+                .iter()
+                .any(|(l, _)| *l == label)
+            {
+                return Err(Error::Refused(format!(
+                    "token '{}' already holds a key labelled '{label}' that no record references (left by an interrupted ceremony): run 'zeroth cleanup --env {}' first",
+                    session.token().label,
+                    record.env
+                )));
+            }
+            let key_id = random_id()?;
+            let new_key = session.generate_seal_key(&label, &key_id)?;
+            fault::point(&format!("{}:after-key", args.kind.name()));
+            let made = (|| {
+                let (object, credential) = match (&args.kind, &args.credential) {
+                    (PendingKind::Rekey, _) => (
+                        session.unwrap_for_rewrap(record.key.mechanism, old_key, &wrapped)?,
+                        record.credential.clone(),
+                    ),
+                    (PendingKind::Rotate, Some(NewCredential::Import(c))) => (
+                        session.import_credential(&hsm::pad_for(mech, c.expose()))?,
+                        CredentialInfo {
+                            origin: Origin::Imported,
+                            length: c.expose().len() as u32,
+                            encoding: Encoding::Raw,
+                        },
+                    ),
+                    (PendingKind::Rotate, other) => {
+                        let length = match other {
+                            Some(NewCredential::Generate(l)) => *l,
+                            _ => record.credential.length as usize,
+                        };
+                        (
+                            session.generate_credential(mech.object_len(length))?,
+                            CredentialInfo {
+                                origin: Origin::Generated,
+                                length: length as u32,
+                                encoding: Encoding::Hex,
+                            },
+                        )
+                    }
+                };
+                let rewrapped = session.wrap(mech, new_key, object);
+                let destroyed = session.destroy(object);
+                let rewrapped = rewrapped?;
+                destroyed?;
+                let mut view = record.clone();
+                view.version = version;
+                view.set = set;
+                view.threshold = threshold;
+                view.credential = credential;
+                view.key = KeyRef {
+                    label: label.clone(),
+                    id: hex::encode(key_id),
+                    mechanism: mech,
+                };
+                let new_shares = deal::deal(session, &mut view, &custodians, &rewrapped)?;
+                let pending = Pending {
+                    id: hex::encode(&random_id()?[..8]),
+                    kind: args.kind,
+                    created: clock::format(now),
+                    operator: audit::operator(),
+                    version,
+                    set,
+                    threshold,
+                    custodians: view.custodians.clone(),
+                    credential: view.credential.clone(),
+                    key: view.key.clone(),
+                    blob: view.blob.clone(),
+                };
+                let mut updated = record.clone();
+                updated.pending = Some(pending.clone());
+                signer.sign_record(session, store, &mut updated)?;
+                let written = deal::write_shares(&args.out_dir, &new_shares)?;
+                fault::point(&format!("{}:after-shares", args.kind.name()));
+                if let Err(e) = store.write_record(&updated) {
+                    deal::remove(&written);
+                    return Err(e);
+                }
+                fault::point(&format!("{}:after-record", args.kind.name()));
+                Ok((pending, written))
+            })();
+            match made {
+                Ok((pending, written)) => {
+                    draft.detail = format!(
+                        "pending {} {}: version {}, set {}, {} of {} ({}); the current set keeps working until it is confirmed",
+                        pending.kind.name(),
+                        pending.id,
+                        pending.version,
+                        pending.set,
+                        pending.threshold,
+                        pending.custodians.len(),
+                        pending
+                            .custodians
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    Ok((pending, written))
+                }
+                Err(e) => {
+                    let _ = session.destroy(new_key);
+                    Err(e)
+                }
+            }
+        },
+    )?;
+    let verb = args.kind.name();
+    let mut text = format!(
+        "pending {verb} of '{}' written: operation {}\n  new set {} (version {}): any {} of {} custodians\n  the current set keeps working until the new one is confirmed\n  new shares (hand each to its custodian):\n",
+        record.name,
+        pending.id,
+        pending.set,
+        pending.version,
+        pending.threshold,
+        pending.custodians.len()
+    );
+    for (c, path) in pending.custodians.iter().zip(&written) {
+        text.push_str(&format!("    {:>3}  {}  {}\n", c.x, c.name, path.display()));
+    }
+    text.push_str(&format!(
+        "confirm with a quorum of the NEW shares:\n  zeroth {verb} {} --confirm {} --share NEW…{}\nor drop it: zeroth {verb} {} --cancel {}\n",
+        record.name,
+        pending.id,
+        if args.kind == PendingKind::Rotate { " (--output FILE|- or --exec -- CMD)" } else { "" },
+        record.name,
+        pending.id
+    ));
+    Ok(Report::new(
+        text,
+        json!({
+            "seal": record.name,
+            "operation": pending.id,
+            "kind": verb,
+            "version": pending.version,
+            "set": pending.set,
+            "threshold": pending.threshold,
+            "custodians": pending.custodians.iter().zip(&written).map(|(c, p)| json!({
+                "name": c.name, "x": c.x, "share_file": p, "commitment": c.commitment,
+            })).collect::<Vec<_>>(),
+        }),
+    ))
+}
+
+/// Finds the K_seal of the current set, or refuses saying it is gone.
+fn find_current_key(
+    session: &HsmSession<'_>,
+    record: &SealRecord,
+) -> Result<cryptoki::object::ObjectHandle> {
+    let key_id = record.key_id_bytes()?;
+    session.find_seal_key(&record.key.label, &key_id)?.ok_or_else(|| {
+        Error::Refused(format!(
+            "K_seal '{}' of seal '{}' is not on token '{}': the seal was revoked or rekeyed, or this record is an old copy",
+            record.key.label,
+            record.name,
+            session.token().label
+        ))
+    })
+}
+
+/// The pending operation of `record` named `id`, of `kind`, or a refusal saying why not.
+fn matching_pending<'r>(
+    record: &'r SealRecord,
+    kind: PendingKind,
+    id: &str,
+) -> Result<&'r Pending> {
+    let p = record.pending.as_ref().ok_or_else(|| {
+        Error::Refused(format!(
+            "seal '{}' has no pending operation: nothing to confirm or cancel (it may have been confirmed or cancelled already)",
+            record.name
+        ))
+    })?;
+    if p.kind != kind {
+        return Err(Error::Refused(format!(
+            "the pending operation of '{}' is a {}, not a {}: use 'zeroth {} {} --confirm {}'",
+            record.name,
+            p.kind.name(),
+            kind.name(),
+            p.kind.name(),
+            record.name,
+            p.id
+        )));
+    }
+    if p.id != id {
+        return Err(Error::Refused(format!(
+            "operation '{id}' is not the pending {} of '{}' (that one was written {} by {}): check the id you were given",
+            kind.name(),
+            record.name,
+            p.created,
+            p.operator
+        )));
+    }
+    Ok(p)
+}
+
+/// The second step: confirm a pending operation with a quorum of its new shares.
+pub fn confirm(
+    ctx: &Context,
+    kind: PendingKind,
+    seal: &str,
+    id: &str,
+    new_shares: &[PathBuf],
+    delivery: Option<&Delivery>,
+    encoding: Option<Encoding>,
+) -> Result<Report> {
+    if let Some(d) = delivery {
+        d.preflight()?;
+    }
+    let store = Store::open(&ctx.store)?;
+    let event = match kind {
+        PendingKind::Rekey => "rekey-confirm",
+        PendingKind::Rotate => "rotate-confirm",
+    };
+    let mut draft = Draft::new(event);
+    let result = confirm_inner(
+        ctx, &store, kind, seal, id, new_shares, delivery, encoding, &mut draft,
+    );
+    finish(ctx, &store, &mut draft, result)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn confirm_inner(
+    ctx: &Context,
+    store: &Store,
+    kind: PendingKind,
+    seal: &str,
+    id: &str,
+    new_shares: &[PathBuf],
+    delivery: Option<&Delivery>,
+    encoding: Option<Encoding>,
+    draft: &mut Draft,
+) -> Result<Report> {
+    let _lock = store.lock()?;
+    let record = store.read_record(seal)?;
+    if store.env(&record.env).is_ok() {
+        draft.seal(&record);
+    }
+    verify_record(store, &record, None)?;
+    record.refuse_revoked()?;
+    let pending = matching_pending(&record, kind, id)?.clone();
+    let view = record
+        .pending_view()
+        .expect("a pending operation has a view");
+    if kind == PendingKind::Rotate && delivery.is_none() {
+        return Err(Error::Usage(
+            "confirming a rotation delivers the new credential: say where it goes with --output FILE, --output - or --exec -- CMD ARGS".into(),
+        ));
+    }
+    if new_shares.is_empty() {
+        return Err(Error::Usage(format!(
+            "give a quorum ({}) of the new shares with --share",
+            view.threshold
+        )));
+    }
+    let verb = format!("{} --confirm", kind.name());
+    let accepted = shares::collect_with(&view, new_shares, &verb, draft, Some(record.set))?;
+    let u = shares::recover(&view, &accepted)?;
+    let wrapped = view.open_blob(&u)?;
+    drop(u);
+    let now = clock::format(clock::now()?);
+    let (updated, code) = with_env_session(
+        ctx,
+        store,
+        &record.env,
+        draft,
+        |session, signer, draft| {
+            let new_key_id = view.key_id_bytes()?;
+            let new_key = session.find_seal_key(&view.key.label, &new_key_id)?.ok_or_else(|| {
+            Error::Refused(format!(
+                "the K_seal of pending operation {id} ('{}') is not on token '{}': nothing can confirm it; drop it with --cancel {id}",
+                view.key.label,
+                session.token().label
+            ))
+        })?;
+            let object = session.unwrap_credential(view.key.mechanism, new_key, &wrapped)?;
+            let credential = trim(&view, object)?;
+            fault::point(&format!("{}:before-switch", kind.name()));
+
+            let mut updated = view.clone();
+            updated.history.push(HistoryEntry {
+                version: record.version,
+                set: record.set,
+                sealed: record.sealed.clone(),
+                retired: now.clone(),
+                why: match kind {
+                    PendingKind::Rekey => format!(
+                        "rekeyed to set {} ({} of {}: {})",
+                        view.set,
+                        view.threshold,
+                        view.custodians.len(),
+                        view.custodians
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    PendingKind::Rotate => format!("rotated to version {}", view.version),
+                },
+                key_label: record.key.label.clone(),
+            });
+            if kind == PendingKind::Rotate {
+                updated.sealed = now.clone();
+            }
+            for c in updated.custodians.iter_mut() {
+                if accepted.iter().any(|a| a.custodian == c.name) {
+                    c.last_proven = Some(now.clone());
+                }
+            }
+            signer.sign_record(session, store, &mut updated)?;
+            store.write_record(&updated)?;
+            fault::point(&format!("{}:after-switch", kind.name()));
+            // The old set's key goes: an old share set with an old copy of the record now
+            // opens nothing, even with the HSM.
+            let old_id = record.key_id_bytes()?;
+            if let Some(old) = session.find_seal_key(&record.key.label, &old_id)? {
+                session.destroy(old)?;
+            }
+            fault::point(&format!("{}:after-destroy", kind.name()));
+            draft.seal(&updated);
+            draft.custodians = accepted.iter().map(|a| a.custodian.clone()).collect();
+            let code = match delivery {
+                None => {
+                    draft.detail = format!(
+                        "operation {id} confirmed: set {} is current; K_seal '{}' of set {} destroyed",
+                        updated.set, record.key.label, record.set
+                    );
+                    drop(credential);
+                    0
+                }
+                Some(d) => {
+                    let encoding = encoding.unwrap_or(updated.credential.encoding);
+                    let detail = format!(
+                        "operation {id} confirmed: version {} is current; K_seal '{}' of version {} destroyed; new credential ({}) {}",
+                        updated.version,
+                        record.key.label,
+                        record.version,
+                        encoding.name(),
+                        super::unseal::describe(d)
+                    );
+                    audit::append(
+                        store,
+                        draft,
+                        Outcome::Ok,
+                        &detail,
+                        Some(&signer.signing(session)),
+                        None,
+                    )?;
+                    match d.deliver(&credential, encoding) {
+                        Ok(code) => code,
+                        Err(e) => {
+                            draft.logged = false;
+                            return Err(e);
+                        }
+                    }
+                }
+            };
+            Ok((updated, code))
+        },
+    )?;
+    let text = format!(
+        "{} of '{}' confirmed (operation {id}): version {}, set {} is current, any {} of {} ({}); the old K_seal '{}' is destroyed and the old shares open nothing\n",
+        kind.name(),
+        seal,
+        updated.version,
+        updated.set,
+        updated.threshold,
+        updated.custodians.len(),
+        updated
+            .custodians
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        record.key.label
+    );
+    let mut report = Report::new(
+        text,
+        json!({
+            "seal": seal,
+            "operation": id,
+            "version": updated.version,
+            "set": updated.set,
+            "retired_key": record.key.label,
+            "exit_code": code,
+            "pending_was": pending.created,
+        }),
+    );
+    report.exit_code = code;
+    if let Some(d) = delivery {
+        report.on_stderr = matches!(d, Delivery::Stdout { .. });
+        if !report.on_stderr {
+            eprint!("{}", std::mem::take(&mut report.text));
+        }
+    }
+    Ok(report)
+}
+
+/// Drops a pending operation: its K_seal is destroyed, its shares open nothing.
+pub fn cancel(ctx: &Context, kind: PendingKind, seal: &str, id: &str) -> Result<Report> {
+    let store = Store::open(&ctx.store)?;
+    let event = match kind {
+        PendingKind::Rekey => "rekey-cancel",
+        PendingKind::Rotate => "rotate-cancel",
+    };
+    let mut draft = Draft::new(event);
+    let result = (|| {
+        let _lock = store.lock()?;
+        let record = store.read_record(seal)?;
+        if store.env(&record.env).is_ok() {
+            draft.seal(&record);
+        }
+        verify_record(&store, &record, None)?;
+        let pending = matching_pending(&record, kind, id)?.clone();
+        with_env_session(
+            ctx,
+            &store,
+            &record.env,
+            &mut draft,
+            |session, signer, draft| {
+                let mut updated = record.clone();
+                updated.pending = None;
+                signer.sign_record(session, &store, &mut updated)?;
+                store.write_record(&updated)?;
+                fault::point("cancel:after-record");
+                let key_id = hex::decode(&pending.key.id).unwrap_or_default();
+                if let Some(h) = session.find_seal_key(&pending.key.label, &key_id)? {
+                    session.destroy(h)?;
+                }
+                draft.detail = format!(
+                    "pending {} {id} dropped; its K_seal '{}' destroyed",
+                    kind.name(),
+                    pending.key.label
+                );
+                Ok(())
+            },
+        )?;
+        Ok(pending)
+    })();
+    let pending = finish(ctx, &store, &mut draft, result)?;
+    Ok(Report::new(
+        format!(
+            "pending {} {id} of '{seal}' dropped: its K_seal '{}' is destroyed and its shares open nothing; the current set is unchanged\n",
+            kind.name(),
+            pending.key.label
+        ),
+        json!({ "seal": seal, "operation": id, "cancelled": true }),
+    ))
+}
