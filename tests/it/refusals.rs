@@ -352,16 +352,15 @@ fn a_wrong_pin() {
 fn no_pin_and_no_terminal() {
     let fx = Fixture::sealed();
     // setsid: no controlling terminal, as in CI.
-    let out = std::process::Command::new("setsid")
-        .arg(env!("CARGO_BIN_EXE_zeroth"))
+    let mut c = std::process::Command::new("setsid");
+    c.arg(env!("CARGO_BIN_EXE_zeroth"))
         .args(["unseal", "vault-root", "--output", "-", "--share"])
         .args(three(&fx))
-        .env("SOFTHSM2_CONF", &fx.conf)
         .env("ZEROTH_STORE", fx.store())
         .env_remove("ZEROTH_PIN")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+        .stdin(std::process::Stdio::null());
+    fx.module_env(&mut c);
+    let out = c.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no PIN for token 'prod'"));
 }
@@ -470,13 +469,12 @@ fn stdout_on_a_terminal_is_refused_without_allow_tty() {
     for s in three(&fx) {
         cmd.push_str(&format!(" --share {}", s.display()));
     }
-    let out = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .env("SOFTHSM2_CONF", &fx.conf)
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"])
         .env("ZEROTH_STORE", fx.store())
-        .env("ZEROTH_PIN", PIN)
-        .output()
-        .expect("script (util-linux)");
+        .env("ZEROTH_PIN", PIN);
+    fx.module_env(&mut c);
+    let out = c.output().expect("script (util-linux)");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(text.contains("stdout is a terminal"), "{text}");
