@@ -9,10 +9,11 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::unseal::recover;
+use super::unseal::{Recovery, recover};
 use super::{Context, Report};
 use crate::clock;
 use crate::error::Result;
+use crate::hsm::Need;
 use crate::store::Store;
 
 /// Runs a drill of `seal` with `shares`.
@@ -25,8 +26,13 @@ pub fn run(ctx: &Context, seal: &str, shares: &[PathBuf]) -> Result<Report> {
         &store,
         seal,
         shares,
-        "drill",
-        false,
+        Recovery {
+            verb: "drill",
+            refuse_expired: false,
+            also_needs: vec![Need::signing(
+                "sign the record with the custodians the drill proved",
+            )],
+        },
         |session, signer, record, credential, accepted| {
             drop(credential);
             let mut record = record.clone();

@@ -23,7 +23,7 @@ use zeroize::Zeroize;
 use super::{Context, Report, random_id, with_env_session};
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::hsm::{self, HsmSession};
+use crate::hsm::{self, HsmSession, Need};
 use crate::names::{NameKind, check};
 use crate::seal::{Blob, CredentialInfo, Custodian, KeyRef, Origin, RECORD_FORMAT, SealRecord};
 use crate::secret::{Credential, Encoding, UnsealKey};
@@ -224,23 +224,25 @@ pub fn run(ctx: &Context, spec: &SealSpec, source: Source) -> Result<Report> {
             store.root().display()
         )));
     }
-    let record = with_env_session(ctx, &store, &spec.env, |session, signer| {
-        let mech = cfg.wrap_mechanism;
+    let mech = cfg.wrap_mechanism;
+    let mut needs = vec![
+        Need::seal_key_generation(),
+        Need::wrap(
+            mech,
+            format!(
+                "wrap the credential with the mechanism environment '{}' was bound with (zeroth.toml)",
+                spec.env
+            ),
+        ),
+        Need::signing("sign the seal record"),
+    ];
+    if matches!(source, Source::Generate { .. }) {
+        needs.push(Need::secret_generation(
+            "generate the credential in the HSM (import one instead)",
+        ));
+    }
+    let record = with_env_session(ctx, &store, &spec.env, &needs, |session, signer| {
         let token = session.token();
-        if !session.hsm().offers_wrap(token, mech) {
-            return Err(Error::Refused(format!(
-                "token '{}' no longer offers {mech} for wrap and unwrap, the mechanism environment '{}' was bound with",
-                token.label, spec.env
-            )));
-        }
-        if matches!(source, Source::Generate { .. })
-            && !session.hsm().offers_secret_generation(token)
-        {
-            return Err(Error::Refused(format!(
-                "token '{}' does not offer CKM_GENERIC_SECRET_KEY_GEN, which generate needs: import the credential instead",
-                token.label
-            )));
-        }
         let label = hsm::seal_key_label(&spec.env, &spec.seal, 1, 1);
         let leftovers = session.seal_keys_with_prefix(&label)?;
         if leftovers.iter().any(|(l, _)| *l == label) {

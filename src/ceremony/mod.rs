@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use cryptoki::object::ObjectHandle;
 
 use crate::error::{Error, Result};
-use crate::hsm::{Hsm, HsmSession, PublicKey};
+use crate::hsm::{Hsm, HsmSession, Need, PublicKey};
 use crate::pin::read_pin;
 use crate::seal::{RecordSignature, SealRecord};
 use crate::store::{EnvConfig, Store};
@@ -81,11 +81,15 @@ impl Signer {
 }
 
 /// Opens the token of `env`, checks it is that environment's (serial, marker, signing
-/// key), logs in and runs `f`. The module is finalized afterwards, whatever `f` did.
+/// key), logs in and runs `f`. Before the PIN is asked, the token must offer every
+/// mechanism in `needs`: a token that lost one (another module, another firmware, a
+/// changed policy) is refused by name, not met halfway through the ceremony. The
+/// module is finalized afterwards, whatever `f` did.
 pub(crate) fn with_env_session<T>(
     ctx: &Context,
     store: &Store,
     env: &str,
+    needs: &[Need],
     f: impl FnOnce(&HsmSession<'_>, &Signer) -> Result<T>,
 ) -> Result<T> {
     let cfg = store.env(env)?;
@@ -101,6 +105,7 @@ pub(crate) fn with_env_session<T>(
                 cfg.serial
             )));
         }
+        hsm.require(&token, needs)?;
         let session = {
             let pin = read_pin(ctx.pin_file.as_deref(), &token.label)?;
             hsm.login(&token, &pin)?

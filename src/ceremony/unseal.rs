@@ -14,7 +14,7 @@ use super::{Context, Report, Signer, verify_record, with_env_session};
 use crate::clock;
 use crate::deliver::Delivery;
 use crate::error::{Error, Result};
-use crate::hsm::HsmSession;
+use crate::hsm::{HsmSession, Need};
 use crate::seal::{Origin, SealRecord};
 use crate::secret::{Credential, Encoding};
 use crate::store::Store;
@@ -32,15 +32,24 @@ pub struct UnsealArgs {
     pub encoding: Option<Encoding>,
 }
 
+/// The ceremony that recovers a credential, and what it does besides.
+pub(crate) struct Recovery<'a> {
+    /// Names the ceremony in messages.
+    pub verb: &'a str,
+    /// Refuses an expired seal (unseal), or warns and goes on (drill).
+    pub refuse_expired: bool,
+    /// The mechanisms the ceremony uses besides unwrapping with the recorded one.
+    pub also_needs: Vec<Need>,
+}
+
 /// Recovers the credential of `seal` from `share_paths` and runs `then` with it while
-/// the HSM session is open. `verb` names the ceremony in messages.
+/// the HSM session is open.
 pub(crate) fn recover<T>(
     ctx: &Context,
     store: &Store,
     seal: &str,
     share_paths: &[PathBuf],
-    verb: &str,
-    refuse_expired: bool,
+    how: Recovery<'_>,
     then: impl FnOnce(&HsmSession<'_>, &Signer, &SealRecord, Credential, &[Accepted]) -> Result<T>,
 ) -> Result<T> {
     let record = store.read_record(seal)?;
@@ -48,7 +57,7 @@ pub(crate) fn recover<T>(
     if let Some(expires) = &record.expires {
         let at = clock::parse_instant(expires)?;
         if at <= clock::now()? {
-            if refuse_expired {
+            if how.refuse_expired {
                 return Err(Error::Refused(format!(
                     "seal '{seal}' expired at {expires}: zeroth does not unseal an expired credential; its owner ({}) must replace it",
                     record.owner
@@ -63,11 +72,17 @@ pub(crate) fn recover<T>(
             record.threshold
         )));
     }
+    let verb = how.verb;
     let accepted = shares::collect(&record, share_paths, verb)?;
     let u = shares::recover(&record, &accepted)?;
     let wrapped = record.open_blob(&u)?;
     drop(u);
-    with_env_session(ctx, store, &record.env, |session, signer| {
+    let mut needs = vec![Need::unwrap(
+        record.key.mechanism,
+        format!("{verb} '{seal}': its credential was wrapped with it, as its signed record says"),
+    )];
+    needs.extend(how.also_needs);
+    with_env_session(ctx, store, &record.env, &needs, |session, signer| {
         let key_id = record.key_id_bytes()?;
         let kseal = session.find_seal_key(&record.key.label, &key_id)?.ok_or_else(|| {
             Error::Refused(format!(
@@ -124,8 +139,11 @@ pub fn run(ctx: &Context, args: &UnsealArgs) -> Result<Report> {
         &store,
         &args.seal,
         &args.shares,
-        "unseal",
-        true,
+        Recovery {
+            verb: "unseal",
+            refuse_expired: true,
+            also_needs: Vec::new(),
+        },
         |_, _, record, credential, accepted| {
             let encoding = args.encoding.unwrap_or(record.credential.encoding);
             let custodians: Vec<String> = accepted.iter().map(|a| a.custodian.clone()).collect();
