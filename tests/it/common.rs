@@ -166,6 +166,7 @@ pub struct Cmd<'f> {
     args: Vec<OsString>,
     env: Vec<(String, Option<OsString>)>,
     stdin: Option<Vec<u8>>,
+    no_terminal: bool,
 }
 
 impl Cmd<'_> {
@@ -189,13 +190,27 @@ impl Cmd<'_> {
         self
     }
 
+    /// Runs with no PIN source at all: no `ZEROTH_PIN` and, through `setsid`, no
+    /// controlling terminal to prompt on. A run that got as far as asking for the PIN
+    /// fails with "no PIN for token".
+    pub fn without_pin(mut self) -> Self {
+        self.no_terminal = true;
+        self.env_remove("ZEROTH_PIN")
+    }
+
     pub fn stdin(mut self, data: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(data.into());
         self
     }
 
     pub fn run(self) -> Run {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_zeroth"));
+        let mut c = if self.no_terminal {
+            let mut c = Command::new("setsid");
+            c.arg(env!("CARGO_BIN_EXE_zeroth"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_zeroth"))
+        };
         c.args(&self.args)
             .current_dir(self.fx.path())
             .env("ZEROTH_STORE", self.fx.store())
@@ -281,8 +296,9 @@ impl Fixture {
                 .unwrap();
                 let mut text = template.replace("@TOKENDIR@", tokens.to_str().unwrap());
                 if !denied.is_empty() {
-                    // One leading '-' makes the whole list a deny list.
-                    text.push_str(&format!("slots.mechanisms = -{}\n", denied.join(",")));
+                    // A leading '-' makes the list a deny list; SoftHSM 2.6 takes the
+                    // whole first entry for that marker, so the names follow "-,".
+                    text.push_str(&format!("slots.mechanisms = -,{}\n", denied.join(",")));
                 }
                 text
             }
@@ -319,6 +335,12 @@ impl Fixture {
         self.denied
             .borrow_mut()
             .extend(mechs.iter().map(|m| m.to_string()));
+        self.write_conf();
+    }
+
+    /// Undoes [`Fixture::deny_mechanisms`].
+    pub fn allow_all_mechanisms(&self) {
+        self.denied.borrow_mut().clear();
         self.write_conf();
     }
 
@@ -396,6 +418,65 @@ impl Fixture {
         }
     }
 
+    /// Initializes the token labelled `label` again, as a security officer resetting
+    /// it would: every object on it is gone, the PINs are set anew.
+    pub fn reinit_token(&self, label: &str) {
+        match self.kind {
+            Kind::SoftHsm => {
+                let mut c = Command::new("softhsm2-util");
+                c.args(["--init-token", "--token", label, "--label", label])
+                    .args(["--pin", PIN, "--so-pin", SO_PIN]);
+                self.module_env(&mut c);
+                check_tool(c, "softhsm2-util --init-token --token");
+            }
+            Kind::Kryoptic => {
+                let slot = self
+                    .slots
+                    .borrow()
+                    .iter()
+                    .position(|l| l == label)
+                    .expect("a token this fixture made")
+                    .to_string();
+                let mut c = self.pkcs11_tool();
+                c.args(["--slot", &slot, "--init-token", "--label", label])
+                    .args(["--so-pin", SO_PIN]);
+                check_tool(c, "pkcs11-tool --init-token");
+                // Kryoptic's C_InitToken leaves the user PIN uninitialized.
+                let mut c = self.pkcs11_tool();
+                c.args([
+                    "--slot",
+                    &slot,
+                    "--init-pin",
+                    "--login",
+                    "--login-type",
+                    "so",
+                ])
+                .args(["--so-pin", SO_PIN, "--pin", PIN]);
+                check_tool(c, "pkcs11-tool --init-pin");
+            }
+        }
+    }
+
+    /// The serial number of the token labelled `label`, as `pkcs11-tool -L` prints it.
+    pub fn serial(&self, label: &str) -> String {
+        let mut c = self.pkcs11_tool();
+        c.arg("--list-slots");
+        let out = check_tool(c, "pkcs11-tool --list-slots");
+        let mut current = None;
+        for line in out.lines() {
+            if let Some((key, value)) = line.split_once(':') {
+                match key.trim() {
+                    "token label" => current = Some(value.trim().to_string()),
+                    "serial num" if current.as_deref() == Some(label) => {
+                        return value.trim().to_string();
+                    }
+                    _ => {}
+                }
+            }
+        }
+        panic!("no token labelled {label} in:\n{out}")
+    }
+
     /// `pkcs11-tool` on the module under test, with this test's configuration.
     pub fn pkcs11_tool(&self) -> Command {
         let mut c = Command::new("pkcs11-tool");
@@ -417,6 +498,7 @@ impl Fixture {
             args: Vec::new(),
             env: Vec::new(),
             stdin: None,
+            no_terminal: false,
         }
     }
 
@@ -570,6 +652,28 @@ impl Fixture {
             tokens.iter().map(|t| self.token_objects(t)).collect(),
         )
     }
+}
+
+/// Runs `f`, which must be refused, and checks nothing changed on disk or token.
+#[track_caller]
+pub fn unchanged(fx: &Fixture, tokens: &[&str], f: impl FnOnce() -> Run) -> Run {
+    let before = fx.snapshot(tokens);
+    let run = f();
+    assert_ne!(run.code, 0, "expected a refusal: {}", run.stderr);
+    assert!(
+        run.stdout.is_empty() || run.stdout_str().trim_start().starts_with('{'),
+        "stdout: {}",
+        run.stdout_str()
+    );
+    let after = fx.snapshot(tokens);
+    assert_eq!(
+        before.0.keys().collect::<Vec<_>>(),
+        after.0.keys().collect::<Vec<_>>(),
+        "files added or removed"
+    );
+    assert!(before.0 == after.0, "a file changed");
+    assert_eq!(before.1, after.1, "token objects changed");
+    run
 }
 
 /// Runs a token tool, asserts it succeeded and returns its stdout.

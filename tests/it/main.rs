@@ -8,3 +8,4 @@ mod ceremonies;
 mod leaks;
 mod quorum;
 mod refusals;
+mod tokens;

@@ -5,28 +5,6 @@ use std::path::PathBuf;
 
 use crate::common::*;
 
-/// Runs `f`, which must be refused, and checks nothing changed on disk or token.
-#[track_caller]
-fn unchanged(fx: &Fixture, tokens: &[&str], f: impl FnOnce() -> Run) -> Run {
-    let before = fx.snapshot(tokens);
-    let run = f();
-    assert_ne!(run.code, 0, "expected a refusal: {}", run.stderr);
-    assert!(
-        run.stdout.is_empty() || run.stdout_str().trim_start().starts_with('{'),
-        "stdout: {}",
-        run.stdout_str()
-    );
-    let after = fx.snapshot(tokens);
-    assert_eq!(
-        before.0.keys().collect::<Vec<_>>(),
-        after.0.keys().collect::<Vec<_>>(),
-        "files added or removed"
-    );
-    assert!(before.0 == after.0, "a file changed");
-    assert_eq!(before.1, after.1, "token objects changed");
-    run
-}
-
 fn three(fx: &Fixture) -> Vec<PathBuf> {
     ["alice", "bob", "carol"]
         .map(|w| fx.share("vault-root", w))
