@@ -61,7 +61,8 @@ softhsm_module() {
 
 # Installs, in one apt-get run, the Debian packages that provide whatever is
 # missing among the given needs (default: all of them). A need is a command
-# name or libsofthsm2.so. Prints one line naming what it installs, or nothing.
+# name, libsofthsm2.so, or one of the libraries libclang and libssl-dev (asked
+# of dpkg). Prints one line naming what it installs, or nothing.
 # shellcheck disable=SC2120 # the arguments are optional
 ensure_packages() {
     local needs=("$@")
@@ -77,6 +78,9 @@ ensure_packages() {
             age) pkg=age ;;
             openssl) pkg=openssl ;;
             flock) pkg=util-linux ;;
+            libclang) pkg=libclang-dev ;;
+            libssl-dev) pkg=libssl-dev ;;
+            pkg-config) pkg="pkg-config" ;;
             *)
                 zeroth_die "ensure_packages: unknown need '$need'"
                 return 1
@@ -84,6 +88,10 @@ ensure_packages() {
         esac
         if [[ "$need" == libsofthsm2.so ]]; then
             softhsm_module >/dev/null 2>&1 && continue
+        elif [[ "$need" == libclang || "$need" == libssl-dev ]]; then
+            # Libraries, not commands: ask dpkg whether the package is installed.
+            [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]] &&
+                continue
         else
             command -v "$need" >/dev/null 2>&1 && continue
         fi
@@ -168,4 +176,111 @@ init_token() {
         return 1
     }
     softhsm2-util --init-token --free --label "$label" --pin "$pin" --so-pin "$so_pin" >/dev/null
+}
+
+# The Kryoptic release built as the second PKCS#11 module of the tests, and its
+# features: the system OpenSSL 3.0 (dynamic), and the minimal mechanism set.
+KRYOPTIC_VERSION=1.5.4
+KRYOPTIC_FEATURES=kryoptic-lib/dynamic,kryoptic-lib/minimal
+
+# Prints the directory where built modules are kept between runs, outside the git
+# tree so that every clone and worktree on the machine shares them:
+# $ZEROTH_CACHE_DIR, else $XDG_CACHE_HOME/zeroth, else ~/.cache/zeroth.
+zeroth_cache_dir() {
+    printf '%s\n' "${ZEROTH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/zeroth}"
+}
+
+# Prints the path of Kryoptic's PKCS#11 module, libkryoptic_pkcs11.so:
+# $ZEROTH_KRYOPTIC_MODULE if set, else the one cached for KRYOPTIC_VERSION and
+# KRYOPTIC_FEATURES, else builds it first (once per machine). The source is the
+# crate as published on crates.io, fetched by cargo through a throwaway project
+# and built with the lock file it ships; nothing of it enters the git tree.
+# Progress goes to stderr; stdout carries the path alone.
+ensure_kryoptic() {
+    if [[ -n "${ZEROTH_KRYOPTIC_MODULE:-}" ]]; then
+        if [[ ! -f "$ZEROTH_KRYOPTIC_MODULE" ]]; then
+            zeroth_die "ZEROTH_KRYOPTIC_MODULE=$ZEROTH_KRYOPTIC_MODULE does not exist"
+            return 1
+        fi
+        printf '%s\n' "$ZEROTH_KRYOPTIC_MODULE"
+        return 0
+    fi
+    local dir so
+    dir="$(zeroth_cache_dir)/kryoptic-$KRYOPTIC_VERSION-${KRYOPTIC_FEATURES//[^a-z0-9]/_}"
+    so="$dir/libkryoptic_pkcs11.so"
+    if [[ -s "$so" ]]; then
+        printf '%s\n' "$so"
+        return 0
+    fi
+    ensure_packages libclang libssl-dev pkg-config flock >&2 || return 1
+    ensure_cargo || return 1
+    mkdir -p "$dir" || {
+        zeroth_die "cannot create the cache directory $dir"
+        return 1
+    }
+    # One build at a time: a second caller waits, then finds the module built.
+    (
+        flock 9 || exit 1
+        [[ -s "$so" ]] && exit 0
+        _kryoptic_build "$dir" >&2
+    ) 9>"$dir/.lock" || return 1
+    printf '%s\n' "$so"
+}
+
+# _kryoptic_build DIR: fetches the kryoptic crate through a throwaway project in
+# DIR/fetch, copies its source to DIR/src, builds it with its own target
+# directory and leaves DIR/libkryoptic_pkcs11.so; then removes the rest.
+_kryoptic_build() {
+    local dir="${1:?_kryoptic_build: missing DIR}" start=$SECONDS
+    echo "==> building Kryoptic $KRYOPTIC_VERSION ($KRYOPTIC_FEATURES), once; kept in $dir"
+    rm -rf "$dir/fetch" "$dir/src" "$dir/target"
+    mkdir -p "$dir/fetch/src"
+    printf '%s\n' \
+        '# Throwaway project: it exists only so that cargo fetches the kryoptic crate.' \
+        '[package]' \
+        'name = "zeroth-kryoptic-fetch"' \
+        'version = "0.0.0"' \
+        'edition = "2021"' \
+        'publish = false' \
+        '' \
+        '[dependencies]' \
+        "kryoptic = { version = \"=$KRYOPTIC_VERSION\", default-features = false }" \
+        '' \
+        '[workspace]' >"$dir/fetch/Cargo.toml"
+    : >"$dir/fetch/src/lib.rs"
+    if ! cargo fetch --quiet --manifest-path "$dir/fetch/Cargo.toml"; then
+        zeroth_die "cargo could not fetch kryoptic $KRYOPTIC_VERSION from crates.io"
+        return 1
+    fi
+    # Where cargo unpacked it: ask cargo rather than guess the registry's layout.
+    local metadata re src
+    metadata="$(cargo metadata --quiet --offline --format-version 1 \
+        --manifest-path "$dir/fetch/Cargo.toml")" || {
+        zeroth_die "cargo metadata failed for the kryoptic fetch project"
+        return 1
+    }
+    re="\"manifest_path\":\"([^\"]*/kryoptic-${KRYOPTIC_VERSION}/Cargo.toml)\""
+    if [[ ! "$metadata" =~ $re ]]; then
+        zeroth_die "cargo fetched kryoptic $KRYOPTIC_VERSION, but its metadata does not say where"
+        return 1
+    fi
+    src="$(dirname "${BASH_REMATCH[1]}")"
+    # Built from a copy: cargo's registry sources are not to be written to.
+    cp -R "$src" "$dir/src"
+    local locked=()
+    [[ -f "$dir/src/Cargo.lock" ]] && locked=(--locked)
+    if ! (cd "$dir/src" && cargo build --release --quiet "${locked[@]}" \
+        --no-default-features --features "$KRYOPTIC_FEATURES" --target-dir "$dir/target"); then
+        zeroth_die "building kryoptic $KRYOPTIC_VERSION failed (it needs libclang-dev, libssl-dev and pkg-config)"
+        return 1
+    fi
+    local built="$dir/target/release/libkryoptic_pkcs11.so"
+    if [[ ! -s "$built" ]]; then
+        zeroth_die "the kryoptic build left no $built"
+        return 1
+    fi
+    cp "$built" "$dir/libkryoptic_pkcs11.so.tmp"
+    mv "$dir/libkryoptic_pkcs11.so.tmp" "$dir/libkryoptic_pkcs11.so"
+    rm -rf "$dir/fetch" "$dir/src" "$dir/target"
+    echo "==> Kryoptic built in $((SECONDS - start))s: $dir/libkryoptic_pkcs11.so"
 }

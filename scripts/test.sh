@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The project's test command (CI runs it through .ci/run): formatting, lints,
-# unit and integration tests (against SoftHSM2, in temporary token directories),
-# doc tests. Installs what is missing first. Exits non-zero on the first failure.
+# unit and integration tests, doc tests. The integration tests run twice, once on
+# each PKCS#11 implementation: SoftHSM2 (Debian package) and Kryoptic (built from
+# crates.io once, then cached; see ensure_kryoptic in lib.sh), each test in its own
+# temporary token set-up. Installs what is missing first. Exits non-zero on the
+# first failure.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -25,8 +28,14 @@ run() {
     step="$*"
     echo
     echo "==> $*"
+    local t0=$SECONDS
     "$@"
+    echo "==> took $((SECONDS - t0))s: $*"
 }
+
+# The SoftHSM2 run takes the fixture's default module, whatever the caller's
+# environment says.
+unset ZEROTH_TEST_MODULE
 
 ensure_packages
 ensure_cargo
@@ -37,5 +46,14 @@ fi
 
 run cargo fmt --all -- --check
 run cargo clippy --all-targets -- -D warnings
-run cargo test --all-targets
+run cargo test --all-targets # integration tests on SoftHSM2
+
+step="building Kryoptic (ensure_kryoptic)"
+echo
+echo "==> $step"
+t0=$SECONDS
+kryoptic="$(ensure_kryoptic)"
+echo "==> took $((SECONDS - t0))s: Kryoptic module $kryoptic"
+run env ZEROTH_TEST_MODULE="$kryoptic" cargo test --test it # the same tests on Kryoptic
+
 run cargo test --doc

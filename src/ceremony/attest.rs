@@ -39,7 +39,7 @@ pub fn run(ctx: &Context, env: &str) -> Result<Report> {
                 pending[pending.len() - 1]
             )
         };
-        with_env_session(ctx, &store, env, &mut draft, |_, _, _| Ok(()))?;
+        with_env_session(ctx, &store, env, &[], &mut draft, |_, _, _| Ok(()))?;
         Ok(pending)
     })();
     let pending = finish(ctx, &store, &mut draft, result)?;

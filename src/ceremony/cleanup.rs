@@ -83,7 +83,7 @@ pub fn run(ctx: &Context, env: &str, destroy: bool) -> Result<Report> {
                     .map(|p| (r.name.clone(), p.kind.name().to_string(), p.id, p.created))
             })
             .collect();
-        let found = with_env_session(ctx, &store, env, &mut draft, |session, _, draft| {
+        let found = with_env_session(ctx, &store, env, &[], &mut draft, |session, _, draft| {
             let found = orphans(session, &store, env)?;
             if destroy {
                 for (h, _) in &found {

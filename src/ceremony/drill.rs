@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::unseal::recover;
+use super::unseal::{Recovery, recover};
 use super::{Context, Report, finish};
 use crate::audit::Draft;
 use crate::clock;
@@ -38,8 +38,11 @@ fn drill(
         store,
         seal,
         shares,
-        "drill",
-        false,
+        Recovery {
+            verb: "drill",
+            refuse_expired: false,
+            also_needs: Vec::new(),
+        },
         draft,
         Box::new(|session, signer, record, credential, accepted, draft| {
             drop(credential);

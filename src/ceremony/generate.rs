@@ -23,7 +23,7 @@ use super::{Context, Report, deal, finish, random_id, with_env_session};
 use crate::audit::Draft;
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::hsm::{self, HsmSession};
+use crate::hsm::{self, HsmSession, Need};
 use crate::names::{NameKind, check};
 use crate::seal::{Blob, CredentialInfo, KeyRef, Origin, RECORD_FORMAT, SealRecord};
 use crate::secret::{Credential, Encoding};
@@ -227,58 +227,66 @@ fn seal(
             store.root().display()
         )));
     }
-    let record = with_env_session(ctx, store, &spec.env, draft, |session, signer, draft| {
-        let mech = cfg.wrap_mechanism;
-        let token = session.token();
-        if !session.hsm().offers_wrap(token, mech) {
-            return Err(Error::Refused(format!(
-                "token '{}' no longer offers {mech} for wrap and unwrap, the mechanism environment '{}' was bound with",
-                token.label, spec.env
-            )));
-        }
-        if matches!(source, Source::Generate { .. })
-            && !session.hsm().offers_secret_generation(token)
-        {
-            return Err(Error::Refused(format!(
-                "token '{}' does not offer CKM_GENERIC_SECRET_KEY_GEN, which generate needs: import the credential instead",
-                token.label
-            )));
-        }
-        let label = hsm::seal_key_label(&spec.env, &spec.seal, 1, 1);
-        let leftovers = session.seal_keys_with_prefix(&label)?;
-        if leftovers.iter().any(|(l, _)| *l == label) {
-            return Err(Error::Refused(format!(
-                "token '{}' already holds a key labelled '{label}' that no record in this store references (left by an interrupted ceremony, or used by another store): make sure no store uses it, then delete it with pkcs11-tool --delete-object --type secrkey --label '{label}'",
-                token.label
-            )));
-        }
-        let key_id = random_id()?;
-        let kseal = session.generate_seal_key(&label, &key_id)?;
-        crate::fault::point("generate:after-key");
-        draft.key_label = Some(label.clone());
-        let sealed = seal_with_key(
-            session, signer, store, spec, &source, now, length, &label, &key_id, kseal, mech,
-        )
-        .and_then(|record| write_out(store, spec, record));
-        if sealed.is_err() {
-            let _ = session.destroy(kseal);
-        }
-        let (record, _) = sealed?;
-        draft.seal(&record);
-        draft.custodians = record.custodians.iter().map(|c| c.name.clone()).collect();
-        draft.detail = format!(
-            "sealed {} of {}: a {}-byte credential {}, wrapped with {}; shares dealt to the custodians listed",
-            record.threshold,
-            record.custodians.len(),
-            record.credential.length,
-            match record.credential.origin {
-                Origin::Generated => "generated in the HSM",
-                Origin::Imported => "imported",
-            },
-            record.key.mechanism
-        );
-        Ok(record)
-    })?;
+    let mech = cfg.wrap_mechanism;
+    let mut needs = vec![
+        Need::seal_key_generation(),
+        Need::wrap(
+            mech,
+            format!(
+                "wrap the credential with the mechanism environment '{}' was bound with (zeroth.toml)",
+                spec.env
+            ),
+        ),
+    ];
+    if matches!(source, Source::Generate { .. }) {
+        needs.push(Need::secret_generation(
+            "generate the credential in the HSM (import one instead)",
+        ));
+    }
+    let record = with_env_session(
+        ctx,
+        store,
+        &spec.env,
+        &needs,
+        draft,
+        |session, signer, draft| {
+            let token = session.token();
+            let label = hsm::seal_key_label(&spec.env, &spec.seal, 1, 1);
+            let leftovers = session.seal_keys_with_prefix(&label)?;
+            if leftovers.iter().any(|(l, _)| *l == label) {
+                return Err(Error::Refused(format!(
+                    "token '{}' already holds a key labelled '{label}' that no record in this store references (left by an interrupted ceremony, or used by another store): make sure no store uses it, then delete it with pkcs11-tool --delete-object --type secrkey --label '{label}'",
+                    token.label
+                )));
+            }
+            let key_id = random_id()?;
+            let kseal = session.generate_seal_key(&label, &key_id)?;
+            crate::fault::point("generate:after-key");
+            draft.key_label = Some(label.clone());
+            let sealed = seal_with_key(
+                session, signer, store, spec, &source, now, length, &label, &key_id, kseal, mech,
+            )
+            .and_then(|record| write_out(store, spec, record));
+            if sealed.is_err() {
+                let _ = session.destroy(kseal);
+            }
+            let (record, _) = sealed?;
+            draft.seal(&record);
+            draft.custodians = record.custodians.iter().map(|c| c.name.clone()).collect();
+            draft.detail = format!(
+                "sealed {} of {}: a {}-byte credential {}, wrapped with {}; shares dealt to the custodians listed",
+                record.threshold,
+                record.custodians.len(),
+                record.credential.length,
+                match record.credential.origin {
+                    Origin::Generated => "generated in the HSM",
+                    Origin::Imported => "imported",
+                },
+                record.key.mechanism
+            );
+            Ok(record)
+        },
+    )?;
     Ok(report(store, spec, &record, &source))
 }
 

@@ -20,7 +20,7 @@ use cryptoki::object::ObjectHandle;
 
 use crate::audit::{self, Draft, Outcome};
 use crate::error::{Error, Result};
-use crate::hsm::{Hsm, HsmSession, PublicKey};
+use crate::hsm::{Hsm, HsmSession, Need, PublicKey};
 use crate::pin::read_pin;
 use crate::seal::{RecordSignature, SealRecord};
 use crate::store::{EnvConfig, Store};
@@ -105,12 +105,16 @@ impl Signer {
 
 /// Opens the token of `env`, checks it is that environment's (serial, marker, signing
 /// key), logs in and runs `f`; then writes the ceremony's log entry, signed, unless `f`
-/// wrote it already. A failure to open the token is logged unsigned, with why. The
+/// wrote it already. Before the PIN is asked, the token must offer every mechanism in
+/// `needs` (and `CKM_ECDSA`, which signs the log): a token that lost one (another
+/// module, another firmware, a changed policy) is refused by name, not met halfway
+/// through the ceremony. A failure to open the token is logged unsigned, with why. The
 /// module is finalized afterwards, whatever happened.
 pub(crate) fn with_env_session<T>(
     ctx: &Context,
     store: &Store,
     env: &str,
+    needs: &[Need],
     draft: &mut Draft,
     f: impl FnOnce(&HsmSession<'_>, &Signer, &mut Draft) -> Result<T>,
 ) -> Result<T> {
@@ -120,7 +124,7 @@ pub(crate) fn with_env_session<T>(
         Ok(h) => h,
         Err(e) => return Err(log_unsigned(store, draft, e)),
     };
-    let result = match open(ctx, store, env, cfg, &hsm) {
+    let result = match open(ctx, store, env, cfg, &hsm, needs) {
         Err(e) => Err(log_unsigned(store, draft, e)),
         Ok((session, signer)) => {
             let result = f(&session, &signer, draft);
@@ -166,6 +170,7 @@ fn open<'h>(
     env: &str,
     cfg: &EnvConfig,
     hsm: &'h Hsm,
+    needs: &[Need],
 ) -> Result<(HsmSession<'h>, Signer)> {
     let token = hsm.find_token(&cfg.token)?;
     if token.serial != cfg.serial {
@@ -177,6 +182,9 @@ fn open<'h>(
             cfg.serial
         )));
     }
+    let mut all = needs.to_vec();
+    all.push(Need::signing("sign the ceremony's log entry"));
+    hsm.require(&token, &all)?;
     let session = {
         let pin = read_pin(ctx.pin_file.as_deref(), &token.label)?;
         hsm.login(&token, &pin)?
@@ -232,7 +240,7 @@ pub(crate) fn finish<T>(
     let logged = if pin_at_hand {
         match Hsm::load(&cfg.module) {
             Ok(hsm) => {
-                let r = match open(ctx, store, &env, cfg, &hsm) {
+                let r = match open(ctx, store, &env, cfg, &hsm, &[]) {
                     Ok((session, signer)) => audit::append(
                         store,
                         draft,

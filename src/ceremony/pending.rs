@@ -31,7 +31,7 @@ use crate::clock;
 use crate::deliver::Delivery;
 use crate::error::{Error, Result};
 use crate::fault;
-use crate::hsm::{self, HsmSession};
+use crate::hsm::{self, HsmSession, Need};
 use crate::names::{NameKind, check};
 use crate::seal::{CredentialInfo, HistoryEntry, KeyRef, Origin, Pending, PendingKind, SealRecord};
 use crate::secret::{Credential, Encoding};
@@ -191,14 +191,35 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
     drop(u);
     let cfg = store.env(&record.env)?.clone();
     let now = clock::now()?;
+    let mech = cfg.wrap_mechanism;
+    let mut needs = vec![
+        Need::seal_key_generation(),
+        Need::wrap(
+            mech,
+            format!(
+                "wrap the credential of the new set with the mechanism environment '{}' was bound with (zeroth.toml)",
+                record.env
+            ),
+        ),
+    ];
+    match (&args.kind, &args.credential) {
+        (PendingKind::Rekey, _) => needs.push(Need::unwrap(
+            record.key.mechanism,
+            format!("unwrap the credential of '{}' to wrap it anew", record.name),
+        )),
+        (PendingKind::Rotate, Some(NewCredential::Import(_))) => {}
+        (PendingKind::Rotate, _) => needs.push(Need::secret_generation(
+            "generate the new credential in the HSM (rotate --import instead)",
+        )),
+    }
     let (pending, written) = with_env_session(
         ctx,
         store,
         &record.env,
+        &needs,
         draft,
         |session, signer, draft| {
             let old_key = find_current_key(session, &record)?;
-            let mech = cfg.wrap_mechanism;
             let version = match args.kind {
                 PendingKind::Rekey => record.version,
                 PendingKind::Rotate => record.version + 1,
@@ -470,10 +491,15 @@ fn confirm_inner(
     let wrapped = view.open_blob(&u)?;
     drop(u);
     let now = clock::format(clock::now()?);
+    let needs = [Need::unwrap(
+        view.key.mechanism,
+        format!("unwrap the credential of pending operation {id} to prove its new set"),
+    )];
     let (updated, code) = with_env_session(
         ctx,
         store,
         &record.env,
+        &needs,
         draft,
         |session, signer, draft| {
             let new_key_id = view.key_id_bytes()?;
@@ -627,6 +653,7 @@ pub fn cancel(ctx: &Context, kind: PendingKind, seal: &str, id: &str) -> Result<
             ctx,
             &store,
             &record.env,
+            &[],
             &mut draft,
             |session, signer, draft| {
                 let mut updated = record.clone();

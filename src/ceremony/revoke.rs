@@ -43,6 +43,7 @@ pub fn run(ctx: &Context, seal: &str, reason: &str, confirm: Option<&str>) -> Re
             ctx,
             &store,
             &record.env,
+            &[],
             &mut draft,
             |session, signer, draft| {
                 let mut destroyed = Vec::new();

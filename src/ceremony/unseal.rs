@@ -15,7 +15,7 @@ use crate::audit::{self, Draft, Outcome};
 use crate::clock;
 use crate::deliver::Delivery;
 use crate::error::{Error, Result};
-use crate::hsm::HsmSession;
+use crate::hsm::{HsmSession, Need};
 use crate::seal::{Origin, SealRecord};
 use crate::secret::{Credential, Encoding};
 use crate::store::Store;
@@ -33,21 +33,28 @@ pub struct UnsealArgs {
     pub encoding: Option<Encoding>,
 }
 
+/// The ceremony that recovers a credential, and what it does besides.
+pub(crate) struct Recovery<'a> {
+    /// Names the ceremony in messages.
+    pub verb: &'a str,
+    /// Refuses an expired seal (unseal), or warns and goes on (drill).
+    pub refuse_expired: bool,
+    /// The mechanisms the ceremony uses besides unwrapping with the recorded one.
+    pub also_needs: Vec<Need>,
+}
+
 /// What a ceremony does with the recovered credential, inside the HSM session.
 pub(crate) type Then<'a, T> = dyn FnOnce(&HsmSession<'_>, &Signer, &SealRecord, Credential, &[Accepted], &mut Draft) -> Result<T>
     + 'a;
 
 /// Recovers the credential of `seal` from `share_paths` and runs `then` with it while
-/// the HSM session is open. `verb` names the ceremony in messages; `draft` collects what
-/// the log entry will say.
-#[allow(clippy::too_many_arguments)]
+/// the HSM session is open. `draft` collects what the log entry will say.
 pub(crate) fn recover<T>(
     ctx: &Context,
     store: &Store,
     seal: &str,
     share_paths: &[PathBuf],
-    verb: &str,
-    refuse_expired: bool,
+    how: Recovery<'_>,
     draft: &mut Draft,
     then: Box<Then<'_, T>>,
 ) -> Result<T> {
@@ -60,7 +67,7 @@ pub(crate) fn recover<T>(
     if let Some(expires) = &record.expires {
         let at = clock::parse_instant(expires)?;
         if at <= clock::now()? {
-            if refuse_expired {
+            if how.refuse_expired {
                 return Err(Error::Refused(format!(
                     "seal '{seal}' expired at {expires}: zeroth does not unseal an expired credential; its owner ({}) must replace it",
                     record.owner
@@ -75,19 +82,32 @@ pub(crate) fn recover<T>(
             record.threshold
         )));
     }
+    let verb = how.verb;
     let accepted = shares::collect(&record, share_paths, verb, draft)?;
     let u = shares::recover(&record, &accepted)?;
     let wrapped = record.open_blob(&u)?;
     drop(u);
-    with_env_session(ctx, store, &record.env, draft, |session, signer, draft| {
-        let key_id = record.key_id_bytes()?;
-        let kseal = session
-            .find_seal_key(&record.key.label, &key_id)?
-            .ok_or_else(|| missing_key(store, &record, &session.token().label))?;
-        let object = session.unwrap_credential(record.key.mechanism, kseal, &wrapped)?;
-        let credential = trim(&record, object)?;
-        then(session, signer, &record, credential, &accepted, draft)
-    })
+    let mut needs = vec![Need::unwrap(
+        record.key.mechanism,
+        format!("{verb} '{seal}': its credential was wrapped with it, as its signed record says"),
+    )];
+    needs.extend(how.also_needs);
+    with_env_session(
+        ctx,
+        store,
+        &record.env,
+        &needs,
+        draft,
+        |session, signer, draft| {
+            let key_id = record.key_id_bytes()?;
+            let kseal = session
+                .find_seal_key(&record.key.label, &key_id)?
+                .ok_or_else(|| missing_key(store, &record, &session.token().label))?;
+            let object = session.unwrap_credential(record.key.mechanism, kseal, &wrapped)?;
+            let credential = trim(&record, object)?;
+            then(session, signer, &record, credential, &accepted, draft)
+        },
+    )
 }
 
 /// The refusal for a record whose K_seal is gone from the token: the log says whether
@@ -188,8 +208,11 @@ fn unseal(ctx: &Context, store: &Store, args: &UnsealArgs, draft: &mut Draft) ->
         store,
         &args.seal,
         &args.shares,
-        "unseal",
-        true,
+        Recovery {
+            verb: "unseal",
+            refuse_expired: true,
+            also_needs: Vec::new(),
+        },
         draft,
         Box::new(|session, signer, record, credential, accepted, draft| {
             let encoding = args.encoding.unwrap_or(record.credential.encoding);

@@ -97,6 +97,130 @@ pub const REQUIRED: [(MechanismType, &str, &str); 3] = [
     ),
 ];
 
+/// What a mechanism must be offered for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Use {
+    /// `CKF_WRAP` and `CKF_UNWRAP`: sealing, so that the seal can be opened later.
+    WrapAndUnwrap,
+    /// `CKF_UNWRAP`: opening a seal.
+    Unwrap,
+    /// `CKF_SIGN`.
+    Sign,
+    /// `CKF_GENERATE`.
+    Generate,
+}
+
+/// A mechanism a ceremony needs the token to offer, and why: checked before the PIN is
+/// asked for, so a token that lacks it is named before anyone's time is spent.
+#[derive(Clone, Debug)]
+pub struct Need {
+    mech: MechanismType,
+    name: &'static str,
+    usage: Use,
+    why: String,
+}
+
+impl Need {
+    /// The recorded wrap mechanism, for both wrap and unwrap (sealing).
+    pub fn wrap(mech: WrapMechanism, why: impl Into<String>) -> Need {
+        Need {
+            mech: mech.mechanism_type(),
+            name: mech.name(),
+            usage: Use::WrapAndUnwrap,
+            why: why.into(),
+        }
+    }
+
+    /// The recorded wrap mechanism, for unwrap (opening a seal).
+    pub fn unwrap(mech: WrapMechanism, why: impl Into<String>) -> Need {
+        Need {
+            mech: mech.mechanism_type(),
+            name: mech.name(),
+            usage: Use::Unwrap,
+            why: why.into(),
+        }
+    }
+
+    /// `CKM_AES_KEY_GEN`, to make K_seal.
+    pub fn seal_key_generation() -> Need {
+        Need {
+            mech: MechanismType::AES_KEY_GEN,
+            name: "CKM_AES_KEY_GEN",
+            usage: Use::Generate,
+            why: "generate K_seal".into(),
+        }
+    }
+
+    /// `CKM_GENERIC_SECRET_KEY_GEN`, to generate the credential in the HSM.
+    pub fn secret_generation(why: impl Into<String>) -> Need {
+        Need {
+            mech: MechanismType::GENERIC_SECRET_KEY_GEN,
+            name: "CKM_GENERIC_SECRET_KEY_GEN",
+            usage: Use::Generate,
+            why: why.into(),
+        }
+    }
+
+    /// `CKM_ECDSA`, to sign records (the digest is computed on the host).
+    pub fn signing(why: impl Into<String>) -> Need {
+        Need {
+            mech: MechanismType::ECDSA,
+            name: "CKM_ECDSA",
+            usage: Use::Sign,
+            why: why.into(),
+        }
+    }
+}
+
+/// Checks that the token in `slot` lists every mechanism of `needs` with the flags
+/// asked. The first one missing is refused with its name, what it is needed for, the
+/// token and the module.
+pub fn require(
+    ctx: &Pkcs11,
+    slot: Slot,
+    token: &str,
+    serial: &str,
+    module: &std::path::Path,
+    needs: &[Need],
+) -> Result<()> {
+    if needs.is_empty() {
+        return Ok(());
+    }
+    let listed = ctx.get_mechanism_list(slot).map_err(|e| {
+        Error::hsm(
+            &format!(
+                "cannot list the mechanisms of token '{token}' in {}",
+                module.display()
+            ),
+            e,
+        )
+    })?;
+    for need in needs {
+        let info = if listed.contains(&need.mech) {
+            ctx.get_mechanism_info(slot, need.mech).ok()
+        } else {
+            None
+        };
+        let (ok, missing_use) = match (&info, need.usage) {
+            (None, _) => (false, ""),
+            (Some(i), Use::WrapAndUnwrap) => (i.wrap() && i.unwrap(), " for both wrap and unwrap"),
+            (Some(i), Use::Unwrap) => (i.unwrap(), " for unwrap"),
+            (Some(i), Use::Sign) => (i.sign(), " for signing"),
+            (Some(i), Use::Generate) => (i.generate(), " for key generation"),
+        };
+        if !ok {
+            return Err(Error::Refused(format!(
+                "token '{token}' (serial {serial}) in {} does not offer {}{missing_use}, which zeroth needs to {}: see what it offers with pkcs11-tool --module {} --token-label '{token}' -M",
+                module.display(),
+                need.name,
+                need.why,
+                module.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Returns true if and only if the token in `slot` lists `mech` with every flag asked.
 pub fn offers(ctx: &Pkcs11, slot: Slot, mech: MechanismType, wrap_unwrap: bool) -> bool {
     match ctx.get_mechanism_info(slot, mech) {
@@ -105,36 +229,59 @@ pub fn offers(ctx: &Pkcs11, slot: Slot, mech: MechanismType, wrap_unwrap: bool) 
     }
 }
 
-/// Picks the wrap mechanism for the token in `slot`: `forced` if given and offered,
-/// else the first of [`WRAP_PREFERENCE`] the token offers with both wrap and unwrap.
-/// Also checks the mechanisms every ceremony needs.
+/// Picks the wrap mechanism for `token`: `forced` if given and offered, else the first
+/// of [`WRAP_PREFERENCE`] the token offers with both wrap and unwrap. Also checks the
+/// mechanisms every ceremony needs.
 pub fn negotiate(
     ctx: &Pkcs11,
-    slot: Slot,
-    token: &str,
+    token: &super::Token,
+    module: &std::path::Path,
     forced: Option<WrapMechanism>,
 ) -> Result<WrapMechanism> {
-    let listed = ctx
-        .get_mechanism_list(slot)
-        .map_err(|e| Error::hsm(&format!("cannot list the mechanisms of token '{token}'"), e))?;
+    let (slot, label, serial) = (token.slot, &token.label, &token.serial);
+    let listed = ctx.get_mechanism_list(slot).map_err(|e| {
+        Error::hsm(
+            &format!(
+                "cannot list the mechanisms of token '{label}' in {}",
+                module.display()
+            ),
+            e,
+        )
+    })?;
     for (mech, name, why) in REQUIRED {
         if !listed.contains(&mech) {
             return Err(Error::Refused(format!(
-                "token '{token}' does not offer {name}, which zeroth needs to {why}: use a token that lists it (check with pkcs11-tool -M)"
+                "token '{label}' (serial {serial}) in {} does not offer {name}, which zeroth needs to {why}: use a token that lists it (check with pkcs11-tool -M)",
+                module.display()
             )));
         }
     }
     let usable = |m: WrapMechanism| {
         listed.contains(&m.mechanism_type()) && offers(ctx, slot, m.mechanism_type(), true)
     };
+    let offered: Vec<&str> = WRAP_PREFERENCE
+        .into_iter()
+        .filter(|&m| usable(m))
+        .map(WrapMechanism::name)
+        .collect();
     match forced {
         Some(m) if usable(m) => Ok(m),
         Some(m) => Err(Error::Refused(format!(
-            "token '{token}' does not offer {m} for both wrap and unwrap: choose another --wrap-mechanism or leave it out"
+            "token '{label}' (serial {serial}) in {} does not offer {m} for both wrap and unwrap; {}",
+            module.display(),
+            if offered.is_empty() {
+                "it offers no wrap mechanism zeroth can use".to_string()
+            } else {
+                format!(
+                    "it offers {}: choose that --wrap-mechanism or leave the option out",
+                    offered.join(" and ")
+                )
+            }
         ))),
         None => WRAP_PREFERENCE.into_iter().find(|&m| usable(m)).ok_or_else(|| {
             Error::Refused(format!(
-                "token '{token}' offers neither CKM_AES_KEY_WRAP_PAD nor CKM_AES_KEY_WRAP with wrap and unwrap: zeroth cannot seal on it"
+                "token '{label}' (serial {serial}) in {} offers neither CKM_AES_KEY_WRAP_PAD nor CKM_AES_KEY_WRAP with wrap and unwrap: zeroth cannot seal on it",
+                module.display()
             ))
         }),
     }

@@ -10,6 +10,24 @@
 //! | K_seal | AES-256 | `zeroth:<env>:<seal>:v<version>:s<set>` | sensitive, never extractable, wrap/unwrap only |
 //!
 //! The credential itself is only ever a session object, destroyed after use.
+//!
+//! Where PKCS#11 implementations differ (SoftHSM 2.6 and Kryoptic are both in the test
+//! matrix; docs/DESIGN.md lists what was met), the difference is handled here, so the
+//! ceremonies see one behaviour:
+//!
+//! - wrap mechanisms: negotiated at `env init` and recorded; every ceremony checks the
+//!   token still offers what it needs before the PIN is asked ([`Hsm::require`]);
+//! - unwrapped padding: SoftHSM leaves RFC 5649 padding on after
+//!   `CKM_AES_KEY_WRAP_PAD` (trimmed by the unseal ceremony against the signed length);
+//! - `CKA_EC_POINT`: DER OCTET STRING or the bare point, told apart by length;
+//! - labels and serial numbers: blank-padded fixed fields, trimmed;
+//! - object searches: Kryoptic also lists `CKO_MECHANISM` objects, so every search
+//!   zeroth makes names a class;
+//! - PIN counters: SoftHSM raises `CKF_USER_PIN_COUNT_LOW` and never locks, Kryoptic
+//!   locks after 10 wrong PINs; both are reported in words;
+//! - a module that fails `C_Initialize` or a token that is gone
+//!   (`CKR_TOKEN_NOT_PRESENT`, which Kryoptic returns when it finds no configuration)
+//!   is reported with the module's path.
 
 mod mechanism;
 
@@ -25,7 +43,7 @@ use p256::pkcs8::{EncodePublicKey, LineEnding};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-pub use mechanism::{WRAP_PREFERENCE, WrapMechanism};
+pub use mechanism::{Need, WRAP_PREFERENCE, WrapMechanism};
 
 use crate::error::{Error, Result, ckr_name};
 use crate::secret::{Credential, Pin};
@@ -138,14 +156,13 @@ impl Hsm {
             Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => {
                 return Err(Error::Hsm(format!(
-                    "PKCS#11 module {} failed to initialize: {}{}",
+                    "PKCS#11 module {} failed to initialize: {}{}{}",
                     path.display(),
                     crate::error::describe_pkcs11(&e),
-                    if path.to_string_lossy().contains("softhsm") {
-                        " (SoftHSM reads its configuration from SOFTHSM2_CONF, default /etc/softhsm/softhsm2.conf: check that it exists and names a token directory)"
-                    } else {
-                        ""
-                    }
+                    device_reason(&e)
+                        .map(|what| format!("; {what}"))
+                        .unwrap_or_default(),
+                    config_hint(path)
                 )));
             }
         }
@@ -160,19 +177,40 @@ impl Hsm {
         &self.path
     }
 
+    /// Wraps a PKCS#11 failure of this module: which function failed, its return value,
+    /// and, when the token or device is gone, the module's path.
+    fn fail(&self, context: &str, e: cryptoki::error::Error) -> Error {
+        Error::Hsm(format!(
+            "{context}: {}{}",
+            crate::error::describe_pkcs11(&e),
+            device_words(&self.path, &e)
+        ))
+    }
+
     /// Finds the one token labelled `label`.
     pub fn find_token(&self, label: &str) -> Result<Token> {
         let slots = self.ctx.get_slots_with_token().map_err(|e| {
-            Error::hsm(
+            self.fail(
                 &format!("cannot list the slots of {}", self.path.display()),
                 e,
             )
         })?;
         let mut found = Vec::new();
         let mut others = Vec::new();
+        let mut unreadable = Vec::new();
         for slot in slots {
-            let Ok(info) = self.ctx.get_token_info(slot) else {
-                continue;
+            let info = match self.ctx.get_token_info(slot) {
+                Ok(info) => info,
+                Err(e) => {
+                    // A slot whose token went away between the two calls, or that the
+                    // module cannot read: said, not skipped in silence.
+                    unreadable.push(format!(
+                        "slot {}: {}",
+                        slot.id(),
+                        crate::error::describe_pkcs11(&e)
+                    ));
+                    continue;
+                }
             };
             if !info.token_initialized() {
                 continue;
@@ -191,17 +229,20 @@ impl Hsm {
         match found.len() {
             1 => Ok(found.remove(0)),
             0 => Err(Error::Hsm(format!(
-                "no token labelled '{label}' in {}; {}",
+                "no token labelled '{label}' in {}; {}{}",
                 self.path.display(),
                 if others.is_empty() {
-                    let hint = if self.path.to_string_lossy().contains("softhsm") {
-                        " (SoftHSM reads its token directory from SOFTHSM2_CONF)"
-                    } else {
-                        ""
-                    };
-                    format!("the module shows no initialized token{hint}")
+                    format!(
+                        "the module shows no initialized token{}",
+                        config_hint(&self.path)
+                    )
                 } else {
                     format!("tokens present: {}", others.join(", "))
+                },
+                if unreadable.is_empty() {
+                    String::new()
+                } else {
+                    format!("; slots that could not be read: {}", unreadable.join(", "))
                 }
             ))),
             _ => Err(Error::Refused(format!(
@@ -217,31 +258,30 @@ impl Hsm {
         }
     }
 
-    /// Lists what the token in `slot` offers and picks a wrap mechanism.
+    /// Lists what `token` offers and picks a wrap mechanism.
     pub fn negotiate(&self, token: &Token, forced: Option<WrapMechanism>) -> Result<WrapMechanism> {
-        mechanism::negotiate(&self.ctx, token.slot, &token.label, forced)
+        mechanism::negotiate(&self.ctx, token, &self.path, forced)
     }
 
-    /// Returns true if and only if the token offers `CKM_GENERIC_SECRET_KEY_GEN`.
-    pub fn offers_secret_generation(&self, token: &Token) -> bool {
-        mechanism::offers(
+    /// Refuses, naming the mechanism, the token and the module, unless `token` offers
+    /// every mechanism in `needs` for what it is needed for. Needs no login: ceremonies
+    /// call it before the PIN is asked.
+    pub fn require(&self, token: &Token, needs: &[Need]) -> Result<()> {
+        mechanism::require(
             &self.ctx,
             token.slot,
-            cryptoki::mechanism::MechanismType::GENERIC_SECRET_KEY_GEN,
-            false,
+            &token.label,
+            &token.serial,
+            &self.path,
+            needs,
         )
-    }
-
-    /// Returns true if and only if the token lists `mech` for both wrap and unwrap.
-    pub fn offers_wrap(&self, token: &Token, mech: WrapMechanism) -> bool {
-        mechanism::offers(&self.ctx, token.slot, mech.mechanism_type(), true)
     }
 
     /// Opens a read-write session on `token` and logs the user in with `pin`. A wrong
     /// PIN is refused with the token's PIN-count flags in words.
     pub fn login(&self, token: &Token, pin: &Pin) -> Result<HsmSession<'_>> {
         let session = self.ctx.open_rw_session(token.slot).map_err(|e| {
-            Error::hsm(
+            self.fail(
                 &format!("cannot open a session on token '{}'", token.label),
                 e,
             )
@@ -263,21 +303,17 @@ impl Hsm {
             .ctx
             .get_token_info(token.slot)
             .map(|i| {
-                let mut f = Vec::new();
-                if i.user_pin_locked() {
-                    f.push("the user PIN is locked: the security officer must unlock it");
-                } else if i.user_pin_final_try() {
-                    f.push("one more wrong PIN locks the token");
-                } else if i.user_pin_count_low() {
-                    f.push("the token counts wrong PINs since the last good login, and few tries may be left");
-                }
-                f.join("; ")
+                pin_flags_in_words(
+                    i.user_pin_locked(),
+                    i.user_pin_final_try(),
+                    i.user_pin_count_low(),
+                )
             })
             .unwrap_or_default();
         let rv = ckr_name(&e).unwrap_or_default();
         let what = match rv.as_str() {
             "CKR_PIN_INCORRECT" => "wrong PIN",
-            "CKR_PIN_LOCKED" => "the PIN is locked",
+            "CKR_PIN_LOCKED" => "the user PIN is locked",
             "CKR_PIN_EXPIRED" => "the PIN has expired",
             "CKR_PIN_LEN_RANGE" | "CKR_PIN_INVALID" => {
                 "the PIN has an invalid length or characters"
@@ -285,10 +321,11 @@ impl Hsm {
             _ => "login failed",
         };
         let msg = format!(
-            "{what} for token '{}' (serial {}) ({}){}",
+            "{what} for token '{}' (serial {}) ({}{}){}",
             token.label,
             token.serial,
             crate::error::describe_pkcs11(&e),
+            device_words(&self.path, &e),
             if flags.is_empty() {
                 String::new()
             } else {
@@ -316,7 +353,10 @@ impl HsmSession<'_> {
 
     fn err(&self, what: &str) -> impl FnOnce(cryptoki::error::Error) -> Error + '_ {
         let what = what.to_string();
-        move |e| Error::hsm(&format!("{what} on token '{}'", self.token.label), e)
+        move |e| {
+            self.hsm
+                .fail(&format!("{what} on token '{}'", self.token.label), e)
+        }
     }
 
     /// Returns the environment named by the token's marker, if it has one.
@@ -424,15 +464,9 @@ impl HsmSession<'_> {
                     self.token.label
                 ))
             })?;
-        // CKA_EC_POINT is a DER OCTET STRING around the SEC1 point; some tokens give the
-        // bare point.
-        let sec1 = match point.as_slice() {
-            [0x04, len, rest @ ..] if usize::from(*len) == rest.len() => rest,
-            bare => bare,
-        };
-        p256::PublicKey::from_sec1_bytes(sec1)
+        ec_point_to_key(&point)
             .map(|key| PublicKey { key })
-            .map_err(|_| {
+            .ok_or_else(|| {
                 Error::Hsm(format!(
                     "token '{}' gave a signing key that is not a P-256 point",
                     self.token.label
@@ -723,24 +757,11 @@ impl HsmSession<'_> {
                     Attribute::Extractable(true),
                 ],
             )
-            .map_err(|e| {
-                let refused_template = matches!(
-                    ckr_name(&e).as_deref(),
-                    Some("CKR_TEMPLATE_INCONSISTENT" | "CKR_ATTRIBUTE_VALUE_INVALID" | "CKR_TEMPLATE_INCOMPLETE")
-                );
-                if refused_template {
-                    Error::Hsm(format!(
-                        "token '{}' refuses to unwrap with {mech} into a non-sensitive session object ({}): zeroth cannot read the credential back on this token",
-                        self.token.label,
-                        crate::error::describe_pkcs11(&e)
-                    ))
-                } else {
-                    Error::hsm(&format!("cannot unwrap the credential with {mech} on token '{}'", self.token.label), e)
-                }
-            })?;
+            .map_err(|e| unwrap_error(&self.token.label, &self.hsm.path, mech, e))?;
         let attrs = self.session.get_attributes(handle, &[AttributeType::Value]);
         let destroyed = self.session.destroy_object(handle);
-        let attrs = attrs.map_err(self.err("cannot read the unwrapped credential"))?;
+        let attrs =
+            attrs.map_err(|e| read_back_error(&self.token.label, &self.hsm.path, mech, e))?;
         destroyed.map_err(self.err("cannot destroy the unwrapped credential object"))?;
         let mut value = None;
         for a in attrs {
@@ -796,6 +817,135 @@ impl HsmSession<'_> {
     }
 }
 
+/// The template zeroth unwraps the credential into, in words for messages.
+const UNWRAP_TEMPLATE_WORDS: &str =
+    "a session object with CKA_SENSITIVE false and CKA_EXTRACTABLE true";
+
+/// The error for a failed `C_UnwrapKey` of the credential. A token that refuses the
+/// template (some HSMs never create a non-sensitive key) is told apart from other
+/// failures: zeroth cannot read the credential back on such a token.
+fn unwrap_error(
+    token: &str,
+    module: &Path,
+    mech: WrapMechanism,
+    e: cryptoki::error::Error,
+) -> Error {
+    let refused_template = matches!(
+        ckr_name(&e).as_deref(),
+        Some(
+            "CKR_TEMPLATE_INCONSISTENT"
+                | "CKR_ATTRIBUTE_VALUE_INVALID"
+                | "CKR_TEMPLATE_INCOMPLETE"
+                | "CKR_ATTRIBUTE_READ_ONLY"
+        )
+    );
+    if refused_template {
+        Error::Hsm(format!(
+            "token '{token}' in {} refuses to unwrap with {mech} into {UNWRAP_TEMPLATE_WORDS} ({}): zeroth reads the credential back from that object, so it cannot unseal on this token; K_seal and the record are unchanged",
+            module.display(),
+            crate::error::describe_pkcs11(&e)
+        ))
+    } else {
+        Error::Hsm(format!(
+            "cannot unwrap the credential with {mech} on token '{token}': {}{}",
+            crate::error::describe_pkcs11(&e),
+            device_words(module, &e)
+        ))
+    }
+}
+
+/// The error for a failed read of the unwrapped credential's `CKA_VALUE`. A token that
+/// accepted the template but made the object sensitive anyway (a policy that forces
+/// every key sensitive, as some HSMs and FIPS modes have) answers
+/// `CKR_ATTRIBUTE_SENSITIVE`.
+fn read_back_error(
+    token: &str,
+    module: &Path,
+    mech: WrapMechanism,
+    e: cryptoki::error::Error,
+) -> Error {
+    if ckr_name(&e).as_deref() == Some("CKR_ATTRIBUTE_SENSITIVE") {
+        Error::Hsm(format!(
+            "token '{token}' in {} unwrapped the credential with {mech} but made it sensitive, although zeroth asked for {UNWRAP_TEMPLATE_WORDS} ({}): the token's policy forces keys sensitive, so zeroth cannot unseal on it",
+            module.display(),
+            crate::error::describe_pkcs11(&e)
+        ))
+    } else {
+        Error::Hsm(format!(
+            "cannot read the unwrapped credential on token '{token}': {}{}",
+            crate::error::describe_pkcs11(&e),
+            device_words(module, &e)
+        ))
+    }
+}
+
+/// Words for the return values that mean the token or the device is gone.
+fn device_reason(e: &cryptoki::error::Error) -> Option<&'static str> {
+    match ckr_name(e).as_deref() {
+        Some("CKR_TOKEN_NOT_PRESENT") => Some(
+            "the token is not present (unplugged, unreachable, or not in the module's configuration)",
+        ),
+        Some("CKR_DEVICE_REMOVED") => Some("the device was removed"),
+        Some("CKR_DEVICE_ERROR" | "CKR_DEVICE_MEMORY") => Some("the device reported a failure"),
+        Some("CKR_TOKEN_NOT_RECOGNIZED") => Some("the module does not recognize the token"),
+        _ => None,
+    }
+}
+
+/// [`device_reason`] and the module's path, for messages that do not name the module
+/// yet; empty for any other error.
+fn device_words(module: &Path, e: &cryptoki::error::Error) -> String {
+    device_reason(e)
+        .map(|what| format!("; {what}; module {}", module.display()))
+        .unwrap_or_default()
+}
+
+/// Where the soft tokens of the test matrix read their configuration from, for messages
+/// about a module that finds no token.
+fn config_hint(module: &Path) -> &'static str {
+    let name = module
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if name.contains("softhsm") {
+        " (SoftHSM reads its configuration from SOFTHSM2_CONF, default /etc/softhsm/softhsm2.conf: check that it exists and names a token directory)"
+    } else if name.contains("kryoptic") {
+        " (Kryoptic reads its configuration from KRYOPTIC_CONF, else ~/.config/kryoptic/token.conf: a token database ending in .sql, or a file of [[slots]]; check that it exists and every database in it can be opened)"
+    } else {
+        ""
+    }
+}
+
+/// The token's user-PIN flags in words, most serious first; empty when none is set.
+/// SoftHSM 2.6 raises COUNT_LOW after any wrong PIN and never locks; Kryoptic raises
+/// COUNT_LOW with 3 tries left, FINAL_TRY with 1, and locks after 10.
+fn pin_flags_in_words(locked: bool, final_try: bool, count_low: bool) -> String {
+    if locked {
+        "the user PIN is locked (CKF_USER_PIN_LOCKED): no PIN opens the token until the security officer unlocks it with the SO PIN".into()
+    } else if final_try {
+        "one more wrong PIN locks the user PIN (CKF_USER_PIN_FINAL_TRY)".into()
+    } else if count_low {
+        "the token counts wrong PINs and few tries are left (CKF_USER_PIN_COUNT_LOW)".into()
+    } else {
+        String::new()
+    }
+}
+
+/// Returns the P-256 key in a `CKA_EC_POINT`: a DER OCTET STRING around the SEC1 point
+/// (what PKCS#11 asks for, and what SoftHSM and Kryoptic give), or the bare point (what
+/// some tokens give). The two are told apart by trying the DER reading first and falling
+/// back to the bare one: a bare uncompressed point whose X starts with 0x3f also looks
+/// like an OCTET STRING header, so the first byte pair alone cannot decide.
+fn ec_point_to_key(point: &[u8]) -> Option<p256::PublicKey> {
+    let der = match point {
+        [0x04, len, rest @ ..] if usize::from(*len) == rest.len() => Some(rest),
+        [0x04, 0x81, len, rest @ ..] if usize::from(*len) == rest.len() => Some(rest),
+        _ => None,
+    };
+    der.and_then(|sec1| p256::PublicKey::from_sec1_bytes(sec1).ok())
+        .or_else(|| p256::PublicKey::from_sec1_bytes(point).ok())
+}
+
 /// Zeroizes every `CKA_VALUE` in a template once the token has it.
 fn wipe(template: &mut [Attribute]) {
     for a in template.iter_mut() {
@@ -810,4 +960,85 @@ pub fn pad_for(mech: WrapMechanism, value: &[u8]) -> Zeroizing<Vec<u8>> {
     let mut v = Zeroizing::new(value.to_vec());
     v.resize(mech.object_len(value.len()), 0);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cryptoki::context::Function;
+    use p256::elliptic_curve::sec1::ToSec1Point;
+
+    /// A P-256 point whose uncompressed encoding starts 04 3f: the bare form looks like
+    /// a DER OCTET STRING of 63 bytes.
+    fn point_with_x_starting(byte: u8) -> p256::PublicKey {
+        (1u64..)
+            .map(|k| {
+                let mut bytes = [0u8; 32];
+                bytes[24..].copy_from_slice(&k.to_be_bytes());
+                p256::SecretKey::from_slice(&bytes).unwrap().public_key()
+            })
+            .find(|p| p.to_sec1_point(false).as_bytes()[1] == byte)
+            .unwrap()
+    }
+
+    #[test]
+    fn ec_points_in_der_and_bare_forms() {
+        for first in [0x3f, 0x41, 0x00, 0xff] {
+            let key = point_with_x_starting(first);
+            let bare = key.to_sec1_point(false).as_bytes().to_vec();
+            let mut der = vec![0x04, bare.len() as u8];
+            der.extend_from_slice(&bare);
+            assert_eq!(ec_point_to_key(&bare), Some(key), "bare, x[0] = {first:#x}");
+            assert_eq!(ec_point_to_key(&der), Some(key), "DER, x[0] = {first:#x}");
+            let compressed = key.to_sec1_point(true).as_bytes().to_vec();
+            assert_eq!(ec_point_to_key(&compressed), Some(key));
+        }
+        assert_eq!(ec_point_to_key(&[0x04, 0x02, 0x01, 0x02]), None);
+        assert_eq!(ec_point_to_key(&[]), None);
+    }
+
+    #[test]
+    fn an_unwrap_refused_for_its_template_names_mechanism_and_token() {
+        let e = cryptoki::error::Error::Pkcs11(RvError::TemplateInconsistent, Function::UnwrapKey);
+        let msg =
+            unwrap_error("prod", Path::new("/m.so"), WrapMechanism::AesKeyWrap, e).to_string();
+        for part in [
+            "token 'prod' in /m.so refuses to unwrap with CKM_AES_KEY_WRAP",
+            "CKA_SENSITIVE false",
+            "C_UnwrapKey returned CKR_TEMPLATE_INCONSISTENT",
+        ] {
+            assert!(msg.contains(part), "{part:?} not in {msg}");
+        }
+        let e = cryptoki::error::Error::Pkcs11(
+            RvError::AttributeSensitive,
+            Function::GetAttributeValue,
+        );
+        let msg = read_back_error("prod", Path::new("/m.so"), WrapMechanism::AesKeyWrapPad, e)
+            .to_string();
+        assert!(
+            msg.contains("CKM_AES_KEY_WRAP_PAD but made it sensitive")
+                && msg.contains("CKR_ATTRIBUTE_SENSITIVE"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_missing_token_names_the_module() {
+        let e = cryptoki::error::Error::Pkcs11(RvError::TokenNotPresent, Function::OpenSession);
+        let words = device_words(Path::new("/opt/hsm/lib.so"), &e);
+        assert!(
+            words.contains("not present") && words.contains("/opt/hsm/lib.so"),
+            "{words}"
+        );
+        let e = cryptoki::error::Error::Pkcs11(RvError::PinIncorrect, Function::Login);
+        assert_eq!(device_words(Path::new("/m.so"), &e), "");
+    }
+
+    #[test]
+    fn pin_flags_in_words_most_serious_first() {
+        assert!(pin_flags_in_words(true, true, true).contains("locked"));
+        assert!(pin_flags_in_words(false, true, true).contains("one more wrong PIN"));
+        assert!(pin_flags_in_words(false, false, true).contains("few tries are left"));
+        assert_eq!(pin_flags_in_words(false, false, false), "");
+    }
 }

@@ -93,7 +93,7 @@ fn an_untouched_log_verifies() {
     }
     // Needs neither HSM nor PIN.
     fx.zeroth()
-        .env("SOFTHSM2_CONF", "/nonexistent")
+        .env(fx.kind.conf_var(), "/nonexistent")
         .env_remove("ZEROTH_PIN")
         .args(["audit", "verify", "--env", "prod"])
         .run()
@@ -445,16 +445,15 @@ fn failed_ceremonies_leave_an_entry_naming_what_failed() {
 fn refusals_before_the_hsm_without_a_pin_are_chained_unsigned() {
     let fx = Fixture::sealed();
     // No PIN at hand without asking (and no terminal): the refusal is logged unsigned.
-    let out = std::process::Command::new("setsid")
-        .arg(env!("CARGO_BIN_EXE_zeroth"))
+    let mut c = std::process::Command::new("setsid");
+    c.arg(env!("CARGO_BIN_EXE_zeroth"))
         .args(["unseal", "vault-root", "--output", "-", "--share"])
         .arg(fx.share("vault-root", "alice"))
-        .env("SOFTHSM2_CONF", &fx.conf)
         .env("ZEROTH_STORE", fx.store())
         .env_remove("ZEROTH_PIN")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+        .stdin(std::process::Stdio::null());
+    fx.module_env(&mut c);
+    let out = c.output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let e = fx.log_lines("prod").pop().unwrap();
     assert_eq!(e["outcome"], "refused");
@@ -477,8 +476,8 @@ fn parallel_ceremonies_leave_one_valid_chain() {
     let mut children = Vec::new();
     for i in 0..8 {
         let mut c = std::process::Command::new(bin);
-        c.env("SOFTHSM2_CONF", &fx.conf)
-            .env("ZEROTH_STORE", fx.store())
+        fx.module_env(&mut c);
+        c.env("ZEROTH_STORE", fx.store())
             .env("ZEROTH_PIN", PIN)
             .env("ZEROTH_LOCK_WAIT_MS", "60000")
             .stdout(std::process::Stdio::null())

@@ -7,16 +7,17 @@ use crate::common::*;
 #[test]
 fn env_init_writes_marker_key_and_config() {
     let fx = Fixture::new();
+    let wrap = fx.kind.default_wrap();
     let run = fx.env_init("prod", "prod").ok();
     assert!(
-        run.stdout_str().contains("CKM_AES_KEY_WRAP_PAD"),
+        run.stdout_str().contains(&format!("wrap:        {wrap}\n")),
         "{}",
         run.stdout_str()
     );
     let config = std::fs::read_to_string(fx.store().join("zeroth.toml")).unwrap();
     assert!(
-        config.contains("[env.prod]")
-            && config.contains("wrap_mechanism = \"CKM_AES_KEY_WRAP_PAD\"")
+        config.contains("[env.prod]") && config.contains(&format!("wrap_mechanism = \"{wrap}\"")),
+        "{config}"
     );
     let pem = std::fs::read_to_string(fx.store().join("keys/prod.pem")).unwrap();
     assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
@@ -25,10 +26,7 @@ fn env_init_writes_marker_key_and_config() {
     assert!(objects.contains("zeroth:prod:sign"), "{objects}");
 
     let list = fx.zeroth().args(["env", "list"]).run().ok().stdout_str();
-    assert!(
-        list.contains("prod") && list.contains("CKM_AES_KEY_WRAP_PAD"),
-        "{list}"
-    );
+    assert!(list.contains("prod") && list.contains(wrap), "{list}");
     let json: serde_json::Value = serde_json::from_slice(
         &fx.zeroth()
             .args(["--json", "env", "list"])
@@ -41,7 +39,7 @@ fn env_init_writes_marker_key_and_config() {
     assert_eq!(env["env"], "prod");
     assert_eq!(env["token"], "prod");
     assert!(env["serial"].as_str().is_some_and(|s| !s.is_empty()));
-    assert_eq!(env["wrap_mechanism"], "CKM_AES_KEY_WRAP_PAD");
+    assert_eq!(env["wrap_mechanism"], wrap);
 }
 
 #[test]
@@ -275,10 +273,11 @@ fn drill_with_every_share_proves_every_custodian() {
 fn share_verify_needs_no_hsm_and_names_the_signing_key() {
     let fx = Fixture::sealed();
     let pem = fx.store().join("keys/prod.pem");
-    // No module, no PIN: point SOFTHSM2_CONF nowhere to prove the HSM is not used.
+    // No PIN, and a module configuration that makes C_Initialize fail: the HSM is
+    // not used.
     let run = fx
         .zeroth()
-        .env("SOFTHSM2_CONF", "/nonexistent")
+        .env(fx.kind.conf_var(), fx.kind.broken_conf().0)
         .env_remove("ZEROTH_PIN")
         .args(["share", "verify"])
         .arg(fx.share("vault-root", "bob"))

@@ -1,11 +1,23 @@
-//! The test fixture: a SoftHSM2 token directory and a zeroth store in a temporary
-//! folder per test, and a builder that runs the real binary against them.
+//! The test fixture: a token set-up and a zeroth store in a temporary folder per test,
+//! and a builder that runs the real binary against them.
 //!
-//! Every test gets its own `SOFTHSM2_CONF`, so tests run in parallel without sharing a
-//! token, and no test touches the machine's own tokens.
+//! The PKCS#11 module under test is SoftHSM2 unless `ZEROTH_TEST_MODULE` names another;
+//! scripts/test.sh runs this suite once on SoftHSM2 and once on Kryoptic. Each test gets
+//! its own token configuration, made the way its module wants it:
+//!
+//! - SoftHSM2: a token directory and a `softhsm2.conf` naming it (`SOFTHSM2_CONF`);
+//!   tokens are made with `softhsm2-util --init-token --free`.
+//! - Kryoptic: one sqlite database per token in the same directory, each a slot of a
+//!   `kryoptic.conf` (`KRYOPTIC_CONF`); tokens are made with `pkcs11-tool --init-token`
+//!   and `--init-pin`. (A bare `.sql` path in `KRYOPTIC_CONF` gives one slot only, and
+//!   some tests need two tokens.)
+//!
+//! So tests run in parallel without sharing a token, no test touches the machine's own
+//! tokens, and no test is written twice.
 
 #![allow(dead_code)]
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;
@@ -16,7 +28,7 @@ pub const PIN: &str = "246810";
 pub const SO_PIN: &str = "13579111";
 pub const CUSTODIANS: [&str; 7] = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"];
 
-/// The PKCS#11 module under test.
+/// The PKCS#11 module under test: `ZEROTH_TEST_MODULE`, else SoftHSM2.
 pub fn module() -> PathBuf {
     if let Some(m) = std::env::var_os("ZEROTH_TEST_MODULE") {
         return PathBuf::from(m);
@@ -33,9 +45,79 @@ pub fn module() -> PathBuf {
     panic!("SoftHSM2 is not installed: run scripts/test.sh, which installs it");
 }
 
+/// Which PKCS#11 implementation [`module`] is, and what the tests know of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    SoftHsm,
+    Kryoptic,
+}
+
+/// The kind of the module under test, from its file name.
+pub fn kind() -> Kind {
+    let m = module();
+    let name = m
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if name.contains("kryoptic") {
+        Kind::Kryoptic
+    } else if name.contains("softhsm") {
+        Kind::SoftHsm
+    } else {
+        panic!(
+            "ZEROTH_TEST_MODULE={}: the fixture prepares tokens for SoftHSM2 (libsofthsm2.so) and Kryoptic (libkryoptic_pkcs11.so) only",
+            m.display()
+        )
+    }
+}
+
+impl Kind {
+    /// The environment variable naming the module's configuration.
+    pub fn conf_var(self) -> &'static str {
+        match self {
+            Kind::SoftHsm => "SOFTHSM2_CONF",
+            Kind::Kryoptic => "KRYOPTIC_CONF",
+        }
+    }
+
+    /// What `env init` picks with nothing denied: the first of zeroth's preference the
+    /// module lists (SoftHSM 2.6 lists `CKM_AES_KEY_WRAP_PAD`, Kryoptic does not).
+    pub fn default_wrap(self) -> &'static str {
+        match self {
+            Kind::SoftHsm => "CKM_AES_KEY_WRAP_PAD",
+            Kind::Kryoptic => "CKM_AES_KEY_WRAP",
+        }
+    }
+
+    /// A configuration that makes the module's `C_Initialize` fail, and the value it
+    /// returns then: SoftHSM cannot read a missing config file; Kryoptic cannot open a
+    /// token database in a directory that does not exist.
+    pub fn broken_conf(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::SoftHsm => ("/nonexistent/zeroth/softhsm2.conf", "CKR_GENERAL_ERROR"),
+            Kind::Kryoptic => ("/nonexistent/zeroth/token.sql", "CKR_TOKEN_NOT_PRESENT"),
+        }
+    }
+
+    /// How many wrong PINs in a row lock the user PIN, if the module ever locks it
+    /// (SoftHSM 2.6 only raises `CKF_USER_PIN_COUNT_LOW`; Kryoptic locks after 10).
+    pub fn pin_tries(self) -> Option<u32> {
+        match self {
+            Kind::SoftHsm => None,
+            Kind::Kryoptic => Some(10),
+        }
+    }
+}
+
 pub struct Fixture {
     pub dir: tempfile::TempDir,
+    /// The module's configuration for this test: `softhsm2.conf` or `kryoptic.conf`.
     pub conf: PathBuf,
+    pub kind: Kind,
+    /// Kryoptic: the token label of each slot, by slot number.
+    slots: RefCell<Vec<String>>,
+    /// Mechanisms the module is configured to hide (see [`Fixture::deny_mechanisms`]).
+    denied: RefCell<Vec<String>>,
 }
 
 /// What a run of the binary gave.
@@ -84,6 +166,7 @@ pub struct Cmd<'f> {
     args: Vec<OsString>,
     env: Vec<(String, Option<OsString>)>,
     stdin: Option<Vec<u8>>,
+    no_terminal: bool,
 }
 
 impl Cmd<'_> {
@@ -107,16 +190,29 @@ impl Cmd<'_> {
         self
     }
 
+    /// Runs with no PIN source at all: no `ZEROTH_PIN` and, through `setsid`, no
+    /// controlling terminal to prompt on. A run that got as far as asking for the PIN
+    /// fails with "no PIN for token".
+    pub fn without_pin(mut self) -> Self {
+        self.no_terminal = true;
+        self.env_remove("ZEROTH_PIN")
+    }
+
     pub fn stdin(mut self, data: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(data.into());
         self
     }
 
     pub fn run(self) -> Run {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_zeroth"));
+        let mut c = if self.no_terminal {
+            let mut c = Command::new("setsid");
+            c.arg(env!("CARGO_BIN_EXE_zeroth"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_zeroth"))
+        };
         c.args(&self.args)
             .current_dir(self.fx.path())
-            .env("SOFTHSM2_CONF", &self.fx.conf)
             .env("ZEROTH_STORE", self.fx.store())
             .env("ZEROTH_PIN", PIN)
             .env("ZEROTH_LOCK_WAIT_MS", "500")
@@ -128,6 +224,7 @@ impl Cmd<'_> {
             } else {
                 Stdio::null()
             });
+        self.fx.module_env(&mut c);
         for (k, v) in &self.env {
             match v {
                 Some(v) => c.env(k, v),
@@ -151,31 +248,108 @@ impl Cmd<'_> {
 }
 
 impl Fixture {
-    /// A fresh SoftHSM directory with one token, `prod`.
+    /// A fresh token set-up with one token, `prod`.
     pub fn new() -> Fixture {
         let fx = Fixture::empty();
         fx.init_token("prod");
         fx
     }
 
-    /// A fresh SoftHSM directory with no token.
+    /// A fresh token set-up with no token.
     pub fn empty() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens).unwrap();
-        let template = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/softhsm/softhsm2.conf"
-        ))
-        .unwrap();
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            template.replace("@TOKENDIR@", tokens.to_str().unwrap()),
-        )
-        .unwrap();
+        std::fs::create_dir(dir.path().join("tokens")).unwrap();
         std::fs::create_dir(dir.path().join("shares")).unwrap();
-        Fixture { dir, conf }
+        let kind = kind();
+        let conf = dir.path().join(match kind {
+            Kind::SoftHsm => "softhsm2.conf",
+            Kind::Kryoptic => "kryoptic.conf",
+        });
+        let fx = Fixture {
+            dir,
+            conf,
+            kind,
+            slots: RefCell::new(Vec::new()),
+            denied: RefCell::new(Vec::new()),
+        };
+        fx.write_conf();
+        fx
+    }
+
+    /// Where the module keeps this test's tokens: SoftHSM's token directory, or
+    /// Kryoptic's sqlite databases.
+    pub fn token_dir(&self) -> PathBuf {
+        self.dir.path().join("tokens")
+    }
+
+    /// Writes the module's configuration from the tokens made so far and the mechanisms
+    /// denied. A module reads it at `C_Initialize`, so every later run sees it.
+    fn write_conf(&self) {
+        let tokens = self.token_dir();
+        let denied = self.denied.borrow();
+        let text = match self.kind {
+            Kind::SoftHsm => {
+                let template = std::fs::read_to_string(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/softhsm/softhsm2.conf"
+                ))
+                .unwrap();
+                let mut text = template.replace("@TOKENDIR@", tokens.to_str().unwrap());
+                if !denied.is_empty() {
+                    // A leading '-' makes the list a deny list; SoftHSM 2.6 takes the
+                    // whole first entry for that marker, so the names follow "-,".
+                    text.push_str(&format!("slots.mechanisms = -,{}\n", denied.join(",")));
+                }
+                text
+            }
+            Kind::Kryoptic => {
+                let slots = self.slots.borrow();
+                if slots.is_empty() {
+                    "slots = []\n".to_string()
+                } else {
+                    let mut text = String::new();
+                    for (i, label) in slots.iter().enumerate() {
+                        text.push_str(&format!(
+                            "[[slots]]\nslot = {i}\ndbtype = \"sqlite\"\ndbargs = \"{}\"\n",
+                            tokens.join(format!("{label}.sql")).display()
+                        ));
+                        if !denied.is_empty() {
+                            let list: Vec<String> = std::iter::once("DENY".to_string())
+                                .chain(denied.iter().cloned())
+                                .map(|m| format!("\"{m}\""))
+                                .collect();
+                            text.push_str(&format!("mechanisms = [{}]\n", list.join(", ")));
+                        }
+                        text.push('\n');
+                    }
+                    text
+                }
+            }
+        };
+        std::fs::write(&self.conf, text).unwrap();
+    }
+
+    /// Configures the module to hide `mechs` (PKCS#11 names) on every token from the
+    /// next run on: what a token that lacks them looks like, on the real module.
+    pub fn deny_mechanisms(&self, mechs: &[&str]) {
+        self.denied
+            .borrow_mut()
+            .extend(mechs.iter().map(|m| m.to_string()));
+        self.write_conf();
+    }
+
+    /// Undoes [`Fixture::deny_mechanisms`].
+    pub fn allow_all_mechanisms(&self) {
+        self.denied.borrow_mut().clear();
+        self.write_conf();
+    }
+
+    /// Points `cmd` at this test's token set-up, and away from any other.
+    pub fn module_env(&self, cmd: &mut Command) {
+        for k in [Kind::SoftHsm, Kind::Kryoptic] {
+            cmd.env_remove(k.conf_var());
+        }
+        cmd.env(self.kind.conf_var(), &self.conf);
     }
 
     pub fn path(&self) -> &Path {
@@ -194,26 +368,128 @@ impl Fixture {
         self.shares_dir().join(format!("{seal}.{custodian}.share"))
     }
 
+    /// Makes a token labelled `label` with PIN and SO PIN, the way its module wants.
     pub fn init_token(&self, label: &str) {
-        let out = Command::new("softhsm2-util")
-            .args([
-                "--init-token",
-                "--free",
-                "--label",
-                label,
-                "--pin",
-                PIN,
-                "--so-pin",
-                SO_PIN,
-            ])
-            .env("SOFTHSM2_CONF", &self.conf)
-            .output()
-            .expect("softhsm2-util is installed");
         assert!(
-            out.status.success(),
-            "init token: {}",
-            String::from_utf8_lossy(&out.stderr)
+            label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            "fixture token labels are file names too: {label}"
         );
+        match self.kind {
+            Kind::SoftHsm => {
+                let mut c = Command::new("softhsm2-util");
+                c.args([
+                    "--init-token",
+                    "--free",
+                    "--label",
+                    label,
+                    "--pin",
+                    PIN,
+                    "--so-pin",
+                    SO_PIN,
+                ]);
+                self.module_env(&mut c);
+                check_tool(c, "softhsm2-util --init-token");
+            }
+            Kind::Kryoptic => {
+                let slot = {
+                    let mut slots = self.slots.borrow_mut();
+                    slots.push(label.to_string());
+                    (slots.len() - 1).to_string()
+                };
+                self.write_conf();
+                let mut c = self.pkcs11_tool();
+                c.args(["--slot", &slot, "--init-token", "--label", label])
+                    .args(["--so-pin", SO_PIN]);
+                check_tool(c, "pkcs11-tool --init-token");
+                let mut c = self.pkcs11_tool();
+                c.args([
+                    "--slot",
+                    &slot,
+                    "--init-pin",
+                    "--login",
+                    "--login-type",
+                    "so",
+                ])
+                .args(["--so-pin", SO_PIN, "--pin", PIN]);
+                check_tool(c, "pkcs11-tool --init-pin");
+            }
+        }
+    }
+
+    /// Initializes the token labelled `label` again, as a security officer resetting
+    /// it would: every object on it is gone, the PINs are set anew.
+    pub fn reinit_token(&self, label: &str) {
+        match self.kind {
+            Kind::SoftHsm => {
+                let mut c = Command::new("softhsm2-util");
+                c.args(["--init-token", "--token", label, "--label", label])
+                    .args(["--pin", PIN, "--so-pin", SO_PIN]);
+                self.module_env(&mut c);
+                check_tool(c, "softhsm2-util --init-token --token");
+            }
+            Kind::Kryoptic => {
+                let slot = self
+                    .slots
+                    .borrow()
+                    .iter()
+                    .position(|l| l == label)
+                    .expect("a token this fixture made")
+                    .to_string();
+                let mut c = self.pkcs11_tool();
+                c.args(["--slot", &slot, "--init-token", "--label", label])
+                    .args(["--so-pin", SO_PIN]);
+                check_tool(c, "pkcs11-tool --init-token");
+                // Kryoptic's C_InitToken leaves the user PIN uninitialized.
+                let mut c = self.pkcs11_tool();
+                c.args([
+                    "--slot",
+                    &slot,
+                    "--init-pin",
+                    "--login",
+                    "--login-type",
+                    "so",
+                ])
+                .args(["--so-pin", SO_PIN, "--pin", PIN]);
+                check_tool(c, "pkcs11-tool --init-pin");
+            }
+        }
+    }
+
+    /// The serial number of the token labelled `label`, as `pkcs11-tool -L` prints it.
+    pub fn serial(&self, label: &str) -> String {
+        let mut c = self.pkcs11_tool();
+        c.arg("--list-slots");
+        let out = check_tool(c, "pkcs11-tool --list-slots");
+        let mut current = None;
+        for line in out.lines() {
+            if let Some((key, value)) = line.split_once(':') {
+                match key.trim() {
+                    "token label" => current = Some(value.trim().to_string()),
+                    "serial num" if current.as_deref() == Some(label) => {
+                        return value.trim().to_string();
+                    }
+                    _ => {}
+                }
+            }
+        }
+        panic!("no token labelled {label} in:\n{out}")
+    }
+
+    /// `pkcs11-tool` on the module under test, with this test's configuration.
+    pub fn pkcs11_tool(&self) -> Command {
+        let mut c = Command::new("pkcs11-tool");
+        c.arg("--module").arg(module());
+        self.module_env(&mut c);
+        c
+    }
+
+    /// What `pkcs11-tool -M` prints for `token`: the mechanisms it lists.
+    pub fn mechanisms(&self, token: &str) -> String {
+        let mut c = self.pkcs11_tool();
+        c.args(["--token-label", token, "--list-mechanisms"]);
+        check_tool(c, "pkcs11-tool --list-mechanisms")
     }
 
     pub fn zeroth(&self) -> Cmd<'_> {
@@ -222,6 +498,7 @@ impl Fixture {
             args: Vec::new(),
             env: Vec::new(),
             stdin: None,
+            no_terminal: false,
         }
     }
 
@@ -364,28 +641,38 @@ impl Fixture {
         self.zeroth().args(["audit", "verify"]).run()
     }
 
-    /// The objects on `token`, as pkcs11-tool lists them after login.
+    /// The objects on `token`, as pkcs11-tool lists them after login. Kryoptic also
+    /// lists its mechanisms as `CKO_MECHANISM` objects ("Object N, type 7"), in an order
+    /// that changes from run to run: those lines are left out, so two listings of an
+    /// unchanged token compare equal.
     pub fn token_objects(&self, token: &str) -> String {
-        let out = Command::new("pkcs11-tool")
-            .arg("--module")
-            .arg(module())
-            .args([
-                "--token-label",
-                token,
-                "--login",
-                "--pin",
-                PIN,
-                "--list-objects",
-            ])
-            .env("SOFTHSM2_CONF", &self.conf)
-            .output()
-            .expect("pkcs11-tool (Debian opensc) is installed");
+        let mut c = self.pkcs11_tool();
+        c.args([
+            "--token-label",
+            token,
+            "--login",
+            "--pin",
+            PIN,
+            "--list-objects",
+        ]);
+        check_tool(c, "pkcs11-tool --list-objects")
+            .lines()
+            .filter(|l| !is_mechanism_object(l))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    /// Every file the module keeps this test's tokens in (SoftHSM's object files,
+    /// Kryoptic's sqlite databases), with its bytes. Never empty once a token exists.
+    pub fn token_files(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        walk(&self.token_dir(), &mut out);
         assert!(
-            out.status.success(),
-            "pkcs11-tool: {}",
-            String::from_utf8_lossy(&out.stderr)
+            !out.is_empty(),
+            "no token files under {}",
+            self.token_dir().display()
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        out
     }
 
     /// Snapshot of everything a refused ceremony must leave as it was.
@@ -395,6 +682,68 @@ impl Fixture {
             tokens.iter().map(|t| self.token_objects(t)).collect(),
         )
     }
+}
+
+/// Runs `f`, which must be refused, and checks nothing changed on disk or token but
+/// the ceremony log, which gains at most one entry per environment: the refusal.
+#[track_caller]
+pub fn unchanged(fx: &Fixture, tokens: &[&str], f: impl FnOnce() -> Run) -> Run {
+    let before = fx.snapshot(tokens);
+    let logs_before = fx.logs();
+    let run = f();
+    let logs_after = fx.logs();
+    for (env, after) in &logs_after {
+        let before = logs_before.get(env).cloned().unwrap_or_default();
+        assert!(
+            after.len() <= before.len() + 1,
+            "more than one entry logged in {env}"
+        );
+        assert_eq!(
+            &after[..before.len()],
+            &before[..],
+            "the log of {env} was rewritten"
+        );
+        if let Some(new) = after.get(before.len()) {
+            assert_ne!(new["outcome"], "ok", "a refusal logged as ok: {new}");
+        }
+    }
+    assert_ne!(run.code, 0, "expected a refusal: {}", run.stderr);
+    assert!(
+        run.stdout.is_empty() || run.stdout_str().trim_start().starts_with('{'),
+        "stdout: {}",
+        run.stdout_str()
+    );
+    let after = fx.snapshot(tokens);
+    assert_eq!(
+        before.0.keys().collect::<Vec<_>>(),
+        after.0.keys().collect::<Vec<_>>(),
+        "files added or removed"
+    );
+    assert!(before.0 == after.0, "a file changed");
+    assert_eq!(before.1, after.1, "token objects changed");
+    run
+}
+
+/// Runs a token tool, asserts it succeeded and returns its stdout.
+#[track_caller]
+fn check_tool(mut c: Command, what: &str) -> String {
+    let out = c
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run it ({e}); scripts/test.sh installs it"));
+    assert!(
+        out.status.success(),
+        "{what}: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A line pkcs11-tool prints for a `CKO_MECHANISM` object (class 7).
+fn is_mechanism_object(line: &str) -> bool {
+    line.strip_prefix("Object ")
+        .and_then(|rest| rest.strip_suffix(", type 7"))
+        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {

@@ -127,12 +127,10 @@ fn a_generated_credential_appears_only_where_delivered() {
     for (path, bytes) in fx.files() {
         assert_absent(&raw, &path.display().to_string(), &bytes);
     }
-    // SoftHSM's own files hold K_seal encrypted; the credential is never a token object.
-    let mut token_files = std::collections::BTreeMap::new();
-    for entry in walkdir(&fx.path().join("tokens")) {
-        token_files.insert(entry.clone(), std::fs::read(&entry).unwrap());
-    }
-    for (path, bytes) in &token_files {
+    // The module's own token files (SoftHSM's object files, Kryoptic's sqlite
+    // database) hold K_seal; the credential is never a token object, and an unwrapped
+    // session object never reaches them.
+    for (path, bytes) in &fx.token_files() {
         assert_absent(&raw, &path.display().to_string(), bytes);
     }
     assert_eq!(
@@ -140,18 +138,6 @@ fn a_generated_credential_appears_only_where_delivered() {
         hex::encode(&raw).into_bytes(),
         "delivered to the file"
     );
-}
-
-fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        if e.path().is_dir() {
-            out.extend(walkdir(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
 }
 
 #[test]
@@ -175,7 +161,7 @@ fn an_imported_secret_appears_only_where_delivered() {
         assert_absent(&secret, "stderr", run.stderr.as_bytes());
         assert_absent(&secret, "stdout", &run.stdout);
     }
-    for (path, bytes) in fx.files() {
+    for (path, bytes) in fx.files().into_iter().chain(fx.token_files()) {
         assert_absent(&secret, &path.display().to_string(), &bytes);
     }
     assert_eq!(fx.unseal("root", &["bob", "carol"]).ok().stdout, secret);

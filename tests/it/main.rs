@@ -1,4 +1,5 @@
-//! Integration tests: the zeroth binary against a real PKCS#11 module (SoftHSM2),
+//! Integration tests: the zeroth binary against a real PKCS#11 module (SoftHSM2, or
+//! the one `ZEROTH_TEST_MODULE` names: Kryoptic in scripts/test.sh),
 //! inspected with pkcs11-tool and openssl where the design says so.
 
 mod common;
@@ -9,3 +10,4 @@ mod leaks;
 mod lifecycle;
 mod quorum;
 mod refusals;
+mod tokens;

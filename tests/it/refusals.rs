@@ -5,46 +5,6 @@ use std::path::PathBuf;
 
 use crate::common::*;
 
-/// Runs `f`, which must be refused, and checks nothing changed on disk or token but
-/// the ceremony log, which gains at most one entry per environment: the refusal.
-#[track_caller]
-fn unchanged(fx: &Fixture, tokens: &[&str], f: impl FnOnce() -> Run) -> Run {
-    let before = fx.snapshot(tokens);
-    let logs_before = fx.logs();
-    let run = f();
-    let logs_after = fx.logs();
-    for (env, after) in &logs_after {
-        let before = logs_before.get(env).cloned().unwrap_or_default();
-        assert!(
-            after.len() <= before.len() + 1,
-            "more than one entry logged in {env}"
-        );
-        assert_eq!(
-            &after[..before.len()],
-            &before[..],
-            "the log of {env} was rewritten"
-        );
-        if let Some(new) = after.get(before.len()) {
-            assert_ne!(new["outcome"], "ok", "a refusal logged as ok: {new}");
-        }
-    }
-    assert_ne!(run.code, 0, "expected a refusal: {}", run.stderr);
-    assert!(
-        run.stdout.is_empty() || run.stdout_str().trim_start().starts_with('{'),
-        "stdout: {}",
-        run.stdout_str()
-    );
-    let after = fx.snapshot(tokens);
-    assert_eq!(
-        before.0.keys().collect::<Vec<_>>(),
-        after.0.keys().collect::<Vec<_>>(),
-        "files added or removed"
-    );
-    assert!(before.0 == after.0, "a file changed");
-    assert_eq!(before.1, after.1, "token objects changed");
-    run
-}
-
 fn three(fx: &Fixture) -> Vec<PathBuf> {
     ["alice", "bob", "carol"]
         .map(|w| fx.share("vault-root", w))
@@ -370,16 +330,15 @@ fn a_wrong_pin() {
 fn no_pin_and_no_terminal() {
     let fx = Fixture::sealed();
     // setsid: no controlling terminal, as in CI.
-    let out = std::process::Command::new("setsid")
-        .arg(env!("CARGO_BIN_EXE_zeroth"))
+    let mut c = std::process::Command::new("setsid");
+    c.arg(env!("CARGO_BIN_EXE_zeroth"))
         .args(["unseal", "vault-root", "--output", "-", "--share"])
         .args(three(&fx))
-        .env("SOFTHSM2_CONF", &fx.conf)
         .env("ZEROTH_STORE", fx.store())
         .env_remove("ZEROTH_PIN")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+        .stdin(std::process::Stdio::null());
+    fx.module_env(&mut c);
+    let out = c.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no PIN for token 'prod'"));
 }
@@ -488,13 +447,12 @@ fn stdout_on_a_terminal_is_refused_without_allow_tty() {
     for s in three(&fx) {
         cmd.push_str(&format!(" --share {}", s.display()));
     }
-    let out = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .env("SOFTHSM2_CONF", &fx.conf)
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"])
         .env("ZEROTH_STORE", fx.store())
-        .env("ZEROTH_PIN", PIN)
-        .output()
-        .expect("script (util-linux)");
+        .env("ZEROTH_PIN", PIN);
+    fx.module_env(&mut c);
+    let out = c.output().expect("script (util-linux)");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(text.contains("stdout is a terminal"), "{text}");
