@@ -49,6 +49,8 @@ fn main() -> zeroth::Result<()> {
     let env = "bench";
     let mut config = Config {
         format: CONFIG_FORMAT,
+        store_id: None,
+        policy: Default::default(),
         env: BTreeMap::new(),
         custodians: BTreeMap::new(),
     };

@@ -166,6 +166,24 @@ op_audit_verify() {
 }
 MEASURE_RUNS=${BENCH_LOG_RUNS:-3} measure "audit verify, $LOG_ENTRIES entries" op_audit_verify
 
+# Governance: `check` and `list` on a store of STORE_SEALS seals (default 10000),
+# written by examples/governance_store.rs with a software key; neither needs an HSM.
+STORE_SEALS=${BENCH_STORE_SEALS:-10000}
+echo "==> writing a $STORE_SEALS-seal store (examples/governance_store.rs)"
+cargo build --release --quiet --example governance_store
+"$ZEROTH_ROOT/target/release/examples/governance_store" "$WORK/bigstore" "$STORE_SEALS" >/dev/null
+op_check() {
+    # check exits 1: the generated inventory has overdue seals, as real ones do.
+    "$BIN" --store "$WORK/bigstore" check || [[ $? -eq 1 ]]
+}
+op_list() {
+    "$BIN" --store "$WORK/bigstore" list
+}
+MEASURE_RUNS=${BENCH_STORE_RUNS:-5} measure "check, $STORE_SEALS seals" op_check
+MEASURE_RUNS=${BENCH_STORE_RUNS:-5} measure "list, $STORE_SEALS seals" op_list
+
 report
 echo
 rate "audit verify, $LOG_ENTRIES entries" "$LOG_ENTRIES" "entries"
+rate "check, $STORE_SEALS seals" "$STORE_SEALS" "seals"
+rate "list, $STORE_SEALS seals" "$STORE_SEALS" "seals"

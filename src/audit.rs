@@ -596,6 +596,17 @@ impl Verification {
 
 /// Verifies the log of `env` with `key`. Needs no HSM and no PIN.
 pub fn verify(store: &Store, env: &str, key: &PublicKey) -> Result<Verification> {
+    let records: Vec<crate::seal::SealRecord> = store.records()?.into_iter().flatten().collect();
+    verify_with(store, env, key, &records)
+}
+
+/// Like [`verify`], with the store's records already read (their log heads are anchors).
+pub fn verify_with(
+    store: &Store,
+    env: &str,
+    key: &PublicKey,
+    records: &[crate::seal::SealRecord],
+) -> Result<Verification> {
     let path = log_path(store, env);
     let data = match fs::read(&path) {
         Ok(d) => d,
@@ -810,7 +821,7 @@ pub fn verify(store: &Store, env: &str, key: &PublicKey) -> Result<Verification>
         }
         Err(e) => return Err(Error::io("read", &hp, e)),
     }
-    for record in store.records()?.into_iter().flatten() {
+    for record in records {
         if record.env == env {
             if let Some(h) = &record.log_head {
                 anchors.push((h.clone(), format!("seal record '{}'", record.name)));

@@ -205,11 +205,27 @@ pub enum Command {
     /// The ceremony log: verify it, show it, file a transcript.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// List the seals.
+    /// The inventory: every seal, its owner, quorum, custodians, last recovery, status.
     List {
         /// Only this environment.
         #[arg(long)]
         env: Option<String>,
+        /// Only seals of this owner.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Only seals in which this custodian holds a share.
+        #[arg(long)]
+        custodian: Option<String>,
+    },
+    /// Governance findings (overdue, expired, untested, unsafe, reused …) for people
+    /// and CI: exit 1 while an error-level finding remains.
+    Check {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        /// Also inspect the tokens (needs the PIN): markers, orphan and revoked keys.
+        #[arg(long)]
+        hsm: bool,
     },
 }
 
@@ -550,7 +566,12 @@ pub fn run(cli: Cli) -> Result<Report> {
         Command::Share(ShareCommand::Verify { files, pubkey }) => {
             ceremony::share_verify::run(&ctx, &files, pubkey.as_ref())
         }
-        Command::List { env } => crate::governance::list(&ctx, env.as_deref()),
+        Command::List {
+            env,
+            owner,
+            custodian,
+        } => crate::governance::list(&ctx, env.as_deref(), owner.as_deref(), custodian.as_deref()),
+        Command::Check { env, hsm } => crate::governance::check(&ctx, env.as_deref(), hsm),
         Command::Audit(AuditCommand::Verify { env, pubkey }) => {
             crate::transcript::verify(&ctx, env.as_deref(), pubkey.as_deref())
         }

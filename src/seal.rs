@@ -122,6 +122,23 @@ pub struct CredentialInfo {
     pub length: u32,
     /// The encoding `unseal` delivers unless told otherwise.
     pub encoding: Encoding,
+    /// Marks that let `check` find one secret sealed in two environments without making
+    /// a low-entropy secret guessable (see `governance::reuse_mark`). Taken whenever
+    /// the plaintext is in zeroth's hands: import, drill, rotation.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reuse: Option<ReuseMark>,
+}
+
+/// What `check` compares across environments to find a reused secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReuseMark {
+    /// 16 bits (hex) of a slow salted hash: equal tags mean "possibly the same secret".
+    pub tag: String,
+    /// For a generated credential only (random, so unguessable): a full salted
+    /// SHA-256; equal digests mean "the same secret".
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub digest: Option<String>,
 }
 
 /// The HSM key (K_seal) of the current version and set.
@@ -421,6 +438,7 @@ mod tests {
                 origin: Origin::Generated,
                 length: 32,
                 encoding: Encoding::Hex,
+                reuse: None,
             },
             key: KeyRef {
                 label: "zeroth:prod:vault-root:v1:s1".into(),

@@ -38,12 +38,47 @@ const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
 pub struct Config {
     /// Config format version.
     pub format: u32,
+    /// A random id for this store (hex), salting the reuse marks of its seals so they
+    /// cannot be compared with another store's or looked up in precomputed tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<String>,
+    /// Thresholds of `check`.
+    #[serde(default)]
+    pub policy: Policy,
     /// The environments, by name.
     #[serde(default)]
     pub env: BTreeMap<String, EnvConfig>,
     /// What the store knows of custodians beyond the seal records.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub custodians: BTreeMap<String, CustodianConfig>,
+}
+
+/// The `[policy]` table: when `check` calls something overdue. Every key is optional;
+/// the defaults are below.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Warn this many days before a seal expires (30).
+    pub expiry_warning_days: u32,
+    /// The recovery path must have been proven (a successful drill or unseal) within
+    /// this many days (180).
+    pub recovery_test_days: u32,
+    /// Each custodian's share must have been proven in a drill within this many days
+    /// (365).
+    pub share_proof_days: u32,
+    /// A pending rekey or rotation older than this many days is stale (7).
+    pub pending_max_age_days: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            expiry_warning_days: 30,
+            recovery_test_days: 180,
+            share_proof_days: 365,
+            pending_max_age_days: 7,
+        }
+    }
 }
 
 /// A custodian, as the store knows them.
@@ -144,6 +179,8 @@ impl Store {
             root: root.to_path_buf(),
             config: Config {
                 format: CONFIG_FORMAT,
+                store_id: Some(hex::encode(crate::ceremony::random_id()?)),
+                policy: Policy::default(),
                 env: BTreeMap::new(),
                 custodians: BTreeMap::new(),
             },

@@ -19,19 +19,12 @@ fn key_for(store: &Store, env: &str, pubkey: Option<&Path>) -> Result<PublicKey>
             let pem = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?;
             PublicKey::from_pem(&pem, &p.display().to_string())
         }
-        None => {
-            let key = store.public_key(env)?;
-            let cfg = store.env(env)?;
-            if cfg.sign_key_fingerprint != key.fingerprint() {
-                return Err(Error::Refused(format!(
-                    "{} ({}) does not match the fingerprint zeroth.toml records for '{env}' ({}): the store's key was replaced; verify with --pubkey FILE and a key you trust",
-                    store.public_key_path(env).display(),
-                    key.fingerprint(),
-                    cfg.sign_key_fingerprint
-                )));
-            }
-            Ok(key)
-        }
+        None => crate::governance::env_key(store, env).map_err(|e| match e {
+            Error::Refused(m) => Error::Refused(format!(
+                "{m}; verify with --pubkey FILE and a key you trust"
+            )),
+            other => other,
+        }),
     }
 }
 

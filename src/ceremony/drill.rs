@@ -45,8 +45,12 @@ fn drill(
         },
         draft,
         Box::new(|session, signer, record, credential, accepted, draft| {
-            drop(credential);
             let mut record = record.clone();
+            if record.credential.reuse.is_none() {
+                record.credential.reuse =
+                    crate::governance::reuse_mark(store, &credential, record.credential.origin);
+            }
+            drop(credential);
             let proven: Vec<String> = accepted.iter().map(|a| a.custodian.clone()).collect();
             for c in record.custodians.iter_mut() {
                 if proven.contains(&c.name) {

@@ -337,6 +337,10 @@ fn seal_with_key(
             origin,
             length: length as u32,
             encoding,
+            reuse: match source {
+                Source::Import(c) => crate::governance::reuse_mark(store, c, Origin::Imported),
+                Source::Generate { .. } => None,
+            },
         },
         key: KeyRef {
             label: label.to_string(),

@@ -394,7 +394,7 @@ pub(crate) fn verify_record(
 }
 
 /// Returns a fresh 128-bit id from the OS random generator.
-pub(crate) fn random_id() -> Result<[u8; 16]> {
+pub fn random_id() -> Result<[u8; 16]> {
     let mut id = [0u8; 16];
     getrandom::fill(&mut id)
         .map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;

@@ -255,6 +255,7 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
                             origin: Origin::Imported,
                             length: c.expose().len() as u32,
                             encoding: Encoding::Raw,
+                            reuse: crate::governance::reuse_mark(store, c, Origin::Imported),
                         },
                     ),
                     (PendingKind::Rotate, other) => {
@@ -268,6 +269,7 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
                                 origin: Origin::Generated,
                                 length: length as u32,
                                 encoding: Encoding::Hex,
+                                reuse: None,
                             },
                         )
                     }
@@ -538,6 +540,10 @@ fn confirm_inner(
             });
             if kind == PendingKind::Rotate {
                 updated.sealed = now.clone();
+            }
+            if updated.credential.reuse.is_none() {
+                updated.credential.reuse =
+                    crate::governance::reuse_mark(store, &credential, updated.credential.origin);
             }
             for c in updated.custodians.iter_mut() {
                 if accepted.iter().any(|a| a.custodian == c.name) {

@@ -335,7 +335,11 @@ fn list_shows_the_inventory() {
         assert!(v.get(key).is_some(), "{key} missing from {v}");
     }
     assert_eq!(v["threshold"], 3);
-    assert_eq!(v["custodians"], 5);
+    assert_eq!(v["n"], 5);
+    assert_eq!(
+        v["custodians"],
+        serde_json::json!(["alice", "bob", "carol", "dave", "erin"])
+    );
     // Rotation overdue and expiry are computed from the (injected) clock.
     let later = fx
         .zeroth()

@@ -6,6 +6,7 @@ mod common;
 
 mod audit;
 mod ceremonies;
+mod governance;
 mod leaks;
 mod lifecycle;
 mod quorum;

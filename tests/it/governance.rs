@@ -1,0 +1,669 @@
+//! `check` and `list`: for each finding, a store that triggers it and a clean store that
+//! does not; the exit code and the `--json` shape are part of the promise.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+/// Runs `check --json` (with `extra` arguments and the clock at `now`, if given) and
+/// returns the exit code and the findings.
+fn check(fx: &Fixture, now: Option<&str>, extra: &[&str]) -> (i32, Vec<Value>, Value) {
+    let mut c = fx.zeroth().args(["--json", "check"]).args(extra);
+    if let Some(t) = now {
+        c = c.env("ZEROTH_NOW", t);
+    }
+    let run = c.run();
+    let json: Value = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("check --json: {e}: {}{}", run.stdout_str(), run.stderr));
+    let findings = json["findings"].as_array().cloned().unwrap_or_default();
+    (run.code, findings, json)
+}
+
+fn ids(findings: &[Value]) -> Vec<String> {
+    findings
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[track_caller]
+fn has(findings: &[Value], id: &str) -> Value {
+    findings
+        .iter()
+        .find(|f| f["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {id} finding in {:?}", ids(findings)))
+}
+
+#[track_caller]
+fn lacks(findings: &[Value], id: &str) {
+    assert!(
+        !findings.iter().any(|f| f["id"] == id),
+        "unexpected {id} in {findings:?}"
+    );
+}
+
+fn drill_all(fx: &Fixture, seal: &str, n: usize, now: Option<&str>) {
+    let mut c = fx
+        .zeroth()
+        .args(["drill", seal, "--share"])
+        .args(CUSTODIANS[..n].iter().map(|w| fx.share(seal, w)));
+    if let Some(t) = now {
+        c = c.env("ZEROTH_NOW", t);
+    }
+    c.run().ok();
+}
+
+fn set_policy(fx: &Fixture, policy: &str) {
+    let path = fx.store().join("zeroth.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("[policy]").unwrap();
+    let end = text[start + 8..]
+        .find("\n[")
+        .map(|i| start + 8 + i + 1)
+        .unwrap_or(text.len());
+    std::fs::write(
+        &path,
+        format!("{}[policy]\n{policy}\n{}", &text[..start], &text[end..]),
+    )
+    .unwrap();
+}
+
+const T0: &str = "2030-01-01T00:00:00Z";
+
+/// Seals `seal` at T0, 2 or 3 of the first `n` custodians, rotation every year, with
+/// `extra` flags.
+fn seal_at_t0(fx: &Fixture, seal: &str, t: u8, n: usize, extra: &[&str]) {
+    let mut c = fx
+        .zeroth()
+        .env("ZEROTH_NOW", T0)
+        .args([
+            "generate",
+            seal,
+            "--env",
+            "prod",
+            "--owner",
+            "platform",
+            "--purpose",
+            "unseal vault",
+        ])
+        .args([
+            "--threshold",
+            &t.to_string(),
+            "--rotate-every",
+            "1y",
+            "--out-dir",
+        ])
+        .arg(fx.shares_dir())
+        .args(extra);
+    for w in &CUSTODIANS[..n] {
+        c = c.args(["--custodian", w]);
+    }
+    c.run().ok();
+}
+
+/// A store sealed at T0 (3-of-5, rotation every year), drilled with every share.
+fn clean_at_t0() -> Fixture {
+    let fx = Fixture::new();
+    fx.zeroth()
+        .env("ZEROTH_NOW", T0)
+        .args(["env", "init", "prod", "--token", "prod", "--module"])
+        .arg(module())
+        .run()
+        .ok();
+    seal_at_t0(&fx, "vault-root", 3, 5, &[]);
+    drill_all(&fx, "vault-root", 5, Some(T0));
+    fx
+}
+
+#[test]
+fn a_clean_store_has_no_findings_and_exits_0() {
+    let fx = clean_at_t0();
+    let (code, findings, json) = check(&fx, Some("2030-02-01T00:00:00Z"), &[]);
+    assert_eq!(code, 0, "{findings:?}");
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!(json["summary"]["errors"], 0);
+    assert_eq!(json["summary"]["warnings"], 0);
+    assert_eq!(json["summary"]["seals"], 1);
+    assert_eq!(json["policy"]["recovery_test_days"], 180);
+    let text = fx
+        .zeroth()
+        .env("ZEROTH_NOW", "2030-02-01T00:00:00Z")
+        .arg("check")
+        .run()
+        .ok()
+        .stdout_str();
+    assert!(
+        text.contains("0 errors, 0 warnings in 1 seal and 1 environment"),
+        "{text}"
+    );
+    // And with the tokens inspected.
+    let (code, findings, _) = check(&fx, Some("2030-02-01T00:00:00Z"), &["--hsm"]);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:?}");
+}
+
+#[test]
+fn the_json_shape_of_a_finding() {
+    let fx = clean_at_t0();
+    let (code, findings, json) = check(&fx, Some("2031-01-02T00:00:00Z"), &[]);
+    assert_eq!(code, 1);
+    let f = has(&findings, "rotation-overdue");
+    for key in ["id", "severity", "env", "seal", "message", "action"] {
+        assert!(f.get(key).is_some(), "{key} missing in {f}");
+    }
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["env"], "prod");
+    assert_eq!(f["seal"], "vault-root");
+    assert!(
+        f["action"]
+            .as_str()
+            .unwrap()
+            .contains("zeroth rotate vault-root")
+    );
+    assert!(json["summary"]["errors"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn rotation_overdue() {
+    let fx = clean_at_t0();
+    lacks(
+        &check(&fx, Some("2030-12-30T00:00:00Z"), &[]).1,
+        "rotation-overdue",
+    );
+    let (code, findings, _) = check(&fx, Some("2031-01-02T00:00:00Z"), &[]);
+    assert_eq!(code, 1);
+    assert!(
+        has(&findings, "rotation-overdue")["message"]
+            .as_str()
+            .unwrap()
+            .contains("every 365 days")
+    );
+}
+
+#[test]
+fn expired_and_expiring_soon() {
+    let fx = Fixture::new();
+    fx.zeroth()
+        .env("ZEROTH_NOW", T0)
+        .args(["env", "init", "prod", "--token", "prod", "--module"])
+        .arg(module())
+        .run()
+        .ok();
+    seal_at_t0(&fx, "api", 2, 3, &["--expires", "2030-03-01"]);
+    drill_all(&fx, "api", 3, Some(T0));
+    let (code, findings, _) = check(&fx, Some("2030-01-15T00:00:00Z"), &[]);
+    assert_eq!((code, ids(&findings)), (0, vec![]));
+    let (code, findings, _) = check(&fx, Some("2030-02-10T00:00:00Z"), &[]);
+    assert_eq!(code, 0, "a warning does not fail check");
+    assert_eq!(has(&findings, "expiring-soon")["severity"], "warning");
+    let (code, findings, _) = check(&fx, Some("2030-03-02T00:00:00Z"), &[]);
+    assert_eq!(code, 1);
+    has(&findings, "expired");
+    lacks(&findings, "expiring-soon");
+}
+
+#[test]
+fn recovery_untested_and_the_policy_that_sets_it() {
+    let fx = clean_at_t0();
+    lacks(
+        &check(&fx, Some("2030-06-29T00:00:00Z"), &[]).1,
+        "recovery-untested",
+    );
+    let (code, findings, _) = check(&fx, Some("2030-07-01T00:00:00Z"), &[]);
+    assert_eq!(code, 1);
+    has(&findings, "recovery-untested");
+    // A successful unseal counts as a tested recovery.
+    fx.unseal_cmd("vault-root", &["alice", "bob", "carol"])
+        .env("ZEROTH_NOW", "2030-06-30T00:00:00Z")
+        .args(["--output", "-"])
+        .run()
+        .ok();
+    lacks(
+        &check(&fx, Some("2030-07-01T00:00:00Z"), &[]).1,
+        "recovery-untested",
+    );
+    // The window comes from [policy].
+    set_policy(&fx, "recovery_test_days = 10");
+    has(
+        &check(&fx, Some("2030-07-20T00:00:00Z"), &[]).1,
+        "recovery-untested",
+    );
+}
+
+#[test]
+fn share_unproven_names_the_custodian() {
+    let fx = clean_at_t0();
+    set_policy(&fx, "recovery_test_days = 1000\nshare_proof_days = 100");
+    // Drill with three shares later: dave and erin fall behind.
+    fx.zeroth()
+        .env("ZEROTH_NOW", "2030-03-01T00:00:00Z")
+        .args(["drill", "vault-root", "--share"])
+        .args(["alice", "bob", "carol"].map(|w| fx.share("vault-root", w)))
+        .run()
+        .ok();
+    let (code, findings, _) = check(&fx, Some("2030-05-01T00:00:00Z"), &[]);
+    assert_eq!((code, findings.len()), (0, 2), "{findings:?}");
+    let who: Vec<&str> = findings
+        .iter()
+        .map(|f| f["custodian"].as_str().unwrap())
+        .collect();
+    assert_eq!(who, ["dave", "erin"]);
+    assert_eq!(findings[0]["severity"], "warning");
+}
+
+#[test]
+fn an_offboarded_custodian_still_holding_a_share() {
+    let fx = Fixture::sealed();
+    lacks(&check(&fx, None, &[]).1, "offboarded-holder");
+    fx.zeroth()
+        .args(["custodian", "offboard", "bob"])
+        .run()
+        .ok();
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!(code, 1);
+    let f = has(&findings, "offboarded-holder");
+    assert_eq!(f["custodian"], "bob");
+    assert!(f["action"].as_str().unwrap().contains("--without bob"));
+    // A rekey without bob clears it.
+    let new = fx.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    fx.zeroth()
+        .args(["rekey", "vault-root", "--without", "bob", "--out-dir"])
+        .arg(&new)
+        .arg("--share")
+        .args(["alice", "bob", "carol"].map(|w| fx.share("vault-root", w)))
+        .run()
+        .ok();
+    let id = fx.record("vault-root")["pending"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fx.zeroth()
+        .args(["rekey", "vault-root", "--confirm", &id, "--share"])
+        .args(["alice", "carol", "dave"].map(|w| new.join(format!("vault-root.{w}.share"))))
+        .run()
+        .ok();
+    lacks(&check(&fx, None, &[]).1, "offboarded-holder");
+}
+
+#[test]
+fn threshold_one_and_threshold_all() {
+    let fx = Fixture::new();
+    fx.env_init("prod", "prod").ok();
+    fx.generate("fine", "prod", 2, 3).ok();
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:?}");
+    fx.generate_cmd("solo", "prod", 1, 3)
+        .arg("--allow-threshold-one")
+        .run()
+        .ok();
+    fx.generate("everyone", "prod", 2, 2).ok();
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(has(&findings, "threshold-one")["seal"], "solo");
+    let all = has(&findings, "threshold-all");
+    assert_eq!(all["seal"], "everyone");
+    assert_eq!(all["severity"], "warning");
+}
+
+#[test]
+fn the_same_secret_in_two_environments() {
+    let fx = Fixture::new();
+    fx.init_token("dev");
+    fx.env_init("prod", "prod").ok();
+    fx.env_init("dev", "dev").ok();
+    fx.import_cmd("root-token", "prod", 2, 3, b"correct horse battery staple")
+        .run()
+        .ok();
+    fx.import_cmd("other", "dev", 2, 3, b"a different secret entirely")
+        .run()
+        .ok();
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:?}");
+    // The prod secret copied into dev.
+    fx.import_cmd("dev-root", "dev", 2, 3, b"correct horse battery staple")
+        .run()
+        .ok();
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!(code, 1);
+    let f = has(&findings, "secret-reuse");
+    let msg = f["message"].as_str().unwrap();
+    assert!(
+        msg.contains("'dev-root' (dev)") && msg.contains("'root-token' (prod)"),
+        "{msg}"
+    );
+    // Nothing stored makes the secret guessable: the record keeps a 16-bit tag only.
+    let record = fx.record("dev-root");
+    let reuse = &record["credential"]["reuse"];
+    assert_eq!(reuse["tag"].as_str().unwrap().len(), 4, "16 bits in hex");
+    assert!(
+        reuse.get("digest").is_none(),
+        "no digest of an imported secret"
+    );
+    // A generated credential gets its marks at its first drill, with a full digest.
+    fx.generate("gen", "prod", 2, 3).ok();
+    assert!(fx.record("gen")["credential"].get("reuse").is_none());
+    drill_all(&fx, "gen", 3, None);
+    assert_eq!(
+        fx.record("gen")["credential"]["reuse"]["digest"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    // --env dev still sees the pair, through dev's side.
+    has(&check(&fx, None, &["--env", "dev"]).1, "secret-reuse");
+}
+
+#[test]
+fn one_token_serving_two_environments() {
+    let fx = Fixture::sealed();
+    lacks(&check(&fx, None, &[]).1, "token-shared");
+    // A hand-edited config (a bad merge, say) binds staging to prod's token.
+    let path = fx.store().join("zeroth.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("[env.prod]").unwrap();
+    let block: String = text[start..]
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .skip(1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, format!("{text}\n[env.staging]\n{block}")).unwrap();
+    std::fs::copy(
+        fx.store().join("keys/prod.pem"),
+        fx.store().join("keys/staging.pem"),
+    )
+    .unwrap();
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        has(&findings, "token-shared")["message"]
+            .as_str()
+            .unwrap()
+            .contains("prod and staging")
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn tokens_inspected_with_hsm() {
+    let fx = Fixture::sealed();
+    let (code, findings, _) = check(&fx, None, &["--hsm"]);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:?}");
+
+    // An orphan key, left by a generate that crashed before its record.
+    let crashed = fx
+        .generate_cmd("crashed", "prod", 2, 3)
+        .env("ZEROTH_CRASH_AT", "generate:after-key")
+        .run();
+    assert_eq!(crashed.code, -1);
+    lacks(&check(&fx, None, &[]).1, "orphan-key");
+    let (code, findings, _) = check(&fx, None, &["--hsm"]);
+    assert_eq!(code, 0, "an orphan key is a warning");
+    assert!(
+        has(&findings, "orphan-key")["message"]
+            .as_str()
+            .unwrap()
+            .contains("zeroth:prod:crashed:v1:s1")
+    );
+    fx.zeroth()
+        .args(["cleanup", "--env", "prod", "--destroy"])
+        .run()
+        .ok();
+    lacks(&check(&fx, None, &["--hsm"]).1, "orphan-key");
+
+    // A revoked seal whose key came back: the token restored from a backup.
+    let backup = fx.path().join("token-backup");
+    copy_dir(&fx.token_dir(), &backup);
+    fx.zeroth()
+        .args([
+            "revoke",
+            "vault-root",
+            "--reason",
+            "drill",
+            "--confirm-seal",
+            "vault-root",
+        ])
+        .run()
+        .ok();
+    lacks(&check(&fx, None, &["--hsm"]).1, "revoked-key-present");
+    std::fs::remove_dir_all(fx.token_dir()).unwrap();
+    copy_dir(&backup, &fx.token_dir());
+    let (code, findings, _) = check(&fx, None, &["--hsm"]);
+    assert_eq!(code, 1);
+    assert_eq!(has(&findings, "revoked-key-present")["seal"], "vault-root");
+}
+
+#[test]
+fn a_token_without_its_marker_or_out_of_reach() {
+    let fx = Fixture::sealed();
+    lacks(&check(&fx, None, &["--hsm"]).1, "token-unmarked");
+    fx.reinit_token("prod");
+    let (code, findings, _) = check(&fx, None, &["--hsm"]);
+    assert_eq!(code, 1);
+    has(&findings, "token-unmarked");
+    // A module that is not there.
+    let path = fx.store().join("zeroth.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let module = module();
+    std::fs::write(
+        &path,
+        text.replace(module.to_str().unwrap(), "/nonexistent/module.so"),
+    )
+    .unwrap();
+    let (code, findings, _) = check(&fx, None, &["--hsm"]);
+    assert_eq!(code, 1);
+    assert!(
+        has(&findings, "token-unreachable")["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/module.so")
+    );
+    // Without --hsm, check reads only the store.
+    lacks(&check(&fx, None, &[]).1, "token-unreachable");
+}
+
+#[test]
+fn a_damaged_or_unsigned_log() {
+    let fx = Fixture::sealed();
+    let (_, findings, _) = check(&fx, None, &[]);
+    lacks(&findings, "log-damaged");
+    lacks(&findings, "log-unsigned");
+    // A wrong PIN leaves an unsigned tail: a warning until something signs over it.
+    fx.unseal_cmd("vault-root", &["alice", "bob", "carol"])
+        .env("ZEROTH_PIN", "999999")
+        .args(["--output", "-"])
+        .run();
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!(code, 0);
+    assert!(
+        has(&findings, "log-unsigned")["action"]
+            .as_str()
+            .unwrap()
+            .contains("audit attest")
+    );
+    fx.zeroth()
+        .args(["audit", "attest", "--env", "prod"])
+        .run()
+        .ok();
+    lacks(&check(&fx, None, &[]).1, "log-unsigned");
+    // An edited line.
+    let log = fx.store().join("logs/prod.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap().replacen(
+        "\"outcome\":\"ok\"",
+        "\"outcome\":\"refused\"",
+        1,
+    );
+    std::fs::write(&log, text).unwrap();
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        has(&findings, "log-damaged")["message"]
+            .as_str()
+            .unwrap()
+            .contains("edited")
+    );
+}
+
+#[test]
+fn an_invalid_record() {
+    let fx = Fixture::sealed();
+    lacks(&check(&fx, None, &[]).1, "record-invalid");
+    let mut r = fx.record("vault-root");
+    r["threshold"] = 2.into();
+    fx.write_record("vault-root", &r);
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        has(&findings, "record-invalid")["message"]
+            .as_str()
+            .unwrap()
+            .contains("fails its signature check")
+    );
+}
+
+#[test]
+fn a_stale_pending_operation() {
+    let fx = clean_at_t0();
+    let new = fx.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    fx.zeroth()
+        .env("ZEROTH_NOW", "2030-01-02T00:00:00Z")
+        .args(["rekey", "vault-root", "--out-dir"])
+        .arg(&new)
+        .arg("--share")
+        .args(["alice", "bob", "carol"].map(|w| fx.share("vault-root", w)))
+        .run()
+        .ok();
+    lacks(
+        &check(&fx, Some("2030-01-05T00:00:00Z"), &[]).1,
+        "pending-stale",
+    );
+    let (code, findings, _) = check(&fx, Some("2030-01-20T00:00:00Z"), &[]);
+    assert_eq!(code, 0);
+    assert!(
+        has(&findings, "pending-stale")["action"]
+            .as_str()
+            .unwrap()
+            .contains("--cancel")
+    );
+}
+
+#[test]
+fn failed_unseals_since_the_last_success() {
+    let fx = Fixture::sealed();
+    fx.unseal("vault-root", &["alice", "bob", "carol"]).ok();
+    lacks(&check(&fx, None, &[]).1, "failed-unseals");
+    fx.unseal("vault-root", &["alice"]).fails(3, &[]);
+    fx.unseal("vault-root", &["bob"]).fails(3, &[]);
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!(code, 0);
+    assert!(
+        has(&findings, "failed-unseals")["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 refused or failed")
+    );
+    fx.unseal("vault-root", &["alice", "bob", "carol"]).ok();
+    lacks(&check(&fx, None, &[]).1, "failed-unseals");
+}
+
+#[test]
+fn policy_mistakes_are_refused() {
+    let fx = Fixture::sealed();
+    set_policy(&fx, "recovery_test_dayz = 30");
+    fx.zeroth()
+        .arg("check")
+        .run()
+        .fails(2, &["zeroth.toml", "recovery_test_dayz"]);
+    set_policy(&fx, "recovery_test_days = 0");
+    fx.zeroth()
+        .arg("check")
+        .run()
+        .fails(2, &["recovery_test_days = 0"]);
+}
+
+#[test]
+fn list_filters_and_shows_recovery() {
+    let fx = Fixture::sealed();
+    let mut c = fx
+        .zeroth()
+        .args([
+            "generate",
+            "api",
+            "--env",
+            "prod",
+            "--owner",
+            "payments",
+            "--purpose",
+            "api",
+            "--threshold",
+            "2",
+            "--rotate-every",
+            "30d",
+            "--out-dir",
+        ])
+        .arg(fx.shares_dir());
+    for w in ["frank", "grace", "alice"] {
+        c = c.args(["--custodian", w]);
+    }
+    c.run().ok();
+    fx.unseal("vault-root", &["alice", "bob", "carol"]).ok();
+    let json: Value = serde_json::from_slice(
+        &fx.zeroth()
+            .args(["--json", "list", "--owner", "payments"])
+            .run()
+            .ok()
+            .stdout,
+    )
+    .unwrap();
+    let seals = json["seals"].as_array().unwrap();
+    assert_eq!(seals.len(), 1);
+    assert_eq!(seals[0]["name"], "api");
+    let json: Value = serde_json::from_slice(
+        &fx.zeroth()
+            .args(["--json", "list", "--custodian", "bob"])
+            .run()
+            .ok()
+            .stdout,
+    )
+    .unwrap();
+    let v = &json["seals"][0];
+    assert_eq!(json["seals"].as_array().unwrap().len(), 1);
+    assert_eq!(v["name"], "vault-root");
+    assert!(v["last_unsealed"].is_string());
+    assert!(v["last_drilled"].is_null());
+    assert_eq!(v["purpose"], "unseal vault");
+    let text = fx.zeroth().arg("list").run().ok().stdout_str();
+    assert!(
+        text.contains("UNSEALED") && text.contains("DRILLED"),
+        "{text}"
+    );
+}
+
+/// The check of a store of many seals runs without the HSM (timed in scripts/bench.sh).
+#[test]
+fn check_needs_no_hsm() {
+    let fx = Fixture::sealed();
+    let run = fx
+        .zeroth()
+        .env(fx.kind.conf_var(), "/nonexistent")
+        .env_remove("ZEROTH_PIN")
+        .args(["check"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
