@@ -5,30 +5,17 @@
 //!
 //! Usage: cargo run --release --example audit_log -- STORE_DIR N
 
+#[path = "common/soft_key.rs"]
+mod soft_key;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use p256::ecdsa::signature::Signer;
+use soft_key::SoftKey;
 use zeroth::audit::{self, Entry, LogSigner, Outcome, RejectedShare};
-use zeroth::hsm::{PublicKey, WrapMechanism};
+use zeroth::hsm::WrapMechanism;
 use zeroth::store::{CONFIG_FORMAT, Config, EnvConfig, Store};
-
-struct SoftKey {
-    key: p256::ecdsa::SigningKey,
-    public: PublicKey,
-}
-
-impl LogSigner for SoftKey {
-    fn fingerprint(&self) -> String {
-        self.public.fingerprint()
-    }
-
-    fn sign(&self, message: &[u8]) -> zeroth::Result<Vec<u8>> {
-        let sig: p256::ecdsa::Signature = self.key.sign(message);
-        Ok(sig.to_der().as_bytes().to_vec())
-    }
-}
 
 fn main() -> zeroth::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -39,13 +26,7 @@ fn main() -> zeroth::Result<()> {
     let n: u64 = n.parse().expect("N is a number");
     let root = PathBuf::from(dir);
     let store = Store::open_or_create(&root)?;
-    let key = p256::ecdsa::SigningKey::from_slice(&[42u8; 32]).expect("a valid scalar");
-    let signer = SoftKey {
-        public: PublicKey {
-            key: p256::PublicKey::from(key.verifying_key()),
-        },
-        key,
-    };
+    let signer = SoftKey::from_seed(42);
     let env = "bench";
     let mut config = Config {
         format: CONFIG_FORMAT,

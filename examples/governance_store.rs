@@ -4,39 +4,26 @@
 //! the public key, which is all they would do with a real store.
 //!
 //! The seals vary the way a real inventory does: ages, rotation periods, expiries,
-//! thresholds, drills, a few pending operations and revocations.
+//! thresholds, drills and revocations.
 //!
 //! Usage: cargo run --release --example governance_store -- STORE_DIR N
+
+#[path = "common/soft_key.rs"]
+mod soft_key;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use base64::Engine;
-use p256::ecdsa::signature::Signer;
+use soft_key::SoftKey;
 use zeroth::audit::{self, Entry, LogSigner, Outcome};
-use zeroth::hsm::{PublicKey, WrapMechanism};
+use zeroth::hsm::WrapMechanism;
 use zeroth::seal::{
     Blob, CredentialInfo, Custodian, KeyRef, Origin, RECORD_FORMAT, RecordSignature, Revocation,
     SealRecord,
 };
 use zeroth::secret::Encoding;
 use zeroth::store::{CONFIG_FORMAT, Config, EnvConfig, Store};
-
-struct SoftKey {
-    key: p256::ecdsa::SigningKey,
-    public: PublicKey,
-}
-
-impl LogSigner for SoftKey {
-    fn fingerprint(&self) -> String {
-        self.public.fingerprint()
-    }
-
-    fn sign(&self, message: &[u8]) -> zeroth::Result<Vec<u8>> {
-        let sig: p256::ecdsa::Signature = self.key.sign(message);
-        Ok(sig.to_der().as_bytes().to_vec())
-    }
-}
 
 fn day(n: i64) -> String {
     let t = time::macros::datetime!(2026-01-01 0:00 UTC) + time::Duration::days(n);
@@ -51,13 +38,7 @@ fn main() -> zeroth::Result<()> {
     };
     let n: u64 = n.parse().expect("N is a number");
     let store = Store::open_or_create(&PathBuf::from(dir))?;
-    let key = p256::ecdsa::SigningKey::from_slice(&[43u8; 32]).expect("a valid scalar");
-    let signer = SoftKey {
-        public: PublicKey {
-            key: p256::PublicKey::from(key.verifying_key()),
-        },
-        key,
-    };
+    let signer = SoftKey::from_seed(43);
     let env = "bench";
     let mut config: Config = store.config().clone();
     assert_eq!(config.format, CONFIG_FORMAT);

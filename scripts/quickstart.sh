@@ -120,6 +120,10 @@ echo "    'zeroth audit report vault-root' writes the transcript an auditor file
 say "Anyone with the store sees the seals: owner, quorum, version, rotation date"
 zeroth list
 
+say "The governance check a CI job runs: overdue, untested, unsafe (exit 1 on errors)"
+echo "    Nothing is due yet: the seal is new and its every share was just proven."
+zeroth check
+
 say "... and which token serves which environment"
 zeroth env list
 

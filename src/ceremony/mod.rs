@@ -131,10 +131,7 @@ pub(crate) fn with_env_session<T>(
             if draft.logged {
                 result
             } else {
-                let (outcome, detail) = match &result {
-                    Ok(_) => (Outcome::Ok, draft.detail.clone()),
-                    Err(e) => (Outcome::of(e), e.message().to_string()),
-                };
+                let (outcome, detail) = outcome_of(&result, draft);
                 let logged = audit::append(
                     store,
                     draft,
@@ -143,20 +140,7 @@ pub(crate) fn with_env_session<T>(
                     Some(&signer.signing(&session)),
                     None,
                 );
-                match (result, logged) {
-                    (r, Ok(_)) => r,
-                    (Ok(_), Err(e)) => Err(Error::Io(format!(
-                        "the ceremony completed but its log entry could not be written: {}",
-                        e.message()
-                    ))),
-                    (Err(r), Err(e)) => {
-                        eprintln!(
-                            "warning: the log entry of this ceremony could not be written: {}",
-                            e.message()
-                        );
-                        Err(r)
-                    }
-                }
+                settle(result, logged)
             }
         }
     };
@@ -232,54 +216,48 @@ pub(crate) fn finish<T>(
     let Ok(cfg) = store.env(&env) else {
         return result;
     };
-    let (outcome, detail) = match &result {
-        Ok(_) => (Outcome::Ok, draft.detail.clone()),
-        Err(e) => (Outcome::of(e), e.message().to_string()),
-    };
+    let (outcome, detail) = outcome_of(&result, draft);
     let pin_at_hand = ctx.pin_file.is_some() || std::env::var_os(crate::pin::PIN_ENV).is_some();
-    let logged = if pin_at_hand {
+    let unsigned = |draft: &mut Draft, why: String| {
+        audit::append(store, draft, outcome, &detail, None, Some(why))
+    };
+    let logged = if !pin_at_hand {
+        unsigned(
+            draft,
+            "stopped before the HSM was opened, and no PIN was at hand without asking".into(),
+        )
+    } else {
         match Hsm::load(&cfg.module) {
+            Err(e) => unsigned(draft, format!("the HSM could not sign: {}", e.message())),
             Ok(hsm) => {
                 let r = match open(ctx, store, &env, cfg, &hsm, &[]) {
-                    Ok((session, signer)) => audit::append(
-                        store,
-                        draft,
-                        outcome,
-                        &detail,
-                        Some(&signer.signing(&session)),
-                        None,
-                    ),
-                    Err(e) => audit::append(
-                        store,
-                        draft,
-                        outcome,
-                        &detail,
-                        None,
-                        Some(format!("the HSM could not sign: {}", e.message())),
-                    ),
+                    Ok((session, signer)) => {
+                        let signing = signer.signing(&session);
+                        audit::append(store, draft, outcome, &detail, Some(&signing), None)
+                    }
+                    Err(e) => unsigned(draft, format!("the HSM could not sign: {}", e.message())),
                 };
                 hsm.close();
                 r
             }
-            Err(e) => audit::append(
-                store,
-                draft,
-                outcome,
-                &detail,
-                None,
-                Some(format!("the HSM could not sign: {}", e.message())),
-            ),
         }
-    } else {
-        audit::append(
-            store,
-            draft,
-            outcome,
-            &detail,
-            None,
-            Some("stopped before the HSM was opened, and no PIN was at hand without asking".into()),
-        )
     };
+    settle(result, logged)
+}
+
+/// What the log entry of a ceremony that ended with `result` says: ok with the draft's
+/// detail, or the error's outcome and message.
+fn outcome_of<T>(result: &Result<T>, draft: &Draft) -> (Outcome, String) {
+    match result {
+        Ok(_) => (Outcome::Ok, draft.detail.clone()),
+        Err(e) => (Outcome::of(e), e.message().to_string()),
+    }
+}
+
+/// The result of a ceremony once its log entry was (or could not be) written: a
+/// ceremony that succeeded but could not be logged fails; a failed one keeps its own
+/// error, with a warning about the log.
+fn settle<T>(result: Result<T>, logged: Result<Option<u64>>) -> Result<T> {
     match (result, logged) {
         (r, Ok(_)) => r,
         (Ok(_), Err(e)) => Err(Error::Io(format!(

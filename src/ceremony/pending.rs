@@ -26,7 +26,7 @@ use super::generate::CustodianSpec;
 use super::shares;
 use super::unseal::trim;
 use super::{Context, Report, deal, finish, random_id, verify_record, with_env_session};
-use crate::audit::{self, Draft, Outcome};
+use crate::audit::{self, Draft};
 use crate::clock;
 use crate::deliver::Delivery;
 use crate::error::{Error, Result};
@@ -581,21 +581,16 @@ fn confirm_inner(
                         encoding.name(),
                         super::unseal::describe(d)
                     );
-                    audit::append(
+                    super::unseal::log_and_deliver(
                         store,
+                        session,
+                        signer,
                         draft,
-                        Outcome::Ok,
                         &detail,
-                        Some(&signer.signing(session)),
-                        None,
-                    )?;
-                    match d.deliver(&credential, encoding) {
-                        Ok(code) => code,
-                        Err(e) => {
-                            draft.logged = false;
-                            return Err(e);
-                        }
-                    }
+                        d,
+                        &credential,
+                        encoding,
+                    )?
                 }
             };
             Ok((updated, code))

@@ -146,6 +146,32 @@ pub(crate) fn missing_key(store: &Store, record: &SealRecord, token: &str) -> Er
     ))
 }
 
+/// Logs the ceremony as done, then hands the credential over: no credential leaves
+/// zeroth unlogged. A delivery that fails after that is logged too, as a failure.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn log_and_deliver(
+    store: &Store,
+    session: &HsmSession<'_>,
+    signer: &Signer,
+    draft: &mut Draft,
+    detail: &str,
+    delivery: &Delivery,
+    credential: &Credential,
+    encoding: Encoding,
+) -> Result<u8> {
+    audit::append(
+        store,
+        draft,
+        Outcome::Ok,
+        detail,
+        Some(&signer.signing(session)),
+        None,
+    )?;
+    delivery
+        .deliver(credential, encoding)
+        .inspect_err(|_| draft.logged = false)
+}
+
 /// How a delivery is described in summaries and log entries.
 pub(crate) fn describe(delivery: &Delivery) -> String {
     match delivery {
@@ -218,22 +244,17 @@ fn unseal(ctx: &Context, store: &Store, args: &UnsealArgs, draft: &mut Draft) ->
             let encoding = args.encoding.unwrap_or(record.credential.encoding);
             let custodians: Vec<String> = accepted.iter().map(|a| a.custodian.clone()).collect();
             let detail = format!("credential ({}) {to}", encoding.name());
-            audit::append(
+            let code = log_and_deliver(
                 store,
+                session,
+                signer,
                 draft,
-                Outcome::Ok,
                 &detail,
-                Some(&signer.signing(session)),
-                None,
+                &args.delivery,
+                &credential,
+                encoding,
             )?;
-            match args.delivery.deliver(&credential, encoding) {
-                Ok(code) => Ok((custodians, encoding, code)),
-                Err(e) => {
-                    // Logged as delivered: log the failure too.
-                    draft.logged = false;
-                    Err(e)
-                }
-            }
+            Ok((custodians, encoding, code))
         }),
     )?;
     let to = match &args.delivery {

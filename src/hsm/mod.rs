@@ -744,19 +744,7 @@ impl HsmSession<'_> {
     ) -> Result<Credential> {
         let handle = self
             .session
-            .unwrap_key(
-                &mech.mechanism(),
-                kseal,
-                wrapped,
-                &[
-                    Attribute::Class(ObjectClass::SECRET_KEY),
-                    Attribute::KeyType(KeyType::GENERIC_SECRET),
-                    Attribute::Token(false),
-                    Attribute::Private(true),
-                    Attribute::Sensitive(false),
-                    Attribute::Extractable(true),
-                ],
-            )
+            .unwrap_key(&mech.mechanism(), kseal, wrapped, &session_secret(false))
             .map_err(|e| unwrap_error(&self.token.label, &self.hsm.path, mech, e))?;
         let attrs = self.session.get_attributes(handle, &[AttributeType::Value]);
         let destroyed = self.session.destroy_object(handle);
@@ -786,19 +774,7 @@ impl HsmSession<'_> {
         wrapped: &[u8],
     ) -> Result<ObjectHandle> {
         self.session
-            .unwrap_key(
-                &mech.mechanism(),
-                kseal,
-                wrapped,
-                &[
-                    Attribute::Class(ObjectClass::SECRET_KEY),
-                    Attribute::KeyType(KeyType::GENERIC_SECRET),
-                    Attribute::Token(false),
-                    Attribute::Private(true),
-                    Attribute::Sensitive(true),
-                    Attribute::Extractable(true),
-                ],
-            )
+            .unwrap_key(&mech.mechanism(), kseal, wrapped, &session_secret(true))
             .map_err(self.err(&format!(
                 "cannot unwrap the credential with {mech} to wrap it anew"
             )))
@@ -944,6 +920,19 @@ fn ec_point_to_key(point: &[u8]) -> Option<p256::PublicKey> {
     };
     der.and_then(|sec1| p256::PublicKey::from_sec1_bytes(sec1).ok())
         .or_else(|| p256::PublicKey::from_sec1_bytes(point).ok())
+}
+
+/// The template of a credential unwrapped as a session object: a generic secret,
+/// extractable (to be read back, or wrapped anew), sensitive or not.
+fn session_secret(sensitive: bool) -> [Attribute; 6] {
+    [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::Token(false),
+        Attribute::Private(true),
+        Attribute::Sensitive(sensitive),
+        Attribute::Extractable(true),
+    ]
 }
 
 /// Zeroizes every `CKA_VALUE` in a template once the token has it.
