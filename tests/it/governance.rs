@@ -3,6 +3,11 @@
 
 use std::path::Path;
 
+#[path = "../../examples/common/bigstore.rs"]
+mod bigstore;
+#[path = "../../examples/common/soft_key.rs"]
+mod soft_key;
+
 use serde_json::Value;
 
 use crate::common::*;
@@ -655,7 +660,46 @@ fn list_filters_and_shows_recovery() {
     );
 }
 
-/// The check of a store of many seals runs without the HSM (timed in scripts/bench.sh).
+/// `check` and `list` of a store of many seals run without any HSM (scripts/bench.sh
+/// times them on 10,000; the test uses fewer, on a debug build).
+#[test]
+fn check_of_a_large_store_needs_no_hsm() {
+    let dir = tempfile::tempdir().unwrap();
+    bigstore::write_store(dir.path(), 1000).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_zeroth"))
+            .arg("--store")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("ZEROTH_PIN")
+            .env("SOFTHSM2_CONF", "/nonexistent")
+            .env("KRYOPTIC_CONF", "/nonexistent")
+            .output()
+            .unwrap();
+        (out.status.code(), out.stdout)
+    };
+    let (code, stdout) = run(&["--json", "check"]);
+    assert_eq!(code, Some(1), "the fixture has overdue seals");
+    let json: Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(json["summary"]["seals"], 1000);
+    let findings = json["findings"].as_array().unwrap();
+    for id in [
+        "rotation-overdue",
+        "recovery-untested",
+        "threshold-all",
+        "expired",
+    ] {
+        has(findings, id);
+    }
+    lacks(findings, "record-invalid");
+    lacks(findings, "log-damaged");
+    let (code, stdout) = run(&["--json", "list"]);
+    assert_eq!(code, Some(0));
+    let json: Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(json["seals"].as_array().unwrap().len(), 1000);
+}
+
+/// The check of a store runs without the HSM.
 #[test]
 fn check_needs_no_hsm() {
     let fx = Fixture::sealed();
