@@ -6,8 +6,11 @@ mod common;
 
 mod audit;
 mod ceremonies;
+mod custody;
 mod leaks;
 mod lifecycle;
+mod paper;
 mod quorum;
 mod refusals;
+mod terminal;
 mod tokens;
