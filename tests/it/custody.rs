@@ -294,6 +294,19 @@ fn a_wrong_or_missing_identity_names_the_share() {
             .run()
     })
     .fails(3, &["BAD", "vault-root.alice.share.age", "another key"]);
+    // An encrypted share cut short.
+    let text = std::fs::read_to_string(&alice).unwrap();
+    let cut = fx.path().join("cut.share.age");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    unchanged(&fx, &["prod"], || {
+        fx.zeroth()
+            .args(["unseal", "vault-root", "--output", "-", "--share"])
+            .arg(&cut)
+            .arg("--identity")
+            .arg(&keys.alice.identity)
+            .run()
+    })
+    .fails(3, &["cut.share.age", "is not a readable age file"]);
     // An identity file that is none, or is not there.
     let junk = fx.path().join("junk.key");
     std::fs::write(&junk, "not a key\n").unwrap();

@@ -258,6 +258,7 @@ fn typo_in_group(share_line: usize, line: &str, group: usize) -> String {
 #[test]
 fn unseal_on_a_terminal_collects_shares_one_custodian_at_a_time() {
     let fx = Fixture::sealed();
+    fx.generate("other", "prod", 3, 5).ok();
     let text = |who: &str| std::fs::read_to_string(fx.share("vault-root", who)).unwrap();
     let out = fx.path().join("credential");
     let mut c = fx.command();
@@ -291,11 +292,20 @@ fn unseal_on_a_terminal_collects_shares_one_custodian_at_a_time() {
     pty.expect("line 5 of 5 ok");
     pty.expect("share of bob accepted (share 2 of 5)");
     pty.expect("progress: 2 of 3 shares in; still needed: 1 more, from any of: carol, dave, erin");
-    // alice again by mistake: refused, the next custodian is asked for.
+    // alice again by mistake, then a share of another seal: refused, the next
+    // custodian is asked for.
     for line in text("alice").lines() {
         pty.line(line);
     }
     pty.expect("alice's share was entered already");
+    pty.expect("your share (paste it, or type line 1)");
+    for line in std::fs::read_to_string(fx.share("other", "dave"))
+        .unwrap()
+        .lines()
+    {
+        pty.line(line);
+    }
+    pty.expect("refused: it is a share of seal 'other', not 'vault-root'");
     // carol, whose paste is cut short, then whole.
     for line in text("carol").lines().take(8) {
         pty.line(line);
@@ -333,6 +343,12 @@ fn a_drill_on_a_terminal_goes_on_past_the_threshold_until_told_to_stop() {
     let mut c = fx.command();
     c.args(["drill", "vault-root"]);
     let mut pty = Pty::spawn(c);
+    // A custodian who starts typing and gives up with an empty line.
+    pty.expect("your share (paste it, or type line 1)");
+    pty.line(&numbered(&text("alice"))[0]);
+    pty.expect("line 1 of 5 ok");
+    pty.line("");
+    pty.expect("that share is dropped; start again from line 1");
     for who in ["erin", "dave", "carol", "bob"] {
         pty.expect("your share (paste it, or type line 1)");
         for line in text(who).lines() {
@@ -483,6 +499,44 @@ fn a_passphrase_share_is_typed_twice_and_opened_with_age_and_zeroth() {
     })
     .fails(2, &["custodian 'alice'", "passphrase", "there is none"]);
     let _ = age_decrypt;
+}
+
+#[test]
+fn passphrases_that_never_match_seal_nothing() {
+    let fx = Fixture::new();
+    fx.env_init("prod", "prod").ok();
+    unchanged(&fx, &["prod"], || {
+        let mut c = fx.command();
+        c.args(["generate", "vault-root", "--env", "prod", "--owner", "o"])
+            .args([
+                "--purpose",
+                "p",
+                "--rotate-every",
+                "90d",
+                "--threshold",
+                "2",
+            ])
+            .args(["--custodian", "alice=passphrase", "--custodian", "bob"])
+            .arg("--out-dir")
+            .arg(fx.shares_dir());
+        let mut pty = Pty::spawn(c);
+        for i in 0..3 {
+            pty.expect("passphrase for alice (not shown): ");
+            pty.line(&format!("first {i}"));
+            pty.expect("the same again: ");
+            pty.line(&format!("second {i}"));
+        }
+        let (code, seen) = pty.exit_code();
+        Run {
+            code,
+            stdout: Vec::new(),
+            stderr: seen,
+        }
+    })
+    .fails(
+        3,
+        &["three passphrase entries did not match: nothing was sealed"],
+    );
 }
 
 #[test]
