@@ -67,7 +67,7 @@ softhsm_module() {
 ensure_packages() {
     local needs=("$@")
     if ((${#needs[@]} == 0)); then
-        needs=(softhsm2-util libsofthsm2.so pkcs11-tool age openssl flock)
+        needs=(softhsm2-util libsofthsm2.so pkcs11-tool age age-keygen ssh-keygen openssl flock)
     fi
     local need pkg missing=()
     for need in "${needs[@]}"; do
@@ -75,7 +75,8 @@ ensure_packages() {
             softhsm2-util) pkg=softhsm2 ;;
             libsofthsm2.so) pkg=softhsm2 ;;
             pkcs11-tool) pkg=opensc ;;
-            age) pkg=age ;;
+            age | age-keygen) pkg=age ;;
+            ssh-keygen) pkg=openssh-client ;;
             openssl) pkg=openssl ;;
             flock) pkg=util-linux ;;
             libclang) pkg=libclang-dev ;;

@@ -4,9 +4,10 @@ use std::ffi::OsString;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use zeroize::Zeroizing;
 
+use crate::ceremony::distribute::Outlets;
 use crate::ceremony::env::EnvInit;
 use crate::ceremony::generate::{CustodianSpec, IMPORT_MAX, SealSpec, Source};
 use crate::ceremony::pending::{NewCredential, Start};
@@ -75,9 +76,14 @@ pub enum Command {
     Unseal {
         /// Seal name.
         seal: String,
-        /// A custodian's share file (repeat, or list several).
-        #[arg(long = "share", value_name = "FILE", num_args = 1.., required = true)]
+        /// A custodian's share file (repeat, or list several); without any, on a
+        /// terminal, each custodian enters their share in turn.
+        #[arg(long = "share", value_name = "FILE", num_args = 1..)]
         shares: Vec<PathBuf>,
+        /// An age identity file or SSH private key that opens shares encrypted to a
+        /// custodian (repeat); passphrase-protected shares ask on the terminal.
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
         /// Write the credential to a new file (mode 0600), or '-' for stdout.
         #[arg(long, value_name = "FILE|-", conflicts_with = "exec")]
         output: Option<PathBuf>,
@@ -104,8 +110,13 @@ pub enum Command {
         /// Shares: a quorum of the current set to start; of the new set with --confirm.
         #[arg(long = "share", value_name = "FILE", num_args = 1..)]
         shares: Vec<PathBuf>,
-        /// A custodian to add to the new set (repeat).
-        #[arg(long = "custodian", value_name = "NAME", conflicts_with_all = ["confirm", "cancel"])]
+        /// An age identity file or SSH private key that opens shares encrypted to a
+        /// custodian (repeat); passphrase-protected shares ask on the terminal.
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
+        /// A custodian to add to the new set (repeat); NAME=RECIPIENT also encrypts
+        /// their share (and, for a current custodian, changes where it goes).
+        #[arg(long = "custodian", value_name = "NAME[=RECIPIENT]", conflicts_with_all = ["confirm", "cancel"])]
         add: Vec<String>,
         /// A custodian to leave out of the new set (repeat).
         #[arg(long, value_name = "NAME", conflicts_with_all = ["confirm", "cancel"])]
@@ -113,9 +124,12 @@ pub enum Command {
         /// Threshold of the new set [default: the current one].
         #[arg(long, value_name = "T", conflicts_with_all = ["confirm", "cancel"])]
         threshold: Option<u8>,
-        /// Directory for the new share files.
+        /// Directory for the new share files [default: show them on the terminal].
         #[arg(long, value_name = "DIR", conflicts_with_all = ["confirm", "cancel"])]
         out_dir: Option<PathBuf>,
+        /// Directory for a printable card (SVG) per custodian.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["confirm", "cancel"])]
+        paper: Option<PathBuf>,
         /// Make the pending set with this operation id current (needs its new shares).
         #[arg(long, value_name = "ID", conflicts_with = "cancel")]
         confirm: Option<String>,
@@ -131,9 +145,16 @@ pub enum Command {
         /// Shares: a quorum of the current set to start; of the new set with --confirm.
         #[arg(long = "share", value_name = "FILE", num_args = 1..)]
         shares: Vec<PathBuf>,
-        /// Directory for the new share files.
+        /// An age identity file or SSH private key that opens shares encrypted to a
+        /// custodian (repeat); passphrase-protected shares ask on the terminal.
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
+        /// Directory for the new share files [default: show them on the terminal].
         #[arg(long, value_name = "DIR", conflicts_with_all = ["confirm", "cancel"])]
         out_dir: Option<PathBuf>,
+        /// Directory for a printable card (SVG) per custodian.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["confirm", "cancel"])]
+        paper: Option<PathBuf>,
         /// Length of the new generated credential [default: the current length].
         #[arg(long, value_name = "BYTES", conflicts_with_all = ["confirm", "cancel", "import"])]
         length: Option<usize>,
@@ -195,9 +216,14 @@ pub enum Command {
     Drill {
         /// Seal name.
         seal: String,
-        /// A custodian's share file (give all of them to prove every share).
-        #[arg(long = "share", value_name = "FILE", num_args = 1.., required = true)]
+        /// A custodian's share file (give all of them to prove every share); without
+        /// any, on a terminal, each custodian enters their share in turn.
+        #[arg(long = "share", value_name = "FILE", num_args = 1..)]
         shares: Vec<PathBuf>,
+        /// An age identity file or SSH private key that opens shares encrypted to a
+        /// custodian (repeat); passphrase-protected shares ask on the terminal.
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
     },
     /// Custodian checks on shares.
     #[command(subcommand)]
@@ -226,6 +252,18 @@ pub enum Command {
         /// Also inspect the tokens (needs the PIN): markers, orphan and revoked keys.
         #[arg(long)]
         hsm: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command to a directory.
+    Man {
+        /// Write zeroth.1 and a page per subcommand (zeroth-generate.1 …) here.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
     },
 }
 
@@ -312,6 +350,10 @@ pub enum ShareCommand {
         /// Check record signatures with this public key (PEM) instead of the store's.
         #[arg(long, value_name = "FILE")]
         pubkey: Option<PathBuf>,
+        /// An age identity file or SSH private key that opens shares encrypted to a
+        /// custodian (repeat); passphrase-protected shares ask on the terminal.
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
     },
 }
 
@@ -330,8 +372,10 @@ pub struct SpecArgs {
     /// How many custodians recover it (2 or more).
     #[arg(long, value_name = "T")]
     pub threshold: u8,
-    /// A custodian, in share order (repeat).
-    #[arg(long = "custodian", value_name = "NAME", required = true)]
+    /// A custodian, in share order (repeat). NAME=RECIPIENT encrypts their share file
+    /// with age to RECIPIENT: an age recipient (age1…), an SSH public key (ssh-ed25519
+    /// or ssh-rsa, quoted), or 'passphrase' (typed by the custodian on the terminal).
+    #[arg(long = "custodian", value_name = "NAME[=RECIPIENT]", required = true)]
     pub custodians: Vec<String>,
     /// Rotation period: 90d, 12w, 1y.
     #[arg(long, value_name = "PERIOD")]
@@ -339,9 +383,13 @@ pub struct SpecArgs {
     /// Expiry: YYYY-MM-DD or RFC 3339.
     #[arg(long, value_name = "DATE")]
     pub expires: Option<String>,
-    /// Directory the share files are written to, as <seal>.<custodian>.share.
+    /// Directory the share files are written to, as <seal>.<custodian>.share (.age when
+    /// encrypted) [default: show each share on the terminal, one custodian at a time].
     #[arg(long, value_name = "DIR")]
-    pub out_dir: PathBuf,
+    pub out_dir: Option<PathBuf>,
+    /// Directory for a printable card (SVG) per custodian, <seal>.<custodian>.card.svg.
+    #[arg(long, value_name = "DIR")]
+    pub paper: Option<PathBuf>,
     /// Permit threshold 1: any single custodian recovers the credential.
     #[arg(long)]
     pub allow_threshold_one: bool,
@@ -390,7 +438,10 @@ impl SpecArgs {
                 .transpose()
                 .map_err(|e| Error::Usage(format!("--expires: {}", e.message())))?,
             allow_threshold_one: self.allow_threshold_one,
-            out_dir: self.out_dir,
+            outlets: Outlets {
+                out_dir: self.out_dir,
+                paper: self.paper,
+            },
         })
     }
 }
@@ -439,6 +490,7 @@ pub fn run(cli: Cli) -> Result<Report> {
         Command::Unseal {
             seal,
             shares,
+            identities,
             output,
             exec,
             encoding,
@@ -451,19 +503,26 @@ pub fn run(cli: Cli) -> Result<Report> {
                 &UnsealArgs {
                     seal,
                     shares,
+                    identities,
                     delivery,
                     encoding: encoding.map(Encoding::from),
                 },
             )
         }
-        Command::Drill { seal, shares } => ceremony::drill::run(&ctx, &seal, &shares),
+        Command::Drill {
+            seal,
+            shares,
+            identities,
+        } => ceremony::drill::run(&ctx, &seal, &shares, &identities),
         Command::Rekey {
             seal,
             shares,
+            identities,
             add,
             without,
             threshold,
             out_dir,
+            paper,
             confirm,
             cancel,
         } => match (confirm, cancel) {
@@ -473,6 +532,7 @@ pub fn run(cli: Cli) -> Result<Report> {
                 &seal,
                 &id,
                 &shares,
+                &identities,
                 None,
                 None,
             ),
@@ -483,13 +543,14 @@ pub fn run(cli: Cli) -> Result<Report> {
                     kind: PendingKind::Rekey,
                     seal,
                     shares: require_shares(shares, "rekey")?,
+                    identities,
                     add: add
                         .iter()
                         .map(|c| CustodianSpec::parse(c))
                         .collect::<Result<_>>()?,
                     without,
                     threshold,
-                    out_dir: require_out_dir(out_dir, "rekey")?,
+                    outlets: Outlets { out_dir, paper },
                     credential: None,
                 },
             ),
@@ -497,7 +558,9 @@ pub fn run(cli: Cli) -> Result<Report> {
         Command::Rotate {
             seal,
             shares,
+            identities,
             out_dir,
+            paper,
             length,
             import,
             confirm,
@@ -516,6 +579,7 @@ pub fn run(cli: Cli) -> Result<Report> {
                     &seal,
                     &id,
                     &shares,
+                    &identities,
                     Some(&delivery),
                     encoding.map(Encoding::from),
                 )
@@ -523,7 +587,6 @@ pub fn run(cli: Cli) -> Result<Report> {
             (None, Some(id)) => ceremony::pending::cancel(&ctx, PendingKind::Rotate, &seal, &id),
             (None, None) => {
                 let shares = require_shares(shares, "rotate")?;
-                let out_dir = require_out_dir(out_dir, "rotate")?;
                 let credential = if import {
                     Some(NewCredential::Import(read_secret(false)?))
                 } else {
@@ -545,10 +608,11 @@ pub fn run(cli: Cli) -> Result<Report> {
                         kind: PendingKind::Rotate,
                         seal,
                         shares,
+                        identities,
                         add: Vec::new(),
                         without: Vec::new(),
                         threshold: None,
-                        out_dir,
+                        outlets: Outlets { out_dir, paper },
                         credential,
                     },
                 )
@@ -563,9 +627,20 @@ pub fn run(cli: Cli) -> Result<Report> {
             ceremony::offboard::run(&ctx, &name)
         }
         Command::Cleanup { env, destroy } => ceremony::cleanup::run(&ctx, &env, destroy),
-        Command::Share(ShareCommand::Verify { files, pubkey }) => {
-            ceremony::share_verify::run(&ctx, &files, pubkey.as_ref())
+        Command::Share(ShareCommand::Verify {
+            files,
+            pubkey,
+            identities,
+        }) => ceremony::share_verify::run(&ctx, &files, pubkey.as_ref(), &identities),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "zeroth", &mut out);
+            Ok(Report::new(
+                String::from_utf8_lossy(&out).into_owned(),
+                serde_json::json!({ "shell": shell.to_string(), "script": String::from_utf8_lossy(&out) }),
+            ))
         }
+        Command::Man { out_dir } => man(out_dir),
         Command::List {
             env,
             owner,
@@ -612,12 +687,48 @@ fn require_shares(shares: Vec<PathBuf>, verb: &str) -> Result<Vec<PathBuf>> {
     Ok(shares)
 }
 
-fn require_out_dir(out_dir: Option<PathBuf>, verb: &str) -> Result<PathBuf> {
-    out_dir.ok_or_else(|| {
-        Error::Usage(format!(
-            "{verb} writes a new share set: give --out-dir DIR for the new share files"
-        ))
-    })
+/// The manual: the top page on stdout, or every page written to `out_dir`.
+fn man(out_dir: Option<PathBuf>) -> Result<Report> {
+    let cmd = Cli::command();
+    match out_dir {
+        None => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .map_err(|e| Error::Io(format!("cannot render the manual page: {e}")))?;
+            let page = String::from_utf8_lossy(&out).into_owned();
+            Ok(Report::new(
+                page.clone(),
+                serde_json::json!({ "page": "zeroth.1", "roff": page }),
+            ))
+        }
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(Error::Usage(format!(
+                    "--out-dir {} is not a directory",
+                    dir.display()
+                )));
+            }
+            clap_mangen::generate_to(cmd, &dir)
+                .map_err(|e| Error::io("write manual pages to", &dir, e))?;
+            let mut pages: Vec<String> = std::fs::read_dir(&dir)
+                .map_err(|e| Error::io("read directory", &dir, e))?
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("zeroth") && n.ends_with(".1"))
+                .collect();
+            pages.sort();
+            Ok(Report::new(
+                format!(
+                    "{} manual pages written to {}: {}\n",
+                    pages.len(),
+                    dir.display(),
+                    pages.join(", ")
+                ),
+                serde_json::json!({ "dir": dir, "pages": pages }),
+            ))
+        }
+    }
 }
 
 /// Reads the secret to import: all of stdin (refused on a terminal unless

@@ -19,13 +19,16 @@ pub mod fault;
 pub mod governance;
 pub mod hsm;
 pub mod names;
+pub mod paper;
 pub mod pin;
 pub mod process;
+pub mod recipient;
 pub mod seal;
 pub mod secret;
 pub mod shamir;
 pub mod share;
 pub mod store;
+pub mod terminal;
 pub mod transcript;
 
 pub use error::{Error, Result};

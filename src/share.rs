@@ -17,7 +17,8 @@
 //! written in Crockford's base32 alphabet (no I, L, O or U; on input `I`/`L` read as
 //! `1` and `O` as `0`, any case), 5 lines of up to four groups of five. Each line starts
 //! with its number and ends with two check characters over that line, so a typo is
-//! reported with the line it is on; the payload checksum then covers the whole.
+//! reported with the line it is on, and with its group when every one-character fix
+//! that makes the line check agrees on one; the payload checksum then covers the whole.
 //!
 //! The per-line check is written here because no crate offers a line-checked base32 a
 //! person can type back; the base32 itself is `data-encoding`'s.
@@ -40,6 +41,8 @@ const PAYLOAD_LEN: usize = 1 + 16 + 4 + 1 + 1 + 32 + 4;
 const SYMBOLS: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const GROUP: usize = 5;
 const GROUPS_PER_LINE: usize = 4;
+/// The payload in base32: 59 bytes are 95 characters.
+const ENCODED_LEN: usize = (PAYLOAD_LEN * 8).div_ceil(5);
 
 /// What a share file says: the people-facing headers and the payload.
 #[derive(Debug, Clone)]
@@ -128,6 +131,17 @@ impl Payload {
         v
     }
 
+    /// Decodes the base32 characters of all payload lines, run together, and parses
+    /// them.
+    pub fn from_encoded(encoded: &str) -> Result<Payload, String> {
+        let mut bytes = base32().decode(encoded.as_bytes()).map_err(|_| {
+            "the share payload has the wrong length: a line is missing or cut short".to_string()
+        })?;
+        let parsed = Payload::from_bytes(&bytes);
+        bytes.zeroize();
+        parsed
+    }
+
     /// Parses payload bytes; the error says what is wrong in words.
     pub fn from_bytes(bytes: &[u8]) -> Result<Payload, String> {
         if bytes.len() != PAYLOAD_LEN {
@@ -206,6 +220,18 @@ impl Share {
         out
     }
 
+    /// The characters of each payload line, without numbers, spaces or check
+    /// characters: what a custodian types back, line by line.
+    pub fn payload_lines(&self) -> Vec<Zeroizing<String>> {
+        let bytes = self.payload.to_bytes();
+        let encoded = Zeroizing::new(base32().encode(&bytes));
+        encoded
+            .as_bytes()
+            .chunks(GROUP * GROUPS_PER_LINE)
+            .map(|c| Zeroizing::new(String::from_utf8_lossy(c).into_owned()))
+            .collect()
+    }
+
     /// Parses the armored text of a share. Errors name the line of the text at fault
     /// (1-based) and never quote the share's payload.
     pub fn from_armor(text: &str) -> Result<Share, String> {
@@ -280,40 +306,22 @@ impl Share {
                 continue;
             }
             let file_line = at + 1;
-            let mut tokens: Vec<&str> = raw.split_whitespace().collect();
-            if tokens.len() < 3 {
-                return Err(format!(
-                    "line {file_line}: expected a line number, groups of five characters and two check characters"
-                ));
-            }
-            let number = tokens.remove(0).trim_end_matches([':', '.']);
-            if number.parse::<usize>().ok() != Some(expect_line) {
-                return Err(format!(
-                    "line {file_line}: expected share line {expect_line} here: a line is missing or out of order"
-                ));
-            }
-            let check = normalize(tokens.pop().unwrap_or_default(), file_line)?;
-            let mut chars = Zeroizing::new(String::new());
-            for t in &tokens {
-                chars.push_str(&normalize(t, file_line)?);
-            }
-            if line_check(expect_line, &chars) != *check {
-                return Err(format!(
-                    "line {file_line} (share line {expect_line}): the check characters do not match: a character on this line was mistyped or altered"
-                ));
-            }
+            let chars = parse_line(expect_line, raw).map_err(|fault| {
+                if fault.starts_with("expected") {
+                    format!("line {file_line}: {fault}")
+                } else if fault.starts_with("group ") {
+                    format!("line {file_line} (share line {expect_line}), {fault}")
+                } else {
+                    format!("line {file_line} (share line {expect_line}): {fault}")
+                }
+            })?;
             encoded.push_str(&chars);
             expect_line += 1;
         }
         if encoded.is_empty() {
             return Err(format!("line {}: the share has no payload lines", i + 1));
         }
-        let mut bytes = base32().decode(encoded.as_bytes()).map_err(|_| {
-            "the share payload has the wrong length: a line is missing or cut short".to_string()
-        })?;
-        let parsed = Payload::from_bytes(&bytes);
-        bytes.zeroize();
-        let payload = parsed?;
+        let payload = Payload::from_encoded(&encoded)?;
 
         if hx != payload.point.x || ht != payload.threshold || hset != payload.set {
             return Err(format!(
@@ -336,9 +344,9 @@ impl Share {
     }
 }
 
-/// Upper-cases, maps look-alikes (I and L to 1, O to 0) and refuses anything else
-/// outside the alphabet, naming the line.
-fn normalize(token: &str, file_line: usize) -> Result<Zeroizing<String>, String> {
+/// Upper-cases, maps look-alikes (I and L to 1, O to 0), drops hyphens, and refuses
+/// anything else outside the alphabet, returning the offending character.
+fn normalize(token: &str) -> Result<Zeroizing<String>, char> {
     let mut out = Zeroizing::new(String::with_capacity(token.len()));
     for c in token.chars() {
         let c = match c.to_ascii_uppercase() {
@@ -348,14 +356,179 @@ fn normalize(token: &str, file_line: usize) -> Result<Zeroizing<String>, String>
             c => c,
         };
         if !SYMBOLS.contains(c) {
-            return Err(format!(
-                "line {file_line}: '{}' is not a share character (a share uses 0-9 and A-Z without I, L, O, U)",
-                c.escape_debug()
-            ));
+            return Err(c);
         }
         out.push(c);
     }
     Ok(out)
+}
+
+/// A group or line typed by a person, as the share alphabet reads it: spaces and
+/// hyphens dropped, upper case, `I`/`L` as `1`, `O` as `0`. Characters outside the
+/// alphabet are kept, so the comparison that follows fails.
+pub fn normalize_typed(typed: &str) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(typed.len()));
+    for c in typed.chars() {
+        match c.to_ascii_uppercase() {
+            ' ' | '\t' | '-' => {}
+            'I' | 'L' => out.push('1'),
+            'O' => out.push('0'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// How many characters share line `line_no` (1-based) holds, or `None` past the last.
+pub fn line_length(line_no: usize) -> Option<usize> {
+    let per_line = GROUP * GROUPS_PER_LINE;
+    let start = (line_no.checked_sub(1)?) * per_line;
+    (start < ENCODED_LEN).then(|| per_line.min(ENCODED_LEN - start))
+}
+
+/// The number of payload lines of a share.
+pub const LINES: usize = ENCODED_LEN.div_ceil(GROUP * GROUPS_PER_LINE);
+
+/// Reads one numbered payload line as written on a share ("2  YD4J6 43G00 00041 G31JX
+/// 8N", any case, groups run together or not) and returns its characters once its
+/// check characters match. The error says what is wrong and, when it can be told, in
+/// which group: "group 3: …". The caller says which line it is.
+///
+/// Which group holds a typo is found by trying every single-character change and every
+/// swap of neighbours on the line: when all the changes that make the check characters
+/// match lie in one group, that group is named; when they spread over several (10 check
+/// bits leave a few chance matches), only the line is.
+pub fn parse_line(expect_line: usize, raw: &str) -> Result<Zeroizing<String>, String> {
+    let mut tokens: Vec<&str> = raw.split_whitespace().collect();
+    if tokens.len() < 2 {
+        return Err(
+            "expected a line number, groups of five characters and two check characters".into(),
+        );
+    }
+    let number = tokens.remove(0).trim_end_matches([':', '.']);
+    if number.parse::<usize>().ok() != Some(expect_line) {
+        return Err(format!(
+            "expected share line {expect_line} here: a line is missing or out of order"
+        ));
+    }
+    let Some(want) = line_length(expect_line) else {
+        return Err(format!(
+            "a share has {LINES} lines; there is no line {expect_line}: a line is extra"
+        ));
+    };
+    let check_token = tokens.pop().unwrap_or_default();
+    let mut chars = Zeroizing::new(String::new());
+    let mut group_of_token = Vec::new();
+    for (g, t) in tokens.iter().enumerate() {
+        let n = normalize(t).map_err(|c| {
+            format!(
+                "group {}: '{}' is not a share character (a share uses 0-9 and A-Z without I, L, O, U)",
+                chars.len() / GROUP + 1,
+                c.escape_debug()
+            )
+        })?;
+        group_of_token.push((g + 1, n.len()));
+        chars.push_str(&n);
+    }
+    let check = normalize(check_token).map_err(|c| {
+        format!(
+            "check characters: '{}' is not a share character (a share uses 0-9 and A-Z without I, L, O, U)",
+            c.escape_debug()
+        )
+    })?;
+    if chars.len() != want || check.len() != 2 {
+        // A character left out or doubled: name the group if the groups were typed
+        // apart and exactly one has the wrong length.
+        let odd: Vec<usize> = group_of_token
+            .iter()
+            .filter(|(_, len)| *len != GROUP)
+            .map(|(g, _)| *g)
+            .collect();
+        let expected_groups = want.div_ceil(GROUP);
+        if check.len() != 2 && chars.len() + check.len() == want + 2 {
+            return Err(format!(
+                "the line should end with two check characters, not {}",
+                check.len()
+            ));
+        }
+        if group_of_token.len() == expected_groups && odd.len() == 1 {
+            let (g, len) = group_of_token[odd[0] - 1];
+            return Err(format!(
+                "group {g}: it has {len} characters where a group has {GROUP}: a character was left out or typed twice"
+            ));
+        }
+        return Err(format!(
+            "it has {} characters before its check characters where share line {expect_line} has {want}: a character was left out or typed twice",
+            chars.len()
+        ));
+    }
+    if line_check(expect_line, &chars) != *check {
+        return Err(match locate_typo(expect_line, &chars, &check) {
+            Some(Place::Group(g)) => format!(
+                "group {g}: the check characters do not match: a character in group {g} was mistyped or altered"
+            ),
+            Some(Place::Check) => "the check characters (the last two) do not match the line: they look mistyped".into(),
+            None => "the check characters do not match: a character on this line was mistyped or altered".into(),
+        });
+    }
+    Ok(chars)
+}
+
+/// Where on a line a typo lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// In this group (1-based).
+    Group(usize),
+    /// In the two check characters.
+    Check,
+}
+
+/// Finds the one place every single-character fix of the line agrees on, if any.
+fn locate_typo(line_no: usize, chars: &str, check: &str) -> Option<Place> {
+    let mut places: Vec<Place> = Vec::new();
+    let mut note = |p: Place| {
+        if !places.contains(&p) {
+            places.push(p);
+        }
+    };
+    let mut buf = Zeroizing::new(chars.as_bytes().to_vec());
+    for i in 0..buf.len() {
+        let original = buf[i];
+        for &s in SYMBOLS.as_bytes() {
+            if s == original {
+                continue;
+            }
+            buf[i] = s;
+            if line_check(line_no, std::str::from_utf8(&buf).unwrap_or_default()) == check {
+                note(Place::Group(i / GROUP + 1));
+            }
+        }
+        buf[i] = original;
+    }
+    for i in 0..buf.len().saturating_sub(1) {
+        if buf[i] == buf[i + 1] {
+            continue;
+        }
+        buf.swap(i, i + 1);
+        if line_check(line_no, std::str::from_utf8(&buf).unwrap_or_default()) == check {
+            note(Place::Group(i / GROUP + 1));
+            note(Place::Group((i + 1) / GROUP + 1));
+        }
+        buf.swap(i, i + 1);
+    }
+    let actual = line_check(line_no, chars);
+    let differing = actual
+        .chars()
+        .zip(check.chars())
+        .filter(|(a, b)| a != b)
+        .count();
+    if differing == 1 {
+        note(Place::Check);
+    }
+    match places[..] {
+        [one] => Some(one),
+        _ => None,
+    }
 }
 
 fn parse_share_header(v: &str) -> Option<(u8, u8, u8, u32)> {
@@ -444,6 +617,70 @@ mod tests {
                 assert!(err.contains(&format!("line {}", li + 1)), "{err}");
             }
         }
+    }
+
+    #[test]
+    fn a_single_typo_is_named_with_its_group_when_the_fixes_agree() {
+        let text = sample().to_armor();
+        let lines: Vec<&str> = text.lines().collect();
+        let (mut named, mut total) = (0, 0);
+        for (li, line) in lines.iter().enumerate().skip(6).take(5) {
+            let share_line = li - 5;
+            // Data characters: after "N  ", before "  CC".
+            let data_end = line.len() - 4;
+            for (ci, c) in line.char_indices().skip(3) {
+                if c == ' ' || ci >= data_end {
+                    continue;
+                }
+                let replacement = if c == 'Z' { 'Y' } else { 'Z' };
+                let mut l = line.to_string();
+                l.replace_range(ci..ci + 1, &replacement.to_string());
+                let err = parse_line(share_line, &l).unwrap_err();
+                let group = (ci - 3) / 6 + 1;
+                total += 1;
+                if err.starts_with("group ") {
+                    assert!(
+                        err.starts_with(&format!("group {group}:")),
+                        "{err} (group {group})"
+                    );
+                    named += 1;
+                } else {
+                    assert!(err.contains("on this line"), "{err}");
+                }
+            }
+        }
+        // Most single typos are pinned to their group; the rest name the line only.
+        assert!(named * 2 > total, "{named} of {total} named their group");
+    }
+
+    #[test]
+    fn a_left_out_character_names_its_group() {
+        let text = sample().to_armor();
+        let line = text.lines().nth(7).unwrap(); // share line 2
+        let mut l = line.to_string();
+        l.remove(10); // a character of group 2
+        let err = parse_line(2, &l).unwrap_err();
+        assert!(err.starts_with("group 2: it has 4 characters"), "{err}");
+        let err = parse_line(3, line).unwrap_err();
+        assert!(err.contains("expected share line 3"), "{err}");
+        assert_eq!(line_length(5), Some(15));
+        assert_eq!(line_length(6), None);
+        assert_eq!(LINES, 5);
+    }
+
+    #[test]
+    fn a_mistyped_check_character_is_named() {
+        let text = sample().to_armor();
+        let line = text.lines().nth(6).unwrap();
+        let last = line.chars().last().unwrap();
+        let mut l = line.to_string();
+        l.pop();
+        l.push(if last == 'Z' { 'Y' } else { 'Z' });
+        let err = parse_line(1, &l).unwrap_err();
+        assert!(
+            err.contains("check characters (the last two)") || err.contains("on this line"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -92,6 +92,10 @@ pub struct CustodianConfig {
     /// Who recorded it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offboarded_by: Option<String>,
+    /// The age recipient (X25519, SSH public key) their shares are encrypted to, or
+    /// `passphrase`; a recipient on the command line wins over this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
 }
 
 /// One environment: the token it is bound to and what was negotiated with it.

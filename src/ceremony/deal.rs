@@ -2,10 +2,7 @@
 //!
 //! A new set always comes with a new unseal key U (HSM random XOR OS random), a new
 //! blob sealed under it, and commitments to every share, bound to the seal id and the
-//! set number. The shares are written as files, 0600 and never over a file; if one
-//! cannot be written, those already written are removed again.
-
-use std::path::{Path, PathBuf};
+//! set number. How the shares reach their custodians is `distribute`'s business.
 
 use zeroize::Zeroize;
 
@@ -16,7 +13,6 @@ use crate::seal::{Custodian, SealRecord};
 use crate::secret::UnsealKey;
 use crate::shamir;
 use crate::share::{Payload, Share, commitment};
-use crate::store::{exists_error, write_new_secret};
 
 /// U = HSM random XOR OS random: neither a weak token RNG nor a weak OS RNG alone
 /// makes U guessable.
@@ -85,49 +81,4 @@ pub(crate) fn deal(
             )
         })
         .collect())
-}
-
-/// Where the share of `custodian` of `seal` is written in `dir`.
-pub(crate) fn share_path(dir: &Path, seal: &str, custodian: &str) -> PathBuf {
-    dir.join(format!("{seal}.{custodian}.share"))
-}
-
-/// Checks that `dir` is a directory and that no share file of these custodians is in
-/// the way, before anything is generated.
-pub(crate) fn preflight(dir: &Path, seal: &str, custodians: &[CustodianSpec]) -> Result<()> {
-    if !dir.is_dir() {
-        return Err(Error::Usage(format!(
-            "--out-dir {} is not a directory",
-            dir.display()
-        )));
-    }
-    for c in custodians {
-        let path = share_path(dir, seal, &c.name);
-        if path.symlink_metadata().is_ok() {
-            return Err(exists_error(&path));
-        }
-    }
-    Ok(())
-}
-
-/// Writes every share to `dir`; on failure removes the ones written and returns the
-/// error. Returns the paths written.
-pub(crate) fn write_shares(dir: &Path, shares: &[(String, Share)]) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    for (name, share) in shares {
-        let path = share_path(dir, &share.seal, name);
-        if let Err(e) = write_new_secret(&path, share.to_armor().as_bytes()) {
-            remove(&written);
-            return Err(e);
-        }
-        written.push(path);
-    }
-    Ok(written)
-}
-
-/// Removes share files written by a ceremony that then failed.
-pub(crate) fn remove(paths: &[PathBuf]) {
-    for p in paths {
-        let _ = std::fs::remove_file(p);
-    }
 }

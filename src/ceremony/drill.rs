@@ -17,10 +17,17 @@ use crate::error::Result;
 use crate::store::Store;
 
 /// Runs a drill of `seal` with `shares`.
-pub fn run(ctx: &Context, seal: &str, shares: &[PathBuf]) -> Result<Report> {
+/// Shares come from `shares`, or, when none are given, from the custodians at the
+/// terminal; `identities` open shares encrypted to custodians.
+pub fn run(
+    ctx: &Context,
+    seal: &str,
+    shares: &[PathBuf],
+    identities: &[PathBuf],
+) -> Result<Report> {
     let store = Store::open(&ctx.store)?;
     let mut draft = Draft::new("drill");
-    let result = drill(ctx, &store, seal, shares, &mut draft);
+    let result = drill(ctx, &store, seal, shares, identities, &mut draft);
     finish(ctx, &store, &mut draft, result)
 }
 
@@ -29,9 +36,11 @@ fn drill(
     store: &Store,
     seal: &str,
     shares: &[PathBuf],
+    identities: &[PathBuf],
     draft: &mut Draft,
 ) -> Result<Report> {
     let _lock = store.lock()?;
+    let keys = crate::recipient::Keyring::load(identities)?;
     let now = clock::format(clock::now()?);
     let (record, proven) = recover(
         ctx,
@@ -42,6 +51,8 @@ fn drill(
             verb: "drill",
             refuse_expired: false,
             also_needs: Vec::new(),
+            keys: &keys,
+            all: true,
         },
         draft,
         Box::new(|session, signer, record, credential, accepted, draft| {

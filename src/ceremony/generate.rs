@@ -10,21 +10,23 @@
 //!    wrapped by K_seal, destroyed;
 //! 4. U = HSM random XOR OS random; blob = AES-256-GCM(U, W, aad = seal header);
 //! 5. U split among the custodians, commitments taken, the record signed by the HSM;
-//! 6. share files written (0600, never over a file), then the record, atomically.
-//!    Until the record exists the seal does not exist; a crash before it leaves at
-//!    most unusable share files and an orphan K_seal that no record references.
-
-use std::path::PathBuf;
+//! 6. shares handed out (files 0600 and never over a file, plain or encrypted to their
+//!    custodian; paper cards; or shown on the terminal one custodian at a time), then
+//!    the record, atomically. Until the record exists the seal does not exist; a crash
+//!    before it leaves at most unusable share files and an orphan K_seal that no
+//!    record references.
 
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::{Context, Report, deal, finish, random_id, with_env_session};
+use super::distribute::{Delivered, Outlets, Plan};
+use super::{Context, Report, deal, distribute, finish, random_id, with_env_session};
 use crate::audit::Draft;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::hsm::{self, HsmSession, Need};
 use crate::names::{NameKind, check};
+use crate::recipient::Recipient;
 use crate::seal::{Blob, CredentialInfo, KeyRef, Origin, RECORD_FORMAT, SealRecord};
 use crate::secret::{Credential, Encoding};
 use crate::share::Share;
@@ -40,28 +42,55 @@ pub const IMPORT_MAX: usize = 64 * 1024;
 pub struct CustodianSpec {
     /// Name.
     pub name: String,
-    /// Age recipient, if any.
+    /// Age recipient, if any, in its canonical form (see [`Recipient::canonical`]).
     pub recipient: Option<String>,
 }
 
 impl CustodianSpec {
-    /// Parses `NAME` or `NAME=RECIPIENT`.
+    /// Parses `NAME` or `NAME=RECIPIENT`, where RECIPIENT is an age X25519 recipient,
+    /// an SSH public key (ed25519 or RSA) or `passphrase`. A malformed recipient is a
+    /// usage error naming the custodian.
     pub fn parse(s: &str) -> Result<CustodianSpec> {
         let (name, recipient) = match s.split_once('=') {
-            Some((n, r)) => (n, Some(r.to_string())),
+            Some((n, r)) => (n, Some(r)),
             None => (s, None),
         };
         check(NameKind::Custodian, name)?;
-        if recipient.is_some() {
-            return Err(Error::Usage(format!(
-                "--custodian {name}=…: this zeroth writes plain share files only; encrypting a share to a custodian's key is not available yet, so give the name alone"
-            )));
-        }
+        let recipient = recipient
+            .map(|r| Recipient::parse(name, r, &format!("--custodian {name}=…")))
+            .transpose()?
+            .map(|r| r.canonical());
         Ok(CustodianSpec {
             name: name.to_string(),
             recipient,
         })
     }
+
+    /// Fills in the recipient `zeroth.toml` gives this custodian, when the command
+    /// line gave none.
+    pub fn with_config(mut self, store: &Store) -> Result<CustodianSpec> {
+        if self.recipient.is_none() {
+            self.recipient = config_recipient(store, &self.name)?;
+        }
+        Ok(self)
+    }
+}
+
+/// The recipient `[custodians.NAME]` in `zeroth.toml` gives `name`, checked.
+pub(crate) fn config_recipient(store: &Store, name: &str) -> Result<Option<String>> {
+    let Some(r) = store
+        .config()
+        .custodians
+        .get(name)
+        .and_then(|c| c.recipient.as_ref())
+    else {
+        return Ok(None);
+    };
+    let from = format!(
+        "{} [custodians.{name}]",
+        store.root().join("zeroth.toml").display()
+    );
+    Ok(Some(Recipient::parse(name, r, &from)?.canonical()))
 }
 
 /// What to seal and for whom.
@@ -85,8 +114,8 @@ pub struct SealSpec {
     pub expires: Option<OffsetDateTime>,
     /// Permit threshold 1 (with a warning).
     pub allow_threshold_one: bool,
-    /// Where share files go.
-    pub out_dir: PathBuf,
+    /// Where the shares go: files, paper, or the terminal.
+    pub outlets: Outlets,
 }
 
 /// Where the credential comes from.
@@ -169,12 +198,7 @@ impl SealSpec {
                 )));
             }
         }
-        deal::preflight(&self.out_dir, &self.seal, &self.custodians)
-    }
-
-    /// Returns where the share of `custodian` is written.
-    pub fn share_path(&self, custodian: &str) -> PathBuf {
-        deal::share_path(&self.out_dir, &self.seal, custodian)
+        distribute::preflight(&self.outlets, &self.seal, &self.custodians)
     }
 }
 
@@ -197,6 +221,13 @@ fn seal(
     draft: &mut Draft,
 ) -> Result<Report> {
     let now = clock::now()?;
+    let mut spec = spec.clone();
+    spec.custodians = spec
+        .custodians
+        .into_iter()
+        .map(|c| c.with_config(store))
+        .collect::<Result<_>>()?;
+    let spec = &spec;
     spec.validate(now)?;
     let length = match &source {
         Source::Generate { length } => {
@@ -227,6 +258,11 @@ fn seal(
             store.root().display()
         )));
     }
+    let verb = match source {
+        Source::Generate { .. } => "generate",
+        Source::Import(_) => "import",
+    };
+    let mut plan = Plan::prepare(&spec.outlets, &spec.seal, &spec.custodians, verb)?;
     let mech = cfg.wrap_mechanism;
     let mut needs = vec![
         Need::seal_key_generation(),
@@ -243,7 +279,7 @@ fn seal(
             "generate the credential in the HSM (import one instead)",
         ));
     }
-    let record = with_env_session(
+    let (record, delivered) = with_env_session(
         ctx,
         store,
         &spec.env,
@@ -266,15 +302,15 @@ fn seal(
             let sealed = seal_with_key(
                 session, signer, store, spec, &source, now, length, &label, &key_id, kseal, mech,
             )
-            .and_then(|record| write_out(store, spec, record));
+            .and_then(|record| write_out(store, &mut plan, record));
             if sealed.is_err() {
                 let _ = session.destroy(kseal);
             }
-            let (record, _) = sealed?;
+            let (record, delivered) = sealed?;
             draft.seal(&record);
             draft.custodians = record.custodians.iter().map(|c| c.name.clone()).collect();
             draft.detail = format!(
-                "sealed {} of {}: a {}-byte credential {}, wrapped with {}; shares dealt to the custodians listed",
+                "sealed {} of {}: a {}-byte credential {}, wrapped with {}; shares dealt to the custodians listed ({})",
                 record.threshold,
                 record.custodians.len(),
                 record.credential.length,
@@ -282,12 +318,13 @@ fn seal(
                     Origin::Generated => "generated in the HSM",
                     Origin::Imported => "imported",
                 },
-                record.key.mechanism
+                record.key.mechanism,
+                delivered.how()
             );
-            Ok(record)
+            Ok((record, delivered))
         },
     )?;
-    Ok(report(store, spec, &record, &source))
+    Ok(report(store, &record, &delivered, &source))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -362,23 +399,83 @@ fn seal_with_key(
     Ok((record, shares))
 }
 
-/// Writes the share files, then the record. On failure, removes the share files it
+/// Hands out the shares, then writes the record. On failure, removes the files it
 /// wrote.
 fn write_out(
     store: &Store,
-    spec: &SealSpec,
+    plan: &mut Plan,
     (record, shares): (SealRecord, Vec<(String, Share)>),
-) -> Result<(SealRecord, ())> {
-    let written = deal::write_shares(&spec.out_dir, &shares)?;
+) -> Result<(SealRecord, Delivered)> {
+    let delivered = plan.deliver(&shares, &record.created)?;
     crate::fault::point("generate:after-shares");
     if let Err(e) = store.write_record(&record) {
-        deal::remove(&written);
+        distribute::remove(&delivered.written);
         return Err(e);
     }
-    Ok((record, ()))
+    Ok((record, delivered))
 }
 
-fn report(store: &Store, spec: &SealSpec, record: &SealRecord, source: &Source) -> Report {
+/// The lines of a report that say where each custodian's share went, and the same as
+/// JSON members, for generate, import, rekey and rotate.
+pub(crate) fn handed_out(
+    record_custodians: &[crate::seal::Custodian],
+    delivered: &Delivered,
+) -> (String, Vec<serde_json::Value>) {
+    let width = record_custodians
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
+    let mut text = String::new();
+    let mut json = Vec::new();
+    for c in record_custodians {
+        let (file, card) = delivered
+            .custodians
+            .iter()
+            .find(|(n, _, _)| *n == c.name)
+            .map(|(_, f, p)| (f.clone(), p.clone()))
+            .unwrap_or_default();
+        let mut places: Vec<String> = Vec::new();
+        if let Some(f) = &file {
+            places.push(f.display().to_string());
+        }
+        if let Some(p) = &card {
+            places.push(p.display().to_string());
+        }
+        if delivered.on_terminal {
+            places.push("shown on the terminal, confirmed".into());
+        }
+        let encrypted = c
+            .recipient
+            .as_deref()
+            .map(|r| {
+                if r == crate::recipient::PASSPHRASE {
+                    " (encrypted to their passphrase)".to_string()
+                } else {
+                    " (encrypted to their key)".to_string()
+                }
+            })
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "    {:>3}  {:<width$}  {}{encrypted}\n",
+            c.x,
+            c.name,
+            places.join(", ")
+        ));
+        json.push(json!({
+            "name": c.name,
+            "x": c.x,
+            "share_file": file,
+            "card": card,
+            "recipient": c.recipient,
+            "shown_on_terminal": delivered.on_terminal,
+            "commitment": c.commitment,
+        }));
+    }
+    (text, json)
+}
+
+fn report(store: &Store, record: &SealRecord, delivered: &Delivered, source: &Source) -> Report {
     let n = record.custodians.len();
     let origin = match source {
         Source::Generate { .. } => "generated in the HSM",
@@ -388,7 +485,7 @@ fn report(store: &Store, spec: &SealSpec, record: &SealRecord, source: &Source) 
         .map(|t| clock::format(t + time::Duration::days(i64::from(record.rotate_every_days))))
         .unwrap_or_default();
     let mut text = format!(
-        "sealed '{}' in environment '{}': any {} of {} custodians recover it\n  credential: {} bytes, {origin}, wrapped with {} by K_seal '{}'\n  record:     {} (signed by {})\n  rotation:   due {rotate_due}; expires {}\n  shares (hand each file to its custodian, then delete your copy):\n",
+        "sealed '{}' in environment '{}': any {} of {} custodians recover it\n  credential: {} bytes, {origin}, wrapped with {} by K_seal '{}'\n  record:     {} (signed by {})\n  rotation:   due {rotate_due}; expires {}\n  shares{}:\n",
         record.name,
         record.env,
         record.threshold,
@@ -403,21 +500,14 @@ fn report(store: &Store, spec: &SealSpec, record: &SealRecord, source: &Source) 
             .map(|s| s.key.as_str())
             .unwrap_or("?"),
         record.expires.as_deref().unwrap_or("never"),
+        if delivered.on_terminal {
+            ""
+        } else {
+            " (hand each file or card to its custodian, then delete your copy)"
+        },
     );
-    let width = record
-        .custodians
-        .iter()
-        .map(|c| c.name.len())
-        .max()
-        .unwrap_or(0);
-    for c in &record.custodians {
-        text.push_str(&format!(
-            "    {:>3}  {:<width$}  {}\n",
-            c.x,
-            c.name,
-            spec.share_path(&c.name).display()
-        ));
-    }
+    let (lines, custodians) = handed_out(&record.custodians, delivered);
+    text.push_str(&lines);
     let json = json!({
         "seal": record.name,
         "env": record.env,
@@ -425,12 +515,7 @@ fn report(store: &Store, spec: &SealSpec, record: &SealRecord, source: &Source) 
         "version": record.version,
         "set": record.set,
         "threshold": record.threshold,
-        "custodians": record.custodians.iter().map(|c| json!({
-            "name": c.name,
-            "x": c.x,
-            "share_file": spec.share_path(&c.name),
-            "commitment": c.commitment,
-        })).collect::<Vec<_>>(),
+        "custodians": custodians,
         "origin": record.credential.origin,
         "length": record.credential.length,
         "key_label": record.key.label,

@@ -3,7 +3,9 @@
 
 pub mod attest;
 pub mod cleanup;
+pub mod collect;
 pub mod deal;
+pub mod distribute;
 pub mod drill;
 pub mod env;
 pub mod generate;

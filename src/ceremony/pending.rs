@@ -22,7 +22,8 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::generate::CustodianSpec;
+use super::distribute::{self, Outlets, Plan};
+use super::generate::{CustodianSpec, config_recipient, handed_out};
 use super::shares;
 use super::unseal::trim;
 use super::{Context, Report, deal, finish, random_id, verify_record, with_env_session};
@@ -33,6 +34,7 @@ use crate::error::{Error, Result};
 use crate::fault;
 use crate::hsm::{self, HsmSession, Need};
 use crate::names::{NameKind, check};
+use crate::recipient::Keyring;
 use crate::seal::{CredentialInfo, HistoryEntry, KeyRef, Origin, Pending, PendingKind, SealRecord};
 use crate::secret::{Credential, Encoding};
 use crate::store::Store;
@@ -55,14 +57,17 @@ pub struct Start {
     pub seal: String,
     /// A quorum of the current shares.
     pub shares: Vec<PathBuf>,
-    /// Custodians to add (rekey).
+    /// `--identity` files, to open shares encrypted to custodians.
+    pub identities: Vec<PathBuf>,
+    /// Custodians to add (rekey), or, given with a recipient, existing custodians whose
+    /// new share goes to that recipient.
     pub add: Vec<CustodianSpec>,
     /// Custodians to leave out (rekey).
     pub without: Vec<String>,
     /// New threshold (rekey); the current one if not given.
     pub threshold: Option<u8>,
-    /// Where the new share files go.
-    pub out_dir: PathBuf,
+    /// Where the new shares go: files, paper, or the terminal.
+    pub outlets: Outlets,
     /// The new credential (rotate).
     pub credential: Option<NewCredential>,
 }
@@ -93,7 +98,9 @@ fn refuse_pending(record: &SealRecord) -> Result<()> {
     Ok(())
 }
 
-/// The custodians of the new set: the current ones, less `without`, plus `add`.
+/// The custodians of the new set: the current ones, less `without`, plus `add`. Each
+/// keeps the recipient the record has for them, unless `add` gives them a new one; a
+/// custodian without one takes the recipient `zeroth.toml` has for them, if any.
 fn new_custodians(store: &Store, record: &SealRecord, args: &Start) -> Result<Vec<CustodianSpec>> {
     for name in &args.without {
         check(NameKind::Custodian, name)?;
@@ -120,13 +127,25 @@ fn new_custodians(store: &Store, record: &SealRecord, args: &Start) -> Result<Ve
         })
         .collect();
     for c in &args.add {
-        if out.iter().any(|o| o.name.eq_ignore_ascii_case(&c.name)) {
+        if let Some(existing) = out
+            .iter_mut()
+            .find(|o| o.name.eq_ignore_ascii_case(&c.name))
+        {
+            if c.recipient.is_some() && existing.name == c.name {
+                existing.recipient = c.recipient.clone();
+                continue;
+            }
             return Err(Error::Usage(format!(
-                "--custodian {}: '{}' already holds a share of '{}'",
-                c.name, c.name, record.name
+                "--custodian {}: '{}' already holds a share of '{}' (to change where their new share is encrypted to, give --custodian {}=RECIPIENT)",
+                c.name, existing.name, record.name, existing.name
             )));
         }
         out.push(c.clone());
+    }
+    for c in out.iter_mut() {
+        if c.recipient.is_none() {
+            c.recipient = config_recipient(store, &c.name)?;
+        }
     }
     for c in &out {
         if let Some(off) = store
@@ -135,7 +154,9 @@ fn new_custodians(store: &Store, record: &SealRecord, args: &Start) -> Result<Ve
             .get(&c.name)
             .and_then(|k| k.offboarded.as_ref())
         {
-            let how = if args.add.iter().any(|a| a.name == c.name) {
+            let how = if args.add.iter().any(|a| a.name == c.name)
+                && !record.custodians.iter().any(|r| r.name == c.name)
+            {
                 "cannot be given a share".to_string()
             } else {
                 format!("must be left out: add --without {}", c.name)
@@ -183,12 +204,14 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
             record.name
         )));
     }
-    deal::preflight(&args.out_dir, &record.name, &custodians)?;
+    distribute::preflight(&args.outlets, &record.name, &custodians)?;
+    let keys = Keyring::load(&args.identities)?;
 
-    let accepted = shares::collect(&record, &args.shares, args.kind.name(), draft)?;
+    let accepted = shares::collect(&record, &args.shares, &keys, args.kind.name(), draft)?;
     let u = shares::recover(&record, &accepted)?;
     let wrapped = record.open_blob(&u)?;
     drop(u);
+    let mut plan = Plan::prepare(&args.outlets, &record.name, &custodians, args.kind.name())?;
     let cfg = store.env(&record.env)?.clone();
     let now = clock::now()?;
     let mech = cfg.wrap_mechanism;
@@ -305,10 +328,10 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
                 let mut updated = record.clone();
                 updated.pending = Some(pending.clone());
                 signer.sign_record(session, store, &mut updated)?;
-                let written = deal::write_shares(&args.out_dir, &new_shares)?;
+                let written = plan.deliver(&new_shares, &pending.created)?;
                 fault::point(&format!("{}:after-shares", args.kind.name()));
                 if let Err(e) = store.write_record(&updated) {
-                    deal::remove(&written);
+                    distribute::remove(&written.written);
                     return Err(e);
                 }
                 fault::point(&format!("{}:after-record", args.kind.name()));
@@ -341,18 +364,22 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
         },
     )?;
     let verb = args.kind.name();
+    let (lines, custodians_json) = handed_out(&pending.custodians, &written);
     let mut text = format!(
-        "pending {verb} of '{}' written: operation {}\n  new set {} (version {}): any {} of {} custodians\n  the current set keeps working until the new one is confirmed\n  new shares (hand each to its custodian):\n",
+        "pending {verb} of '{}' written: operation {}\n  new set {} (version {}): any {} of {} custodians\n  the current set keeps working until the new one is confirmed\n  new shares{}:\n",
         record.name,
         pending.id,
         pending.set,
         pending.version,
         pending.threshold,
-        pending.custodians.len()
+        pending.custodians.len(),
+        if written.on_terminal {
+            ""
+        } else {
+            " (hand each file or card to its custodian)"
+        }
     );
-    for (c, path) in pending.custodians.iter().zip(&written) {
-        text.push_str(&format!("    {:>3}  {}  {}\n", c.x, c.name, path.display()));
-    }
+    text.push_str(&lines);
     text.push_str(&format!(
         "confirm with a quorum of the NEW shares:\n  zeroth {verb} {} --confirm {} --share NEW…{}\nor drop it: zeroth {verb} {} --cancel {}\n",
         record.name,
@@ -370,9 +397,7 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
             "version": pending.version,
             "set": pending.set,
             "threshold": pending.threshold,
-            "custodians": pending.custodians.iter().zip(&written).map(|(c, p)| json!({
-                "name": c.name, "x": c.x, "share_file": p, "commitment": c.commitment,
-            })).collect::<Vec<_>>(),
+            "custodians": custodians_json,
         }),
     ))
 }
@@ -429,12 +454,14 @@ fn matching_pending<'r>(
 }
 
 /// The second step: confirm a pending operation with a quorum of its new shares.
+#[allow(clippy::too_many_arguments)]
 pub fn confirm(
     ctx: &Context,
     kind: PendingKind,
     seal: &str,
     id: &str,
     new_shares: &[PathBuf],
+    identities: &[PathBuf],
     delivery: Option<&Delivery>,
     encoding: Option<Encoding>,
 ) -> Result<Report> {
@@ -448,7 +475,7 @@ pub fn confirm(
     };
     let mut draft = Draft::new(event);
     let result = confirm_inner(
-        ctx, &store, kind, seal, id, new_shares, delivery, encoding, &mut draft,
+        ctx, &store, kind, seal, id, new_shares, identities, delivery, encoding, &mut draft,
     );
     finish(ctx, &store, &mut draft, result)
 }
@@ -461,6 +488,7 @@ fn confirm_inner(
     seal: &str,
     id: &str,
     new_shares: &[PathBuf],
+    identities: &[PathBuf],
     delivery: Option<&Delivery>,
     encoding: Option<Encoding>,
     draft: &mut Draft,
@@ -488,7 +516,8 @@ fn confirm_inner(
         )));
     }
     let verb = format!("{} --confirm", kind.name());
-    let accepted = shares::collect_with(&view, new_shares, &verb, draft, Some(record.set))?;
+    let keys = Keyring::load(identities)?;
+    let accepted = shares::collect_with(&view, new_shares, &keys, &verb, draft, Some(record.set))?;
     let u = shares::recover(&view, &accepted)?;
     let wrapped = view.open_blob(&u)?;
     drop(u);

@@ -7,15 +7,21 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::shares::{check_share, read_share_file};
+use super::shares::check_share;
 use super::{Context, Report, verify_record};
 use crate::error::{Error, Result};
 use crate::hsm::PublicKey;
+use crate::recipient::{Keyring, read_share};
 use crate::share::Share;
 use crate::store::Store;
 
 /// Checks each share file; refuses (exit 3) if any is bad, after reporting all.
-pub fn run(ctx: &Context, files: &[PathBuf], pubkey: Option<&PathBuf>) -> Result<Report> {
+pub fn run(
+    ctx: &Context,
+    files: &[PathBuf],
+    pubkey: Option<&PathBuf>,
+    identities: &[PathBuf],
+) -> Result<Report> {
     if files.is_empty() {
         return Err(Error::Usage("give at least one share file".into()));
     }
@@ -27,12 +33,20 @@ pub fn run(ctx: &Context, files: &[PathBuf], pubkey: Option<&PathBuf>) -> Result
         }
         None => None,
     };
+    let keys = Keyring::load(identities)?;
     let mut lines = String::new();
     let mut results = Vec::new();
     let mut bad = 0;
     for path in files {
+        // A share another key opens is a bad share; a missing file or --identity is a
+        // usage error at once.
+        let read = match read_share(path, &keys) {
+            Ok(t) => Ok(t),
+            Err(Error::Refused(reason)) => Err(reason),
+            Err(e) => return Err(e),
+        };
         let outcome = (|| -> std::result::Result<(String, serde_json::Value), String> {
-            let text = read_share_file(path).map_err(|e| e.message().to_string())?;
+            let text = read?;
             let share = Share::from_armor(&text)?;
             let record = store
                 .read_record(&share.seal)

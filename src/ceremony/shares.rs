@@ -1,16 +1,17 @@
 //! Checking presented shares against a seal record, before anything is combined.
 //!
-//! Each share is checked for its armor and checksum, then against the record: seal
+//! A share file encrypted to its custodian (age) is decrypted first, with the
+//! `--identity` files given or a passphrase asked on the terminal. Each share is then
+//! checked for its armor and checksum, then against the record: seal
 //! name and id, environment, set, threshold, custodian, and finally the commitment the
 //! record holds for that custodian. Every bad share is named with its reason; only a
 //! set of good, distinct shares reaching the threshold is combined.
 
-use std::path::{Path, PathBuf};
-
-use zeroize::Zeroizing;
+use std::path::PathBuf;
 
 use crate::audit::{Draft, RejectedShare};
 use crate::error::{Error, Result};
+use crate::recipient::{Keyring, read_share};
 use crate::seal::SealRecord;
 use crate::secret::UnsealKey;
 use crate::shamir::{self, SharePoint};
@@ -36,21 +37,6 @@ pub struct Rejected {
     pub custodian: Option<String>,
     /// Why it was refused.
     pub reason: String,
-}
-
-/// Reads a share file. The text is held in a zeroizing buffer.
-pub fn read_share_file(path: &Path) -> Result<Zeroizing<String>> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let bytes = Zeroizing::new(bytes);
-            Ok(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Usage(format!(
-            "share file {} does not exist",
-            path.display()
-        ))),
-        Err(e) => Err(Error::io("read share file", path, e)),
-    }
 }
 
 /// Checks one parsed share against `record`. Returns the custodian it belongs to.
@@ -157,10 +143,11 @@ pub fn check_share(
 pub fn collect(
     record: &SealRecord,
     paths: &[PathBuf],
+    keys: &Keyring,
     verb: &str,
     draft: &mut Draft,
 ) -> Result<Vec<Accepted>> {
-    collect_with(record, paths, verb, draft, None)
+    collect_with(record, paths, keys, verb, draft, None)
 }
 
 /// Like [`collect`], for the confirmation of a pending operation: `record` is the
@@ -168,6 +155,7 @@ pub fn collect(
 pub fn collect_with(
     record: &SealRecord,
     paths: &[PathBuf],
+    keys: &Keyring,
     verb: &str,
     draft: &mut Draft,
     in_use: Option<u32>,
@@ -175,7 +163,21 @@ pub fn collect_with(
     let mut accepted: Vec<Accepted> = Vec::new();
     let mut rejected: Vec<Rejected> = Vec::new();
     for path in paths {
-        let text = read_share_file(path)?;
+        // A share that cannot be decrypted (another custodian's key, a wrong
+        // passphrase) is a bad share, named with the others; a missing file or a
+        // missing --identity is a usage error at once.
+        let text = match read_share(path, keys) {
+            Ok(t) => t,
+            Err(Error::Refused(reason)) => {
+                rejected.push(Rejected {
+                    path: path.clone(),
+                    custodian: None,
+                    reason,
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let share = match Share::from_armor(&text) {
             Ok(s) => s,
             Err(reason) => {

@@ -2,7 +2,9 @@
 //!
 //! Every check that needs no PIN comes first — record signature, expiry, each share
 //! against the record — so a bad share or a tampered record is refused before anyone
-//! types a PIN. Then U is combined, the blob opened, and the wrapped credential
+//! types a PIN. Shares come from files (`--share`, plain or encrypted to their
+//! custodian), or, without `--share` on a terminal, from the custodians themselves,
+//! one at a time (`collect`). Then U is combined, the blob opened, and the wrapped credential
 //! unwrapped by K_seal in the HSM into a session object that is read and destroyed.
 
 use std::path::PathBuf;
@@ -16,6 +18,7 @@ use crate::clock;
 use crate::deliver::Delivery;
 use crate::error::{Error, Result};
 use crate::hsm::{HsmSession, Need};
+use crate::recipient::Keyring;
 use crate::seal::{Origin, SealRecord};
 use crate::secret::{Credential, Encoding};
 use crate::store::Store;
@@ -25,8 +28,10 @@ use crate::store::Store;
 pub struct UnsealArgs {
     /// Seal name.
     pub seal: String,
-    /// Share files.
+    /// Share files; none means the custodians enter their shares on the terminal.
     pub shares: Vec<PathBuf>,
+    /// `--identity` files, to open shares encrypted to custodians.
+    pub identities: Vec<PathBuf>,
     /// Where the credential goes.
     pub delivery: Delivery,
     /// Encoding, if not the seal's default.
@@ -41,6 +46,11 @@ pub(crate) struct Recovery<'a> {
     pub refuse_expired: bool,
     /// The mechanisms the ceremony uses besides unwrapping with the recorded one.
     pub also_needs: Vec<Need>,
+    /// Opens shares encrypted to custodians.
+    pub keys: &'a Keyring,
+    /// At the terminal, goes on past the threshold until every custodian has entered
+    /// their share or an empty line ends it (drill).
+    pub all: bool,
 }
 
 /// What a ceremony does with the recovered credential, inside the HSM session.
@@ -76,14 +86,12 @@ pub(crate) fn recover<T>(
             eprintln!("warning: seal '{seal}' expired at {expires}");
         }
     }
-    if share_paths.is_empty() {
-        return Err(Error::Usage(format!(
-            "no shares given: pass --share FILE for each of at least {} custodians",
-            record.threshold
-        )));
-    }
     let verb = how.verb;
-    let accepted = shares::collect(&record, share_paths, verb, draft)?;
+    let accepted = if share_paths.is_empty() {
+        super::collect::collect(&record, verb, how.keys, how.all, draft)?
+    } else {
+        shares::collect(&record, share_paths, how.keys, verb, draft)?
+    };
     let u = shares::recover(&record, &accepted)?;
     let wrapped = record.open_blob(&u)?;
     drop(u);
@@ -228,6 +236,7 @@ pub fn run(ctx: &Context, args: &UnsealArgs) -> Result<Report> {
 
 fn unseal(ctx: &Context, store: &Store, args: &UnsealArgs, draft: &mut Draft) -> Result<Report> {
     let _lock = store.lock()?;
+    let keys = Keyring::load(&args.identities)?;
     let to = describe(&args.delivery);
     let (custodians, encoding, exit_code) = recover(
         ctx,
@@ -238,6 +247,8 @@ fn unseal(ctx: &Context, store: &Store, args: &UnsealArgs, draft: &mut Draft) ->
             verb: "unseal",
             refuse_expired: true,
             also_needs: Vec::new(),
+            keys: &keys,
+            all: false,
         },
         draft,
         Box::new(|session, signer, record, credential, accepted, draft| {

@@ -198,6 +198,13 @@ impl Cmd<'_> {
         self.env_remove("ZEROTH_PIN")
     }
 
+    /// Runs without a controlling terminal (through `setsid`), keeping `ZEROTH_PIN`:
+    /// what CI and a pipe look like to the terminal ceremonies.
+    pub fn no_terminal(mut self) -> Self {
+        self.no_terminal = true;
+        self
+    }
+
     pub fn stdin(mut self, data: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(data.into());
         self
@@ -500,6 +507,21 @@ impl Fixture {
             stdin: None,
             no_terminal: false,
         }
+    }
+
+    /// The zeroth binary with this test's store, PIN and module, for a caller that runs
+    /// it itself (in a pseudo-terminal).
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_zeroth"));
+        c.current_dir(self.path())
+            .env("ZEROTH_STORE", self.store())
+            .env("ZEROTH_PIN", PIN)
+            .env("ZEROTH_LOCK_WAIT_MS", "500")
+            .env("TERM", "xterm")
+            .env_remove("NO_COLOR")
+            .env_remove("ZEROTH_NOW");
+        self.module_env(&mut c);
+        c
     }
 
     pub fn env_init(&self, env: &str, token: &str) -> Run {

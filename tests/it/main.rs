@@ -6,9 +6,12 @@ mod common;
 
 mod audit;
 mod ceremonies;
+mod custody;
 mod governance;
 mod leaks;
 mod lifecycle;
+mod paper;
 mod quorum;
 mod refusals;
+mod terminal;
 mod tokens;

@@ -524,7 +524,7 @@ fn generate_refusals_leave_nothing_behind() {
                 "--custodian",
                 "b=age1xyz",
             ],
-            "not available yet",
+            "the recipient of custodian 'b' is not a valid age X25519 recipient",
         ),
         (
             vec!["--threshold", "0", "--custodian", "a", "--custodian", "b"],

@@ -1,0 +1,256 @@
+//! Collecting shares on the terminal, for `unseal` and `drill` without `--share`: each
+//! custodian in turn pastes their share (zeroth's armored text, or the age file of an
+//! encrypted share) or types its numbered lines, with input hidden.
+//!
+//! Each typed line is checked the moment it is entered: a typo is named with its line,
+//! and with its group when that can be told, and only that line is typed again. Each
+//! share is checked against the record as soon as it is complete (seal, set,
+//! commitment, a custodian given twice), and progress says how many are in and who is
+//! still needed. Ctrl-C or Ctrl-D stops the ceremony: nothing is combined.
+
+use std::path::PathBuf;
+
+use super::shares::{Accepted, check_share};
+use crate::audit::{Draft, RejectedShare};
+use crate::error::{Error, Result};
+use crate::recipient::{AGE_BEGIN, Keyring};
+use crate::seal::SealRecord;
+use crate::share::{self, BEGIN, END, LINES, Share};
+use crate::terminal::Tty;
+
+const AGE_END: &str = "-----END AGE ENCRYPTED FILE-----";
+/// What the log and messages call a share entered at the terminal.
+pub(crate) const SOURCE: &str = "(terminal)";
+
+/// What one custodian entered.
+enum Entry {
+    /// A complete share, parsed.
+    Share(Share),
+    /// An empty line: no more custodians (a drill past the threshold).
+    Done,
+    /// Something that is not a share: the reason was shown, ask again.
+    Again,
+}
+
+/// Collects shares of `record` on the terminal until the threshold is reached (or,
+/// with `all`, until every custodian has entered theirs or an empty line ends it once
+/// the threshold is reached). Returns the accepted shares, as `collect` does for files.
+pub(crate) fn collect(
+    record: &SealRecord,
+    verb: &str,
+    keys: &Keyring,
+    all: bool,
+    draft: &mut Draft,
+) -> Result<Vec<Accepted>> {
+    let Some(mut tty) = Tty::open() else {
+        return Err(Error::Usage(format!(
+            "no shares given: pass --share FILE for each of at least {} custodians, or run {verb} on a terminal for the custodians to enter their shares",
+            record.threshold
+        )));
+    };
+    let t = usize::from(record.threshold);
+    let n = record.custodians.len();
+    let names: Vec<&str> = record.custodians.iter().map(|c| c.name.as_str()).collect();
+    tty.say(&format!(
+        "{}\nCustodians: {}.\nEach in turn pastes their share (the armored text) or types its numbered lines,\nline 1 first, with the check characters at the end. Input is hidden. Ctrl-C stops.\n",
+        tty.bold(&format!(
+            "zeroth {verb} '{}' ({}): any {t} of {n} custodians",
+            record.name, record.env
+        )),
+        names.join(", ")
+    ))?;
+    let mut accepted: Vec<Accepted> = Vec::new();
+    tty.quiet()?;
+    let result = (|| -> Result<()> {
+        loop {
+            let have = accepted.len();
+            if (!all && have >= t) || have == n {
+                return Ok(());
+            }
+            let missing: Vec<&str> = names
+                .iter()
+                .copied()
+                .filter(|c| !accepted.iter().any(|a| a.custodian == *c))
+                .collect();
+            if have < t {
+                tty.say(&format!(
+                    "\n{} {have} of {t} shares in; still needed: {} more, from any of: {}\n",
+                    tty.bold("progress:"),
+                    t - have,
+                    missing.join(", ")
+                ))?;
+            } else {
+                tty.say(&format!(
+                    "\n{} {have} of {n} shares in, the threshold ({t}) is reached; {} may still prove theirs.\nPress Enter on an empty line to finish.\n",
+                    tty.bold("progress:"),
+                    missing.join(", ")
+                ))?;
+            }
+            tty.say("Next custodian: your share (paste it, or type line 1):\n")?;
+            let share = match read_entry(&mut tty, keys, record)? {
+                Entry::Done if have >= t => return Ok(()),
+                Entry::Done | Entry::Again => continue,
+                Entry::Share(s) => s,
+            };
+            match check_share(record, &share) {
+                Ok(custodian) if accepted.iter().any(|a| a.custodian == custodian) => {
+                    let msg = tty.bad(&format!(
+                        "  {custodian}'s share was entered already: the next custodian, please"
+                    ));
+                    tty.say(&format!("{msg}\n"))?;
+                }
+                Ok(custodian) => {
+                    let msg = tty.good(&format!(
+                        "  share of {custodian} accepted (share {} of {n})",
+                        share.payload.point.x
+                    ));
+                    tty.say(&format!("{msg}\n"))?;
+                    accepted.push(Accepted {
+                        path: PathBuf::from(SOURCE),
+                        custodian,
+                        share,
+                    });
+                }
+                Err((custodian, reason)) => {
+                    let msg = tty.bad(&format!("  refused: {reason}"));
+                    tty.say(&format!(
+                        "{msg}\n  enter a share of '{}', please\n",
+                        record.name
+                    ))?;
+                    draft.rejected.push(RejectedShare {
+                        custodian,
+                        file: SOURCE.into(),
+                        reason,
+                    });
+                }
+            }
+        }
+    })();
+    tty.loud();
+    draft.custodians = accepted.iter().map(|a| a.custodian.clone()).collect();
+    if let Err(e) = result {
+        let _ = tty.say("\n");
+        return Err(Error::Refused(format!(
+            "{verb} refused: {} with {} of {t} shares entered ({}); nothing was combined",
+            e.message(),
+            accepted.len(),
+            if accepted.is_empty() {
+                "none".to_string()
+            } else {
+                draft.custodians.join(", ")
+            }
+        )));
+    }
+    tty.say(&format!(
+        "{}\n",
+        tty.good(&format!(
+            "{} shares in ({}): recovering in the HSM",
+            accepted.len(),
+            draft.custodians.join(", ")
+        ))
+    ))?;
+    Ok(accepted)
+}
+
+/// Reads one custodian's share: an armored paste, an age paste, or typed lines.
+fn read_entry(tty: &mut Tty, keys: &Keyring, record: &SealRecord) -> Result<Entry> {
+    let first = loop {
+        let line = tty.read_hidden()?;
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            return Ok(Entry::Done);
+        }
+        // Headers copied from a card are not needed: the record has them.
+        if is_header(trimmed) {
+            continue;
+        }
+        break line;
+    };
+    let first = first.trim();
+    if first == BEGIN || first == AGE_BEGIN {
+        let end = if first == BEGIN { END } else { AGE_END };
+        let mut text = zeroize::Zeroizing::new(format!("{first}\n"));
+        loop {
+            let line = tty.read_hidden()?;
+            text.push_str(line.trim());
+            text.push('\n');
+            if line.trim() == end {
+                break;
+            }
+        }
+        let plain = if first == AGE_BEGIN {
+            match keys.decrypt("the pasted share", text.as_bytes()) {
+                Ok(p) => zeroize::Zeroizing::new(String::from_utf8_lossy(&p).into_owned()),
+                Err(e) => {
+                    let msg = tty.bad(&format!("  the pasted share: {}", e.message()));
+                    tty.say(&format!("{msg}\n"))?;
+                    return Ok(Entry::Again);
+                }
+            }
+        } else {
+            text
+        };
+        return match Share::from_armor(&plain) {
+            Ok(s) => Ok(Entry::Share(s)),
+            Err(reason) => {
+                let msg = tty.bad(&format!("  the pasted share: {reason}"));
+                tty.say(&format!("{msg}\n  paste it again, or type its lines\n"))?;
+                Ok(Entry::Again)
+            }
+        };
+    }
+    // Typed lines, each checked as it comes.
+    let mut encoded = zeroize::Zeroizing::new(String::new());
+    let mut line = zeroize::Zeroizing::new(first.to_string());
+    let mut k = 1;
+    while k <= LINES {
+        match share::parse_line(k, &line) {
+            Ok(chars) => {
+                encoded.push_str(&chars);
+                tty.say(&format!("  line {k} of {LINES} ok\n"))?;
+                k += 1;
+            }
+            Err(fault) => {
+                let where_ = if fault.starts_with("group ") {
+                    format!("line {k}, {fault}")
+                } else {
+                    format!("line {k}: {fault}")
+                };
+                let msg = tty.bad(&format!("  {where_}"));
+                tty.say(&format!("{msg}\n  type line {k} again\n"))?;
+            }
+        }
+        if k <= LINES {
+            line = tty.read_hidden()?;
+            if line.trim().is_empty() {
+                tty.say("  (an empty line: that share is dropped; start again from line 1)\n")?;
+                return Ok(Entry::Again);
+            }
+        }
+    }
+    match share::Payload::from_encoded(&encoded) {
+        // Typed lines carry no headers: the record gives them, and the payload (seal
+        // id, set, x) is checked against the record all the same.
+        Ok(payload) => Ok(Entry::Share(Share {
+            seal: record.name.clone(),
+            env: record.env.clone(),
+            custodian: record
+                .custodian_at(payload.point.x)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+            n: u8::try_from(record.custodians.len()).unwrap_or(u8::MAX),
+            payload,
+        })),
+        Err(reason) => {
+            let msg = tty.bad(&format!("  {reason}"));
+            tty.say(&format!("{msg}\n  start again from line 1\n"))?;
+            Ok(Entry::Again)
+        }
+    }
+}
+
+fn is_header(line: &str) -> bool {
+    ["Seal:", "Environment:", "Custodian:", "Share:"]
+        .iter()
+        .any(|h| line.starts_with(h))
+}

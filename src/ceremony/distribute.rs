@@ -1,0 +1,369 @@
+//! Handing a new share set to its custodians, for generate, import, rekey and rotate.
+//!
+//! Three ways, chosen by the command line:
+//!
+//! - `--out-dir DIR`: one file per custodian, `<seal>.<custodian>.share`, or, for a
+//!   custodian with a recipient, `<seal>.<custodian>.share.age`: the same text
+//!   encrypted with age to their key or passphrase;
+//! - `--paper DIR`: one printable card per custodian, `<seal>.<custodian>.card.svg`;
+//! - neither, on a terminal: each custodian in turn sees their share alone, types back a
+//!   group of it to prove they recorded it, and the screen is cleared before the next.
+//!   Nothing is written to disk.
+//!
+//! Everything that can be refused is checked before the HSM is touched
+//! ([`Plan::prepare`]): directories, files in the way, a terminal where one is needed,
+//! and passphrases, typed twice. Files are written 0600, never over a file, and those
+//! written are removed again if a later one fails.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use age::secrecy::SecretString;
+
+use super::generate::CustodianSpec;
+use crate::error::{Error, Result};
+use crate::recipient::Recipient;
+use crate::share::Share;
+use crate::store::{exists_error, write_new_secret};
+use crate::terminal::Tty;
+
+/// Where a new share set goes, as the command line says.
+#[derive(Debug, Clone, Default)]
+pub struct Outlets {
+    /// `--out-dir`: share files.
+    pub out_dir: Option<PathBuf>,
+    /// `--paper`: printable cards.
+    pub paper: Option<PathBuf>,
+}
+
+impl Outlets {
+    /// Returns true if and only if the shares are shown on the terminal.
+    pub fn terminal(&self) -> bool {
+        self.out_dir.is_none() && self.paper.is_none()
+    }
+}
+
+/// Where the share file of `custodian` goes in `dir`.
+pub(crate) fn share_path(dir: &Path, seal: &str, custodian: &str, encrypted: bool) -> PathBuf {
+    dir.join(format!(
+        "{seal}.{custodian}.share{}",
+        if encrypted { ".age" } else { "" }
+    ))
+}
+
+/// Where the paper card of `custodian` goes in `dir`.
+pub(crate) fn card_path(dir: &Path, seal: &str, custodian: &str) -> PathBuf {
+    dir.join(format!("{seal}.{custodian}.card.svg"))
+}
+
+/// Checks, before anything is generated, everything about the outlets that needs no
+/// terminal: the directories exist, no file is in the way, and a custodian with a
+/// recipient gets a file to encrypt.
+pub(crate) fn preflight(outlets: &Outlets, seal: &str, custodians: &[CustodianSpec]) -> Result<()> {
+    for (flag, dir) in [("--out-dir", &outlets.out_dir), ("--paper", &outlets.paper)] {
+        if let Some(dir) = dir {
+            if !dir.is_dir() {
+                return Err(Error::Usage(format!(
+                    "{flag} {} is not a directory",
+                    dir.display()
+                )));
+            }
+        }
+    }
+    for c in custodians {
+        if let Some(r) = &c.recipient {
+            if outlets.out_dir.is_none() {
+                return Err(Error::Usage(format!(
+                    "custodian '{}' has a recipient ({}): their share is an encrypted file, so give --out-dir DIR for it{}",
+                    c.name,
+                    if r == crate::recipient::PASSPHRASE {
+                        "a passphrase"
+                    } else {
+                        "their key"
+                    },
+                    if outlets.terminal() {
+                        " (the terminal shows shares in the clear, to custodians without a recipient)"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+        }
+        if let Some(dir) = &outlets.out_dir {
+            let path = share_path(dir, seal, &c.name, c.recipient.is_some());
+            if path.symlink_metadata().is_ok() {
+                return Err(exists_error(&path));
+            }
+        }
+        if let Some(dir) = &outlets.paper {
+            let path = card_path(dir, seal, &c.name);
+            if path.symlink_metadata().is_ok() {
+                return Err(exists_error(&path));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A checked plan for handing out one share set: recipients parsed, the terminal open
+/// when it is needed, passphrases typed.
+pub(crate) struct Plan {
+    outlets: Outlets,
+    recipients: BTreeMap<String, Recipient>,
+    passphrases: BTreeMap<String, SecretString>,
+    tty: Option<Tty>,
+}
+
+/// What was handed out: per custodian, their share file and card, if any; and every
+/// file written, to remove again should the ceremony fail after this.
+#[derive(Debug, Default)]
+pub(crate) struct Delivered {
+    /// Custodian, share file, card.
+    pub custodians: Vec<(String, Option<PathBuf>, Option<PathBuf>)>,
+    /// Every file written.
+    pub written: Vec<PathBuf>,
+    /// True when the shares were shown on the terminal.
+    pub on_terminal: bool,
+}
+
+impl Delivered {
+    /// How the shares went out, for the log: "files, cards", "shown on the terminal".
+    pub fn how(&self) -> String {
+        let mut how = Vec::new();
+        if self.custodians.iter().any(|(_, f, _)| f.is_some()) {
+            how.push("share files");
+        }
+        if self.custodians.iter().any(|(_, _, c)| c.is_some()) {
+            how.push("paper cards");
+        }
+        if self.on_terminal {
+            how.push("shown on the terminal, one custodian at a time");
+        }
+        how.join(", ")
+    }
+}
+
+impl Plan {
+    /// Checks `outlets` for `custodians` of `seal` ([`preflight`]), opens the terminal
+    /// when the shares are to be shown on it, and asks each custodian with a passphrase
+    /// recipient to type theirs twice. Refused without a terminal where one is needed.
+    pub fn prepare(
+        outlets: &Outlets,
+        seal: &str,
+        custodians: &[CustodianSpec],
+        verb: &str,
+    ) -> Result<Plan> {
+        preflight(outlets, seal, custodians)?;
+        let mut recipients = BTreeMap::new();
+        for c in custodians {
+            if let Some(r) = &c.recipient {
+                recipients.insert(
+                    c.name.clone(),
+                    Recipient::parse(&c.name, r, "the seal record")?,
+                );
+            }
+        }
+        let needs_tty = outlets.terminal()
+            || recipients
+                .values()
+                .any(|r| matches!(r, Recipient::Passphrase));
+        let mut tty = None;
+        if needs_tty {
+            tty = Tty::open();
+            if tty.is_none() {
+                return Err(Error::Usage(if outlets.terminal() {
+                    format!(
+                        "{verb} has no terminal to show the shares on, one custodian at a time: give --out-dir DIR for share files or --paper DIR for printable cards"
+                    )
+                } else {
+                    let who: Vec<&str> = recipients
+                        .iter()
+                        .filter(|(_, r)| matches!(r, Recipient::Passphrase))
+                        .map(|(n, _)| n.as_str())
+                        .collect();
+                    format!(
+                        "custodian '{}' protects their share with a passphrase, typed on the terminal, and there is none: run {verb} on a terminal, or give them a key (NAME=age1… or an SSH public key)",
+                        who.join("', '")
+                    )
+                }));
+            }
+        }
+        let mut passphrases = BTreeMap::new();
+        if let Some(tty) = tty.as_mut() {
+            tty.quiet()?;
+            for c in custodians {
+                if matches!(recipients.get(&c.name), Some(Recipient::Passphrase)) {
+                    tty.say(&format!(
+                        "{}: choose the passphrase that protects your share of '{seal}'; you will type it at every ceremony.\n",
+                        tty.bold(&c.name)
+                    ))?;
+                    let p = tty.read_new_secret(
+                        &format!("passphrase for {} (not shown): ", c.name),
+                        "the same again: ",
+                    )?;
+                    passphrases.insert(c.name.clone(), SecretString::from(p.to_string()));
+                }
+            }
+            tty.loud();
+        }
+        Ok(Plan {
+            outlets: outlets.clone(),
+            recipients,
+            passphrases,
+            tty,
+        })
+    }
+
+    /// Hands out `shares`: writes files and cards, or shows them on the terminal.
+    /// `created` is the date printed on cards. On failure, removes what it wrote.
+    pub fn deliver(&mut self, shares: &[(String, Share)], created: &str) -> Result<Delivered> {
+        let mut out = Delivered::default();
+        let result = self.deliver_into(shares, created, &mut out);
+        if let Err(e) = result {
+            remove(&out.written);
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    fn deliver_into(
+        &mut self,
+        shares: &[(String, Share)],
+        created: &str,
+        out: &mut Delivered,
+    ) -> Result<()> {
+        for (name, share) in shares {
+            let mut file = None;
+            if let Some(dir) = &self.outlets.out_dir {
+                let text = share.to_armor();
+                let recipient = self.recipients.get(name);
+                let path = share_path(dir, &share.seal, name, recipient.is_some());
+                match recipient {
+                    Some(r) => {
+                        let sealed = r.encrypt(text.as_bytes(), self.passphrases.get(name))?;
+                        write_new_secret(&path, sealed.as_bytes())?;
+                    }
+                    None => write_new_secret(&path, text.as_bytes())?,
+                }
+                out.written.push(path.clone());
+                file = Some(path);
+            }
+            let mut card = None;
+            if let Some(dir) = &self.outlets.paper {
+                let path = card_path(dir, &share.seal, name);
+                let svg = crate::paper::card(share, created)?;
+                write_new_secret(&path, svg.as_bytes())?;
+                out.written.push(path.clone());
+                card = Some(path);
+            }
+            out.custodians.push((name.clone(), file, card));
+        }
+        if self.outlets.terminal() {
+            let tty = self
+                .tty
+                .as_mut()
+                .ok_or_else(|| Error::Usage("no terminal to show the shares on".into()))?;
+            show(tty, shares)?;
+            out.on_terminal = true;
+        }
+        Ok(())
+    }
+}
+
+/// Removes files written by a ceremony that then failed.
+pub(crate) fn remove(paths: &[PathBuf]) {
+    for p in paths {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// A random number below `n` from the OS generator.
+fn below(n: usize) -> Result<usize> {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b)
+        .map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
+    Ok(u32::from_le_bytes(b) as usize % n.max(1))
+}
+
+/// Shows each share alone on the terminal, asks its custodian to type back one group of
+/// it chosen at random (proof that what they wrote down is right), clears the screen and
+/// moves to the next. An empty answer shows the share again; Ctrl-C or Ctrl-D stops the
+/// ceremony, which then seals nothing.
+fn show(tty: &mut Tty, shares: &[(String, Share)]) -> Result<()> {
+    tty.quiet()?;
+    let shown = show_each(tty, shares);
+    tty.loud();
+    shown
+}
+
+fn show_each(tty: &mut Tty, shares: &[(String, Share)]) -> Result<()> {
+    let n = shares.len();
+    for (i, (name, share)) in shares.iter().enumerate() {
+        tty.clear()?;
+        tty.say(&format!(
+            "{}\n\nCustodian {} of {n}: {}\nEveryone else: look away from the screen now.\n{name}: press Enter to see your share.\n",
+            tty.bold(&format!(
+                "zeroth: dealing the shares of '{}' ({}), any {} of {n} recover it",
+                share.seal, share.env, share.payload.threshold
+            )),
+            i + 1,
+            tty.bold(name),
+        ))?;
+        tty.wait_enter()?;
+        let armor = share.to_armor();
+        let lines = share.payload_lines();
+        loop {
+            tty.clear()?;
+            tty.say(&format!(
+                "Share of {}: write it down exactly, or keep it in your password manager.\nThe numbered lines are what you will type back; the last two characters of each line check it.\n\n",
+                tty.bold(name)
+            ))?;
+            tty.say(&armor)?;
+            tty.say("\nPress Enter once you have recorded it: the screen is cleared first.\n")?;
+            tty.wait_enter()?;
+            tty.clear()?;
+            let line = below(lines.len())? + 1;
+            let groups = lines[line - 1].len().div_ceil(5);
+            let group = below(groups)? + 1;
+            let start = (group - 1) * 5;
+            let expected = &lines[line - 1][start..(start + 5).min(lines[line - 1].len())];
+            let mut again = false;
+            loop {
+                tty.say(&format!(
+                    "{name}: from your copy, type group {group} of line {line} (not shown),\nor press Enter alone to see your share again: "
+                ))?;
+                let typed = tty.read_hidden()?;
+                let typed = crate::share::normalize_typed(&typed);
+                if typed.is_empty() {
+                    again = true;
+                    break;
+                }
+                if *typed == *expected {
+                    break;
+                }
+                let msg = tty.bad(&format!(
+                    "  that is not group {group} of line {line}: check your copy and type it again"
+                ));
+                tty.say(&format!("{msg}\n"))?;
+            }
+            if !again {
+                break;
+            }
+        }
+        tty.clear()?;
+        let done = tty.good(&format!(
+            "{name} has confirmed their share ({} of {n}).",
+            i + 1
+        ));
+        tty.say(&format!("{done}\n"))?;
+        if i + 1 < n {
+            tty.say("Press Enter, then hand the terminal to the next custodian.\n")?;
+            tty.wait_enter()?;
+        }
+    }
+    tty.clear()?;
+    tty.say(&format!(
+        "All {n} custodians have their shares; nothing was written to disk.\n"
+    ))?;
+    Ok(())
+}

@@ -1,0 +1,378 @@
+//! Custodian recipients: a share encrypted with age to the custodian who holds it.
+//!
+//! A recipient is an age X25519 recipient (`age1…`), an SSH public key (`ssh-ed25519`
+//! or `ssh-rsa`, as age supports them), or `passphrase`: the custodian types a
+//! passphrase on the terminal and the share is encrypted with age's scrypt mode. The
+//! share file is then age's ASCII armor around the plain share text, so the stock `age`
+//! tool decrypts it with the custodian's key (`age -d -i KEY`) and zeroth reads it with
+//! `--identity FILE`, or asks the passphrase on the terminal.
+//!
+//! The encryption is the `age` crate's; nothing of it is written here. What is here is
+//! which recipients zeroth accepts (no plugins, no post-quantum `age1pq`: Debian's age
+//! 1.1 must be able to decrypt every share), how an identity file is read (age's own
+//! format, else an SSH private key), and the messages.
+
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use age::secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::terminal::Tty;
+
+/// The recipient string of a custodian who protects their share with a passphrase.
+pub const PASSPHRASE: &str = "passphrase";
+/// The first line of an armored age file.
+pub const AGE_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+/// The largest encrypted share zeroth reads: a share is about 400 bytes.
+const MAX_ENCRYPTED: u64 = 64 * 1024;
+
+/// Whom a share is encrypted to.
+pub enum Recipient {
+    /// An age X25519 recipient.
+    X25519(age::x25519::Recipient),
+    /// An SSH public key.
+    Ssh(Box<age::ssh::Recipient>),
+    /// A passphrase typed on the terminal (age's scrypt mode).
+    Passphrase,
+}
+
+impl std::fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Recipient({})", self.canonical())
+    }
+}
+
+impl Recipient {
+    /// Parses a recipient given for `custodian` (on the command line or in
+    /// `zeroth.toml`, which `from` names). A malformed one is a usage error naming the
+    /// custodian and saying what is accepted.
+    pub fn parse(custodian: &str, text: &str, from: &str) -> Result<Recipient> {
+        let text = text.trim();
+        let bad = |why: String| {
+            Error::Usage(format!(
+                "{from}: the recipient of custodian '{custodian}' {why}; give an age recipient (age1…), an SSH public key (ssh-ed25519 … or ssh-rsa …), or 'passphrase'"
+            ))
+        };
+        if text == PASSPHRASE {
+            return Ok(Recipient::Passphrase);
+        }
+        if text.is_empty() {
+            return Err(bad("is empty".into()));
+        }
+        if text.starts_with("age1") {
+            return text
+                .parse::<age::x25519::Recipient>()
+                .map(Recipient::X25519)
+                .map_err(|_| {
+                    bad(
+                        if text.starts_with("age1pq") || text.starts_with("age1tag") {
+                            "is a kind of age recipient that Debian's age 1.1 cannot decrypt".into()
+                        } else {
+                            "is not a valid age X25519 recipient (a typo, or cut short?)".into()
+                        },
+                    )
+                });
+        }
+        if text.starts_with("ssh-") || text.starts_with("ecdsa-") || text.starts_with("sk-") {
+            use age::ssh::ParseRecipientKeyError as E;
+            return text
+                .parse::<age::ssh::Recipient>()
+                .map(|r| Recipient::Ssh(Box::new(r)))
+                .map_err(|e| {
+                    bad(match e {
+                        E::Unsupported(_) | E::Ignore if !kind_of(text).is_empty() => {
+                            format!(
+                                "is an SSH key of type '{}', which age does not encrypt to (use ssh-ed25519 or ssh-rsa)",
+                                kind_of(text)
+                            )
+                        }
+                        E::RsaModulusTooSmall => {
+                            "is an RSA key shorter than 2048 bits, which age refuses".into()
+                        }
+                        E::RsaModulusTooLarge => "is an RSA key longer than age supports".into(),
+                        _ => "is not a valid SSH public key (a typo, or cut short?)".into(),
+                    })
+                });
+        }
+        Err(bad(format!(
+            "'{}…' is not a recipient zeroth knows",
+            text.chars().take(12).collect::<String>().escape_debug()
+        )))
+    }
+
+    /// The form kept in the seal record and `zeroth.toml`: the recipient without an
+    /// SSH key's comment, or `passphrase`.
+    pub fn canonical(&self) -> String {
+        match self {
+            Recipient::X25519(r) => r.to_string(),
+            Recipient::Ssh(r) => r.to_string(),
+            Recipient::Passphrase => PASSPHRASE.to_string(),
+        }
+    }
+
+    /// What kind of recipient this is, in words.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Recipient::X25519(_) => "age X25519 key",
+            Recipient::Ssh(r) => match **r {
+                age::ssh::Recipient::SshEd25519(..) => "SSH ed25519 key",
+                age::ssh::Recipient::SshRsa(..) => "SSH RSA key",
+            },
+            Recipient::Passphrase => "passphrase",
+        }
+    }
+
+    /// Encrypts the share text `plain` to this recipient (with `passphrase` for a
+    /// passphrase recipient) and returns age's ASCII armor.
+    pub fn encrypt(&self, plain: &[u8], passphrase: Option<&SecretString>) -> Result<String> {
+        let failed = |e: &dyn std::fmt::Display| Error::Io(format!("age encryption failed: {e}"));
+        match self {
+            Recipient::X25519(r) => age::encrypt_and_armor(r, plain).map_err(|e| failed(&e)),
+            Recipient::Ssh(r) => age::encrypt_and_armor(&**r, plain).map_err(|e| failed(&e)),
+            Recipient::Passphrase => {
+                let p = passphrase.ok_or_else(|| {
+                    Error::Usage("a passphrase share needs its passphrase".into())
+                })?;
+                let r = age::scrypt::Recipient::new(p.clone());
+                age::encrypt_and_armor(&r, plain).map_err(|e| failed(&e))
+            }
+        }
+    }
+}
+
+fn kind_of(text: &str) -> &str {
+    text.split_whitespace().next().unwrap_or_default()
+}
+
+/// Returns true if and only if `text` is an age file (armored or binary).
+pub fn is_age(text: &[u8]) -> bool {
+    text.starts_with(b"age-encryption.org/")
+        || std::str::from_utf8(&text[..text.len().min(200)])
+            .map(|s| s.trim_start().starts_with(AGE_BEGIN))
+            .unwrap_or(false)
+}
+
+/// The identities given with `--identity`, to open shares encrypted to custodians.
+pub struct Keyring {
+    identities: Vec<(PathBuf, Box<dyn age::Identity>)>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Keyring({} identity files, redacted)",
+            self.identities.len()
+        )
+    }
+}
+
+/// Asks the passphrase of an encrypted SSH private key on the terminal.
+#[derive(Clone)]
+struct TtyCallbacks;
+
+impl age::Callbacks for TtyCallbacks {
+    fn display_message(&self, message: &str) {
+        if let Some(mut tty) = Tty::open() {
+            let _ = tty.say(&format!("{message}\n"));
+        }
+    }
+
+    fn confirm(&self, _: &str, _: &str, _: Option<&str>) -> Option<bool> {
+        None
+    }
+
+    fn request_public_string(&self, _: &str) -> Option<String> {
+        None
+    }
+
+    fn request_passphrase(&self, description: &str) -> Option<SecretString> {
+        let mut tty = Tty::open()?;
+        tty.say(&format!("{description}: ")).ok()?;
+        let line = tty.read_hidden().ok()?;
+        Some(SecretString::from(line.to_string()))
+    }
+}
+
+impl Keyring {
+    /// No identities: encrypted shares can still be opened with a passphrase.
+    pub fn empty() -> Keyring {
+        Keyring {
+            identities: Vec::new(),
+        }
+    }
+
+    /// Reads each identity file: age identities (`AGE-SECRET-KEY-1…`, one or more), or
+    /// one SSH private key (ed25519 or RSA; an encrypted one asks its passphrase on the
+    /// terminal when it is first needed). The bytes are read into a zeroizing buffer.
+    pub fn load(paths: &[PathBuf]) -> Result<Keyring> {
+        let mut identities: Vec<(PathBuf, Box<dyn age::Identity>)> = Vec::new();
+        for path in paths {
+            let mut bytes = Zeroizing::new(Vec::new());
+            std::fs::File::open(path)
+                .and_then(|f| f.take(MAX_ENCRYPTED).read_to_end(&mut bytes))
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => Error::Usage(format!(
+                        "--identity {}: the file does not exist",
+                        path.display()
+                    )),
+                    _ => Error::io("read the identity file", path, e),
+                })?;
+            let text = String::from_utf8_lossy(&bytes);
+            if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----")
+                || text.contains("-----BEGIN RSA PRIVATE KEY-----")
+            {
+                let id = age::ssh::Identity::from_buffer(
+                    BufReader::new(&bytes[..]),
+                    Some(path.display().to_string()),
+                )
+                .map_err(|_| {
+                    Error::Usage(format!(
+                        "--identity {}: not an SSH private key age can read",
+                        path.display()
+                    ))
+                })?;
+                if let age::ssh::Identity::Unsupported(_) = id {
+                    return Err(Error::Usage(format!(
+                        "--identity {}: an SSH key of a type age does not decrypt with (use ed25519 or RSA)",
+                        path.display()
+                    )));
+                }
+                identities.push((path.clone(), Box::new(id.with_callbacks(TtyCallbacks))));
+                continue;
+            }
+            let file = age::IdentityFile::from_buffer(BufReader::new(&bytes[..])).map_err(|_| {
+                Error::Usage(format!(
+                    "--identity {}: neither an age identity file (AGE-SECRET-KEY-1…) nor an SSH private key",
+                    path.display()
+                ))
+            })?;
+            let ids = file
+                .into_identities()
+                .map_err(|e| Error::Usage(format!("--identity {}: {e}", path.display())))?;
+            if ids.is_empty() {
+                return Err(Error::Usage(format!(
+                    "--identity {}: the file holds no age identity",
+                    path.display()
+                )));
+            }
+            for id in ids {
+                identities.push((path.clone(), id));
+            }
+        }
+        Ok(Keyring { identities })
+    }
+
+    /// Decrypts the age file `ciphertext`, read from `source` (a share file's path, or
+    /// the terminal), with the identities, or with a passphrase asked on the terminal
+    /// when the file is passphrase-protected. The error is one line for a person,
+    /// naming neither the key nor the share's content; a missing `--identity` is a
+    /// usage error naming `source`, a key that does not open the share a refusal whose
+    /// message leaves `source` for the caller to put in front.
+    pub fn decrypt(&self, source: &str, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        use age::armor::ArmoredReader;
+        let broken = |what: &str| {
+            Error::Refused(format!(
+                "it is not a readable age file ({what}): it was cut short or altered"
+            ))
+        };
+        let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(ciphertext))
+            .map_err(|e| broken(&e.to_string()))?;
+        let mut plain = Zeroizing::new(Vec::new());
+        if decryptor.is_scrypt() {
+            let Some(mut tty) = Tty::open() else {
+                return Err(Error::Usage(format!(
+                    "{source} is protected by its custodian's passphrase: run zeroth on a terminal to type it"
+                )));
+            };
+            let mut decryptor = Some(decryptor);
+            for attempt in 1..=3 {
+                tty.say(&format!("passphrase for {source} (not shown): "))?;
+                let pass = tty.read_hidden()?;
+                let identity = age::scrypt::Identity::new(SecretString::from(pass.to_string()));
+                // A wrong passphrase consumes the decryptor: read the header again.
+                let d = match decryptor.take() {
+                    Some(d) => d,
+                    None => age::Decryptor::new_buffered(ArmoredReader::new(ciphertext))
+                        .map_err(|e| broken(&e.to_string()))?,
+                };
+                match d.decrypt(std::iter::once(&identity as &dyn age::Identity)) {
+                    Ok(r) => {
+                        r.take(MAX_ENCRYPTED)
+                            .read_to_end(&mut plain)
+                            .map_err(|e| broken(&e.to_string()))?;
+                        return Ok(plain);
+                    }
+                    Err(age::DecryptError::ExcessiveWork { required, target }) => {
+                        return Err(Error::Refused(format!(
+                            "it asks for scrypt work factor {required}, far above this machine's {target}: it was not made by zeroth"
+                        )));
+                    }
+                    Err(_) if attempt < 3 => {
+                        let msg = tty.bad("  that passphrase does not open it; again");
+                        tty.say(&format!("{msg}\n"))?;
+                    }
+                    Err(_) => {}
+                }
+            }
+            return Err(Error::Refused(
+                "three passphrases typed, none opens it".into(),
+            ));
+        }
+        if self.identities.is_empty() {
+            return Err(Error::Usage(format!(
+                "{source} is encrypted to its custodian's key (age): give --identity FILE with the custodian's age identity or SSH private key"
+            )));
+        }
+        match decryptor.decrypt(self.identities.iter().map(|(_, i)| &**i)) {
+            Ok(r) => {
+                r.take(MAX_ENCRYPTED)
+                    .read_to_end(&mut plain)
+                    .map_err(|e| broken(&e.to_string()))?;
+                Ok(plain)
+            }
+            Err(age::DecryptError::NoMatchingKeys) => Err(Error::Refused(format!(
+                "it is encrypted to another key: none of the identities given ({}) opens it; give the key of the custodian it belongs to",
+                self.files()
+            ))),
+            Err(age::DecryptError::KeyDecryptionFailed) => Err(Error::Refused(format!(
+                "the passphrase typed does not open the SSH key given ({})",
+                self.files()
+            ))),
+            Err(e) => Err(broken(&e.to_string())),
+        }
+    }
+
+    fn files(&self) -> String {
+        let mut files: Vec<String> = self
+            .identities
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        files.dedup();
+        files.join(", ")
+    }
+}
+
+/// Reads a share file: the plain share text, or an encrypted share decrypted with
+/// `keys`. The text is held in a zeroizing buffer.
+pub fn read_share(path: &Path, keys: &Keyring) -> Result<Zeroizing<String>> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    match std::fs::File::open(path).and_then(|f| f.take(MAX_ENCRYPTED).read_to_end(&mut bytes)) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Usage(format!(
+                "share file {} does not exist",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(Error::io("read share file", path, e)),
+    }
+    if is_age(&bytes) {
+        let plain = keys.decrypt(&format!("share file {}", path.display()), &bytes)?;
+        return Ok(Zeroizing::new(String::from_utf8_lossy(&plain).into_owned()));
+    }
+    Ok(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
+}

@@ -1,0 +1,221 @@
+//! The terminal a ceremony talks to custodians on: `/dev/tty`, never stdin or stdout,
+//! which may carry the credential, JSON, or a pipe.
+//!
+//! Everything read here may be secret (a share, a passphrase, a group typed back), so
+//! every line lands in a zeroizing buffer, read a byte at a time without a buffer of
+//! our own that could keep a copy. Hidden input turns echo off and, while it is off,
+//! signals too: Ctrl-C then arrives as a character, and zeroth stops the ceremony
+//! itself after putting the terminal back the way it was, instead of dying with echo
+//! off. A ceremony that reads many lines (a pasted share arrives as a burst) stays
+//! quiet from its first prompt to its last ([`Tty::quiet`]), so no line of a paste
+//! lands between two reads while echo is on. Colour and bold are used only when
+//! `NO_COLOR` is unset or empty.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+
+use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex, Termios};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Ctrl-C, as a character.
+const CTRL_C: u8 = 3;
+
+/// The controlling terminal.
+pub struct Tty {
+    file: File,
+    color: bool,
+    /// The settings to restore, while quiet.
+    saved: Option<Termios>,
+}
+
+impl Drop for Tty {
+    fn drop(&mut self) {
+        self.loud();
+    }
+}
+
+impl std::fmt::Debug for Tty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tty(/dev/tty)")
+    }
+}
+
+/// Returns true if and only if `NO_COLOR` asks for no colour (set and not empty, as
+/// <https://no-color.org> says).
+pub fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// Why a read from the terminal ended without a line.
+fn stopped() -> Error {
+    Error::Refused("stopped at the terminal (Ctrl-C or Ctrl-D)".into())
+}
+
+impl Tty {
+    /// Opens the controlling terminal, or returns `None` when the process has none.
+    pub fn open() -> Option<Tty> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .ok()?;
+        termios::tcgetattr(&file).ok()?;
+        Some(Tty {
+            file,
+            color: !no_color(),
+            saved: None,
+        })
+    }
+
+    /// Returns true if and only if there is a controlling terminal to talk to.
+    pub fn available() -> bool {
+        Tty::open().is_some()
+    }
+
+    /// Writes `text` as it is.
+    pub fn say(&mut self, text: &str) -> Result<()> {
+        self.file
+            .write_all(text.as_bytes())
+            .and_then(|_| self.file.flush())
+            .map_err(|e| Error::Io(format!("cannot write to the terminal: {e}")))
+    }
+
+    /// Clears the screen and its scrollback, so a share shown before is gone from it.
+    pub fn clear(&mut self) -> Result<()> {
+        // Home, erase the screen, erase the scrollback (xterm's E3, which most
+        // terminal emulators and tmux honour).
+        self.say("\x1b[H\x1b[2J\x1b[3J")
+    }
+
+    /// `text` in bold, unless `NO_COLOR`.
+    pub fn bold(&self, text: &str) -> String {
+        self.style("1", text)
+    }
+
+    /// `text` in green, unless `NO_COLOR`.
+    pub fn good(&self, text: &str) -> String {
+        self.style("32", text)
+    }
+
+    /// `text` in red, unless `NO_COLOR`.
+    pub fn bad(&self, text: &str) -> String {
+        self.style("31", text)
+    }
+
+    fn style(&self, sgr: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{sgr}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Turns echo and signals off until [`Tty::loud`] (or the end of this `Tty`):
+    /// every line read meanwhile is hidden, Ctrl-C ends a line as a character (`VEOL`)
+    /// instead of killing zeroth, so zeroth, not a signal, stops the ceremony: it then
+    /// destroys what it made and logs the refusal.
+    pub fn quiet(&mut self) -> Result<()> {
+        if self.saved.is_some() {
+            return Ok(());
+        }
+        let saved = termios::tcgetattr(&self.file)
+            .map_err(|e| Error::Io(format!("cannot read the terminal's settings: {e}")))?;
+        let mut mode: Termios = saved.clone();
+        mode.local_modes.remove(LocalModes::ISIG | LocalModes::ECHO);
+        mode.local_modes.insert(LocalModes::ECHONL);
+        mode.special_codes[SpecialCodeIndex::VEOL] = CTRL_C;
+        termios::tcsetattr(&self.file, OptionalActions::Now, &mode)
+            .map_err(|e| Error::Io(format!("cannot turn the terminal's echo off: {e}")))?;
+        self.saved = Some(saved);
+        Ok(())
+    }
+
+    /// Puts the terminal's settings back as they were before [`Tty::quiet`].
+    pub fn loud(&mut self) {
+        if let Some(saved) = self.saved.take() {
+            let _ = termios::tcsetattr(&self.file, OptionalActions::Now, &saved);
+        }
+    }
+
+    /// Reads one line with echo off (the newline is still shown). Ctrl-C and Ctrl-D
+    /// refuse the ceremony; unless the terminal was quiet already, its settings are
+    /// restored afterwards.
+    pub fn read_hidden(&mut self) -> Result<Zeroizing<String>> {
+        let was_quiet = self.saved.is_some();
+        self.quiet()?;
+        let line = self.read_raw_line();
+        if !was_quiet {
+            self.loud();
+        }
+        let line = line?;
+        if line.as_bytes().contains(&CTRL_C) {
+            let _ = self.say("\n");
+            return Err(stopped());
+        }
+        Ok(line)
+    }
+
+    /// Waits for Enter (input hidden: nothing need be seen).
+    pub fn wait_enter(&mut self) -> Result<()> {
+        self.read_hidden().map(drop)
+    }
+
+    /// Asks twice for a hidden value (a passphrase) until both entries agree and are
+    /// not empty, at most three times.
+    pub fn read_new_secret(&mut self, prompt: &str, again: &str) -> Result<Zeroizing<String>> {
+        for _ in 0..3 {
+            self.say(prompt)?;
+            let first = self.read_hidden()?;
+            if first.is_empty() {
+                self.say("  empty: type a passphrase\n")?;
+                continue;
+            }
+            self.say(again)?;
+            let second = self.read_hidden()?;
+            if *first == *second {
+                return Ok(first);
+            }
+            let msg = self.bad("  the two entries differ; again");
+            self.say(&format!("{msg}\n"))?;
+        }
+        Err(Error::Refused(
+            "three passphrase entries did not match: nothing was sealed".into(),
+        ))
+    }
+
+    fn read_raw_line(&mut self) -> Result<Zeroizing<String>> {
+        let mut bytes = Zeroizing::new(Vec::with_capacity(128));
+        let mut byte = [0u8; 1];
+        loop {
+            match self.file.read(&mut byte) {
+                Ok(0) => {
+                    if bytes.is_empty() {
+                        return Err(stopped());
+                    }
+                    break;
+                }
+                Ok(_) if byte[0] == b'\n' => break,
+                Ok(_) if byte[0] == CTRL_C => {
+                    bytes.push(CTRL_C);
+                    break;
+                }
+                Ok(_) => {
+                    if bytes.len() >= 64 * 1024 {
+                        return Err(Error::Usage(
+                            "a line typed at the terminal is longer than 64 KiB".into(),
+                        ));
+                    }
+                    bytes.push(byte[0]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Io(format!("cannot read from the terminal: {e}"))),
+            }
+        }
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+        Ok(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
+    }
+}

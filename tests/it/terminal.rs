@@ -1,0 +1,597 @@
+//! The ceremonies as custodians meet them on a terminal, driven through a real
+//! pseudo-terminal (rexpect): shares dealt one custodian at a time with a confirmation
+//! typed back and the screen cleared, shares collected with a typo named and corrected,
+//! passphrases typed twice. Every wait has a timeout, so a prompt that never comes
+//! fails the test instead of hanging it.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use rexpect::process::WaitStatus;
+use rexpect::session::PtySession;
+
+use crate::common::*;
+use crate::custody::age_decrypt;
+
+/// How long any one prompt may take to appear: generous, for a loaded 2-core CI.
+const TIMEOUT_MS: u64 = 120_000;
+
+/// A program on a pseudo-terminal, and everything it printed so far.
+struct Pty {
+    session: PtySession,
+    seen: String,
+}
+
+impl Pty {
+    fn spawn(command: Command) -> Pty {
+        let session =
+            rexpect::session::spawn_command(command, Some(TIMEOUT_MS)).expect("spawn on a pty");
+        Pty {
+            session,
+            seen: String::new(),
+        }
+    }
+
+    /// Waits for `text`; returns what came before it.
+    #[track_caller]
+    fn expect(&mut self, text: &str) -> String {
+        match self.session.exp_string(text) {
+            Ok(before) => {
+                self.seen.push_str(&before);
+                self.seen.push_str(text);
+                before
+            }
+            Err(e) => panic!("waiting for {text:?}: {e}\n--- seen so far:\n{}", self.seen),
+        }
+    }
+
+    /// Waits for `re`; returns the match.
+    #[track_caller]
+    fn expect_re(&mut self, re: &str) -> String {
+        match self.session.exp_regex(re) {
+            Ok((before, matched)) => {
+                self.seen.push_str(&before);
+                self.seen.push_str(&matched);
+                matched
+            }
+            Err(e) => panic!("waiting for /{re}/: {e}\n--- seen so far:\n{}", self.seen),
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        self.session.send_line(text).expect("write to the pty");
+    }
+
+    /// Waits for the end and returns the exit code.
+    #[track_caller]
+    fn exit_code(mut self) -> (i32, String) {
+        match self.session.exp_eof() {
+            Ok(rest) => self.seen.push_str(&rest),
+            Err(e) => panic!("waiting for the end: {e}\n--- seen so far:\n{}", self.seen),
+        }
+        match self.session.process().wait() {
+            Ok(WaitStatus::Exited(_, code)) => (code, self.seen),
+            other => panic!("zeroth ended with {other:?}\n{}", self.seen),
+        }
+    }
+}
+
+/// The share text a custodian copied off the screen.
+fn copied(screen: &str) -> String {
+    screen
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// The numbered lines of a share, as typed from paper.
+fn numbered(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .map(String::from)
+        .collect()
+}
+
+/// Colour and bold escape sequences (SGR) in `text`.
+fn has_colour(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.windows(2).enumerate().any(|(i, w)| {
+        w == b"\x1b["
+            && bytes[i + 2..]
+                .iter()
+                .find(|b| !(b.is_ascii_digit() || **b == b';'))
+                == Some(&b'm')
+    })
+}
+
+fn generate_on_terminal(fx: &Fixture) -> Command {
+    let mut c = fx.command();
+    c.args([
+        "generate",
+        "vault-root",
+        "--env",
+        "prod",
+        "--owner",
+        "platform",
+    ])
+    .args(["--purpose", "unseal vault", "--rotate-every", "90d"])
+    .args([
+        "--threshold",
+        "2",
+        "--custodian",
+        "alice",
+        "--custodian",
+        "bob",
+    ])
+    .args(["--custodian", "carol"]);
+    c
+}
+
+#[test]
+fn generate_on_a_terminal_shows_each_share_alone_and_writes_none() {
+    let fx = Fixture::new();
+    fx.env_init("prod", "prod").ok();
+    let files_before = fx.files();
+    let mut pty = Pty::spawn(generate_on_terminal(&fx));
+    let mut shares = Vec::new();
+    for (i, who) in ["alice", "bob", "carol"].iter().enumerate() {
+        pty.expect(&format!("Custodian {} of 3: ", i + 1));
+        pty.expect(&format!("{who}: press Enter to see your share."));
+        pty.line("");
+        let armor = copied(
+            &pty.expect_re(r"-----BEGIN ZEROTH SHARE-----[\s\S]*?-----END ZEROTH SHARE-----"),
+        );
+        assert!(armor.contains(&format!("Custodian: {who}")), "{armor}");
+        pty.expect("Press Enter once you have recorded it");
+        pty.line("");
+        let ask = pty.expect_re(r"type group \d of line \d");
+        let numbers: Vec<usize> = ask
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let (group, line) = (numbers[0], numbers[1]);
+        // The screen was cleared between the share and the question.
+        let cleared_at = pty.seen.rfind("\x1b[2J").unwrap();
+        assert!(cleared_at > pty.seen.rfind("-----END ZEROTH SHARE-----").unwrap());
+        let lines = numbered(&armor);
+        let groups: Vec<&str> = lines[line - 1].split_whitespace().collect();
+        let answer = groups[group].to_string(); // [0] is the line number
+        // A wrong answer first: refused, asked again.
+        let wrong = if answer == "ZZZZZ" { "YYYYY" } else { "ZZZZZ" };
+        pty.line(wrong);
+        pty.expect(&format!("that is not group {group} of line {line}"));
+        // Typed loosely, as people do: lower case.
+        pty.line(&answer.to_lowercase());
+        pty.expect(&format!("{who} has confirmed their share ({} of 3)", i + 1));
+        if i < 2 {
+            pty.expect("hand the terminal to the next custodian");
+            pty.line("");
+        }
+        shares.push(armor);
+    }
+    pty.expect("All 3 custodians have their shares; nothing was written to disk.");
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 0, "{seen}");
+    assert!(seen.contains("sealed 'vault-root'"), "{seen}");
+    assert!(seen.contains("shown on the terminal, confirmed"), "{seen}");
+    assert!(has_colour(&seen), "colour is on without NO_COLOR");
+    // Nothing but the record (and the log) was written: no share file anywhere.
+    let after = fx.files();
+    let new: Vec<_> = after
+        .keys()
+        .filter(|p| !files_before.contains_key(*p))
+        .collect();
+    assert_eq!(
+        new,
+        vec![&fx.store().join("seals").join("vault-root.json")],
+        "only the record is new"
+    );
+    // The shares as the custodians copied them recover the credential.
+    let files: Vec<PathBuf> = shares
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let p = fx.path().join(format!("copied-{i}"));
+            std::fs::write(&p, s).unwrap();
+            p
+        })
+        .collect();
+    let run = fx
+        .zeroth()
+        .args(["unseal", "vault-root", "--output", "-", "--share"])
+        .arg(&files[0])
+        .arg("--share")
+        .arg(&files[2])
+        .run()
+        .ok();
+    assert_eq!(run.stdout.len(), 64);
+}
+
+#[test]
+fn stopping_the_distribution_seals_nothing() {
+    let fx = Fixture::new();
+    fx.env_init("prod", "prod").ok();
+    let before = fx.snapshot(&["prod"]);
+    let mut pty = Pty::spawn(generate_on_terminal(&fx));
+    pty.expect("alice: press Enter to see your share.");
+    pty.line("");
+    pty.expect("Press Enter once you have recorded it");
+    pty.line("");
+    pty.expect_re(r"type group \d of line \d");
+    pty.session.send_control('c').unwrap();
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 3, "{seen}");
+    assert!(seen.contains("stopped at the terminal"), "{seen}");
+    let after = fx.snapshot(&["prod"]);
+    assert!(before.0 == after.0, "no file changed");
+    assert_eq!(before.1, after.1, "the K_seal made was destroyed again");
+}
+
+/// A copy of `line` with one character of group `group` changed such that zeroth can
+/// tell the group (most single changes; see share::parse_line).
+fn typo_in_group(share_line: usize, line: &str, group: usize) -> String {
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    for pos in 0..5 {
+        for c in "0123456789ABCDEFGHJKMNPQRSTVWXYZ".chars() {
+            let mut g: Vec<char> = tokens[group].chars().collect();
+            if g[pos] == c {
+                continue;
+            }
+            g[pos] = c;
+            let mut t: Vec<String> = tokens.iter().map(|s| s.to_string()).collect();
+            t[group] = g.into_iter().collect();
+            let candidate = t.join(" ");
+            if zeroth::share::parse_line(share_line, &candidate)
+                .err()
+                .is_some_and(|e| e.starts_with(&format!("group {group}:")))
+            {
+                return candidate;
+            }
+        }
+    }
+    panic!("no typo in group {group} is identifiable on {line}");
+}
+
+#[test]
+fn unseal_on_a_terminal_collects_shares_one_custodian_at_a_time() {
+    let fx = Fixture::sealed();
+    fx.generate("other", "prod", 3, 5).ok();
+    let text = |who: &str| std::fs::read_to_string(fx.share("vault-root", who)).unwrap();
+    let out = fx.path().join("credential");
+    let mut c = fx.command();
+    c.env("NO_COLOR", "1")
+        .args(["unseal", "vault-root", "--output"])
+        .arg(&out);
+    let mut pty = Pty::spawn(c);
+    pty.expect("any 3 of 5 custodians");
+    pty.expect("progress: 0 of 3 shares in; still needed: 3 more, from any of: alice, bob, carol, dave, erin");
+    pty.expect("your share (paste it, or type line 1)");
+    // alice pastes her share file.
+    for line in text("alice").lines() {
+        pty.line(line);
+    }
+    pty.expect("share of alice accepted (share 1 of 5)");
+    pty.expect(
+        "progress: 1 of 3 shares in; still needed: 2 more, from any of: bob, carol, dave, erin",
+    );
+    // bob types his lines from paper, and gets line 2 wrong once.
+    let bob = numbered(&text("bob"));
+    pty.line(&bob[0].to_lowercase());
+    pty.expect("line 1 of 5 ok");
+    pty.line(&typo_in_group(2, &bob[1], 3));
+    pty.expect("line 2, group 3: the check characters do not match");
+    pty.expect("type line 2 again");
+    pty.line(&bob[1]);
+    pty.expect("line 2 of 5 ok");
+    for l in &bob[2..] {
+        pty.line(l);
+    }
+    pty.expect("line 5 of 5 ok");
+    pty.expect("share of bob accepted (share 2 of 5)");
+    pty.expect("progress: 2 of 3 shares in; still needed: 1 more, from any of: carol, dave, erin");
+    // alice again by mistake, then a share of another seal: refused, the next
+    // custodian is asked for.
+    for line in text("alice").lines() {
+        pty.line(line);
+    }
+    pty.expect("alice's share was entered already");
+    pty.expect("your share (paste it, or type line 1)");
+    for line in std::fs::read_to_string(fx.share("other", "dave"))
+        .unwrap()
+        .lines()
+    {
+        pty.line(line);
+    }
+    pty.expect("refused: it is a share of seal 'other', not 'vault-root'");
+    // carol, whose paste is cut short, then whole.
+    for line in text("carol").lines().take(8) {
+        pty.line(line);
+    }
+    pty.line("-----END ZEROTH SHARE-----");
+    pty.expect("the pasted share: ");
+    pty.expect("paste it again, or type its lines");
+    for line in text("carol").lines() {
+        pty.line(line);
+    }
+    pty.expect("share of carol accepted (share 3 of 5)");
+    pty.expect("3 shares in (alice, bob, carol): recovering in the HSM");
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 0, "{seen}");
+    assert!(!has_colour(&seen), "NO_COLOR: no colour\n{seen:?}");
+    assert_eq!(std::fs::read(&out).unwrap().len(), 64);
+    // Nothing typed was echoed: no share line appears in what the terminal showed.
+    for who in ["alice", "bob", "carol"] {
+        for l in numbered(&text(who)) {
+            assert!(!seen.contains(&l), "{who}'s line {l:?} was echoed");
+        }
+    }
+    let entry = fx.log_lines("prod").pop().unwrap();
+    assert_eq!(entry["event"], "unseal");
+    assert_eq!(
+        entry["custodians"],
+        serde_json::json!(["alice", "bob", "carol"])
+    );
+}
+
+#[test]
+fn a_drill_on_a_terminal_goes_on_past_the_threshold_until_told_to_stop() {
+    let fx = Fixture::sealed();
+    let text = |who: &str| std::fs::read_to_string(fx.share("vault-root", who)).unwrap();
+    let mut c = fx.command();
+    c.args(["drill", "vault-root"]);
+    let mut pty = Pty::spawn(c);
+    // A custodian who starts typing and gives up with an empty line.
+    pty.expect("your share (paste it, or type line 1)");
+    pty.line(&numbered(&text("alice"))[0]);
+    pty.expect("line 1 of 5 ok");
+    pty.line("");
+    pty.expect("that share is dropped; start again from line 1");
+    for who in ["erin", "dave", "carol", "bob"] {
+        pty.expect("your share (paste it, or type line 1)");
+        for line in text(who).lines() {
+            pty.line(line);
+        }
+        pty.expect(&format!("share of {who} accepted"));
+    }
+    pty.expect("4 of 5 shares in, the threshold (3) is reached; alice may still prove theirs");
+    pty.line("");
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 0, "{seen}");
+    assert!(seen.contains("not proven in this drill: alice"), "{seen}");
+}
+
+#[test]
+fn stopping_the_collection_combines_nothing() {
+    let fx = Fixture::sealed();
+    let text = std::fs::read_to_string(fx.share("vault-root", "dave")).unwrap();
+    let out = fx.path().join("credential");
+    unchanged(&fx, &["prod"], || {
+        let mut c = fx.command();
+        c.args(["unseal", "vault-root", "--output"]).arg(&out);
+        let mut pty = Pty::spawn(c);
+        pty.expect("your share (paste it, or type line 1)");
+        for line in text.lines() {
+            pty.line(line);
+        }
+        pty.expect("share of dave accepted");
+        pty.expect("your share (paste it, or type line 1)");
+        pty.session.send_control('d').unwrap();
+        let (code, seen) = pty.exit_code();
+        Run {
+            code,
+            stdout: Vec::new(),
+            stderr: seen,
+        }
+    })
+    .fails(
+        3,
+        &[
+            "unseal refused: stopped at the terminal (Ctrl-C or Ctrl-D) with 1 of 3 shares entered (dave); nothing was combined",
+        ],
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_passphrase_share_is_typed_twice_and_opened_with_age_and_zeroth() {
+    let fx = Fixture::new();
+    fx.env_init("prod", "prod").ok();
+    let mut c = fx.command();
+    c.args([
+        "generate",
+        "vault-root",
+        "--env",
+        "prod",
+        "--owner",
+        "platform",
+    ])
+    .args(["--purpose", "unseal vault", "--rotate-every", "90d"])
+    .args(["--threshold", "2", "--custodian", "alice=passphrase"])
+    .args(["--custodian", "bob", "--out-dir"])
+    .arg(fx.shares_dir());
+    let mut pty = Pty::spawn(c);
+    pty.expect(": choose the passphrase that protects your share");
+    pty.expect("passphrase for alice (not shown): ");
+    pty.line("correct horse battery");
+    pty.expect("the same again: ");
+    pty.line("correct horse staple");
+    pty.expect("the two entries differ; again");
+    pty.expect("passphrase for alice (not shown): ");
+    pty.line("correct horse battery");
+    pty.expect("the same again: ");
+    pty.line("correct horse battery");
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 0, "{seen}");
+    assert!(!seen.contains("correct horse"), "the passphrase was echoed");
+    let file = fx.shares_dir().join("vault-root.alice.share.age");
+    assert_eq!(
+        fx.record("vault-root")["custodians"][0]["recipient"],
+        "passphrase"
+    );
+
+    // alice opens it with Debian's age, which asks on the terminal.
+    let mut age = Command::new("age");
+    age.arg("-d").arg(&file);
+    let mut pty = Pty::spawn(age);
+    pty.expect("passphrase");
+    pty.line("correct horse battery");
+    pty.expect("-----BEGIN ZEROTH SHARE-----");
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 0, "{seen}");
+    assert!(seen.contains("Custodian: alice"), "{seen}");
+
+    // zeroth asks for it too, and lets a mistyped passphrase be typed again.
+    let mut c = fx.command();
+    c.args([
+        "unseal",
+        "vault-root",
+        "--output",
+        "-",
+        "--allow-tty",
+        "--share",
+    ])
+    .arg(&file)
+    .arg("--share")
+    .arg(fx.share("vault-root", "bob"));
+    let mut pty = Pty::spawn(c);
+    pty.expect("passphrase for share file");
+    pty.line("correct horse");
+    pty.expect("that passphrase does not open it; again");
+    pty.expect("passphrase for share file");
+    pty.line("correct horse battery");
+    pty.expect("unsealed 'vault-root' with the shares of alice, bob");
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 0, "{seen}");
+
+    // Without a terminal, a passphrase can be neither chosen nor typed.
+    unchanged(&fx, &["prod"], || {
+        fx.zeroth()
+            .no_terminal()
+            .args(["unseal", "vault-root", "--output", "-", "--share"])
+            .arg(&file)
+            .arg("--share")
+            .arg(fx.share("vault-root", "bob"))
+            .run()
+    })
+    .fails(
+        2,
+        &["vault-root.alice.share.age", "passphrase", "on a terminal"],
+    );
+    unchanged(&fx, &["prod"], || {
+        fx.zeroth()
+            .no_terminal()
+            .args(["generate", "other", "--env", "prod", "--owner", "o"])
+            .args([
+                "--purpose",
+                "p",
+                "--rotate-every",
+                "90d",
+                "--threshold",
+                "2",
+            ])
+            .args(["--custodian", "alice=passphrase", "--custodian", "bob"])
+            .arg("--out-dir")
+            .arg(fx.shares_dir())
+            .run()
+    })
+    .fails(2, &["custodian 'alice'", "passphrase", "there is none"]);
+    let _ = age_decrypt;
+}
+
+#[test]
+fn passphrases_that_never_match_seal_nothing() {
+    let fx = Fixture::new();
+    fx.env_init("prod", "prod").ok();
+    unchanged(&fx, &["prod"], || {
+        let mut c = fx.command();
+        c.args(["generate", "vault-root", "--env", "prod", "--owner", "o"])
+            .args([
+                "--purpose",
+                "p",
+                "--rotate-every",
+                "90d",
+                "--threshold",
+                "2",
+            ])
+            .args(["--custodian", "alice=passphrase", "--custodian", "bob"])
+            .arg("--out-dir")
+            .arg(fx.shares_dir());
+        let mut pty = Pty::spawn(c);
+        for i in 0..3 {
+            pty.expect("passphrase for alice (not shown): ");
+            pty.line(&format!("first {i}"));
+            pty.expect("the same again: ");
+            pty.line(&format!("second {i}"));
+        }
+        let (code, seen) = pty.exit_code();
+        Run {
+            code,
+            stdout: Vec::new(),
+            stderr: seen,
+        }
+    })
+    .fails(
+        3,
+        &["three passphrase entries did not match: nothing was sealed"],
+    );
+}
+
+#[test]
+fn without_a_terminal_the_terminal_ceremonies_say_what_to_give() {
+    let fx = Fixture::sealed();
+    unchanged(&fx, &["prod"], || {
+        fx.zeroth()
+            .no_terminal()
+            .args(["generate", "other", "--env", "prod", "--owner", "o"])
+            .args([
+                "--purpose",
+                "p",
+                "--rotate-every",
+                "90d",
+                "--threshold",
+                "2",
+            ])
+            .args(["--custodian", "alice", "--custodian", "bob"])
+            .run()
+    })
+    .fails(
+        2,
+        &[
+            "generate has no terminal to show the shares on",
+            "--out-dir DIR",
+            "--paper DIR",
+        ],
+    );
+    unchanged(&fx, &["prod"], || {
+        fx.zeroth()
+            .no_terminal()
+            .args(["unseal", "vault-root", "--output", "-"])
+            .run()
+    })
+    .fails(
+        2,
+        &[
+            "no shares given",
+            "--share FILE",
+            "run unseal on a terminal",
+        ],
+    );
+    unchanged(&fx, &["prod"], || {
+        fx.zeroth()
+            .no_terminal()
+            .args(["drill", "vault-root"])
+            .run()
+    })
+    .fails(2, &["run drill on a terminal"]);
+    unchanged(&fx, &["prod"], || {
+        fx.zeroth()
+            .no_terminal()
+            .args(["rekey", "vault-root", "--share"])
+            .args(["alice", "bob", "carol"].map(|w| fx.share("vault-root", w)))
+            .run()
+    })
+    .fails(2, &["rekey has no terminal to show the shares on"]);
+}
