@@ -727,7 +727,9 @@ fn seal_findings(
     }
 }
 
-fn reuse_findings(f: &mut Findings, records: &[&SealRecord]) {
+/// Pairs of live seals in different environments with matching reuse marks. With
+/// `only_env`, only the pairs with a side in it, reported on that side.
+fn reuse_findings(f: &mut Findings, records: &[&SealRecord], only_env: Option<&str>) {
     let live: Vec<(&SealRecord, &ReuseMark)> = records
         .iter()
         .filter(|r| r.revoked.is_none())
@@ -746,6 +748,13 @@ fn reuse_findings(f: &mut Findings, records: &[&SealRecord]) {
                 if a.env == b.env {
                     continue;
                 }
+                // Report on the side in the environment asked for (the first otherwise),
+                // and name the other as the one to rotate.
+                let (a, b) = match only_env {
+                    Some(e) if b.env == e => (b, a),
+                    Some(e) if a.env != e => continue,
+                    _ => (a, b),
+                };
                 let message = match (&ma.digest, &mb.digest) {
                     (Some(x), Some(y)) if x == y => {
                         format!(
@@ -977,15 +986,7 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
         records.iter().map(|(r, _, _)| r.clone()).collect()
     };
     let all_refs: Vec<&SealRecord> = all.iter().collect();
-    let before = f.0.len();
-    reuse_findings(&mut f, &all_refs);
-    if let Some(env) = env {
-        let mine: Vec<Finding> = f.0.drain(before..).collect();
-        f.0.extend(
-            mine.into_iter()
-                .filter(|x| x.message.contains(&format!("({env})"))),
-        );
-    }
+    reuse_findings(&mut f, &all_refs, env);
     token_shared_findings(&mut f, &store, &envs);
     for e in &envs {
         let in_env: Vec<&SealRecord> = records

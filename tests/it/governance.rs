@@ -358,8 +358,17 @@ fn the_same_secret_in_two_environments() {
             .len(),
         64
     );
-    // --env dev still sees the pair, through dev's side.
-    has(&check(&fx, None, &["--env", "dev"]).1, "secret-reuse");
+    // --env dev still sees the pair, on dev's side; --env prod on prod's.
+    let dev = has(&check(&fx, None, &["--env", "dev"]).1, "secret-reuse");
+    assert_eq!(
+        (dev["env"].as_str(), dev["seal"].as_str()),
+        (Some("dev"), Some("dev-root"))
+    );
+    let prod = has(&check(&fx, None, &["--env", "prod"]).1, "secret-reuse");
+    assert_eq!(
+        (prod["env"].as_str(), prod["seal"].as_str()),
+        (Some("prod"), Some("root-token"))
+    );
 }
 
 #[test]
