@@ -11,7 +11,9 @@ set -euo pipefail
 zeroth_root
 
 QS=.quickstart
-Z=(target/release/zeroth --store "$QS/store" --pin-file "$QS/pin")
+# The trust file pins, outside the store, the module, token and signing key of each
+# environment; this walk-through keeps its own instead of ~/.config/zeroth/trust.toml.
+Z=(target/release/zeroth --store "$QS/store" --pin-file "$QS/pin" --trust "$QS/trust.toml")
 
 say() {
     echo
@@ -68,7 +70,9 @@ module=$(softhsm_module)
 
 say "The operator binds the token to the environment 'prod'"
 echo "    zeroth marks the token as prod's, makes prod's signing key in it, picks the"
-echo "    best wrap mechanism the token offers, and creates the store $QS/store."
+echo "    best wrap mechanism the token offers, and creates the store $QS/store. It pins"
+echo "    the module (path and SHA-256), the token and the signing key in $QS/trust.toml,"
+echo "    outside the store: a store someone edited cannot point zeroth at another module."
 zeroth env init prod --module "$module" --token quickstart-prod
 
 say "Key ceremony: the security officer generates 'vault-root', any 3 of 5 custodians to unseal"
@@ -138,9 +142,10 @@ pkcs11-tool --module "$module" --token-label quickstart-prod --login \
 cat <<EOF
 
 ==> What next
-    Everything above is in $QS/ (the store, the shares, the SoftHSM token, the PIN)
-    and is wiped by the next run of this script. Look at $QS/store: plain files, fit
-    for git, none of them secret on its own. To go further: bind a real HSM with
+    Everything above is in $QS/ (the store, the shares, the SoftHSM token, the PIN,
+    the trust file) and is wiped by the next run of this script. Look at $QS/store:
+    plain files, fit for git, none of them secret on its own; $QS/trust.toml is what
+    this machine trusts, and stays outside every store. To go further: bind a real HSM with
     'zeroth env init ENV --module PATH --token LABEL' (one token per environment);
     seal a credential you already have with 'zeroth import', which reads it on stdin;
     deliver an unsealed credential to a file with 'unseal --output FILE' (mode 0600);

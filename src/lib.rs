@@ -29,7 +29,9 @@ pub mod shamir;
 pub mod share;
 pub mod store;
 pub mod terminal;
+pub mod text;
 pub mod transcript;
+pub mod trust;
 
 pub use error::{Error, Result};
 

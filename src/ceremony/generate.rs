@@ -20,7 +20,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::distribute::{Delivered, Outlets, Plan};
-use super::{Context, Report, deal, distribute, finish, random_id, with_env_session};
+use super::{Context, Guard, Report, deal, distribute, random_id, with_env_session};
 use crate::audit::Draft;
 use crate::clock;
 use crate::error::{Error, Result};
@@ -208,18 +208,14 @@ pub fn run(ctx: &Context, spec: &SealSpec, source: Source) -> Result<Report> {
         Source::Generate { .. } => "generate",
         Source::Import(_) => "import",
     });
-    let store = Store::open(&ctx.store)?;
-    let result = seal(ctx, &store, spec, source, &mut draft);
-    finish(ctx, &store, &mut draft, result)
+    check(NameKind::Seal, &spec.seal)?;
+    let g = Guard::begin(ctx)?;
+    let result = seal(&g, spec, source, &mut draft);
+    g.finish(&mut draft, result)
 }
 
-fn seal(
-    ctx: &Context,
-    store: &Store,
-    spec: &SealSpec,
-    source: Source,
-    draft: &mut Draft,
-) -> Result<Report> {
+fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source, draft: &mut Draft) -> Result<Report> {
+    let store = g.store();
     let now = clock::now()?;
     let mut spec = spec.clone();
     spec.custodians = spec
@@ -250,8 +246,7 @@ fn seal(
     let cfg = store.env(&spec.env)?.clone();
     draft.env = Some(spec.env.clone());
     draft.seal = Some(spec.seal.clone());
-    let _lock = store.lock()?;
-    if store.seal_exists(&spec.seal) {
+    if store.seal_exists(&spec.seal)? {
         return Err(Error::Refused(format!(
             "seal '{}' already exists in store {}: choose another name",
             spec.seal,
@@ -280,8 +275,7 @@ fn seal(
         ));
     }
     let (record, delivered) = with_env_session(
-        ctx,
-        store,
+        g,
         &spec.env,
         &needs,
         draft,

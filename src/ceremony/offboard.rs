@@ -5,27 +5,25 @@
 
 use serde_json::json;
 
-use super::{Context, Report, finish};
+use super::{Context, Guard, Report, log_event};
 use crate::audit::{self, Draft};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::names::{NameKind, check};
-use crate::store::Store;
 
 /// Marks `name` as offboarded.
 pub fn run(ctx: &Context, name: &str) -> Result<Report> {
     check(NameKind::Custodian, name)?;
-    let store = Store::open(&ctx.store)?;
-    let lock = store.lock()?;
-    let store = Store::open(&ctx.store)?;
+    let g = Guard::begin(ctx)?;
+    let store = g.store();
     let mut config = store.config().clone();
-    if let Some(when) = config
-        .custodians
-        .get(name)
-        .and_then(|c| c.offboarded.clone())
-    {
+    if let Some((known, when)) = config.custodians.iter().find_map(|(k, c)| {
+        (k.eq_ignore_ascii_case(name))
+            .then(|| c.offboarded.clone().map(|w| (k.clone(), w)))
+            .flatten()
+    }) {
         return Err(Error::Refused(format!(
-            "custodian '{name}' was already offboarded at {when}"
+            "custodian '{known}' was already offboarded at {when}"
         )));
     }
     let mut holding: Vec<(String, String)> = Vec::new();
@@ -53,7 +51,6 @@ pub fn run(ctx: &Context, name: &str) -> Result<Report> {
     entry.offboarded = Some(now.clone());
     entry.offboarded_by = Some(audit::operator());
     store.save_config(&config)?;
-    drop(lock);
     let seals: Vec<&str> = holding.iter().map(|(_, s)| s.as_str()).collect();
     let mut envs: Vec<&str> = holding.iter().map(|(e, _)| e.as_str()).collect();
     envs.sort();
@@ -70,7 +67,7 @@ pub fn run(ctx: &Context, name: &str) -> Result<Report> {
             "custodian '{name}' offboarded; needing a rekey without them: {}",
             in_env.join(", ")
         );
-        finish(ctx, &store, &mut draft, Ok(()))?;
+        log_event(&g, &mut draft)?;
     }
     Ok(Report::new(
         format!(

@@ -470,12 +470,22 @@ fn a_token_without_its_marker_or_out_of_reach() {
     let (code, findings, _) = check(&fx, None, &["--hsm"]);
     assert_eq!(code, 1);
     has(&findings, "token-unmarked");
-    // A module that is not there.
+    // The module zeroth.toml names is not what is loaded: the trust file's is.
     let path = fx.store().join("zeroth.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let module = module();
     std::fs::write(
         &path,
+        text.replace(module.to_str().unwrap(), "/nonexistent/module.so"),
+    )
+    .unwrap();
+    let (_, findings, _) = check(&fx, None, &["--hsm"]);
+    lacks(&findings, "token-unreachable");
+    // A pinned module that is not there (uninstalled).
+    let trust = fx.trust_file();
+    let text = std::fs::read_to_string(&trust).unwrap();
+    std::fs::write(
+        &trust,
         text.replace(module.to_str().unwrap(), "/nonexistent/module.so"),
     )
     .unwrap();
