@@ -592,24 +592,31 @@ pub fn last_record_entry(
     seal: &str,
     key: &PublicKey,
 ) -> Result<Option<(u64, String, Entry)>> {
+    last_signed_entry(store, env, key, |e| {
+        e.seal.as_deref() == Some(seal) && e.record.is_some()
+    })
+}
+
+/// The last successful entry of `env`'s log that `wanted` picks and whose signature
+/// `key` verifies: its sequence number, its `record` fingerprint and the entry.
+pub fn last_signed_entry(
+    store: &Store,
+    env: &str,
+    key: &PublicKey,
+    wanted: impl Fn(&Entry) -> bool,
+) -> Result<Option<(u64, String, Entry)>> {
     let data = read_log(store, env)?;
     for line in data.split(|&b| b == b'\n').rev() {
         let Ok(e) = serde_json::from_slice::<Entry>(line) else {
             continue;
         };
-        if e.seal.as_deref() != Some(seal) || e.outcome != Outcome::Ok || e.env != env {
+        if e.outcome != Outcome::Ok || e.env != env || !wanted(&e) {
             continue;
         }
         let Some(record) = e.record.clone() else {
             continue;
         };
-        let Some((message, Some(sig))) = split_sig(line) else {
-            continue;
-        };
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(sig)
-            .unwrap_or_default();
-        if key.verify(&message, &der) {
+        if line_verifies(line, key) {
             return Ok(Some((e.seq, record, e)));
         }
     }

@@ -210,6 +210,9 @@ pub enum Command {
     /// The trust file: what this machine pins for the store's environments.
     #[command(subcommand)]
     Trust(TrustCommand),
+    /// The custodians and policy each environment approved (signed by its HSM key).
+    #[command(subcommand)]
+    Settings(SettingsCommand),
     /// List (and with --destroy, destroy) keys on a token that no record references,
     /// and stale pending operations.
     Cleanup {
@@ -310,6 +313,28 @@ pub enum EnvCommand {
         /// Do not ask before loading the module (its hash is still shown).
         #[arg(long)]
         yes: bool,
+    },
+}
+
+/// `settings` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Sign, with the environment's HSM key, the custodians and policy zeroth.toml holds
+    /// now (the changes are shown first).
+    Approve {
+        /// Environment.
+        #[arg(long)]
+        env: String,
+        /// Do not ask before signing (the changes are still shown).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show what counts for each environment, and what zeroth.toml changes that is not
+    /// approved.
+    Show {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
     },
 }
 
@@ -535,6 +560,12 @@ pub fn run(cli: Cli) -> Result<Report> {
         Command::Env(EnvCommand::List) => ceremony::env::list(&ctx),
         Command::Env(EnvCommand::Pin { env, module, yes }) => {
             ceremony::env::pin(&ctx, &env, module.as_deref(), yes)
+        }
+        Command::Settings(SettingsCommand::Approve { env, yes }) => {
+            ceremony::approve::approve(&ctx, &env, yes)
+        }
+        Command::Settings(SettingsCommand::Show { env }) => {
+            ceremony::approve::show(&ctx, env.as_deref())
         }
         Command::Trust(TrustCommand::Export { env, key_only }) => {
             let store = crate::store::Store::open(&ctx.store)?;

@@ -192,7 +192,7 @@ fn rotation_due(record: &SealRecord) -> Option<OffsetDateTime> {
         .map(|t| t + time::Duration::days(i64::from(record.rotate_every_days)))
 }
 
-fn entry(store: &Store, v: &Checked, act: &Activity, now: OffsetDateTime) -> Entry {
+fn entry(settings: &Settings, v: &Checked, act: &Activity, now: OffsetDateTime) -> Entry {
     let (record, problem, stale) = (&v.record, v.problem.clone(), v.stale.clone());
     let due = rotation_due(record);
     let expired = record
@@ -204,11 +204,9 @@ fn entry(store: &Store, v: &Checked, act: &Activity, now: OffsetDateTime) -> Ent
         .custodians
         .iter()
         .filter(|c| {
-            store
-                .config()
-                .custodians
-                .get(&c.name)
-                .is_some_and(|k| k.offboarded.is_some())
+            settings
+                .get(&record.env)
+                .is_some_and(|e| e.offboarded(&c.name).is_some())
         })
         .map(|c| c.name.clone())
         .collect();
@@ -262,9 +260,22 @@ struct Checked {
     stale: Option<String>,
 }
 
-/// The verified records with their activity, the records that could not be read, and
-/// each environment's key.
-type Inventory = (Vec<(Checked, Activity)>, Vec<String>, EnvKeys);
+/// The verified records with their activity, the records that could not be read,
+/// each environment's key and its effective settings.
+type Inventory = (Vec<(Checked, Activity)>, Vec<String>, EnvKeys, Settings);
+
+/// Each environment's effective settings ([`crate::settings::effective`]).
+type Settings = BTreeMap<String, crate::settings::Effective>;
+
+fn settings_of(store: &Store, keys: &EnvKeys) -> Settings {
+    keys.iter()
+        .filter_map(|(env, k)| {
+            k.as_ref()
+                .ok()
+                .map(|(key, _)| (env.clone(), crate::settings::effective(store, env, key)))
+        })
+        .collect()
+}
 
 /// Each environment's public key, checked against its pin (or `zeroth.toml`), once.
 type EnvKeys = BTreeMap<String, std::result::Result<(PublicKey, KeySource), String>>;
@@ -373,6 +384,7 @@ fn inventory(ctx: &Context, store: &Store, env: Option<&str>, lenient: bool) -> 
             (e, a)
         })
         .collect();
+    let settings = settings_of(store, &keys);
     let out = verified(store, &keys, records)
         .into_iter()
         .map(|c| {
@@ -384,7 +396,7 @@ fn inventory(ctx: &Context, store: &Store, env: Option<&str>, lenient: bool) -> 
             (c, act)
         })
         .collect();
-    Ok((out, unreadable, keys))
+    Ok((out, unreadable, keys, settings))
 }
 
 /// Lists the seals, filtered by environment, owner and custodian.
@@ -396,12 +408,12 @@ pub fn list(
 ) -> Result<Report> {
     let store = Store::open(&ctx.store)?;
     let now = clock::now()?;
-    let (records, unreadable, _) = inventory(ctx, &store, env, false)?;
+    let (records, unreadable, _, settings) = inventory(ctx, &store, env, false)?;
     let entries: Vec<Entry> = records
         .iter()
         .filter(|(c, _)| owner.is_none_or(|o| c.record.owner == o))
         .filter(|(c, _)| custodian.is_none_or(|n| c.record.custodians.iter().any(|k| k.name == n)))
-        .map(|(c, a)| entry(&store, c, a, now))
+        .map(|(c, a)| entry(&settings, c, a, now))
         .collect();
     let day = |s: &str| s.get(..10).unwrap_or(s).to_string();
     let opt_day = |s: &Option<String>| s.as_deref().map(day).unwrap_or_else(|| "never".into());
@@ -545,6 +557,8 @@ pub const FINDINGS: &[(&str, Severity)] = &[
     ("env-unpinned", Severity::Warning),
     ("log-time-backwards", Severity::Warning),
     ("reuse-unchecked", Severity::Warning),
+    ("settings-invalid", Severity::Error),
+    ("settings-unapproved", Severity::Warning),
 ];
 
 fn severity(id: &'static str) -> Severity {
@@ -606,13 +620,29 @@ fn later(a: &Option<String>, b: &Option<String>) -> Option<String> {
 
 fn seal_findings(
     f: &mut Findings,
-    store: &Store,
-    policy: &Policy,
+    settings: &Settings,
     checked: &Checked,
     act: &Activity,
     now: OffsetDateTime,
 ) {
     let record = &checked.record;
+    let fallback;
+    let eff = match settings.get(&record.env) {
+        Some(e) => e,
+        None => {
+            fallback = Policy::default();
+            &crate::settings::Effective {
+                env: record.env.clone(),
+                policy: fallback.clone(),
+                offboarded: Default::default(),
+                recipients: Default::default(),
+                unapproved: Vec::new(),
+                problem: None,
+                approved: None,
+            }
+        }
+    };
+    let policy = &eff.policy;
     let (env, seal) = (record.env.as_str(), Some(record.name.as_str()));
     if let Some(p) = &checked.problem {
         f.add(
@@ -749,12 +779,7 @@ fn seal_findings(
                 format!("a drill with {}'s share: zeroth drill {} --share …", c.name, record.name),
             );
         }
-        if let Some(off) = store
-            .config()
-            .custodians
-            .get(&c.name)
-            .and_then(|k| k.offboarded.as_ref())
-        {
+        if let Some((_, off)) = eff.offboarded(&c.name) {
             f.add(
                 "offboarded-holder",
                 env,
@@ -983,6 +1008,50 @@ fn env_findings(
     Ok(())
 }
 
+/// The environment's approved settings: unusable ones are an error, changes in
+/// `zeroth.toml` nobody approved a warning.
+fn settings_findings(f: &mut Findings, store: &Store, env: &str, eff: &crate::settings::Effective) {
+    if let Some(p) = &eff.problem {
+        f.add(
+            "settings-invalid",
+            env,
+            None,
+            None,
+            p.clone(),
+            format!(
+                "restore {} from a trusted copy, or approve the settings anew: zeroth settings approve --env {env}",
+                crate::settings::path(store, env).display()
+            ),
+        );
+    } else if eff.approved.is_none() {
+        f.add(
+            "settings-unapproved",
+            env,
+            None,
+            None,
+            format!(
+                "environment '{env}' has no approved settings: only the defaults, made stricter by zeroth.toml, count, and no custodian recipient is approved"
+            ),
+            format!("approve them: zeroth settings approve --env {env}"),
+        );
+    }
+    if !eff.unapproved.is_empty() {
+        f.add(
+            "settings-unapproved",
+            env,
+            None,
+            None,
+            format!(
+                "zeroth.toml changes what environment '{env}' approved (only what makes things stricter counts until approved): {}",
+                eff.unapproved.join("; ")
+            ),
+            format!(
+                "review the changes (zeroth settings show --env {env}) and approve them: zeroth settings approve --env {env}"
+            ),
+        );
+    }
+}
+
 fn token_shared_findings(f: &mut Findings, store: &Store, envs: &[String]) {
     let mut by_token: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
     for (name, cfg) in &store.config().env {
@@ -1179,7 +1248,7 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
     let now = clock::now()?;
     let policy = store.config().policy.clone();
     validate_policy(&policy)?;
-    let (records, unreadable, keys) = inventory(ctx, &store, env, true)?;
+    let (records, unreadable, keys, _) = inventory(ctx, &store, env, true)?;
     let envs: Vec<String> = match env {
         Some(e) => vec![e.to_string()],
         None => store.config().env.keys().cloned().collect(),
@@ -1194,6 +1263,10 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
         keys.extend(env_keys(ctx, &store, missing, true));
         keys
     };
+    let settings = settings_of(&store, &keys);
+    for eff in settings.values() {
+        validate_policy(&eff.policy)?;
+    }
     let mut f = Findings(Vec::new());
     for u in &unreadable {
         f.0.push(Finding {
@@ -1207,7 +1280,7 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
         });
     }
     for (c, a) in &records {
-        seal_findings(&mut f, &store, &policy, c, a, now);
+        seal_findings(&mut f, &settings, c, a, now);
     }
     // Reuse is across environments: compare against every seal of the store.
     let all: Vec<SealRecord> = if env.is_some() {
@@ -1225,6 +1298,9 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
             .filter(|r| &r.env == e)
             .collect();
         env_findings(&mut f, ctx, &store, e, &keys, &in_env)?;
+        if let Some(eff) = settings.get(e) {
+            settings_findings(&mut f, &store, e, eff);
+        }
         if hsm {
             let valid: Vec<&SealRecord> = records
                 .iter()
@@ -1293,6 +1369,10 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
                 "time": clock::format(now),
             },
             "policy": policy,
+            "effective_policy": settings
+                .iter()
+                .map(|(e, s)| (e.clone(), json!(s.policy)))
+                .collect::<serde_json::Map<String, serde_json::Value>>(),
         }),
     );
     if errors > 0 {

@@ -25,6 +25,7 @@ pub mod process;
 pub mod recipient;
 pub mod seal;
 pub mod secret;
+pub mod settings;
 pub mod shamir;
 pub mod share;
 pub mod store;

@@ -4,6 +4,7 @@
 //! zeroth.toml          environments (module, token, serial, mechanism, signing key)
 //! seals/<name>.json    one signed record per seal
 //! keys/<env>.pem       each environment's public signing key
+//! settings/<env>.json  the custodians and policy each environment approved (signed)
 //! logs/<env>.jsonl     each environment's ceremony log
 //! .lock                held by the ceremony in progress
 //! ```
@@ -83,7 +84,7 @@ impl Default for Policy {
 }
 
 /// A custodian, as the store knows them.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustodianConfig {
     /// When they left (`custodian offboard`); every seal in which they still hold a
@@ -150,7 +151,7 @@ impl Store {
         if path.symlink_metadata().is_err() {
             return Err(Store::no_store(root));
         }
-        for dir in ["seals", "keys", "logs"] {
+        for dir in ["seals", "keys", "logs", "settings"] {
             let d = root.join(dir);
             if let Ok(meta) = d.symlink_metadata() {
                 if !meta.is_dir() {
@@ -221,6 +222,7 @@ impl Store {
             root.join("seals"),
             root.join("keys"),
             root.join("logs"),
+            root.join("settings"),
         ] {
             fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
         }

@@ -178,6 +178,16 @@ fn bind<'c>(
         }
         let store = Store::open(&ctx.store)?;
         draft.env = Some(args.env.clone());
+        // The custodians and policy zeroth.toml holds now become the environment's
+        // approved settings, signed by its new key.
+        let signer = super::Signer {
+            handle: sign_handle,
+            public: public.clone(),
+        };
+        let mut settings = crate::settings::Settings::proposed(&store, &args.env, &cfg.created);
+        signer.sign_settings(&session, &store, &mut settings)?;
+        crate::settings::write(&store, &settings)?;
+        draft.record = Some(settings.fingerprint());
         let detail = format!(
             "bound to token '{}' (serial {}) through {} (sha256 {}); wrap mechanism {}; signing key {}{}; pinned in {}",
             token.label,

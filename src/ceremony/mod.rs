@@ -1,6 +1,7 @@
 //! The ceremonies, one file each, and what they share: opening an environment's token,
 //! checking that it is the environment's, signing and verifying records.
 
+pub mod approve;
 pub mod attest;
 pub mod cleanup;
 pub mod collect;
@@ -92,6 +93,32 @@ impl Signer {
         }
         use base64::Engine;
         record.signature = Some(RecordSignature {
+            key: self.public.fingerprint(),
+            value: base64::engine::general_purpose::STANDARD.encode(der),
+        });
+        Ok(())
+    }
+
+    /// Signs an environment's settings in place, with the log's current head in them,
+    /// and checks the signature with the public key.
+    pub fn sign_settings(
+        &self,
+        session: &HsmSession<'_>,
+        store: &Store,
+        settings: &mut crate::settings::Settings,
+    ) -> Result<()> {
+        settings.signature = None;
+        settings.log_head = audit::current_head(store, &settings.env)?;
+        let message = settings.signed_bytes()?;
+        let der = session.sign(self.handle, &message)?;
+        if !self.public.verify(&message, &der) {
+            return Err(Error::Hsm(format!(
+                "token '{}' produced a settings signature that does not verify with its own public key",
+                session.token().label
+            )));
+        }
+        use base64::Engine;
+        settings.signature = Some(RecordSignature {
             key: self.public.fingerprint(),
             value: base64::engine::general_purpose::STANDARD.encode(der),
         });
@@ -525,4 +552,26 @@ pub(crate) fn refuse_stale(store: &Store, record: &SealRecord, key: &PublicKey) 
         entry.outcome.name(),
         entry.time
     )))
+}
+
+/// The settings that count for `env` ([`crate::settings::effective`]), for a ceremony
+/// that deals shares: refused when the approved settings do not verify; changes in
+/// `zeroth.toml` nobody approved are named on stderr.
+pub(crate) fn effective_settings(
+    ctx: &Context,
+    store: &Store,
+    env: &str,
+) -> Result<crate::settings::Effective> {
+    let (key, _) = ctx.trust.env_key(store, env, None)?;
+    let eff = crate::settings::effective(store, env, &key);
+    if let Some(p) = &eff.problem {
+        return Err(Error::Refused(p.clone()));
+    }
+    if !eff.unapproved.is_empty() {
+        eprintln!(
+            "note: zeroth.toml has changes environment '{env}' has not approved (only those that make things stricter count): {}; approve them with 'zeroth settings approve --env {env}'",
+            eff.unapproved.join("; ")
+        );
+    }
+    Ok(eff)
 }

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::distribute::{self, Outlets, Plan};
-use super::generate::{CustodianSpec, config_recipient, handed_out};
+use super::generate::{CustodianSpec, approved_recipient, handed_out, refuse_offboarded};
 use super::shares;
 use super::unseal::{log_and_deliver, trim};
 use super::{
@@ -106,7 +106,12 @@ fn refuse_pending(record: &SealRecord) -> Result<()> {
 /// The custodians of the new set: the current ones, less `without`, plus `add`. Each
 /// keeps the recipient the record has for them, unless `add` gives them a new one; a
 /// custodian without one takes the recipient `zeroth.toml` has for them, if any.
-fn new_custodians(store: &Store, record: &SealRecord, args: &Start) -> Result<Vec<CustodianSpec>> {
+fn new_custodians(
+    store: &Store,
+    settings: &crate::settings::Effective,
+    record: &SealRecord,
+    args: &Start,
+) -> Result<Vec<CustodianSpec>> {
     for name in &args.without {
         check(NameKind::Custodian, name)?;
         if !record.custodians.iter().any(|c| &c.name == name) {
@@ -149,26 +154,20 @@ fn new_custodians(store: &Store, record: &SealRecord, args: &Start) -> Result<Ve
     }
     for c in out.iter_mut() {
         if c.recipient.is_none() {
-            c.recipient = config_recipient(store, &c.name)?;
+            c.recipient = approved_recipient(store, settings, &c.name)?;
         }
     }
     for c in &out {
-        if let Some(off) = store
-            .config()
-            .custodians
-            .get(&c.name)
-            .and_then(|k| k.offboarded.as_ref())
-        {
-            let how = if args.add.iter().any(|a| a.name == c.name)
-                && !record.custodians.iter().any(|r| r.name == c.name)
-            {
-                "cannot be given a share".to_string()
-            } else {
-                format!("must be left out: add --without {}", c.name)
-            };
+        if settings.offboarded(&c.name).is_some() {
+            let is_new = args.add.iter().any(|a| a.name == c.name)
+                && !record.custodians.iter().any(|r| r.name == c.name);
+            if is_new {
+                refuse_offboarded(settings, &c.name)?;
+            }
+            let (_, off) = settings.offboarded(&c.name).unwrap_or_default();
             return Err(Error::Refused(format!(
-                "custodian '{}' was offboarded at {off} and {how}",
-                c.name
+                "custodian '{}' was offboarded at {off} and must be left out: add --without {}",
+                c.name, c.name
             )));
         }
     }
@@ -185,7 +184,8 @@ fn start_inner(g: &Guard<'_>, args: Start, draft: &mut Draft) -> Result<Report> 
     record.refuse_revoked()?;
     refuse_stale(store, &record, &key)?;
     refuse_pending(&record)?;
-    let custodians = new_custodians(store, &record, &args)?;
+    let settings = super::effective_settings(g.ctx, store, &record.env)?;
+    let custodians = new_custodians(store, &settings, &record, &args)?;
     let n = custodians.len();
     let threshold = args.threshold.unwrap_or(record.threshold);
     if n == 0 {

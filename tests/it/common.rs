@@ -676,6 +676,14 @@ impl Fixture {
         out
     }
 
+    /// Approves (signs with the HSM) what `zeroth.toml` holds now for `env`'s custodians
+    /// and policy.
+    pub fn approve_settings(&self, env: &str) -> Run {
+        self.zeroth()
+            .args(["settings", "approve", "--env", env, "--yes"])
+            .run()
+    }
+
     /// Runs `zeroth audit verify` and returns the run.
     pub fn audit_verify(&self) -> Run {
         self.zeroth().args(["audit", "verify"]).run()

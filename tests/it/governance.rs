@@ -241,6 +241,12 @@ fn recovery_untested_and_the_policy_that_sets_it() {
 fn share_unproven_names_the_custodian() {
     let fx = clean_at_t0();
     set_policy(&fx, "recovery_test_days = 1000\nshare_proof_days = 100");
+    // A relaxed value counts once the environment approved it.
+    fx.zeroth()
+        .env("ZEROTH_NOW", "2030-01-02T00:00:00Z")
+        .args(["settings", "approve", "--env", "prod", "--yes"])
+        .run()
+        .ok();
     // Drill with three shares later: dave and erin fall behind.
     fx.zeroth()
         .env("ZEROTH_NOW", "2030-03-01T00:00:00Z")
