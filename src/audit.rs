@@ -743,6 +743,9 @@ pub fn verify_with(
 
     // Pass 1: parse, sequence, links, environment. Cheap and in order.
     let mut chain_damage: Option<(usize, Damage)> = None;
+    // Damage that does not break the chain (an unsigned success): the pass goes on, so
+    // the entries after it are still read and shown.
+    let mut claim_damage: Option<(usize, Damage)> = None;
     let mut to_check: Vec<(usize, Vec<u8>, Vec<u8>)> = Vec::new();
     let mut prev_hash = genesis(env);
     let mut unsigned_at: Vec<(usize, u64)> = Vec::new();
@@ -842,15 +845,17 @@ pub fn verify_with(
                 to_check.push((i, message, der));
             }
             Some((_, None)) => {
-                if entry.outcome == Outcome::Ok && !may_be_unsigned(&entry.event) {
-                    chain_damage = damage(
+                if entry.outcome == Outcome::Ok
+                    && !may_be_unsigned(&entry.event)
+                    && claim_damage.is_none()
+                {
+                    claim_damage = damage(
                         DamageKind::UnsignedSuccess,
                         format!(
                             "entry {expected} claims a successful {} without a signature: zeroth signs every successful ceremony that uses the HSM, so the line was written by hand",
                             entry.event
                         ),
                     );
-                    break;
                 }
                 if entry.unsigned.is_none() {
                     chain_damage = damage(
@@ -898,10 +903,11 @@ pub fn verify_with(
             ));
         }
     }
-    v.damage = match (chain_damage, sig_damage) {
-        (Some(a), Some(b)) => Some(if b.0 <= a.0 { b.1 } else { a.1 }),
-        (a, b) => a.or(b).map(|(_, d)| d),
-    };
+    v.damage = [chain_damage, sig_damage, claim_damage]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(i, _)| *i)
+        .map(|(_, d)| d);
     if v.damage.is_some() {
         return Ok(v);
     }

@@ -112,6 +112,30 @@ impl Recipient {
         }
     }
 
+    /// A short name for the key, to compare with what the custodian holds: an age
+    /// recipient is its own public key (`age1…`); an SSH key shows as `ssh-keygen -l`
+    /// shows it (`SHA256:…`, the unpadded base64 SHA-256 of the key blob).
+    pub fn fingerprint(&self) -> String {
+        match self {
+            Recipient::X25519(r) => r.to_string(),
+            Recipient::Ssh(r) => {
+                use base64::Engine;
+                let text = r.to_string();
+                let blob = text
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                    .unwrap_or_default();
+                format!(
+                    "SHA256:{}",
+                    base64::engine::general_purpose::STANDARD_NO_PAD
+                        .encode(<sha2::Sha256 as sha2::Digest>::digest(&blob))
+                )
+            }
+            Recipient::Passphrase => PASSPHRASE.to_string(),
+        }
+    }
+
     /// What kind of recipient this is, in words.
     pub fn describe(&self) -> &'static str {
         match self {

@@ -459,6 +459,8 @@ pub(crate) fn handed_out(
         if delivered.on_terminal {
             places.push("shown on the terminal, confirmed".into());
         }
+        // Each recipient is shown by its fingerprint, for the custodian to compare with
+        // the key they hold: a swapped recipient is seen at the ceremony.
         let encrypted = c
             .recipient
             .as_deref()
@@ -466,7 +468,14 @@ pub(crate) fn handed_out(
                 if r == crate::recipient::PASSPHRASE {
                     " (encrypted to their passphrase)".to_string()
                 } else {
-                    " (encrypted to their key)".to_string()
+                    match Recipient::parse(&c.name, r, "the record") {
+                        Ok(parsed) => format!(
+                            " (encrypted to their {} {})",
+                            parsed.describe(),
+                            parsed.fingerprint()
+                        ),
+                        Err(_) => " (encrypted to their key)".to_string(),
+                    }
                 }
             })
             .unwrap_or_default();

@@ -23,11 +23,25 @@ pub fn run(ctx: &Context, name: &str) -> Result<Report> {
     let g = Guard::begin(ctx)?;
     let store = g.store();
     let mut config = store.config().clone();
-    if let Some((known, when)) = config.custodians.iter().find_map(|(k, c)| {
+    // Offboarded already, under any case of the name: in zeroth.toml, or in the
+    // approved settings of an environment (whatever zeroth.toml says now).
+    let mut known = config.custodians.iter().find_map(|(k, c)| {
         (k.eq_ignore_ascii_case(name))
             .then(|| c.offboarded.clone().map(|w| (k.clone(), w)))
             .flatten()
-    }) {
+    });
+    for env in store.config().env.keys() {
+        if known.is_some() {
+            break;
+        }
+        if let Ok((key, _)) = ctx.trust.env_key_any(store, env) {
+            let eff = settings::effective(store, env, &key);
+            known = eff
+                .offboarded(name)
+                .map(|(k, w)| (k.to_string(), w.to_string()));
+        }
+    }
+    if let Some((known, when)) = known {
         return Err(Error::Refused(format!(
             "custodian '{known}' was already offboarded at {when}"
         )));

@@ -633,6 +633,15 @@ impl Fixture {
         fx
     }
 
+    /// A drill of `vault-root` with all five shares (of a [`Fixture::sealed`] store).
+    pub fn drill_all(&self) -> Run {
+        self.zeroth()
+            .args(["drill", "vault-root", "--share"])
+            .args(CUSTODIANS[..5].iter().map(|w| self.share("vault-root", w)))
+            .run()
+            .ok()
+    }
+
     /// Unseals `seal` with the shares of `who` to stdout.
     pub fn unseal(&self, seal: &str, who: &[&str]) -> Run {
         self.unseal_cmd(seal, who).args(["--output", "-"]).run()

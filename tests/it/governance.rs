@@ -5,8 +5,7 @@ use std::path::Path;
 
 #[path = "../../examples/common/bigstore.rs"]
 mod bigstore;
-#[path = "../../examples/common/soft_key.rs"]
-mod soft_key;
+use crate::soft_key;
 
 use serde_json::Value;
 
