@@ -468,3 +468,41 @@ pub fn read_limited(path: &Path, limit: u64) -> std::io::Result<Zeroizing<Vec<u8
     file.take(limit).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_read_into_a_buffer_sized_up_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("share");
+        std::fs::write(&p, vec![b'x'; 5000]).unwrap();
+        let bytes = read_limited(&p, MAX_ENCRYPTED).unwrap();
+        assert_eq!(bytes.len(), 5000);
+        // The buffer was never grown (which would leave an unwiped copy behind): its
+        // capacity is the one it was made with.
+        assert_eq!(bytes.capacity(), MAX_ENCRYPTED as usize + 1);
+        // A file at the limit is read whole, still without growing.
+        std::fs::write(&p, vec![b'x'; MAX_ENCRYPTED as usize]).unwrap();
+        let bytes = read_limited(&p, MAX_ENCRYPTED).unwrap();
+        assert_eq!(bytes.capacity(), MAX_ENCRYPTED as usize + 1);
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &p,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let err = read_limited(&p, MAX_ENCRYPTED).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(check_share_files(&[p]).is_err());
+    }
+}
