@@ -132,9 +132,11 @@ say "... and which token serves which environment"
 zeroth env list
 
 say "What is on the token, seen with pkcs11-tool (opensc), not with zeroth"
-echo "    prod's signing key pair, the environment marker, and vault-root's K_seal: the"
-echo "    private and secret keys are sensitive and never extractable. The credential"
-echo "    itself is not stored on the token; the store holds it only wrapped and sealed."
+echo "    prod's signing key pair, the environment marker, the log anchor (the last log"
+echo "    entry the token signed: a store restored from an old copy is refused), and"
+echo "    vault-root's K_seal: the private and secret keys are sensitive and never"
+echo "    extractable. The credential itself is not stored on the token; the store holds"
+echo "    it only wrapped and sealed."
 echo
 pkcs11-tool --module "$module" --token-label quickstart-prod --login \
     --pin "$(cat "$QS/pin")" --list-objects 2>/dev/null | sed 's/^/    /'
