@@ -247,6 +247,8 @@ fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source, draft: &mut Draft) -> Re
         .into_iter()
         .map(|c| c.with_settings(store, &settings))
         .collect::<Result<_>>()?;
+    // Where the shares go, checked again now that the approved recipients are in.
+    distribute::preflight(&spec.outlets, &spec.seal, &spec.custodians)?;
     let spec = &spec;
     let length = match &source {
         Source::Generate { length } => {
