@@ -30,6 +30,7 @@ pub mod share;
 pub mod store;
 pub mod terminal;
 pub mod transcript;
+pub mod vault;
 
 pub use error::{Error, Result};
 

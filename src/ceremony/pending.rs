@@ -70,6 +70,8 @@ pub struct Start {
     pub outlets: Outlets,
     /// The new credential (rotate).
     pub credential: Option<NewCredential>,
+    /// For a vault key rotation: the server-side operation the pending one waits on.
+    pub vault: Option<crate::seal::VaultRotation>,
 }
 
 /// Runs the first step: a new set, written as pending.
@@ -179,6 +181,12 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
     verify_record(store, &record, None)?;
     record.refuse_revoked()?;
     refuse_pending(&record)?;
+    if args.kind == PendingKind::Rotate && record.vault.is_some() && args.vault.is_none() {
+        return Err(Error::Usage(format!(
+            "seal '{}' holds a vault's key, which the vault makes itself: rotate it with 'zeroth vault rotate {}'",
+            record.name, record.name
+        )));
+    }
     let custodians = new_custodians(store, &record, &args)?;
     let n = custodians.len();
     let threshold = args.threshold.unwrap_or(record.threshold);
@@ -277,7 +285,13 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
                         CredentialInfo {
                             origin: Origin::Imported,
                             length: c.expose().len() as u32,
-                            encoding: Encoding::Raw,
+                            // An imported credential keeps the encoding it is delivered
+                            // in (a vault's key, base64).
+                            encoding: if record.credential.origin == Origin::Imported {
+                                record.credential.encoding
+                            } else {
+                                Encoding::Raw
+                            },
                             reuse: crate::governance::reuse_mark(store, c, Origin::Imported),
                         },
                     ),
@@ -324,6 +338,7 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
                     credential: view.credential.clone(),
                     key: view.key.clone(),
                     blob: view.blob.clone(),
+                    vault: args.vault.clone(),
                 };
                 let mut updated = record.clone();
                 updated.pending = Some(pending.clone());
@@ -475,7 +490,43 @@ pub fn confirm(
     };
     let mut draft = Draft::new(event);
     let result = confirm_inner(
-        ctx, &store, kind, seal, id, new_shares, identities, delivery, encoding, &mut draft,
+        ctx, &store, kind, seal, id, new_shares, identities, delivery, encoding, None, &mut draft,
+    );
+    finish(ctx, &store, &mut draft, result)
+}
+
+/// What a confirmation runs with the proven new credential before the record switches
+/// (a vault's verification of its new key): its result goes into the log entry, and an
+/// error stops the confirmation with nothing switched.
+pub(crate) type BeforeSwitch<'a> = dyn FnMut(&SealRecord, &Credential) -> Result<String> + 'a;
+
+/// `confirm` for a rotation whose new credential goes to a vault rather than to a
+/// delivery: `before_switch` hands it over, and only once it succeeded does the record
+/// switch and the old K_seal go.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn confirm_with(
+    ctx: &Context,
+    event: &'static str,
+    seal: &str,
+    id: &str,
+    new_shares: &[PathBuf],
+    identities: &[PathBuf],
+    before_switch: &mut BeforeSwitch<'_>,
+) -> Result<Report> {
+    let store = Store::open(&ctx.store)?;
+    let mut draft = Draft::new(event);
+    let result = confirm_inner(
+        ctx,
+        &store,
+        PendingKind::Rotate,
+        seal,
+        id,
+        new_shares,
+        identities,
+        None,
+        None,
+        Some(before_switch),
+        &mut draft,
     );
     finish(ctx, &store, &mut draft, result)
 }
@@ -491,6 +542,7 @@ fn confirm_inner(
     identities: &[PathBuf],
     delivery: Option<&Delivery>,
     encoding: Option<Encoding>,
+    mut before_switch: Option<&mut BeforeSwitch<'_>>,
     draft: &mut Draft,
 ) -> Result<Report> {
     let _lock = store.lock()?;
@@ -501,10 +553,15 @@ fn confirm_inner(
     verify_record(store, &record, None)?;
     record.refuse_revoked()?;
     let pending = matching_pending(&record, kind, id)?.clone();
+    if pending.vault.is_some() && before_switch.is_none() {
+        return Err(Error::Usage(format!(
+            "operation {id} rotates a vault's key, which the vault must verify before the switch: confirm it with 'zeroth vault rotate {seal} --confirm {id}'"
+        )));
+    }
     let view = record
         .pending_view()
         .expect("a pending operation has a view");
-    if kind == PendingKind::Rotate && delivery.is_none() {
+    if kind == PendingKind::Rotate && delivery.is_none() && before_switch.is_none() {
         return Err(Error::Usage(
             "confirming a rotation delivers the new credential: say where it goes with --output FILE, --output - or --exec -- CMD ARGS".into(),
         ));
@@ -543,6 +600,10 @@ fn confirm_inner(
         })?;
             let object = session.unwrap_credential(view.key.mechanism, new_key, &wrapped)?;
             let credential = trim(&view, object)?;
+            let handed = match before_switch.as_mut() {
+                Some(f) => Some(f(&view, &credential)?),
+                None => None,
+            };
             fault::point(&format!("{}:before-switch", kind.name()));
 
             let mut updated = view.clone();
@@ -594,8 +655,11 @@ fn confirm_inner(
             let code = match delivery {
                 None => {
                     draft.detail = format!(
-                        "operation {id} confirmed: set {} is current; K_seal '{}' of set {} destroyed",
-                        updated.set, record.key.label, record.set
+                        "operation {id} confirmed: set {} is current; K_seal '{}' of set {} destroyed{}",
+                        updated.set,
+                        record.key.label,
+                        record.set,
+                        handed.map(|h| format!("; {h}")).unwrap_or_default()
                     );
                     drop(credential);
                     0

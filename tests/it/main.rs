@@ -15,3 +15,4 @@ mod quorum;
 mod refusals;
 mod terminal;
 mod tokens;
+mod vault;
