@@ -1004,9 +1004,10 @@ fn rotate_and_confirm_then_the_new_key_unseals() {
         rotate_confirm(&fx, &bao, &id, Some(&token)).run().ok(),
     );
     assert!(
-        run.stderr.contains("the new key is verified and current"),
+        run.stdout_str()
+            .contains("the new key is verified and current"),
         "{}",
-        run.stderr
+        run.stdout_str()
     );
     let rec = fx.record(SEAL);
     assert!(rec.get("pending").is_none());
@@ -1163,9 +1164,9 @@ fn a_crash_after_the_server_verified_is_finished_by_confirming_again() {
     // Confirming again finds the new key current on the server, and switches.
     let run = rotate_confirm(&fx, &bao, &id, Some(&token)).run().ok();
     assert!(
-        run.stderr.contains("verified and current"),
+        run.stdout_str().contains("verified and current"),
         "{}",
-        run.stderr
+        run.stdout_str()
     );
     let events = log_events(&fx);
     assert!(
