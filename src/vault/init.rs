@@ -325,8 +325,8 @@ fn initialize(
         }
     };
     if root_mode == RootTokenMode::Revoke && proof.is_none() {
-        match root.take() {
-            Some(t) => match revoke(vault, &t) {
+        if let Some(t) = root.take() {
+            match revoke(vault, &t) {
                 Ok(line) => detail.push_str(&format!("; {line}")),
                 Err(e) => {
                     detail.push_str(&format!(
@@ -335,8 +335,7 @@ fn initialize(
                     ));
                     *proof = Some(e);
                 }
-            },
-            None => {}
+            }
         }
     }
     let b = VaultBinding {

@@ -120,6 +120,11 @@ fn pki(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     make_ca(dir, "test-ca");
     make_ca(dir, "other-ca");
+    server_cert(dir);
+}
+
+/// A new key and certificate for the server, `bao.test`, from the test CA in `dir`.
+fn server_cert(dir: &Path) {
     openssl(
         dir,
         &[
@@ -837,6 +842,49 @@ fn tls_with_a_wrong_ca_or_name_is_refused() {
         .run()
         .ok();
     assert_eq!(bao.status()["sealed"], false);
+
+    // The server gets a new certificate from the same CA: refused until the operator
+    // names the new fingerprint, which unseal then records.
+    std::fs::remove_file(pki.join("server.pem")).unwrap();
+    server_cert(&pki);
+    bao.restart();
+    let der = Command::new("openssl")
+        .args(["x509", "-outform", "DER", "-in"])
+        .arg(pki.join("server.pem"))
+        .output()
+        .unwrap()
+        .stdout;
+    let new_fp = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&der)));
+    assert_ne!(new_fp, fp);
+    let addr = bao.addr();
+    let unseal = || {
+        shares_of(
+            &fx,
+            fx.zeroth().args(["vault", "unseal", SEAL, "--addr", &addr]),
+            SEAL,
+            &["alice", "bob", "carol"],
+        )
+        .env("BAO_TLS_SERVER_NAME", "bao.test")
+        .env("BAO_CACERT", &ca)
+    };
+    unchanged(&fx, &["prod"], || unseal().run()).fails(
+        3,
+        &[
+            &format!("presents certificate {new_fp}"),
+            &format!("--accept-certificate {new_fp}"),
+        ],
+    );
+    assert_eq!(bao.status()["sealed"], true);
+    unchanged(&fx, &["prod"], || {
+        unseal().args(["--accept-certificate", &fp]).run()
+    })
+    .fails(3, &["presents certificate"]);
+    unseal().args(["--accept-certificate", &new_fp]).run().ok();
+    assert_eq!(bao.status()["sealed"], false);
+    assert_eq!(fx.record(SEAL)["vault"]["tls_fingerprint"], new_fp.as_str());
+    bao.restart();
+    unseal().run().ok();
+    fx.audit_verify().ok();
 }
 
 /// Starts a rotation (step 1) with the operator's token; returns the operation id.
@@ -1185,11 +1233,66 @@ fn a_crash_after_the_server_verified_is_finished_by_confirming_again() {
 }
 
 #[test]
-fn rotate_on_the_legacy_rekey_api_without_a_token() {
-    let (fx, mut bao) = initialized(Opts {
-        tls: false,
-        legacy: true,
-    });
+fn rotate_and_root_on_the_legacy_api_without_a_token() {
+    let fx = Fixture::new();
+    fx.env_init("prod", "prod").ok();
+    let mut bao = Bao::start(
+        &fx,
+        "legacy",
+        Opts {
+            tls: false,
+            legacy: true,
+        },
+    );
+    // The init root token revoked at once: no seal for it, and the server refuses it.
+    let run = vault_init(&fx, &bao, &["--root-token", "revoke"])
+        .run()
+        .ok();
+    assert!(
+        run.stdout_str().contains("the init root token was revoked"),
+        "{}",
+        run.stdout_str()
+    );
+    assert!(
+        !fx.store()
+            .join("seals")
+            .join(format!("{ROOT_SEAL}.json"))
+            .exists()
+    );
+    let init = log_events(&fx)
+        .into_iter()
+        .find(|e| e.0 == "vault-init")
+        .unwrap();
+    assert!(
+        init.2
+            .contains("init root token was revoked (lookup-self: HTTP 403)"),
+        "{}",
+        init.2
+    );
+
+    // The legacy generate-root endpoints need no token.
+    let run = shares_of(
+        &fx,
+        fx.zeroth()
+            .args(["vault", "root", SEAL, "--addr", &bao.addr(), "--ttl", "90s"]),
+        SEAL,
+        &["alice", "bob", "carol"],
+    )
+    .arg("--")
+    .args(root_cmd(&fx, 3))
+    .run();
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let lookup: Value =
+        serde_json::from_str(&std::fs::read_to_string(fx.path().join("lookup.json")).unwrap())
+            .unwrap();
+    assert!(lookup["data"]["ttl"].as_u64().unwrap() <= 90);
+    let kept = std::fs::read_to_string(fx.path().join("kept-token")).unwrap();
+    assert_eq!(
+        bao.request("GET", "auth/token/lookup-self", Some(&kept), None)
+            .0,
+        403
+    );
+
     let id = rotate_start(&fx, &bao, None);
     assert_eq!(fx.record(SEAL)["pending"]["vault"]["api"], "sys/rekey");
     rotate_confirm(&fx, &bao, &id, None).run().ok();
