@@ -249,7 +249,12 @@ fn send(
             status.progress, status.t, status.nonce
         );
     }
-    let (code, after) = v.unseal(key)?;
+    let (code, mut after) = v.unseal(key)?;
+    if after.sealed && after.progress == 0 {
+        // The key was taken (the progress went back to 0) but the node is not unsealed
+        // yet: a raft node joining its cluster does that while it joins.
+        after = wait_unsealed(v)?;
+    }
     if after.sealed {
         return Err(Error::Refused(format!(
             "vault {} is still sealed after the key was sent (progress {} of {}): it wants more keys than '{}' holds",
@@ -263,6 +268,18 @@ fn send(
         "{}: key sent, HTTP {code}, unsealed{reset}",
         describe(v, &after)
     ))
+}
+
+/// Waits up to a minute for a node that took the key to report unsealed.
+fn wait_unsealed(v: &Vault) -> Result<super::SealStatus> {
+    let start = std::time::Instant::now();
+    loop {
+        let s = v.seal_status()?;
+        if !s.sealed || s.progress > 0 || start.elapsed() > std::time::Duration::from_secs(60) {
+            return Ok(s);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// Adds what was done before a failure to its message.

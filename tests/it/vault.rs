@@ -60,6 +60,8 @@ struct Opts {
     /// The listener keeps the legacy unauthenticated rekey and generate-root
     /// endpoints on (Vault's API shape).
     legacy: bool,
+    /// Joins the raft cluster whose leader listens on this port.
+    join: Option<u16>,
 }
 
 /// A real OpenBao server of one test.
@@ -207,11 +209,19 @@ impl Bao {
         } else {
             ""
         };
+        let join = self
+            .opts
+            .join
+            .map(|p| {
+                format!("  retry_join {{\n    leader_api_addr = \"http://127.0.0.1:{p}\"\n  }}\n")
+            })
+            .unwrap_or_default();
         let mut c = format!(
-            "storage \"raft\" {{\n  path = \"{data}\"\n  node_id = \"n1\"\n}}\n\
+            "storage \"raft\" {{\n  path = \"{data}\"\n  node_id = \"{node}\"\n{join}}}\n\
              api_addr = \"http://127.0.0.1:{plain}\"\ncluster_addr = \"https://127.0.0.1:{cluster}\"\n\
              disable_mlock = true\nlog_level = \"warn\"\n",
             data = self.dir.join("data").display(),
+            node = self.dir.file_name().unwrap().to_string_lossy(),
             plain = self.plain,
             cluster = self.cluster,
         );
@@ -784,7 +794,7 @@ fn tls_with_a_wrong_ca_or_name_is_refused() {
         "tls",
         Opts {
             tls: true,
-            legacy: false,
+            ..Opts::default()
         },
     );
     let pki = bao.dir.join("pki");
@@ -1240,8 +1250,8 @@ fn rotate_and_root_on_the_legacy_api_without_a_token() {
         &fx,
         "legacy",
         Opts {
-            tls: false,
             legacy: true,
+            ..Opts::default()
         },
     );
     // The init root token revoked at once: no seal for it, and the server refuses it.
@@ -1412,4 +1422,60 @@ fn root_token_for_one_command_then_revoked() {
             ("the init root token", root.into_bytes()),
         ],
     );
+}
+
+#[test]
+fn every_node_of_a_cluster_is_unsealed() {
+    let (fx, mut a) = initialized(Opts::default());
+    // A second node joins a's raft cluster: it starts sealed and is unsealed with the
+    // same key.
+    let mut b = Bao::start(
+        &fx,
+        "b",
+        Opts {
+            join: Some(a.port),
+            ..Opts::default()
+        },
+    );
+    assert_eq!(b.status()["sealed"], true);
+    let run = unseal_nodes(&fx, &[a.addr(), b.addr()]).run().ok();
+    let out = run.stdout_str();
+    assert!(
+        out.contains(&format!("{}", a.addr())) && out.contains("already unsealed, nothing sent"),
+        "{out}"
+    );
+    assert!(out.contains("key sent, HTTP 200, unsealed"), "{out}");
+    let cluster = fx.record(SEAL)["vault"]["cluster_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(b.status()["cluster_id"], cluster.as_str());
+
+    // Both restarted: both sealed, both unsealed by one ceremony.
+    a.stop();
+    b.stop();
+    assert!(a.spawn() && b.spawn());
+    assert_eq!(
+        (a.status()["sealed"].clone(), b.status()["sealed"].clone()),
+        (json!(true), json!(true))
+    );
+    let run = unseal_nodes(&fx, &[a.addr(), b.addr()]).run().ok();
+    assert_eq!(
+        run.stdout_str()
+            .matches("key sent, HTTP 200, unsealed")
+            .count(),
+        2,
+        "{}",
+        run.stdout_str()
+    );
+    assert_eq!(a.status()["sealed"], false);
+    assert_eq!(b.status()["sealed"], false);
+}
+
+fn unseal_nodes<'a>(fx: &'a Fixture, addrs: &[String]) -> Cmd<'a> {
+    let mut c = fx.zeroth().args(["vault", "unseal", SEAL]);
+    for a in addrs {
+        c = c.args(["--addr", a]);
+    }
+    shares_of(fx, c, SEAL, &["alice", "bob", "carol"])
 }
