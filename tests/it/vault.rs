@@ -62,6 +62,9 @@ struct Opts {
     legacy: bool,
     /// Joins the raft cluster whose leader listens on this port.
     join: Option<u16>,
+    /// An auto-unseal server: OpenBao's `static` seal, a key in a file; its key
+    /// shares are recovery keys.
+    auto_unseal: bool,
 }
 
 /// A real OpenBao server of one test.
@@ -225,6 +228,18 @@ impl Bao {
             plain = self.plain,
             cluster = self.cluster,
         );
+        if self.opts.auto_unseal {
+            let key = self.dir.join("static-seal.key");
+            if !key.exists() {
+                let mut k = [0u8; 32];
+                getrandom::fill(&mut k).unwrap();
+                std::fs::write(&key, k).unwrap();
+            }
+            c.push_str(&format!(
+                "seal \"static\" {{\n  current_key_id = \"k1\"\n  current_key = \"file://{}\"\n}}\n",
+                key.display()
+            ));
+        }
         if self.opts.tls {
             let p = self.dir.join("pki");
             c.push_str(&format!(
@@ -292,6 +307,20 @@ impl Bao {
         self.stop();
         assert!(self.spawn(), "bao server did not start again");
         assert_eq!(self.status()["sealed"], true);
+    }
+
+    /// Restarts an auto-unseal server, which comes back unsealed.
+    fn restart_unsealed(&mut self) {
+        self.stop();
+        assert!(self.spawn(), "bao server did not start again");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.status()["sealed"] != false {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not unseal itself"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The address zeroth is given.
@@ -1478,4 +1507,67 @@ fn unseal_nodes<'a>(fx: &'a Fixture, addrs: &[String]) -> Cmd<'a> {
         c = c.args(["--addr", a]);
     }
     shares_of(fx, c, SEAL, &["alice", "bob", "carol"])
+}
+
+#[test]
+fn an_auto_unseal_server_gets_a_recovery_key() {
+    let (fx, mut bao) = initialized(Opts {
+        auto_unseal: true,
+        ..Opts::default()
+    });
+    let rec = fx.record(SEAL);
+    assert_eq!(rec["vault"]["role"], "recovery-key");
+    assert_eq!(rec["vault"]["seal_type"], "static");
+    assert!(rec["vault"]["cluster_id"].is_string());
+    assert_eq!(bao.status()["sealed"], false);
+    // It unseals itself: zeroth sends nothing and recovers nothing.
+    bao.restart_unsealed();
+    let run = fx
+        .zeroth()
+        .args(["vault", "unseal", SEAL, "--addr", &bao.addr()])
+        .run()
+        .ok();
+    assert!(
+        run.stdout_str().contains("already unsealed, nothing sent"),
+        "{}",
+        run.stdout_str()
+    );
+
+    // The recovery key authorizes a root token and its own rotation.
+    let root = root_token_of(&fx);
+    let token = operator_token(&bao, &root);
+    let run = shares_of(
+        &fx,
+        fx.zeroth()
+            .args(["vault", "root", SEAL, "--addr", &bao.addr()]),
+        SEAL,
+        &["alice", "bob", "carol"],
+    )
+    .env("BAO_TOKEN", &token)
+    .arg("--")
+    .args(root_cmd(&fx, 0))
+    .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let id = rotate_start(&fx, &bao, Some(&token));
+    assert_eq!(
+        fx.record(SEAL)["pending"]["vault"]["api"],
+        "sys/rotate/recovery"
+    );
+    rotate_confirm(&fx, &bao, &id, Some(&token)).run().ok();
+    // The new recovery key works: a root token with the new shares.
+    let new_dir = fx.path().join("new-shares");
+    let mut c = fx
+        .zeroth()
+        .args(["vault", "root", SEAL, "--addr", &bao.addr()]);
+    for w in ["alice", "dave", "erin"] {
+        c = c
+            .arg("--share")
+            .arg(new_dir.join(format!("{SEAL}.{w}.share")));
+    }
+    let run = c
+        .env("BAO_TOKEN", &token)
+        .arg("--")
+        .args(root_cmd(&fx, 0))
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
 }
