@@ -345,14 +345,30 @@ impl Vault {
     }
 
     /// Waits until the cluster has an active node that answers (`sys/health` 200, or
-    /// 429 from a standby), as a node just unsealed takes a moment to elect one. Fails
-    /// at once on a sealed server.
+    /// a standby that knows its leader), as a node just unsealed takes a moment to
+    /// elect one: until then its health says standby (429) and requests that need the
+    /// active node fail. Fails at once on a sealed server.
     pub fn wait_active(&self) -> Result<()> {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Leader {
+            leader_address: String,
+        }
         let start = Instant::now();
         loop {
             let resp = self.call("GET", "sys/health", false, None)?;
             match resp.status {
-                200 | 429 | 473 => return Ok(()),
+                200 => return Ok(()),
+                429 | 473 => {
+                    let leader = self.call("GET", "sys/leader", false, None)?;
+                    if leader.status == 200
+                        && !payload::<Leader>(&leader, "sys/leader", self.addr())?
+                            .leader_address
+                            .is_empty()
+                    {
+                        return Ok(());
+                    }
+                }
                 503 => {
                     let st = self.seal_status()?;
                     if st.sealed {
