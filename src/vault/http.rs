@@ -240,7 +240,11 @@ impl Server {
         token: Option<&str>,
         body: Option<&[u8]>,
     ) -> Result<Response> {
-        let mut head = Zeroizing::new(Vec::with_capacity(512 + body.map_or(0, <[u8]>::len)));
+        // Sized so it never grows: a growing Vec would leave copies of the token and
+        // the body behind.
+        let mut head = Zeroizing::new(Vec::with_capacity(
+            1024 + self.host.len() + token.map_or(0, str::len) + body.map_or(0, <[u8]>::len),
+        ));
         let host_header = if (self.tls.is_some() && self.port == 443)
             || (self.tls.is_none() && self.port == 80)
         {

@@ -231,6 +231,29 @@ pub(crate) fn secret_json(value: &serde_json::Value) -> Zeroizing<Vec<u8>> {
     out
 }
 
+/// The body `{"key": "<base64>"}` (with `"nonce"` when given), written by hand into a
+/// buffer zeroed on drop: a `serde_json::Value` would hold a copy of the key in a
+/// plain `String`. A nonce is the server's and is checked to need no escaping.
+pub(crate) fn key_body(key: &Credential, nonce: Option<&str>) -> Result<Zeroizing<Vec<u8>>> {
+    let k = b64(key);
+    let mut out = Zeroizing::new(Vec::with_capacity(k.len() + 256));
+    out.extend_from_slice(b"{\"key\":\"");
+    out.extend_from_slice(k.as_bytes());
+    out.push(b'"');
+    if let Some(n) = nonce {
+        if n.len() > 128 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(Error::Io(format!(
+                "the server gave a nonce that is not a UUID ({n:?})"
+            )));
+        }
+        out.extend_from_slice(b",\"nonce\":\"");
+        out.extend_from_slice(n.as_bytes());
+        out.push(b'"');
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
 /// The credential as base64, in a buffer zeroed on drop.
 pub(crate) fn b64(credential: &Credential) -> Zeroizing<String> {
     use base64::Engine;
@@ -326,8 +349,7 @@ impl Vault {
 
     /// `PUT sys/unseal` with `key`; returns the status after it.
     pub fn unseal(&self, key: &Credential) -> Result<(u16, SealStatus)> {
-        let k = b64(key);
-        let body = secret_json(&serde_json::json!({ "key": k.as_str() }));
+        let body = key_body(key, None)?;
         let resp = self.call("PUT", "sys/unseal", false, Some(&body))?;
         if resp.status != 200 {
             return Err(self.refused("the unseal key was", &resp));
@@ -510,4 +532,29 @@ pub fn describe(vault: &Vault, status: &SealStatus) -> String {
             .unwrap_or_else(|| "plain http on loopback".into()),
         status.summary()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_bodies_are_json_and_refuse_odd_nonces() {
+        let key = Credential::new(vec![0xfb; 32]);
+        let body = key_body(&key, Some("9b96b517-0944-cffd-36bf-e2a3d2d11d29")).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["key"], "+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/s=");
+        assert_eq!(v["nonce"], "9b96b517-0944-cffd-36bf-e2a3d2d11d29");
+        let v: serde_json::Value = serde_json::from_slice(&key_body(&key, None).unwrap()).unwrap();
+        assert_eq!(v.as_object().unwrap().len(), 1);
+        assert!(key_body(&key, Some("x\",\"reset\":true,\"y\":\"")).is_err());
+    }
+
+    #[test]
+    fn secrets_from_the_server_do_not_show_in_debug() {
+        let t: SecretText = serde_json::from_str("\"s.abcdefabcdefabcdefabcdef\"").unwrap();
+        assert!(!format!("{t:?}").contains("abcdef"));
+        let tok = Token::new(t.0);
+        assert!(!format!("{tok:?}").contains("abcdef"));
+    }
 }

@@ -20,7 +20,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::{
-    Api, SecretText, ServerArgs, Token, Vault, b64, check_binding, describe, key_binding,
+    Api, SecretText, ServerArgs, Token, Vault, check_binding, describe, key_binding, key_body,
     operator_token, secret_json,
 };
 use crate::audit::{self, Draft, Outcome};
@@ -332,9 +332,7 @@ fn mint(
         )));
     }
     let nonce = attempt.nonce.clone();
-    let k = b64(key);
-    let body = secret_json(&json!({ "key": k.as_str(), "nonce": nonce }));
-    drop(k);
+    let body = key_body(key, Some(&nonce))?;
     let resp = vault.call("PUT", update_path(api), true, Some(&body))?;
     drop(body);
     if resp.status != 200 {

@@ -29,8 +29,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    Api, SecretText, ServerArgs, Vault, b64, check_binding, describe, key_binding, key_from_b64,
-    operator_token, secret_json,
+    Api, SecretText, ServerArgs, Vault, check_binding, describe, key_binding, key_body,
+    key_from_b64, operator_token, secret_json,
 };
 use crate::audit::Draft;
 use crate::ceremony::distribute::{self, Outlets};
@@ -177,8 +177,7 @@ fn rekey_update(
     key: &Credential,
     nonce: &str,
 ) -> Result<super::http::Response> {
-    let k = b64(key);
-    let body = secret_json(&json!({ "key": k.as_str(), "nonce": nonce }));
+    let body = key_body(key, Some(nonce))?;
     vault.call("PUT", &format!("{prefix}/update"), true, Some(&body))
 }
 
@@ -451,9 +450,7 @@ fn verify_new(
         } else {
             status.verification_nonce.clone()
         };
-        let k = b64(new_key);
-        let body = secret_json(&json!({ "key": k.as_str(), "nonce": vnonce }));
-        drop(k);
+        let body = key_body(new_key, Some(&vnonce))?;
         let resp = vault.call("PUT", &path, true, Some(&body))?;
         drop(body);
         if resp.status != 200 {
