@@ -1470,7 +1470,7 @@ fn every_node_of_a_cluster_is_unsealed() {
     let run = unseal_nodes(&fx, &[a.addr(), b.addr()]).run().ok();
     let out = run.stdout_str();
     assert!(
-        out.contains(&format!("{}", a.addr())) && out.contains("already unsealed, nothing sent"),
+        out.contains(&a.addr()) && out.contains("already unsealed, nothing sent"),
         "{out}"
     );
     assert!(out.contains("key sent, HTTP 200, unsealed"), "{out}");
