@@ -1212,7 +1212,7 @@ fn a_refused_verification_or_a_restart_leaves_the_old_key_current() {
     rotate_confirm(&fx, &bao, &id, Some(&token))
         .run()
         .fails(3, &["no longer has rotation"]);
-    // The rotation id is cancelled; a new rotation can be made and confirmed.
+    // The rotation id is cancelled.
     fx.zeroth()
         .args([
             "vault",
@@ -1226,10 +1226,38 @@ fn a_refused_verification_or_a_restart_leaves_the_old_key_current() {
         .env("BAO_TOKEN", &token)
         .run()
         .ok();
+
+    // Cancelled while the server still has it: the server's rotation goes too, and
+    // the old key stays current.
+    std::fs::remove_dir_all(fx.path().join("new-shares")).unwrap();
+    let id = rotate_start(&fx, &bao, Some(&token));
+    let run = fx
+        .zeroth()
+        .args([
+            "vault",
+            "rotate",
+            SEAL,
+            "--cancel",
+            &id,
+            "--addr",
+            &bao.addr(),
+        ])
+        .env("BAO_TOKEN", &token)
+        .run()
+        .ok();
+    assert!(
+        run.stdout_str().contains("cancelled; its key is unchanged"),
+        "{}",
+        run.stdout_str()
+    );
+    let (c, v) = bao.request("GET", "sys/rotate/root/init", Some(&token), None);
+    assert_eq!((c, &v["data"]["started"]), (200, &json!(false)), "{v}");
     bao.restart();
     vault_unseal(&fx, &bao, &["alice", "bob", "carol"])
         .run()
         .ok();
+    assert_eq!(bao.status()["sealed"], false);
+    assert_eq!(fx.record(SEAL)["version"], 1);
     fx.audit_verify().ok();
 }
 
