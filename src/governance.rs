@@ -86,12 +86,24 @@ fn activity(store: &Store, env: &str) -> BTreeMap<String, Activity> {
             continue;
         };
         let a = out.entry(seal).or_default();
+        // The vault ceremonies recover the key when custodians are named (a vault
+        // unseal of servers already unsealed recovers nothing).
+        let vault_recovery = matches!(
+            e.event.as_str(),
+            "vault-unseal" | "vault-root" | "vault-rotate" | "vault-rotate-confirm"
+        );
         match (e.event.as_str(), e.outcome) {
             ("unseal" | "rotate-confirm", Outcome::Ok) => {
                 a.last_unsealed = Some(e.time.clone());
                 a.failed_since_success = 0;
             }
-            ("unseal", _) => a.failed_since_success += 1,
+            (_, Outcome::Ok) if vault_recovery && !e.custodians.is_empty() => {
+                a.last_unsealed = Some(e.time.clone());
+                a.failed_since_success = 0;
+            }
+            ("unseal" | "vault-unseal" | "vault-root", Outcome::Refused | Outcome::Failed) => {
+                a.failed_since_success += 1
+            }
             ("drill", Outcome::Ok) => a.last_drilled = Some(e.time.clone()),
             _ => {}
         }

@@ -653,6 +653,19 @@ fn init_restart_unseal_and_the_plain_delivery() {
     );
     assert_eq!(bao.status()["sealed"], false);
 
+    // The inventory counts it as a recovery of the key.
+    let list: Value =
+        serde_json::from_slice(&fx.zeroth().args(["list", "--json"]).run().ok().stdout).unwrap();
+    let entry = list
+        .as_array()
+        .or_else(|| list["seals"].as_array())
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == SEAL)
+        .unwrap()
+        .clone();
+    assert!(entry["last_unsealed"].is_string(), "{entry}");
+
     // Already unsealed: nothing is recovered and nothing sent (no share is even read).
     let run = seen.keep(
         "vault unseal again",
