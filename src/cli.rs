@@ -819,18 +819,26 @@ fn vault(ctx: &Context, command: VaultCommand) -> Result<Report> {
             server,
             root_token,
             root_token_seal,
-        } => init::run(
-            ctx,
-            &init::InitArgs {
-                spec: spec.into_spec(seal)?,
-                server: server.server(),
-                root_token: match root_token {
-                    RootTokenArg::Seal => init::RootTokenMode::Seal,
-                    RootTokenArg::Revoke => init::RootTokenMode::Revoke,
+        } => {
+            if server.accept_certificate.is_some() {
+                return Err(Error::Usage(
+                    "--accept-certificate means nothing at vault init: no certificate is recorded yet"
+                        .into(),
+                ));
+            }
+            init::run(
+                ctx,
+                &init::InitArgs {
+                    spec: spec.into_spec(seal)?,
+                    server: server.server(),
+                    root_token: match root_token {
+                        RootTokenArg::Seal => init::RootTokenMode::Seal,
+                        RootTokenArg::Revoke => init::RootTokenMode::Revoke,
+                    },
+                    root_token_seal,
                 },
-                root_token_seal,
-            },
-        ),
+            )
+        }
         VaultCommand::Unseal {
             seal,
             shares,

@@ -783,6 +783,71 @@ fn refused_before_anything_is_sent() {
     .fails(3, &["is not initialized"]);
     assert_eq!(fresh.status()["initialized"], false);
 
+    // vault init checks what can fail before the server is asked: the init answer is
+    // the only copy of the key. A wrong PIN, a seal name taken, a share file in the
+    // way, no --out-dir: the fresh server stays uninitialized.
+    let init_fresh = |seal: &str| {
+        let mut c = fx
+            .zeroth()
+            .args([
+                "vault",
+                "init",
+                seal,
+                "--env",
+                "prod",
+                "--owner",
+                "o",
+                "--purpose",
+                "p",
+            ])
+            .args(["--threshold", "2", "--rotate-every", "90d"])
+            .args([
+                "--custodian",
+                "alice",
+                "--custodian",
+                "bob",
+                "--addr",
+                &fresh.addr(),
+            ]);
+        c = c.arg("--out-dir").arg(fx.shares_dir());
+        c
+    };
+    unchanged(&fx, &["prod"], || {
+        init_fresh("second").env("ZEROTH_PIN", "999999").run()
+    })
+    .fails(3, &["PIN"]);
+    unchanged(&fx, &["prod"], || init_fresh(SEAL).run()).fails(3, &["already exists"]);
+    std::fs::write(fx.share("second.root-token", "bob"), "in the way").unwrap();
+    unchanged(&fx, &["prod"], || init_fresh("second").run())
+        .fails(3, &["second.root-token.bob.share"]);
+    std::fs::remove_file(fx.share("second.root-token", "bob")).unwrap();
+    unchanged(&fx, &["prod"], || {
+        fx.zeroth()
+            .args([
+                "vault",
+                "init",
+                "second",
+                "--env",
+                "prod",
+                "--owner",
+                "o",
+                "--purpose",
+                "p",
+            ])
+            .args(["--threshold", "2", "--rotate-every", "90d"])
+            .args([
+                "--custodian",
+                "alice",
+                "--custodian",
+                "bob",
+                "--addr",
+                &fresh.addr(),
+            ])
+            .run()
+    })
+    .fails(2, &["--out-dir"]);
+    assert_eq!(fresh.status()["initialized"], false);
+
     // vault init refuses an initialized server before anything else.
     unchanged(&fx, &["prod"], || {
         fx.zeroth()
