@@ -14,7 +14,9 @@ set -euo pipefail
 zeroth_root
 
 QS=.quickstart
-Z=(target/release/zeroth --store "$QS/store" --pin-file "$QS/pin")
+# The trust file pins, outside the store, the module, token and signing key of each
+# environment; this walk-through keeps its own instead of ~/.config/zeroth/trust.toml.
+Z=(target/release/zeroth --store "$QS/store" --pin-file "$QS/pin" --trust "$QS/trust.toml")
 
 say() {
     echo
@@ -53,8 +55,6 @@ echo "    in what follows, 'zeroth' stands for: ${Z[*]}"
 say "Starting afresh in $QS/ (any earlier quickstart is removed)"
 rm -rf "$QS"
 mkdir -m 700 "$QS"
-# zeroth's trust file (the modules and tokens it pins) lives with the rest of this run.
-export ZEROTH_TRUST="$PWD/$QS/trust.toml"
 softhsm_setup "$QS/hsm"
 echo "    SoftHSM2 keeps this walk-through's tokens in $QS/hsm/tokens (SOFTHSM2_CONF=$SOFTHSM2_CONF)"
 
@@ -75,7 +75,9 @@ module=$(softhsm_module)
 
 say "The operator binds the token to the environment 'prod'"
 echo "    zeroth marks the token as prod's, makes prod's signing key in it, picks the"
-echo "    best wrap mechanism the token offers, and creates the store $QS/store."
+echo "    best wrap mechanism the token offers, and creates the store $QS/store. It pins"
+echo "    the module (path and SHA-256), the token and the signing key in $QS/trust.toml,"
+echo "    outside the store: a store someone edited cannot point zeroth at another module."
 zeroth env init prod --module "$module" --token quickstart-prod
 
 say "A new OpenBao server for production: raft storage, on loopback, not initialized yet"
@@ -236,9 +238,10 @@ pkcs11-tool --module "$module" --token-label quickstart-prod --login \
 cat <<EOF
 
 ==> What next
-    Everything above is in $QS/ (the store, the shares, the SoftHSM token, the PIN)
-    and is wiped by the next run of this script. Look at $QS/store: plain files, fit
-    for git, none of them secret on its own. To go further: bind a real HSM with
+    Everything above is in $QS/ (the store, the shares, the SoftHSM token, the PIN,
+    the trust file) and is wiped by the next run of this script. Look at $QS/store:
+    plain files, fit for git, none of them secret on its own; $QS/trust.toml is what
+    this machine trusts, and stays outside every store. To go further: bind a real HSM with
     'zeroth env init ENV --module PATH --token LABEL' (one token per environment);
     seal a credential you already have with 'zeroth import', which reads it on stdin;
     deliver an unsealed credential to a file with 'unseal --output FILE' (mode 0600);

@@ -39,6 +39,11 @@ pub struct Cli {
     /// Read the token PIN from this file (else ZEROTH_PIN, else a prompt on the terminal).
     #[arg(long, global = true, value_name = "FILE")]
     pub pin_file: Option<PathBuf>,
+    /// The trust file pinning each environment's module, token and signing key, kept
+    /// outside the store [default: ~/.config/zeroth/trust.toml, and
+    /// /etc/zeroth/trust.toml when present].
+    #[arg(long, global = true, env = "ZEROTH_TRUST", value_name = "FILE")]
+    pub trust: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -202,6 +207,12 @@ pub enum Command {
     /// Custodian bookkeeping.
     #[command(subcommand)]
     Custodian(CustodianCommand),
+    /// The trust file: what this machine pins for the store's environments.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+    /// The custodians and policy each environment approved (signed by its HSM key).
+    #[command(subcommand)]
+    Settings(SettingsCommand),
     /// List (and with --destroy, destroy) keys on a token that no record references,
     /// and stale pending operations.
     Cleanup {
@@ -294,6 +305,55 @@ pub enum EnvCommand {
     },
     /// List the environments.
     List,
+    /// Pin, on this machine, the module, token and signing key of an environment (after
+    /// a package upgrade changed the module, or on a new machine): shows the module's
+    /// hash before loading it, then the token's key.
+    Pin {
+        /// Environment name.
+        env: String,
+        /// The module to pin [default: the one pinned now, else the one zeroth.toml names].
+        #[arg(long, value_name = "PATH")]
+        module: Option<PathBuf>,
+        /// Do not ask before loading the module (its hash is still shown).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `settings` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Sign, with the environment's HSM key, the custodians and policy zeroth.toml holds
+    /// now (the changes are shown first).
+    Approve {
+        /// Environment.
+        #[arg(long)]
+        env: String,
+        /// Do not ask before signing (the changes are still shown).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show what counts for each environment, and what zeroth.toml changes that is not
+    /// approved.
+    Show {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+    },
+}
+
+/// `trust` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Print this store's pins as a trust file (for CI: --key-only).
+    Export {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        /// Only the signing keys: what verifying records and logs needs, no module.
+        #[arg(long)]
+        key_only: bool,
+    },
 }
 
 /// Where the vault server is.
@@ -595,11 +655,36 @@ impl SpecArgs {
     }
 }
 
+impl Cli {
+    /// Returns true if and only if the command writes the credential on stdout
+    /// (`--output -`): then nothing else may go there, not even a JSON error.
+    pub fn stdout_carries_secret(&self) -> bool {
+        let dash = |o: &Option<PathBuf>| o.as_ref().is_some_and(|p| p.as_os_str() == "-");
+        match &self.command {
+            Command::Unseal { output, .. } | Command::Rotate { output, .. } => dash(output),
+            _ => false,
+        }
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<Report> {
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "zeroth", &mut out);
+            return Ok(Report::new(
+                String::from_utf8_lossy(&out).into_owned(),
+                serde_json::json!({ "shell": shell.to_string(), "script": String::from_utf8_lossy(&out) }),
+            ));
+        }
+        Command::Man { out_dir } => return man(out_dir.clone()),
+        _ => {}
+    }
     let ctx = Context {
         store: cli.store,
         pin_file: cli.pin_file,
+        trust: crate::trust::Trust::load(cli.trust.as_deref())?,
     };
     match cli.command {
         Command::Env(EnvCommand::Init {
@@ -622,6 +707,26 @@ pub fn run(cli: Cli) -> Result<Report> {
             },
         ),
         Command::Env(EnvCommand::List) => ceremony::env::list(&ctx),
+        Command::Env(EnvCommand::Pin { env, module, yes }) => {
+            ceremony::env::pin(&ctx, &env, module.as_deref(), yes)
+        }
+        Command::Settings(SettingsCommand::Approve { env, yes }) => {
+            ceremony::approve::approve(&ctx, &env, yes)
+        }
+        Command::Settings(SettingsCommand::Show { env }) => {
+            ceremony::approve::show(&ctx, env.as_deref())
+        }
+        Command::Trust(TrustCommand::Export { env, key_only }) => {
+            let store = crate::store::Store::open(&ctx.store)?;
+            if let Some(e) = &env {
+                store.env(e)?;
+            }
+            let text = ctx.trust.export(&store, env.as_deref(), key_only)?;
+            Ok(Report::new(
+                text.clone(),
+                serde_json::json!({ "trust_file": text }),
+            ))
+        }
         Command::Generate { seal, spec, length } => {
             let spec = spec.into_spec(seal)?;
             ceremony::generate::run(&ctx, &spec, Source::Generate { length })
@@ -784,15 +889,7 @@ pub fn run(cli: Cli) -> Result<Report> {
             identities,
         }) => ceremony::share_verify::run(&ctx, &files, pubkey.as_ref(), &identities),
         Command::Vault(v) => vault(&ctx, v),
-        Command::Completions { shell } => {
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "zeroth", &mut out);
-            Ok(Report::new(
-                String::from_utf8_lossy(&out).into_owned(),
-                serde_json::json!({ "shell": shell.to_string(), "script": String::from_utf8_lossy(&out) }),
-            ))
-        }
-        Command::Man { out_dir } => man(out_dir),
+        Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
         Command::List {
             env,
             owner,
@@ -1013,7 +1110,9 @@ fn read_secret(from_terminal: bool) -> Result<Credential> {
             "import reads the secret from stdin, which is a terminal: pipe it in (printf '%s' \"$SECRET\" | zeroth import …), or add --from-terminal to type it".into(),
         ));
     }
-    let mut buf = Zeroizing::new(Vec::with_capacity(4096));
+    // Sized to the limit up front: a growing buffer would leave unwiped copies of the
+    // secret behind in freed memory each time it moved.
+    let mut buf = Zeroizing::new(Vec::with_capacity(IMPORT_MAX + 1));
     stdin
         .lock()
         .take(IMPORT_MAX as u64 + 1)

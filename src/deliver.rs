@@ -123,6 +123,15 @@ fn run_with_stdin(cmd: &[OsString], bytes: &[u8]) -> Result<u8> {
     })
 }
 
+/// A command's exit code in words: "exited with 2", "was killed by signal 9".
+pub fn exit_words(code: u8) -> String {
+    if code > 128 {
+        format!("was killed by signal {} (exit code {code})", code - 128)
+    } else {
+        format!("exited with {code}")
+    }
+}
+
 /// Resolves a program the way `execvp` does: a path with a slash as is, else the first
 /// executable match on `PATH`.
 fn find_program(program: &OsString) -> Option<PathBuf> {

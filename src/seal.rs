@@ -182,6 +182,9 @@ pub struct HistoryEntry {
     pub why: String,
     /// The key label it used (destroyed on the token when it was retired).
     pub key_label: String,
+    /// The rekey or rotation operation that retired it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operation: Option<String>,
 }
 
 /// What a pending operation does.

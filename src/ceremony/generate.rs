@@ -20,7 +20,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::distribute::{Delivered, Outlets, Plan};
-use super::{Context, Report, deal, distribute, finish, random_id, with_env_session};
+use super::{Context, Guard, Report, deal, distribute, random_id, with_env_session};
 use crate::audit::Draft;
 use crate::clock;
 use crate::error::{Error, Result};
@@ -29,6 +29,7 @@ use crate::names::{NameKind, check};
 use crate::recipient::Recipient;
 use crate::seal::{Blob, CredentialInfo, KeyRef, Origin, RECORD_FORMAT, SealRecord};
 use crate::secret::{Credential, Encoding};
+use crate::settings::Effective;
 use crate::share::Share;
 use crate::store::Store;
 
@@ -66,31 +67,46 @@ impl CustodianSpec {
         })
     }
 
-    /// Fills in the recipient `zeroth.toml` gives this custodian, when the command
-    /// line gave none.
-    pub fn with_config(mut self, store: &Store) -> Result<CustodianSpec> {
+    /// Fills in the recipient the environment's approved settings give this custodian,
+    /// when the command line gave none.
+    pub fn with_settings(mut self, store: &Store, settings: &Effective) -> Result<CustodianSpec> {
         if self.recipient.is_none() {
-            self.recipient = config_recipient(store, &self.name)?;
+            self.recipient = approved_recipient(store, settings, &self.name)?;
         }
         Ok(self)
     }
 }
 
-/// The recipient `[custodians.NAME]` in `zeroth.toml` gives `name`, checked.
-pub(crate) fn config_recipient(store: &Store, name: &str) -> Result<Option<String>> {
-    let Some(r) = store
-        .config()
-        .custodians
-        .get(name)
-        .and_then(|c| c.recipient.as_ref())
-    else {
+/// The recipient the approved settings give `name`, checked (a recipient `zeroth.toml`
+/// gives that nobody approved is refused).
+pub(crate) fn approved_recipient(
+    store: &Store,
+    settings: &Effective,
+    name: &str,
+) -> Result<Option<String>> {
+    let Some(r) = settings.recipient(store, name)? else {
         return Ok(None);
     };
     let from = format!(
-        "{} [custodians.{name}]",
-        store.root().join("zeroth.toml").display()
+        "the approved settings of '{}' [custodians.{name}]",
+        settings.env
     );
-    Ok(Some(Recipient::parse(name, r, &from)?.canonical()))
+    Ok(Some(Recipient::parse(name, &r, &from)?.canonical()))
+}
+
+/// Refuses a custodian who was offboarded, under whatever case their name is given.
+pub(crate) fn refuse_offboarded(settings: &Effective, name: &str) -> Result<()> {
+    if let Some((recorded, when)) = settings.offboarded(name) {
+        return Err(Error::Refused(format!(
+            "custodian '{name}' was offboarded{} at {when}: an offboarded custodian cannot be given a share",
+            if recorded != name {
+                format!(" (as '{recorded}')")
+            } else {
+                String::new()
+            }
+        )));
+    }
+    Ok(())
 }
 
 /// What to seal and for whom.
@@ -243,27 +259,30 @@ pub fn run(ctx: &Context, spec: &SealSpec, source: Source<'_>) -> Result<Report>
         Source::Import(_) => "import",
         Source::Fetch(f) => f.event,
     });
-    let store = Store::open(&ctx.store)?;
-    let result = seal(ctx, &store, spec, source, &mut draft);
-    finish(ctx, &store, &mut draft, result)
+    check(NameKind::Seal, &spec.seal)?;
+    let g = Guard::begin(ctx)?;
+    let result = seal(&g, spec, source, &mut draft);
+    g.finish(&mut draft, result)
 }
 
-fn seal(
-    ctx: &Context,
-    store: &Store,
-    spec: &SealSpec,
-    source: Source<'_>,
-    draft: &mut Draft,
-) -> Result<Report> {
+fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source<'_>, draft: &mut Draft) -> Result<Report> {
+    let store = g.store();
     let now = clock::now()?;
+    spec.validate(now)?;
+    let cfg = store.env(&spec.env)?.clone();
+    draft.env = Some(spec.env.clone());
+    draft.seal = Some(spec.seal.clone());
+    let settings = super::effective_settings(g.ctx, store, &spec.env)?;
     let mut spec = spec.clone();
+    for c in &spec.custodians {
+        refuse_offboarded(&settings, &c.name)?;
+    }
     spec.custodians = spec
         .custodians
         .into_iter()
-        .map(|c| c.with_config(store))
+        .map(|c| c.with_settings(store, &settings))
         .collect::<Result<_>>()?;
     let spec = &spec;
-    spec.validate(now)?;
     let length = match &source {
         Source::Generate { length } => {
             if !LENGTH_RANGE.contains(length) {
@@ -284,11 +303,7 @@ fn seal(
             "warning: threshold 1: any single custodian, with the HSM, recovers the credential"
         );
     }
-    let cfg = store.env(&spec.env)?.clone();
-    draft.env = Some(spec.env.clone());
-    draft.seal = Some(spec.seal.clone());
-    let _lock = store.lock()?;
-    if store.seal_exists(&spec.seal) {
+    if store.seal_exists(&spec.seal)? {
         return Err(Error::Refused(format!(
             "seal '{}' already exists in store {}: choose another name",
             spec.seal,
@@ -322,8 +337,7 @@ fn seal(
         ));
     }
     let (record, delivered) = with_env_session(
-        ctx,
-        store,
+        g,
         &spec.env,
         &needs,
         draft,
@@ -524,6 +538,8 @@ pub(crate) fn handed_out(
         if delivered.on_terminal {
             places.push("shown on the terminal, confirmed".into());
         }
+        // Each recipient is shown by its fingerprint, for the custodian to compare with
+        // the key they hold: a swapped recipient is seen at the ceremony.
         let encrypted = c
             .recipient
             .as_deref()
@@ -531,7 +547,14 @@ pub(crate) fn handed_out(
                 if r == crate::recipient::PASSPHRASE {
                     " (encrypted to their passphrase)".to_string()
                 } else {
-                    " (encrypted to their key)".to_string()
+                    match Recipient::parse(&c.name, r, "the record") {
+                        Ok(parsed) => format!(
+                            " (encrypted to their {} {})",
+                            parsed.describe(),
+                            parsed.fingerprint()
+                        ),
+                        Err(_) => " (encrypted to their key)".to_string(),
+                    }
                 }
             })
             .unwrap_or_default();

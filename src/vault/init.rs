@@ -69,7 +69,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
         .clone()
         .unwrap_or_else(|| format!("{}.root-token", spec.seal));
     for name in [&spec.seal, &root_name] {
-        if store.seal_exists(name) {
+        if store.seal_exists(name)? {
             return Err(Error::Refused(format!(
                 "seal '{name}' already exists in store {}: choose another name",
                 store.root().display()

@@ -25,12 +25,11 @@ use super::{
 };
 use crate::audit::{self, Draft, Outcome};
 use crate::ceremony::unseal::{Recovery, recover};
-use crate::ceremony::{Context, Report, finish, verify_record};
+use crate::ceremony::{Context, Guard, Report, verify_record};
 use crate::deliver::Delivery;
 use crate::error::{Error, Result};
 use crate::recipient::Keyring;
 use crate::secret::Credential;
-use crate::store::Store;
 
 /// The longest a break-glass token may live.
 const MAX_TTL_SECONDS: u64 = 24 * 3600;
@@ -129,25 +128,19 @@ fn update_path(api: Api) -> &'static str {
 pub fn run(ctx: &Context, args: &RootArgs) -> Result<Report> {
     let ttl = parse_ttl(&args.ttl)?;
     Delivery::Exec(args.command.clone()).preflight()?;
-    let store = Store::open(&ctx.store)?;
+    let g = Guard::begin(ctx)?;
     let mut draft = Draft::new("vault-root");
-    let result = root(ctx, &store, args, ttl, &mut draft);
-    finish(ctx, &store, &mut draft, result)
+    let result = root(&g, args, ttl, &mut draft);
+    g.finish(&mut draft, result)
 }
 
-fn root(
-    ctx: &Context,
-    store: &Store,
-    args: &RootArgs,
-    ttl: u64,
-    draft: &mut Draft,
-) -> Result<Report> {
-    let _lock = store.lock()?;
+fn root(g: &Guard<'_>, args: &RootArgs, ttl: u64, draft: &mut Draft) -> Result<Report> {
+    let store = g.store();
     let record = store.read_record(&args.seal)?;
     if store.env(&record.env).is_ok() {
         draft.seal(&record);
     }
-    verify_record(store, &record, None)?;
+    verify_record(g.ctx, store, &record, None)?;
     let binding = key_binding(&record)?.clone();
     let endpoints = args.server.endpoints(Some(&binding.addr))?;
     if endpoints.len() != 1 {
@@ -202,8 +195,7 @@ fn root(
     let keys = Keyring::load(&args.identities)?;
     let stop = Arc::new(AtomicBool::new(false));
     recover(
-        ctx,
-        store,
+        g,
         &args.seal,
         &args.shares,
         Recovery {
@@ -242,7 +234,11 @@ fn root(
             ] {
                 let _ = signal_hook::flag::register(sig, stop.clone());
             }
-            let code = run_command(&args.command, &short, &endpoint);
+            // The store lock is released while CMD runs (it may run zeroth itself);
+            // the token is revoked afterwards whatever happened.
+            let code = g
+                .released(|| run_command(&args.command, &short, &endpoint))
+                .and_then(|c| c);
             let revoked = revoke_short(&vault, &short, &accessor);
             drop(short);
             draft.event = "vault-root-end";

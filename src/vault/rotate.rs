@@ -37,7 +37,7 @@ use crate::ceremony::distribute::{self, Outlets};
 use crate::ceremony::generate::CustodianSpec;
 use crate::ceremony::pending::{self, NewCredential, Start};
 use crate::ceremony::unseal::{Recovery, recover};
-use crate::ceremony::{Context, Report, finish, verify_record};
+use crate::ceremony::{Context, Guard, Report, verify_record};
 use crate::error::{Error, Result};
 use crate::recipient::Keyring;
 use crate::seal::{PendingKind, SealRecord, VaultBinding, VaultRole, VaultRotation};
@@ -188,10 +188,10 @@ pub fn start(ctx: &Context, args: &RotateArgs) -> Result<Report> {
             "vault rotate needs a quorum of the current shares: give --share FILE for each".into(),
         ));
     }
-    let store = Store::open(&ctx.store)?;
+    let g = Guard::begin(ctx)?;
     let mut draft = Draft::new("vault-rotate");
-    let result = start_server(ctx, &store, args, &mut draft);
-    let (vault, p, new_key, rotation) = finish(ctx, &store, &mut draft, result)?;
+    let result = start_server(&g, args, &mut draft);
+    let (vault, p, new_key, rotation) = g.finish(&mut draft, result)?;
     let nonce = rotation.nonce.clone();
     let sealed = pending::start(
         ctx,
@@ -257,17 +257,16 @@ fn note_on(e: Error, note: &str) -> Error {
 }
 
 fn start_server(
-    ctx: &Context,
-    store: &Store,
+    g: &Guard<'_>,
     args: &RotateArgs,
     draft: &mut Draft,
 ) -> Result<(Vault, &'static str, Credential, VaultRotation)> {
-    let _lock = store.lock()?;
+    let store = g.store();
     let record = store.read_record(&args.seal)?;
     if store.env(&record.env).is_ok() {
         draft.seal(&record);
     }
-    verify_record(store, &record, None)?;
+    verify_record(g.ctx, store, &record, None)?;
     record.refuse_revoked()?;
     if let Some(p) = &record.pending {
         return Err(Error::Refused(format!(
@@ -309,8 +308,7 @@ fn start_server(
     }
     let keys = Keyring::load(&args.identities)?;
     let (new_key, rotation) = recover(
-        ctx,
-        store,
+        g,
         &args.seal,
         &args.shares,
         Recovery {
@@ -381,7 +379,8 @@ fn start_server(
 
 /// Runs the second step.
 pub fn confirm(ctx: &Context, args: &RotateArgs, id: &str) -> Result<Report> {
-    let store = Store::open(&ctx.store)?;
+    let g = Guard::begin(ctx)?;
+    let store = g.store();
     let record = store.read_record(&args.seal)?;
     let rotation = record
         .pending
@@ -393,13 +392,15 @@ pub fn confirm(ctx: &Context, args: &RotateArgs, id: &str) -> Result<Report> {
         if store.env(&record.env).is_ok() {
             draft.seal(&record);
         }
-        verify_record(&store, &record, None)?;
+        verify_record(ctx, store, &record, None)?;
         open(&record, args)
     })();
     let (vault, binding, _, _) = match opened {
         Ok(x) => x,
-        Err(e) => return finish(ctx, &store, &mut draft, Err(e)),
+        Err(e) => return g.finish(&mut draft, Err(e)),
     };
+    // The confirmation takes the store lock itself.
+    drop(g);
     let mut verify = |_view: &SealRecord, new_key: &Credential| -> Result<String> {
         let rot = rotation.as_ref().ok_or_else(|| {
             Error::Usage(format!(
@@ -537,7 +538,7 @@ pub fn cancel(ctx: &Context, args: &RotateArgs, id: &str) -> Result<Report> {
     let mut note = String::new();
     if let Some(rot) = &rotation {
         let server: Result<String> = (|| {
-            verify_record(&store, &record, None)?;
+            verify_record(ctx, &store, &record, None)?;
             let binding = key_binding(&record)?;
             let endpoints = args.server.endpoints(Some(&binding.addr))?;
             let vault = Vault::new(&endpoints[0], operator_token(args.token_file.as_deref())?)?;

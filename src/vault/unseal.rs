@@ -11,11 +11,10 @@ use serde_json::json;
 use super::{ServerArgs, Vault, check_binding, describe, key_binding};
 use crate::audit::Draft;
 use crate::ceremony::unseal::{Recovery, recover};
-use crate::ceremony::{Context, Report, finish, verify_record};
+use crate::ceremony::{Context, Guard, Report, verify_record};
 use crate::error::{Error, Result};
 use crate::recipient::Keyring;
 use crate::seal::{SealRecord, VaultRole};
-use crate::store::Store;
 
 /// Arguments of `vault unseal`.
 #[derive(Debug, Clone)]
@@ -36,10 +35,10 @@ pub struct UnsealArgs {
 
 /// Runs `vault unseal`.
 pub fn run(ctx: &Context, args: &UnsealArgs) -> Result<Report> {
-    let store = Store::open(&ctx.store)?;
+    let g = Guard::begin(ctx)?;
     let mut draft = Draft::new("vault-unseal");
-    let result = unseal(ctx, &store, args, &mut draft);
-    finish(ctx, &store, &mut draft, result)
+    let result = unseal(&g, args, &mut draft);
+    g.finish(&mut draft, result)
 }
 
 /// What happened at one node.
@@ -94,13 +93,13 @@ fn needs_key(
     Ok((true, status))
 }
 
-fn unseal(ctx: &Context, store: &Store, args: &UnsealArgs, draft: &mut Draft) -> Result<Report> {
-    let _lock = store.lock()?;
+fn unseal(g: &Guard<'_>, args: &UnsealArgs, draft: &mut Draft) -> Result<Report> {
+    let store = g.store();
     let record = store.read_record(&args.seal)?;
     if store.env(&record.env).is_ok() {
         draft.seal(&record);
     }
-    verify_record(store, &record, None)?;
+    verify_record(g.ctx, store, &record, None)?;
     let binding = key_binding(&record)?.clone();
     let endpoints = args.server.endpoints(Some(&binding.addr))?;
     let vaults = endpoints
@@ -132,8 +131,7 @@ fn unseal(ctx: &Context, store: &Store, args: &UnsealArgs, draft: &mut Draft) ->
     } else {
         let keys = Keyring::load(&args.identities)?;
         recover(
-            ctx,
-            store,
+            g,
             &args.seal,
             &args.shares,
             Recovery {
@@ -177,6 +175,8 @@ fn unseal(ctx: &Context, store: &Store, args: &UnsealArgs, draft: &mut Draft) ->
                         }
                         signer.sign_record(session, store, &mut updated)?;
                         store.write_record(&updated)?;
+                        // The log entry names the record as it is now.
+                        draft.seal(&updated);
                         nodes.push(Node {
                             addr: binding.addr.clone(),
                             fingerprint: Some(seen.clone()),

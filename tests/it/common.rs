@@ -23,6 +23,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 
 pub const PIN: &str = "246810";
 pub const SO_PIN: &str = "13579111";
@@ -234,6 +235,8 @@ impl Cmd<'_> {
         c.args(&self.args)
             .current_dir(self.fx.path())
             .env("ZEROTH_STORE", self.fx.store())
+            .env("XDG_CONFIG_HOME", self.fx.config_home())
+            .env_remove("ZEROTH_TRUST")
             .env("ZEROTH_PIN", PIN)
             .env("ZEROTH_LOCK_WAIT_MS", "500")
             .env_remove("ZEROTH_NOW")
@@ -368,12 +371,30 @@ impl Fixture {
         self.write_conf();
     }
 
-    /// Points `cmd` at this test's token set-up, and away from any other.
+    /// Points `cmd` at this test's token set-up and trust file, and away from any
+    /// other.
     pub fn module_env(&self, cmd: &mut Command) {
         for k in [Kind::SoftHsm, Kind::Kryoptic] {
             cmd.env_remove(k.conf_var());
         }
-        cmd.env(self.kind.conf_var(), &self.conf);
+        cmd.env(self.kind.conf_var(), &self.conf)
+            .env("XDG_CONFIG_HOME", self.config_home())
+            .env_remove("ZEROTH_TRUST");
+        // The shim (see [`shim`]) forwards to the module under test; no fault or
+        // record is asked for unless a test says so.
+        for k in SHIM_CONTROLS {
+            cmd.env_remove(k);
+        }
+        cmd.env("ZEROTH_SHIM_MODULE", module());
+    }
+
+    /// `env init` of `env` on `token` through the fault-injecting shim ([`shim`]), so
+    /// that every later ceremony of `env` loads the shim in front of the module.
+    pub fn env_init_through_shim(&self, env: &str, token: &str) -> Run {
+        self.zeroth()
+            .args(["env", "init", env, "--token", token, "--module"])
+            .arg(shim())
+            .run()
     }
 
     pub fn path(&self) -> &Path {
@@ -382,6 +403,17 @@ impl Fixture {
 
     pub fn store(&self) -> PathBuf {
         self.dir.path().join("store")
+    }
+
+    /// This test's `XDG_CONFIG_HOME`: the trust file `env init` writes is
+    /// `config/zeroth/trust.toml` under the test's directory.
+    pub fn config_home(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
+    /// The trust file of this test (see [`Fixture::config_home`]).
+    pub fn trust_file(&self) -> PathBuf {
+        self.config_home().join("zeroth").join("trust.toml")
     }
 
     pub fn shares_dir(&self) -> PathBuf {
@@ -532,6 +564,8 @@ impl Fixture {
         let mut c = Command::new(env!("CARGO_BIN_EXE_zeroth"));
         c.current_dir(self.path())
             .env("ZEROTH_STORE", self.store())
+            .env("XDG_CONFIG_HOME", self.config_home())
+            .env_remove("ZEROTH_TRUST")
             .env("ZEROTH_PIN", PIN)
             .env("ZEROTH_LOCK_WAIT_MS", "500")
             .env("TERM", "xterm")
@@ -616,6 +650,15 @@ impl Fixture {
         fx
     }
 
+    /// A drill of `vault-root` with all five shares (of a [`Fixture::sealed`] store).
+    pub fn drill_all(&self) -> Run {
+        self.zeroth()
+            .args(["drill", "vault-root", "--share"])
+            .args(CUSTODIANS[..5].iter().map(|w| self.share("vault-root", w)))
+            .run()
+            .ok()
+    }
+
     /// Unseals `seal` with the shares of `who` to stdout.
     pub fn unseal(&self, seal: &str, who: &[&str]) -> Run {
         self.unseal_cmd(seal, who).args(["--output", "-"]).run()
@@ -675,6 +718,14 @@ impl Fixture {
         out
     }
 
+    /// Approves (signs with the HSM) what `zeroth.toml` holds now for `env`'s custodians
+    /// and policy.
+    pub fn approve_settings(&self, env: &str) -> Run {
+        self.zeroth()
+            .args(["settings", "approve", "--env", env, "--yes"])
+            .run()
+    }
+
     /// Runs `zeroth audit verify` and returns the run.
     pub fn audit_verify(&self) -> Run {
         self.zeroth().args(["audit", "verify"]).run()
@@ -715,10 +766,13 @@ impl Fixture {
     }
 
     /// Snapshot of everything a refused ceremony must leave as it was.
-    pub fn snapshot(&self, tokens: &[&str]) -> (BTreeMap<PathBuf, Vec<u8>>, Vec<String>) {
+    pub fn snapshot(&self, tokens: &[&str]) -> (BTreeMap<PathBuf, Vec<u8>>, Vec<Vec<String>>) {
         (
             self.files(),
-            tokens.iter().map(|t| self.token_objects(t)).collect(),
+            tokens
+                .iter()
+                .map(|t| without_log_anchor(&self.token_objects(t)))
+                .collect(),
         )
     }
 }
@@ -761,6 +815,29 @@ pub fn unchanged(fx: &Fixture, tokens: &[&str], f: impl FnOnce() -> Run) -> Run 
     assert!(before.0 == after.0, "a file changed");
     assert_eq!(before.1, after.1, "token objects changed");
     run
+}
+
+/// A `token_objects` listing as a set of objects, without the log anchor: the anchor
+/// belongs to the ceremony log, which a refusal may extend by one entry (and the token
+/// replaces the anchor object to follow it). Object numbers, which change when objects
+/// come and go, are dropped; objects are sorted.
+pub fn without_log_anchor(listing: &str) -> Vec<String> {
+    let mut blocks: Vec<String> = Vec::new();
+    for line in listing.lines() {
+        if !line.starts_with(' ') || blocks.is_empty() {
+            blocks.push(String::new());
+        }
+        let line = match line.strip_prefix("Data object ") {
+            Some(n) if n.bytes().all(|b| b.is_ascii_digit()) => "Data object",
+            _ => line,
+        };
+        let last = blocks.last_mut().unwrap();
+        last.push_str(line);
+        last.push('\n');
+    }
+    blocks.retain(|b| !b.contains(":log-head'"));
+    blocks.sort();
+    blocks
 }
 
 /// Runs a token tool, asserts it succeeded and returns its stdout.
@@ -814,5 +891,74 @@ pub fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
     }
     let mut out = Vec::new();
     go(0, n, k, &mut Vec::new(), &mut out);
+    out
+}
+
+/// The environment variables that ask the shim for a record or a fault
+/// (tests/pkcs11-shim/README.md).
+pub const SHIM_CONTROLS: [&str; 5] = [
+    "ZEROTH_SHIM_LOG",
+    "ZEROTH_SHIM_FAIL_AT",
+    "ZEROTH_SHIM_FAIL_RV",
+    "ZEROTH_SHIM_FAIL_MODE",
+    "ZEROTH_SHIM_ABORT_AT",
+];
+
+/// The fault-injecting, call-recording PKCS#11 module of tests/pkcs11-shim, built with
+/// the system C compiler once per test run (and kept, by a hash of its source, in the
+/// target directory). It forwards to `ZEROTH_SHIM_MODULE`, which the fixture sets to
+/// [`module`].
+pub fn shim() -> PathBuf {
+    static SHIM: OnceLock<PathBuf> = OnceLock::new();
+    SHIM.get_or_init(build_shim).clone()
+}
+
+const SHIM_FLAGS: [&str; 10] = [
+    "-shared",
+    "-fPIC",
+    "-fvisibility=hidden",
+    "-O2",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-I/usr/include/p11-kit-1",
+    "-Wl,-z,nodelete",
+    "-ldl",
+];
+
+fn build_shim() -> PathBuf {
+    use sha2::Digest;
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pkcs11-shim/shim.c");
+    let text = std::fs::read(&src).expect("tests/pkcs11-shim/shim.c");
+    let mut hash = sha2::Sha256::new();
+    hash.update(&text);
+    hash.update(SHIM_FLAGS.join(" "));
+    let hash = hex::encode(&hash.finalize()[..8]);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pkcs11-shim");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("libzeroth_pkcs11_shim-{hash}.so"));
+    if out.exists() {
+        return out;
+    }
+    // Built beside its final name and renamed: another test process building it at the
+    // same time never sees half a library.
+    let tmp = dir.join(format!(".build-{}-{hash}.so", std::process::id()));
+    let built = Command::new("cc")
+        .args(&SHIM_FLAGS[..SHIM_FLAGS.len() - 1])
+        .arg("-o")
+        .arg(&tmp)
+        .arg(&src)
+        .arg(SHIM_FLAGS[SHIM_FLAGS.len() - 1])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run cc ({e}): the shim needs a C compiler; scripts/test.sh installs one")
+        });
+    assert!(
+        built.status.success(),
+        "building {}: {}(it needs a C compiler and libp11-kit-dev; scripts/test.sh installs them)",
+        src.display(),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    std::fs::rename(&tmp, &out).unwrap();
     out
 }

@@ -3,11 +3,16 @@
 //! inspected with pkcs11-tool and openssl where the design says so.
 
 mod common;
+#[path = "../../examples/common/soft_key.rs"]
+mod soft_key;
 
 mod audit;
 mod ceremonies;
 mod custody;
+mod delivery;
+mod faults;
 mod governance;
+mod integrity;
 mod leaks;
 mod lifecycle;
 mod paper;

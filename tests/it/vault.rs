@@ -723,7 +723,8 @@ fn init_restart_unseal_and_the_plain_delivery() {
             "vault-unseal",
             "vault-unseal",
             "vault-unseal",
-            "unseal"
+            "unseal",
+            "delivery"
         ]
     );
     let init = &events[1];
