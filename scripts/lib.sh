@@ -95,7 +95,8 @@ ensure_packages() {
         if [[ "$need" == libsofthsm2.so ]]; then
             softhsm_module >/dev/null 2>&1 && continue
         elif [[ "$need" == python3-venv ]]; then
-            python3 -c 'import venv, ensurepip' >/dev/null 2>&1 && continue
+            # Debian's python3 makes virtualenvs with pip only with python3-venv: try one.
+            _venv_works && continue
         elif [[ "$need" == libclang || "$need" == libssl-dev || "$need" == libp11-kit-dev ]]; then
             # Libraries, not commands: ask dpkg whether the package is installed.
             [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]] &&
@@ -127,6 +128,15 @@ ensure_packages() {
         zeroth_die "apt-get could not install ${missing[*]}"
         return 1
     fi
+}
+
+# Returns 0 if python3 can make a virtualenv with pip in it.
+_venv_works() {
+    local tmp rc=0
+    tmp="$(mktemp -d)" || return 1
+    python3 -m venv "$tmp/venv" >/dev/null 2>&1 || rc=1
+    rm -rf "$tmp"
+    return "$rc"
 }
 
 # random_digits N: prints N random decimal digits (for PINs), from /dev/urandom;
