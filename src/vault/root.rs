@@ -262,7 +262,7 @@ fn root(g: &Guard<'_>, args: &RootArgs, ttl: u64, draft: &mut Draft) -> Result<R
     )
     .map(|(code, accessor, expires, detail)| {
         let mut report = Report::new(
-            format!("vault root: token {accessor} (expired or revoked now; it would have expired at {expires}); {detail}\n"),
+            format!("vault root: the root token with accessor {accessor} (it would have expired at {expires}) is revoked; {detail}\n"),
             json!({
                 "seal": args.seal,
                 "accessor": accessor,
