@@ -264,6 +264,10 @@ pub enum Command {
         #[arg(long)]
         hsm: bool,
     },
+    /// OpenBao and Vault: initialize, unseal, rotate the unseal key, lend a time-bound
+    /// root token, with the key recovered by a quorum and the HSM and sent by the API.
+    #[command(subcommand)]
+    Vault(VaultCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -349,6 +353,151 @@ pub enum TrustCommand {
         /// Only the signing keys: what verifying records and logs needs, no module.
         #[arg(long)]
         key_only: bool,
+    },
+}
+
+/// Where the vault server is.
+#[derive(Debug, Args)]
+pub struct ServerOpts {
+    /// The server's address, https://HOST:PORT (http only on loopback) [default:
+    /// BAO_ADDR, VAULT_ADDR, else the address the record holds].
+    #[arg(long = "addr", value_name = "URL")]
+    pub addrs: Vec<String>,
+    /// PEM file of the CA certificates the server's certificate must chain to
+    /// [default: BAO_CACERT, VAULT_CACERT, else the system's roots].
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// The name the server's certificate must carry, when not the address's host
+    /// [default: BAO_TLS_SERVER_NAME, VAULT_TLS_SERVER_NAME].
+    #[arg(long, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+    /// Accept this new certificate fingerprint (sha256:…) for the recorded address,
+    /// after checking it out of band; unseal records it.
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub accept_certificate: Option<String>,
+}
+
+impl ServerOpts {
+    fn server(&self) -> crate::vault::ServerArgs {
+        crate::vault::ServerArgs {
+            addrs: self.addrs.clone(),
+            ca_cert: self.ca_cert.clone(),
+            server_name: self.tls_server_name.clone(),
+        }
+    }
+}
+
+/// What `vault init` does with the init root token.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RootTokenArg {
+    /// Seal it as its own seal (same custodians and threshold).
+    Seal,
+    /// Revoke it at once.
+    Revoke,
+}
+
+/// `vault` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Initialize a new server with one key share (or recovery key), seal the key
+    /// straight from the answer, unseal the server with it, record the server.
+    Init {
+        /// Seal name for the key.
+        seal: String,
+        /// Seal metadata, custodians and where shares go (--out-dir or --paper).
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Where the server is.
+        #[command(flatten)]
+        server: ServerOpts,
+        /// The init root token: sealed as its own seal, or revoked at once.
+        #[arg(long, value_enum, default_value = "seal")]
+        root_token: RootTokenArg,
+        /// The seal name for the root token [default: SEAL.root-token].
+        #[arg(long, value_name = "NAME")]
+        root_token_seal: Option<String>,
+    },
+    /// Check each node against the record, recover the key with a quorum and the HSM,
+    /// and unseal the nodes that are sealed.
+    Unseal {
+        /// Seal holding the server's unseal key.
+        seal: String,
+        /// A custodian's share file; without any, on a terminal, each custodian enters
+        /// their share in turn.
+        #[arg(long = "share", value_name = "FILE", num_args = 1..)]
+        shares: Vec<PathBuf>,
+        /// An age identity file or SSH private key that opens encrypted shares.
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
+        /// Where the server is (repeat --addr for each node).
+        #[command(flatten)]
+        server: ServerOpts,
+        /// Clear an unseal attempt someone else left in progress before sending.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Rotate the server's unseal key with verification: a pending new key and shares;
+    /// --confirm ID with the new shares has the server verify it, then switches.
+    Rotate {
+        /// Seal holding the server's key.
+        seal: String,
+        /// Shares: a quorum of the current set to start; of the new set with --confirm.
+        #[arg(long = "share", value_name = "FILE", num_args = 1..)]
+        shares: Vec<PathBuf>,
+        /// An age identity file or SSH private key that opens encrypted shares.
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
+        /// Directory for the new share files.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["confirm", "cancel"])]
+        out_dir: Option<PathBuf>,
+        /// Directory for a printable card (SVG) per custodian.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["confirm", "cancel"])]
+        paper: Option<PathBuf>,
+        /// Have the server verify the pending key of this operation, then switch.
+        #[arg(long, value_name = "ID", conflicts_with = "cancel")]
+        confirm: Option<String>,
+        /// Drop the pending rotation with this id, and the server's.
+        #[arg(long, value_name = "ID")]
+        cancel: Option<String>,
+        /// Where the server is.
+        #[command(flatten)]
+        server: ServerOpts,
+        /// A file holding the operator's token for OpenBao's authenticated rotation API
+        /// [default: BAO_TOKEN, VAULT_TOKEN].
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Cancel a rotation someone else left in progress on the server first.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Generate a root token with the key, exchange it for one that expires by itself
+    /// (--ttl), run CMD with it in BAO_TOKEN/VAULT_TOKEN, revoke it, exit with CMD's code.
+    Root {
+        /// Seal holding the server's key.
+        seal: String,
+        /// A custodian's share file; without any, on a terminal, each custodian enters
+        /// their share in turn.
+        #[arg(long = "share", value_name = "FILE", num_args = 1..)]
+        shares: Vec<PathBuf>,
+        /// An age identity file or SSH private key that opens encrypted shares.
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
+        /// Where the server is.
+        #[command(flatten)]
+        server: ServerOpts,
+        /// A file holding the operator's token for OpenBao's authenticated
+        /// generate-root API [default: BAO_TOKEN, VAULT_TOKEN].
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// How long the root token lives: 15m, 1h, 90s (at most 24h).
+        #[arg(long, default_value = "15m", value_name = "TTL")]
+        ttl: String,
+        /// Cancel a root token generation someone else left in progress first.
+        #[arg(long)]
+        reset: bool,
+        /// The command to run with the token.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<OsString>,
     },
 }
 
@@ -657,6 +806,7 @@ pub fn run(cli: Cli) -> Result<Report> {
                     threshold,
                     outlets: Outlets { out_dir, paper },
                     credential: None,
+                    vault: None,
                 },
             ),
         },
@@ -719,6 +869,7 @@ pub fn run(cli: Cli) -> Result<Report> {
                         threshold: None,
                         outlets: Outlets { out_dir, paper },
                         credential,
+                        vault: None,
                     },
                 )
             }
@@ -737,6 +888,7 @@ pub fn run(cli: Cli) -> Result<Report> {
             pubkey,
             identities,
         }) => ceremony::share_verify::run(&ctx, &files, pubkey.as_ref(), &identities),
+        Command::Vault(v) => vault(&ctx, v),
         Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
         Command::List {
             env,
@@ -752,6 +904,106 @@ pub fn run(cli: Cli) -> Result<Report> {
         }
         Command::Audit(AuditCommand::Report { seal }) => crate::transcript::report(&ctx, &seal),
         Command::Audit(AuditCommand::Attest { env }) => ceremony::attest::run(&ctx, &env),
+    }
+}
+
+fn vault(ctx: &Context, command: VaultCommand) -> Result<Report> {
+    use crate::vault::{init, root, rotate, unseal};
+    match command {
+        VaultCommand::Init {
+            seal,
+            spec,
+            server,
+            root_token,
+            root_token_seal,
+        } => {
+            if server.accept_certificate.is_some() {
+                return Err(Error::Usage(
+                    "--accept-certificate means nothing at vault init: no certificate is recorded yet"
+                        .into(),
+                ));
+            }
+            init::run(
+                ctx,
+                &init::InitArgs {
+                    spec: spec.into_spec(seal)?,
+                    server: server.server(),
+                    root_token: match root_token {
+                        RootTokenArg::Seal => init::RootTokenMode::Seal,
+                        RootTokenArg::Revoke => init::RootTokenMode::Revoke,
+                    },
+                    root_token_seal,
+                },
+            )
+        }
+        VaultCommand::Unseal {
+            seal,
+            shares,
+            identities,
+            server,
+            reset,
+        } => unseal::run(
+            ctx,
+            &unseal::UnsealArgs {
+                seal,
+                shares,
+                identities,
+                reset,
+                accept_certificate: server.accept_certificate.clone(),
+                server: server.server(),
+            },
+        ),
+        VaultCommand::Rotate {
+            seal,
+            shares,
+            identities,
+            out_dir,
+            paper,
+            confirm,
+            cancel,
+            server,
+            token_file,
+            reset,
+        } => {
+            let args = rotate::RotateArgs {
+                seal,
+                shares,
+                identities,
+                outlets: Outlets { out_dir, paper },
+                accept_certificate: server.accept_certificate.clone(),
+                server: server.server(),
+                token_file,
+                reset,
+            };
+            match (confirm, cancel) {
+                (Some(id), _) => rotate::confirm(ctx, &args, &id),
+                (None, Some(id)) => rotate::cancel(ctx, &args, &id),
+                (None, None) => rotate::start(ctx, &args),
+            }
+        }
+        VaultCommand::Root {
+            seal,
+            shares,
+            identities,
+            server,
+            token_file,
+            ttl,
+            reset,
+            command,
+        } => root::run(
+            ctx,
+            &root::RootArgs {
+                seal,
+                shares,
+                identities,
+                accept_certificate: server.accept_certificate.clone(),
+                server: server.server(),
+                token_file,
+                ttl,
+                reset,
+                command,
+            },
+        ),
     }
 }
 

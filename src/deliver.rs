@@ -56,7 +56,7 @@ impl Delivery {
             }
             Delivery::Exec(cmd) => {
                 let program = cmd.first().ok_or_else(|| {
-                    Error::Usage("--exec needs a command after '--', as in: --exec -- vault operator unseal -".into())
+                    Error::Usage("--exec needs a command after '--', as in: --exec -- bao write sys/unseal key=-".into())
                 })?;
                 if find_program(program).is_none() {
                     return Err(Error::Usage(format!(

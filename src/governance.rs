@@ -114,12 +114,25 @@ fn activity(store: &Store, env: &str, key: Option<&PublicKey>) -> BTreeMap<Strin
         let s = seen.entry(seal.clone()).or_default();
         let a = out.entry(seal).or_default();
         let signed = || key.is_some_and(|k| audit::line_verifies(line, k));
+        // The vault ceremonies recover the key when custodians are named (a vault
+        // unseal of servers already unsealed recovers nothing).
+        let vault_recovery = matches!(
+            e.event.as_str(),
+            "vault-unseal" | "vault-root" | "vault-rotate" | "vault-rotate-confirm"
+        ) && !e.custodians.is_empty();
         match (e.event.as_str(), e.outcome) {
             ("unseal" | "rotate-confirm", Outcome::Ok) if !s.unsealed && signed() => {
                 a.last_unsealed = Some(e.time.clone());
                 s.unsealed = true;
             }
-            ("unseal" | "delivery", Outcome::Refused | Outcome::Failed) if !s.unsealed => {
+            (_, Outcome::Ok) if vault_recovery && !s.unsealed && signed() => {
+                a.last_unsealed = Some(e.time.clone());
+                s.unsealed = true;
+            }
+            (
+                "unseal" | "delivery" | "vault-unseal" | "vault-root",
+                Outcome::Refused | Outcome::Failed,
+            ) if !s.unsealed => {
                 a.failed_since_success += 1;
             }
             ("drill", Outcome::Ok) if !s.drilled && signed() => {

@@ -33,6 +33,7 @@ pub mod terminal;
 pub mod text;
 pub mod transcript;
 pub mod trust;
+pub mod vault;
 
 pub use error::{Error, Result};
 

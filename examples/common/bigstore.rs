@@ -138,6 +138,7 @@ pub fn write_store(dir: &Path, n: u64) -> zeroth::Result<()> {
                 operator: "bench".into(),
                 reason: "retired".into(),
             }),
+            vault: None,
             signature: None,
         };
         let message = record.signed_bytes()?;

@@ -135,8 +135,7 @@ pub struct SealSpec {
 }
 
 /// Where the credential comes from.
-#[derive(Debug)]
-pub enum Source {
+pub enum Source<'a> {
     /// Generated in the HSM, this many bytes.
     Generate {
         /// Length in bytes.
@@ -144,6 +143,41 @@ pub enum Source {
     },
     /// Imported from stdin.
     Import(Credential),
+    /// Obtained inside the ceremony, once every check has passed, the token has
+    /// accepted the PIN and K_seal exists: for a secret that exists only once, such as
+    /// a vault's unseal key in its init answer, so nothing that could still fail stands
+    /// between obtaining it and sealing it.
+    Fetch(Fetch<'a>),
+}
+
+/// A credential obtained inside the ceremony (see [`Source::Fetch`]).
+pub struct Fetch<'a> {
+    /// The log event of the ceremony.
+    pub event: &'static str,
+    /// Obtains the credential.
+    pub get: Box<dyn FnOnce() -> Result<Fetched> + 'a>,
+}
+
+/// What a [`Fetch`] obtained.
+pub struct Fetched {
+    /// The credential, to be imported.
+    pub credential: Credential,
+    /// The encoding `unseal` delivers it in.
+    pub encoding: Encoding,
+    /// The vault it belongs to, recorded in the signed record.
+    pub vault: Option<crate::seal::VaultBinding>,
+    /// What obtaining it did, for the log entry.
+    pub detail: String,
+}
+
+impl std::fmt::Debug for Source<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Generate { length } => write!(f, "Generate {{ length: {length} }}"),
+            Source::Import(c) => write!(f, "Import({c:?})"),
+            Source::Fetch(x) => write!(f, "Fetch({})", x.event),
+        }
+    }
 }
 
 impl SealSpec {
@@ -219,10 +253,11 @@ impl SealSpec {
 }
 
 /// Seals a credential: generated in the HSM or imported, per `source`.
-pub fn run(ctx: &Context, spec: &SealSpec, source: Source) -> Result<Report> {
-    let mut draft = Draft::new(match source {
+pub fn run(ctx: &Context, spec: &SealSpec, source: Source<'_>) -> Result<Report> {
+    let mut draft = Draft::new(match &source {
         Source::Generate { .. } => "generate",
         Source::Import(_) => "import",
+        Source::Fetch(f) => f.event,
     });
     check(NameKind::Seal, &spec.seal)?;
     let g = Guard::begin(ctx)?;
@@ -230,7 +265,7 @@ pub fn run(ctx: &Context, spec: &SealSpec, source: Source) -> Result<Report> {
     g.finish(&mut draft, result)
 }
 
-fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source, draft: &mut Draft) -> Result<Report> {
+fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source<'_>, draft: &mut Draft) -> Result<Report> {
     let store = g.store();
     let now = clock::now()?;
     spec.validate(now)?;
@@ -262,6 +297,8 @@ fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source, draft: &mut Draft) -> Re
             *length
         }
         Source::Import(c) => c.expose().len(),
+        // Known once fetched; checked against the import bounds then.
+        Source::Fetch(_) => 0,
     };
     if spec.threshold == 1 {
         eprintln!(
@@ -275,9 +312,14 @@ fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source, draft: &mut Draft) -> Re
             store.root().display()
         )));
     }
-    let verb = match source {
+    let verb = match &source {
         Source::Generate { .. } => "generate",
         Source::Import(_) => "import",
+        Source::Fetch(f) => f.event,
+    };
+    let origin = match &source {
+        Source::Generate { .. } => "generated in the HSM",
+        Source::Import(_) | Source::Fetch(_) => "imported",
     };
     let mut plan = Plan::prepare(&spec.outlets, &spec.seal, &spec.custodians, verb)?;
     let mech = cfg.wrap_mechanism;
@@ -315,9 +357,31 @@ fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source, draft: &mut Draft) -> Re
             let kseal = session.generate_seal_key(&label, &key_id)?;
             crate::fault::point("generate:after-key");
             draft.key_label = Some(label.clone());
-            let sealed = seal_with_key(
-                session, signer, store, spec, &source, now, length, &label, &key_id, kseal, mech,
-            )
+            let mut fetched_detail = String::new();
+            let sealed = (|| {
+                let (source, length, extra) = match source {
+                    Source::Fetch(f) => {
+                        let got = (f.get)()?;
+                        fetched_detail = got.detail;
+                        let length = got.credential.expose().len();
+                        if length == 0 || length > IMPORT_MAX {
+                            return Err(Error::Io(format!(
+                                "the credential obtained has {length} bytes: zeroth seals 1 to {IMPORT_MAX}"
+                            )));
+                        }
+                        (
+                            Source::Import(got.credential),
+                            length,
+                            Some((got.encoding, got.vault)),
+                        )
+                    }
+                    other => (other, length, None),
+                };
+                seal_with_key(
+                    session, signer, store, spec, &source, now, length, &label, &key_id, kseal,
+                    mech, extra,
+                )
+            })()
             .and_then(|record| write_out(store, &mut plan, record));
             if sealed.is_err() {
                 let _ = session.destroy(kseal);
@@ -337,10 +401,13 @@ fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source, draft: &mut Draft) -> Re
                 record.key.mechanism,
                 delivered.how()
             );
+            if !fetched_detail.is_empty() {
+                draft.detail = format!("{fetched_detail}; {}", draft.detail);
+            }
             Ok((record, delivered))
         },
     )?;
-    Ok(report(store, &record, &delivered, &source))
+    Ok(report(store, &record, &delivered, origin))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -356,10 +423,16 @@ fn seal_with_key(
     key_id: &[u8; 16],
     kseal: cryptoki::object::ObjectHandle,
     mech: hsm::WrapMechanism,
+    extra: Option<(Encoding, Option<crate::seal::VaultBinding>)>,
 ) -> Result<(SealRecord, Vec<(String, Share)>)> {
     let object = match source {
         Source::Generate { .. } => session.generate_credential(mech.object_len(length))?,
         Source::Import(c) => session.import_credential(&hsm::pad_for(mech, c.expose()))?,
+        Source::Fetch(_) => {
+            return Err(Error::Io(
+                "a fetched credential is sealed once obtained".into(),
+            ));
+        }
     };
     let wrapped = session.wrap(mech, kseal, object);
     let destroyed = session.destroy(object);
@@ -367,10 +440,15 @@ fn seal_with_key(
     destroyed?;
 
     let seal_id = random_id()?;
-    let (origin, encoding) = match source {
+    let (origin, mut encoding) = match source {
         Source::Generate { .. } => (Origin::Generated, Encoding::Hex),
-        Source::Import(_) => (Origin::Imported, Encoding::Raw),
+        Source::Import(_) | Source::Fetch(_) => (Origin::Imported, Encoding::Raw),
     };
+    let mut vault = None;
+    if let Some((e, v)) = extra {
+        encoding = e;
+        vault = v;
+    }
     let mut record = SealRecord {
         format: RECORD_FORMAT,
         name: spec.seal.clone(),
@@ -392,7 +470,7 @@ fn seal_with_key(
             encoding,
             reuse: match source {
                 Source::Import(c) => crate::governance::reuse_mark(store, c, Origin::Imported),
-                Source::Generate { .. } => None,
+                Source::Generate { .. } | Source::Fetch(_) => None,
             },
         },
         key: KeyRef {
@@ -408,6 +486,7 @@ fn seal_with_key(
         log_head: None,
         pending: None,
         revoked: None,
+        vault,
         signature: None,
     };
     let shares = deal::deal(session, &mut record, &spec.custodians, &wrapped)?;
@@ -500,12 +579,8 @@ pub(crate) fn handed_out(
     (text, json)
 }
 
-fn report(store: &Store, record: &SealRecord, delivered: &Delivered, source: &Source) -> Report {
+fn report(store: &Store, record: &SealRecord, delivered: &Delivered, origin: &str) -> Report {
     let n = record.custodians.len();
-    let origin = match source {
-        Source::Generate { .. } => "generated in the HSM",
-        Source::Import(_) => "imported",
-    };
     let rotate_due = clock::parse_instant(&record.sealed)
         .map(|t| clock::format(t + time::Duration::days(i64::from(record.rotate_every_days))))
         .unwrap_or_default();

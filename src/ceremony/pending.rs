@@ -73,6 +73,8 @@ pub struct Start {
     pub outlets: Outlets,
     /// The new credential (rotate).
     pub credential: Option<NewCredential>,
+    /// For a vault key rotation: the server-side operation the pending one waits on.
+    pub vault: Option<crate::seal::VaultRotation>,
 }
 
 /// Runs the first step: a new set, written as pending.
@@ -184,6 +186,12 @@ fn start_inner(g: &Guard<'_>, args: Start, draft: &mut Draft) -> Result<Report> 
     record.refuse_revoked()?;
     refuse_stale(store, &record, &key)?;
     refuse_pending(&record)?;
+    if args.kind == PendingKind::Rotate && record.vault.is_some() && args.vault.is_none() {
+        return Err(Error::Usage(format!(
+            "seal '{}' holds a vault's key, which the vault makes itself: rotate it with 'zeroth vault rotate {}'",
+            record.name, record.name
+        )));
+    }
     let settings = super::effective_settings(g.ctx, store, &record.env)?;
     let custodians = new_custodians(store, &settings, &record, &args)?;
     let n = custodians.len();
@@ -282,7 +290,13 @@ fn start_inner(g: &Guard<'_>, args: Start, draft: &mut Draft) -> Result<Report> 
                         CredentialInfo {
                             origin: Origin::Imported,
                             length: c.expose().len() as u32,
-                            encoding: Encoding::Raw,
+                            // An imported credential keeps the encoding it is delivered
+                            // in (a vault's key, base64).
+                            encoding: if record.credential.origin == Origin::Imported {
+                                record.credential.encoding
+                            } else {
+                                Encoding::Raw
+                            },
                             reuse: crate::governance::reuse_mark(store, c, Origin::Imported),
                         },
                     ),
@@ -329,6 +343,7 @@ fn start_inner(g: &Guard<'_>, args: Start, draft: &mut Draft) -> Result<Report> 
                     credential: view.credential.clone(),
                     key: view.key.clone(),
                     blob: view.blob.clone(),
+                    vault: args.vault.clone(),
                 };
                 let mut updated = record.clone();
                 updated.pending = Some(pending.clone());
@@ -491,7 +506,44 @@ pub fn confirm(
     };
     let mut draft = Draft::new(event);
     let result = confirm_inner(
-        &g, kind, seal, id, new_shares, identities, delivery, encoding, &mut draft,
+        &g, kind, seal, id, new_shares, identities, delivery, encoding, None, &mut draft,
+    );
+    g.finish(&mut draft, result)
+}
+
+/// What a confirmation runs with the proven new credential before the record switches
+/// (a vault's verification of its new key): its result goes into the log entry, and an
+/// error stops the confirmation with nothing switched.
+pub(crate) type BeforeSwitch<'a> = dyn FnMut(&SealRecord, &Credential) -> Result<String> + 'a;
+
+/// `confirm` for a rotation whose new credential goes to a vault rather than to a
+/// delivery: `before_switch` hands it over, and only once it succeeded does the record
+/// switch and the old K_seal go.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn confirm_with(
+    ctx: &Context,
+    event: &'static str,
+    seal: &str,
+    id: &str,
+    new_shares: &[PathBuf],
+    identities: &[PathBuf],
+    before_switch: &mut BeforeSwitch<'_>,
+) -> Result<Report> {
+    check(NameKind::Seal, seal)?;
+    crate::recipient::check_share_files(new_shares)?;
+    let g = Guard::begin(ctx)?;
+    let mut draft = Draft::new(event);
+    let result = confirm_inner(
+        &g,
+        PendingKind::Rotate,
+        seal,
+        id,
+        new_shares,
+        identities,
+        None,
+        None,
+        Some(before_switch),
+        &mut draft,
     );
     g.finish(&mut draft, result)
 }
@@ -514,6 +566,7 @@ fn confirm_inner(
     identities: &[PathBuf],
     delivery: Option<&Delivery>,
     encoding: Option<Encoding>,
+    mut before_switch: Option<&mut BeforeSwitch<'_>>,
     draft: &mut Draft,
 ) -> Result<Report> {
     let store = g.store();
@@ -535,10 +588,15 @@ fn confirm_inner(
         }
     }
     let pending = matching_pending(&record, kind, id)?.clone();
+    if pending.vault.is_some() && before_switch.is_none() {
+        return Err(Error::Usage(format!(
+            "operation {id} rotates a vault's key, which the vault must verify before the switch: confirm it with 'zeroth vault rotate {seal} --confirm {id}'"
+        )));
+    }
     let view = record
         .pending_view()
         .expect("a pending operation has a view");
-    if kind == PendingKind::Rotate && delivery.is_none() {
+    if kind == PendingKind::Rotate && delivery.is_none() && before_switch.is_none() {
         return Err(Error::Usage(
             "confirming a rotation delivers the new credential: say where it goes with --output FILE, --output - or --exec -- CMD ARGS".into(),
         ));
@@ -580,6 +638,7 @@ fn confirm_inner(
         // A rotation hands the new credential over first: until its consumer has
         // it, the old version stays current and this operation stays pending.
         let mut delivered = None;
+        let mut handed = None;
         if let Some(d) = delivery {
             let encoding = encoding.unwrap_or(view.credential.encoding);
             let mut handing = draft.clone();
@@ -638,6 +697,10 @@ fn confirm_inner(
                 }
             }
             delivered = Some(handover.code);
+        } else if let Some(f) = before_switch.as_mut() {
+            // A vault's new key: the vault verifies it, and only then does it switch.
+            handed = Some(f(&view, &credential)?);
+            drop(credential);
         } else {
             drop(credential);
         }
@@ -689,8 +752,14 @@ fn confirm_inner(
         draft.operation = Some(id.to_string());
         draft.detail = match delivered {
             None => format!(
-                "operation {id} confirmed: set {} is current; K_seal '{}' of set {} destroyed",
-                updated.set, record.key.label, record.set
+                "operation {id} confirmed: set {} is current; K_seal '{}' of set {} destroyed{}",
+                updated.set,
+                record.key.label,
+                record.set,
+                handed
+                    .as_ref()
+                    .map(|h| format!("; {h}"))
+                    .unwrap_or_default()
             ),
             Some(code) => format!(
                 "operation {id} confirmed after the new credential was delivered{}: version {} is current; K_seal '{}' of version {} destroyed",

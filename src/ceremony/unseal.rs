@@ -121,8 +121,10 @@ pub(crate) fn missing_key(store: &Store, record: &SealRecord, token: &str) -> Er
         .rev()
         .find(|e| e.event == "revoke" && e.outcome == Outcome::Ok);
     let replaced = events.iter().rev().find(|e| {
-        matches!(e.event.as_str(), "rekey-confirm" | "rotate-confirm")
-            && e.outcome == Outcome::Ok
+        matches!(
+            e.event.as_str(),
+            "rekey-confirm" | "rotate-confirm" | "vault-rotate-confirm"
+        ) && e.outcome == Outcome::Ok
             && e.set.is_some_and(|s| s > record.set)
     });
     let why = match (revoked, replaced) {

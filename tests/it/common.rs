@@ -27,6 +27,19 @@ use std::sync::OnceLock;
 
 pub const PIN: &str = "246810";
 pub const SO_PIN: &str = "13579111";
+/// The environment variables the bao and vault clients, and zeroth's vault commands, read.
+pub const VAULT_ENV: [&str; 10] = [
+    "BAO_ADDR",
+    "VAULT_ADDR",
+    "BAO_TOKEN",
+    "VAULT_TOKEN",
+    "BAO_CACERT",
+    "VAULT_CACERT",
+    "BAO_TLS_SERVER_NAME",
+    "VAULT_TLS_SERVER_NAME",
+    "BAO_NAMESPACE",
+    "VAULT_NAMESPACE",
+];
 pub const CUSTODIANS: [&str; 7] = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"];
 
 /// The PKCS#11 module under test: `ZEROTH_TEST_MODULE`, else SoftHSM2.
@@ -235,6 +248,10 @@ impl Cmd<'_> {
                 Stdio::null()
             });
         self.fx.module_env(&mut c);
+        // The caller's vault settings are not the test's (the vault tests set their own).
+        for k in VAULT_ENV {
+            c.env_remove(k);
+        }
         for (k, v) in &self.env {
             match v {
                 Some(v) => c.env(k, v),

@@ -20,3 +20,4 @@ mod quorum;
 mod refusals;
 mod terminal;
 mod tokens;
+mod vault;
