@@ -51,7 +51,7 @@ impl Outcome {
     /// The outcome an error stands for.
     pub fn of(err: &Error) -> Outcome {
         match err {
-            Error::Usage(_) | Error::Refused(_) => Outcome::Refused,
+            Error::Usage(_) | Error::Refused(_) | Error::Interrupted(_) => Outcome::Refused,
             Error::Hsm(_) | Error::Io(_) => Outcome::Failed,
         }
     }

@@ -21,6 +21,9 @@ pub enum Error {
     Hsm(String),
     /// A file or directory could not be read or written, or the store is locked (exit 4).
     Io(String),
+    /// The person at the terminal stopped the ceremony with Ctrl-C (exit 130, as a
+    /// shell reports an interrupted command); logged as refused.
+    Interrupted(String),
 }
 
 /// Shorthand for results in zeroth.
@@ -33,13 +36,29 @@ impl Error {
             Error::Usage(_) => 2,
             Error::Refused(_) => 3,
             Error::Hsm(_) | Error::Io(_) => 4,
+            Error::Interrupted(_) => 130,
+        }
+    }
+
+    /// The same kind of error with its message rewritten by `f`.
+    pub fn map_message(self, f: impl FnOnce(&str) -> String) -> Error {
+        match self {
+            Error::Usage(m) => Error::Usage(f(&m)),
+            Error::Refused(m) => Error::Refused(f(&m)),
+            Error::Hsm(m) => Error::Hsm(f(&m)),
+            Error::Io(m) => Error::Io(f(&m)),
+            Error::Interrupted(m) => Error::Interrupted(f(&m)),
         }
     }
 
     /// Returns the message without the kind.
     pub fn message(&self) -> &str {
         match self {
-            Error::Usage(m) | Error::Refused(m) | Error::Hsm(m) | Error::Io(m) => m,
+            Error::Usage(m)
+            | Error::Refused(m)
+            | Error::Hsm(m)
+            | Error::Io(m)
+            | Error::Interrupted(m) => m,
         }
     }
 
@@ -114,5 +133,6 @@ mod tests {
         assert_eq!(Error::Refused(String::new()).exit_code(), 3);
         assert_eq!(Error::Hsm(String::new()).exit_code(), 4);
         assert_eq!(Error::Io(String::new()).exit_code(), 4);
+        assert_eq!(Error::Interrupted(String::new()).exit_code(), 130);
     }
 }

@@ -86,7 +86,7 @@ pub fn card(share: &Share, created: &str) -> Result<Zeroizing<String>> {
             "Share",
             format!("{} of {}, threshold {}", p.point.x, share.n, p.threshold),
         ),
-        ("Share set", p.set.to_string()),
+        ("Share set", share.claimed_set().unwrap_or_default().to_string()),
         ("Dealt", created.to_string()),
     ];
     for (i, (k, v)) in fields.iter().enumerate() {
@@ -128,7 +128,7 @@ pub fn card(share: &Share, created: &str) -> Result<Zeroizing<String>> {
         "Do not photograph it, scan it to a shared place, or copy it.",
         &format!(
             "When a rekey replaces share set {}, shred this card.",
-            p.set
+            share.claimed_set().unwrap_or_default()
         ),
     ];
     for (i, line) in instructions.iter().enumerate() {

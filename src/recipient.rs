@@ -178,17 +178,21 @@ pub fn is_age(text: &[u8]) -> bool {
             .unwrap_or(false)
 }
 
-/// The identities given with `--identity`, to open shares encrypted to custodians.
+/// The identities given with `--identity`, to open shares encrypted to custodians, and
+/// those a custodian gives at the terminal during a collection ([`Keyring::add`]).
 pub struct Keyring {
-    identities: Vec<(PathBuf, Box<dyn age::Identity>)>,
+    identities: std::cell::RefCell<Vec<(PathBuf, Box<dyn age::Identity>)>>,
 }
+
+/// How the refusal of a share that none of the identities opens begins.
+pub const NOT_OURS: &str = "it is encrypted to another key";
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
             "Keyring({} identity files, redacted)",
-            self.identities.len()
+            self.identities.borrow().len()
         )
     }
 }
@@ -224,8 +228,23 @@ impl Keyring {
     /// No identities: encrypted shares can still be opened with a passphrase.
     pub fn empty() -> Keyring {
         Keyring {
-            identities: Vec::new(),
+            identities: Default::default(),
         }
+    }
+
+    /// Returns true if and only if no identity was given.
+    pub fn is_empty(&self) -> bool {
+        self.identities.borrow().is_empty()
+    }
+
+    /// Adds the identities of the identity file `path` (read as [`Keyring::load`]
+    /// reads them), for this share and those that follow.
+    pub fn add(&self, path: &Path) -> Result<()> {
+        let more = Keyring::load(&[path.to_path_buf()])?;
+        self.identities
+            .borrow_mut()
+            .extend(more.identities.into_inner());
+        Ok(())
     }
 
     /// Reads each identity file: age identities (`AGE-SECRET-KEY-1…`, one or more), or
@@ -287,7 +306,9 @@ impl Keyring {
                 identities.push((path.clone(), id));
             }
         }
-        Ok(Keyring { identities })
+        Ok(Keyring {
+            identities: std::cell::RefCell::new(identities),
+        })
     }
 
     /// Decrypts the age file `ciphertext`, read from `source` (a share file's path, or
@@ -346,12 +367,13 @@ impl Keyring {
                 "three passphrases typed, none opens it".into(),
             ));
         }
-        if self.identities.is_empty() {
+        let identities = self.identities.borrow();
+        if identities.is_empty() {
             return Err(Error::Usage(format!(
                 "{source} is encrypted to its custodian's key (age): give --identity FILE with the custodian's age identity or SSH private key"
             )));
         }
-        match decryptor.decrypt(self.identities.iter().map(|(_, i)| &**i)) {
+        match decryptor.decrypt(identities.iter().map(|(_, i)| &**i)) {
             Ok(r) => {
                 r.take(MAX_ENCRYPTED)
                     .read_to_end(&mut plain)
@@ -359,26 +381,27 @@ impl Keyring {
                 Ok(plain)
             }
             Err(age::DecryptError::NoMatchingKeys) => Err(Error::Refused(format!(
-                "it is encrypted to another key: none of the identities given ({}) opens it; give the key of the custodian it belongs to",
-                self.files()
+                "{NOT_OURS}: none of the identities given ({}) opens it; give the key of the custodian it belongs to",
+                files(&identities)
             ))),
             Err(age::DecryptError::KeyDecryptionFailed) => Err(Error::Refused(format!(
                 "the passphrase typed does not open the SSH key given ({})",
-                self.files()
+                files(&identities)
             ))),
             Err(e) => Err(broken(&e.to_string())),
         }
     }
 
-    fn files(&self) -> String {
-        let mut files: Vec<String> = self
-            .identities
-            .iter()
-            .map(|(p, _)| p.display().to_string())
-            .collect();
-        files.dedup();
-        files.join(", ")
-    }
+}
+
+/// The identity files of `identities`, for a message.
+fn files(identities: &[(PathBuf, Box<dyn age::Identity>)]) -> String {
+    let mut files: Vec<String> = identities
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    files.dedup();
+    files.join(", ")
 }
 
 /// Reads a share file: the plain share text, or an encrypted share decrypted with

@@ -10,9 +10,17 @@
 //! quiet from its first prompt to its last ([`Tty::quiet`]), so no line of a paste
 //! lands between two reads while echo is on. Colour and bold are used only when
 //! `NO_COLOR` is unset or empty.
+//!
+//! A share on screen ([`Tty::show_secret`]) is never left there: every way out clears
+//! the screen and its scrollback first — Enter, Ctrl-C (which stops the ceremony with
+//! exit 130), Ctrl-D, an error, a panic (the `Tty` is dropped), and a SIGTERM, SIGHUP,
+//! SIGQUIT or SIGINT sent from elsewhere ([`Tty::show_secret`] watches for them until
+//! the screen is cleared).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex, Termios};
 use zeroize::Zeroizing;
@@ -28,13 +36,72 @@ pub struct Tty {
     color: bool,
     /// The settings to restore, while quiet.
     saved: Option<Termios>,
+    /// Set while a secret is on screen.
+    on_screen: bool,
 }
 
 impl Drop for Tty {
     fn drop(&mut self) {
+        if self.on_screen {
+            let _ = self.clear();
+        }
         self.loud();
     }
 }
+
+/// What the signal watcher knows: whether a secret is on screen, and the terminal
+/// settings to put back.
+struct Watch {
+    on_screen: AtomicBool,
+    restore: Mutex<Option<Termios>>,
+}
+
+/// The signal watcher, started the first time a secret is shown: a thread waits for
+/// SIGTERM, SIGHUP, SIGQUIT and SIGINT; on one, if a secret is on screen, it clears
+/// the screen and its scrollback and puts the terminal's settings back, then lets the
+/// signal do what it would have done (end the process). What a ceremony made meanwhile
+/// is then what a crash leaves: no record, and a key `zeroth cleanup` lists. It stays
+/// for the life of the process (signal-hook cannot give a signal its default handler
+/// back), so it is started only by ceremonies that show shares, none of which ignores
+/// those signals (as `vault root` does while its command runs).
+fn watch() -> Option<&'static Watch> {
+    static WATCH: OnceLock<Option<Watch>> = OnceLock::new();
+    WATCH
+        .get_or_init(|| {
+            use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+            let mut signals =
+                signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGQUIT, SIGINT]).ok()?;
+            std::thread::spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    if let Some(w) = watch() {
+                        if w.on_screen.load(Ordering::SeqCst) {
+                            if let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty") {
+                                let _ = tty.write_all(CLEAR.as_bytes());
+                                let _ = tty.flush();
+                                if let Ok(saved) = w.restore.lock() {
+                                    if let Some(saved) = saved.as_ref() {
+                                        let _ =
+                                            termios::tcsetattr(&tty, OptionalActions::Now, saved);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    let _ = signal_hook::low_level::emulate_default_handler(sig);
+                    std::process::exit(128 + sig);
+                }
+            });
+            Some(Watch {
+                on_screen: AtomicBool::new(false),
+                restore: Mutex::new(None),
+            })
+        })
+        .as_ref()
+}
+
+/// Home, erase the screen, erase the scrollback (xterm's E3, which most terminal
+/// emulators and tmux honour).
+const CLEAR: &str = "\x1b[H\x1b[2J\x1b[3J";
 
 impl std::fmt::Debug for Tty {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,9 +115,14 @@ pub fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
-/// Why a read from the terminal ended without a line.
-fn stopped() -> Error {
-    Error::Refused("stopped at the terminal (Ctrl-C or Ctrl-D)".into())
+/// The error of a ceremony stopped with Ctrl-C at the terminal (exit 130).
+fn interrupted() -> Error {
+    Error::Interrupted("stopped at the terminal (Ctrl-C)".into())
+}
+
+/// The error of a ceremony stopped with Ctrl-D (end of input) at the terminal.
+fn ended() -> Error {
+    Error::Refused("stopped at the terminal (Ctrl-D)".into())
 }
 
 impl Tty {
@@ -66,6 +138,7 @@ impl Tty {
             file,
             color: !no_color(),
             saved: None,
+            on_screen: false,
         })
     }
 
@@ -84,9 +157,33 @@ impl Tty {
 
     /// Clears the screen and its scrollback, so a share shown before is gone from it.
     pub fn clear(&mut self) -> Result<()> {
-        // Home, erase the screen, erase the scrollback (xterm's E3, which most
-        // terminal emulators and tmux honour).
-        self.say("\x1b[H\x1b[2J\x1b[3J")
+        let cleared = self.say(CLEAR);
+        if cleared.is_ok() && self.on_screen {
+            self.on_screen = false;
+            if let Some(w) = watch() {
+                w.on_screen.store(false, Ordering::SeqCst);
+            }
+        }
+        cleared
+    }
+
+    /// Writes `text`, a secret (a share), which stays on screen until [`Tty::clear`]:
+    /// until then every way out of zeroth clears the screen first.
+    pub fn show_secret(&mut self, text: &str) -> Result<()> {
+        let w = watch().ok_or_else(|| {
+            Error::Io("cannot watch for signals while a share is on screen".into())
+        })?;
+        if let Ok(mut restore) = w.restore.lock() {
+            *restore = self.saved.clone();
+        }
+        w.on_screen.store(true, Ordering::SeqCst);
+        self.on_screen = true;
+        self.say(text)
+    }
+
+    /// Returns true if and only if a secret is on screen.
+    pub fn secret_on_screen(&self) -> bool {
+        self.on_screen
     }
 
     /// `text` in bold, unless `NO_COLOR`.
@@ -139,9 +236,10 @@ impl Tty {
         }
     }
 
-    /// Reads one line with echo off (the newline is still shown). Ctrl-C and Ctrl-D
-    /// refuse the ceremony; unless the terminal was quiet already, its settings are
-    /// restored afterwards.
+    /// Reads one line with echo off (the newline is still shown). Ctrl-C stops the
+    /// ceremony (exit 130), Ctrl-D refuses it; either way a secret on screen is cleared
+    /// first. Unless the terminal was quiet already, its settings are restored
+    /// afterwards.
     pub fn read_hidden(&mut self) -> Result<Zeroizing<String>> {
         let was_quiet = self.saved.is_some();
         self.quiet()?;
@@ -149,12 +247,17 @@ impl Tty {
         if !was_quiet {
             self.loud();
         }
-        let line = line?;
-        if line.as_bytes().contains(&CTRL_C) {
+        let stop = match line {
+            Ok(line) if !line.as_bytes().contains(&CTRL_C) => return Ok(line),
+            Ok(_) => interrupted(),
+            Err(e) => e,
+        };
+        if self.secret_on_screen() {
+            let _ = self.clear();
+        } else {
             let _ = self.say("\n");
-            return Err(stopped());
         }
-        Ok(line)
+        Err(stop)
     }
 
     /// Waits for Enter (input hidden: nothing need be seen).
@@ -192,7 +295,7 @@ impl Tty {
             match self.file.read(&mut byte) {
                 Ok(0) => {
                     if bytes.is_empty() {
-                        return Err(stopped());
+                        return Err(ended());
                     }
                     break;
                 }

@@ -7,15 +7,21 @@
 //! share is checked against the record as soon as it is complete (seal, set,
 //! commitment, a custodian given twice), and progress says how many are in and who is
 //! still needed. Ctrl-C or Ctrl-D stops the ceremony: nothing is combined.
+//!
+//! An encrypted share pasted when no identity given opens it (none was given, or not
+//! this custodian's) is not the end of the ceremony: its custodian is asked for the path
+//! of their identity file, there and then. Or they decrypt it on their own machine
+//! (`age -d -i KEY FILE`) and paste the plain text.
 
 use std::path::PathBuf;
 
 use super::shares::{Accepted, check_share};
 use crate::audit::{Draft, RejectedShare};
 use crate::error::{Error, Result};
-use crate::recipient::{AGE_BEGIN, Keyring};
+use crate::recipient::{AGE_BEGIN, Keyring, NOT_OURS};
 use crate::seal::SealRecord;
-use crate::share::{self, BEGIN, END, LINES, Share};
+use crate::share::{self, BEGIN, END, Share};
+use crate::store::Store;
 use crate::terminal::Tty;
 
 const AGE_END: &str = "-----END AGE ENCRYPTED FILE-----";
@@ -36,6 +42,7 @@ enum Entry {
 /// with `all`, until every custodian has entered theirs or an empty line ends it once
 /// the threshold is reached). Returns the accepted shares, as `collect` does for files.
 pub(crate) fn collect(
+    store: &Store,
     record: &SealRecord,
     verb: &str,
     keys: &Keyring,
@@ -112,6 +119,12 @@ pub(crate) fn collect(
                     });
                 }
                 Err((custodian, reason)) => {
+                    // Typed lines carry no header naming their seal: say which it is.
+                    let reason = match super::shares::identify_elsewhere(store, record, &share)
+                    {
+                        Some(elsewhere) if share.set.is_none() => elsewhere,
+                        _ => reason,
+                    };
                     let msg = tty.bad(&format!("  refused: {reason}"));
                     tty.say(&format!(
                         "{msg}\n  enter a share of '{}', please\n",
@@ -130,16 +143,22 @@ pub(crate) fn collect(
     draft.custodians = accepted.iter().map(|a| a.custodian.clone()).collect();
     if let Err(e) = result {
         let _ = tty.say("\n");
-        return Err(Error::Refused(format!(
-            "{verb} refused: {} with {} of {t} shares entered ({}); nothing was combined",
-            e.message(),
-            accepted.len(),
-            if accepted.is_empty() {
-                "none".to_string()
-            } else {
-                draft.custodians.join(", ")
-            }
-        )));
+        let entered = if accepted.is_empty() {
+            "none".to_string()
+        } else {
+            draft.custodians.join(", ")
+        };
+        let n_in = accepted.len();
+        let stop = |m: &str| {
+            format!(
+                "{verb} refused: {m} with {n_in} of {t} shares entered ({entered}); nothing was combined"
+            )
+        };
+        return Err(match e {
+            // Ctrl-C keeps its exit code (130); anything else refuses the ceremony.
+            Error::Interrupted(_) => e.map_message(stop),
+            other => Error::Refused(stop(other.message())),
+        });
     }
     tty.say(&format!(
         "{}\n",
@@ -179,13 +198,9 @@ fn read_entry(tty: &mut Tty, keys: &Keyring, record: &SealRecord) -> Result<Entr
             }
         }
         let plain = if first == AGE_BEGIN {
-            match keys.decrypt("the pasted share", text.as_bytes()) {
-                Ok(p) => zeroize::Zeroizing::new(String::from_utf8_lossy(&p).into_owned()),
-                Err(e) => {
-                    let msg = tty.bad(&format!("  the pasted share: {}", e.message()));
-                    tty.say(&format!("{msg}\n"))?;
-                    return Ok(Entry::Again);
-                }
+            match open_pasted(tty, keys, &text)? {
+                Some(p) => p,
+                None => return Ok(Entry::Again),
             }
         } else {
             text
@@ -199,15 +214,23 @@ fn read_entry(tty: &mut Tty, keys: &Keyring, record: &SealRecord) -> Result<Entr
             }
         };
     }
-    // Typed lines, each checked as it comes.
+    // Typed lines, each checked as it comes. Line 1 is as long in every version and
+    // says which version the share is, hence how many lines follow.
     let mut encoded = zeroize::Zeroizing::new(String::new());
     let mut line = zeroize::Zeroizing::new(first.to_string());
+    let mut version = share::CURRENT_FORMAT;
     let mut k = 1;
-    while k <= LINES {
-        match share::parse_line(k, &line) {
+    while k <= share::lines(version) {
+        let parsed = share::parse_line(version, k, &line).and_then(|chars| {
+            if k == 1 {
+                version = share::version_of_first_line(&chars)?;
+            }
+            Ok(chars)
+        });
+        match parsed {
             Ok(chars) => {
                 encoded.push_str(&chars);
-                tty.say(&format!("  line {k} of {LINES} ok\n"))?;
+                tty.say(&format!("  line {k} of {} ok\n", share::lines(version)))?;
                 k += 1;
             }
             Err(fault) => {
@@ -220,7 +243,7 @@ fn read_entry(tty: &mut Tty, keys: &Keyring, record: &SealRecord) -> Result<Entr
                 tty.say(&format!("{msg}\n  type line {k} again\n"))?;
             }
         }
-        if k <= LINES {
+        if k <= share::lines(version) {
             line = tty.read_hidden()?;
             if line.trim().is_empty() {
                 tty.say("  (an empty line: that share is dropped; start again from line 1)\n")?;
@@ -230,7 +253,7 @@ fn read_entry(tty: &mut Tty, keys: &Keyring, record: &SealRecord) -> Result<Entr
     }
     match share::Payload::from_encoded(&encoded) {
         // Typed lines carry no headers: the record gives them, and the payload (seal
-        // id, set, x) is checked against the record all the same.
+        // and set, x) is checked against the record all the same.
         Ok(payload) => Ok(Entry::Share(Share {
             seal: record.name.clone(),
             env: record.env.clone(),
@@ -239,6 +262,7 @@ fn read_entry(tty: &mut Tty, keys: &Keyring, record: &SealRecord) -> Result<Entr
                 .map(|c| c.name.clone())
                 .unwrap_or_default(),
             n: u8::try_from(record.custodians.len()).unwrap_or(u8::MAX),
+            set: None,
             payload,
         })),
         Err(reason) => {
@@ -246,6 +270,83 @@ fn read_entry(tty: &mut Tty, keys: &Keyring, record: &SealRecord) -> Result<Entr
             tty.say(&format!("{msg}\n  start again from line 1\n"))?;
             Ok(Entry::Again)
         }
+    }
+}
+
+/// Opens a pasted age share: with a passphrase asked on the terminal, or with the
+/// identities given; when none was given, or none opens it, asks its custodian for the
+/// path of their identity file (three tries; Enter alone gives up on this share).
+/// Returns `None` when the share stays closed: the reason was shown, the next
+/// custodian is asked.
+fn open_pasted(
+    tty: &mut Tty,
+    keys: &Keyring,
+    text: &str,
+) -> Result<Option<zeroize::Zeroizing<String>>> {
+    const SOURCE: &str = "the pasted share";
+    let as_text = |p: zeroize::Zeroizing<Vec<u8>>| {
+        Some(zeroize::Zeroizing::new(
+            String::from_utf8_lossy(&p).into_owned(),
+        ))
+    };
+    let mut tries = 0;
+    let mut just_added = false;
+    loop {
+        let needs_key = match keys.decrypt(SOURCE, text.as_bytes()) {
+            Ok(p) => return Ok(as_text(p)),
+            // No identity given at all, or none of them opens it: ask for one.
+            Err(Error::Usage(_)) if keys.is_empty() => true,
+            Err(Error::Refused(m)) if m.starts_with(NOT_OURS) => {
+                if just_added {
+                    let msg = tty.bad("  that identity does not open it either");
+                    tty.say(&format!("{msg}\n"))?;
+                }
+                true
+            }
+            Err(e @ Error::Interrupted(_)) => return Err(e),
+            Err(e) => {
+                let msg = tty.bad(&format!("  {SOURCE}: {}", e.message()));
+                tty.say(&format!("{msg}\n"))?;
+                false
+            }
+        };
+        if !needs_key || tries == 3 {
+            tty.say(
+                "  this share stays closed: its custodian can decrypt it on their own machine\n  (age -d -i KEY FILE) and paste the plain text; the next custodian, please\n",
+            )?;
+            return Ok(None);
+        }
+        tries += 1;
+        tty.say(
+            "  this share is encrypted to its custodian's key: type the path of their identity\n  file (an age key, or an SSH private key), or press Enter alone to skip it: ",
+        )?;
+        let path = tty.read_hidden()?;
+        let path = path.trim();
+        if path.is_empty() {
+            tty.say("  skipped\n")?;
+            return Ok(None);
+        }
+        let path = std::path::PathBuf::from(shell_path(path));
+        tty.say(&format!("  identity file: {}\n", path.display()))?;
+        if let Err(e) = keys.add(&path) {
+            let msg = tty.bad(&format!(
+                "  {}",
+                e.message().replace("--identity ", "identity file ")
+            ));
+            tty.say(&format!("{msg}\n"))?;
+            just_added = false;
+            continue;
+        }
+        just_added = true;
+    }
+}
+
+/// A path typed at the terminal, with a leading `~/` read as the home directory, as a
+/// shell would.
+fn shell_path(typed: &str) -> String {
+    match (typed.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => format!("{home}/{rest}"),
+        _ => typed.to_string(),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::hsm::HsmSession;
 use crate::seal::{Custodian, SealRecord};
 use crate::secret::UnsealKey;
 use crate::shamir;
-use crate::share::{Payload, Share, commitment};
+use crate::share::{Binding, Payload, Share, commitment};
 
 /// U = HSM random XOR OS random: neither a weak token RNG nor a weak OS RNG alone
 /// makes U guessable.
@@ -71,9 +71,9 @@ pub(crate) fn deal(
                     env: view.env.clone(),
                     custodian: c.name.clone(),
                     n,
+                    set: Some(view.set),
                     payload: Payload {
-                        seal_id,
-                        set: view.set,
+                        binding: Binding::new(crate::share::CURRENT_FORMAT, seal_id, view.set),
                         threshold: view.threshold,
                         point,
                     },

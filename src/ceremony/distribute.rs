@@ -285,19 +285,38 @@ fn below(n: usize) -> Result<usize> {
     Ok(u32::from_le_bytes(b) as usize % n.max(1))
 }
 
-/// Shows each share alone on the terminal, asks its custodian to type back one group of
-/// it chosen at random (proof that what they wrote down is right), clears the screen and
-/// moves to the next. An empty answer shows the share again; Ctrl-C or Ctrl-D stops the
-/// ceremony, which then seals nothing.
+/// Shows each share alone on the terminal, asks its custodian to type back two groups
+/// of it chosen at random among those only their share has (proof that what they wrote
+/// down is right: [`crate::share::challenge_groups`]), clears the screen and moves to
+/// the next. An empty answer shows the share again; Ctrl-C (exit 130) or Ctrl-D stops
+/// the ceremony, which then seals nothing. Whatever ends it, a share on screen is
+/// cleared first (see [`Tty::show_secret`]).
 fn show(tty: &mut Tty, shares: &[(String, Share)]) -> Result<()> {
     tty.quiet()?;
     let shown = show_each(tty, shares);
+    if shown.is_err() && tty.secret_on_screen() {
+        let _ = tty.clear();
+    }
     tty.loud();
     shown
 }
 
+/// Picks `k` distinct items of `from` at random (all of them when there are fewer).
+fn pick<T: Copy>(from: &[T], k: usize) -> Result<Vec<T>> {
+    let mut pool = from.to_vec();
+    let mut out = Vec::new();
+    while out.len() < k && !pool.is_empty() {
+        out.push(pool.remove(below(pool.len())?));
+    }
+    Ok(out)
+}
+
+/// How many groups each custodian types back.
+const CHALLENGES: usize = 2;
+
 fn show_each(tty: &mut Tty, shares: &[(String, Share)]) -> Result<()> {
     let n = shares.len();
+    let set: Vec<Share> = shares.iter().map(|(_, s)| s.clone()).collect();
     for (i, (name, share)) in shares.iter().enumerate() {
         tty.clear()?;
         tty.say(&format!(
@@ -311,40 +330,50 @@ fn show_each(tty: &mut Tty, shares: &[(String, Share)]) -> Result<()> {
         ))?;
         tty.wait_enter()?;
         let armor = share.to_armor();
-        let lines = share.payload_lines();
+        let mut eligible = crate::share::challenge_groups(&set, i);
+        if eligible.is_empty() {
+            // Only when every group past the set's common fields collides with another
+            // custodian's (threshold 1, where all y are equal, and a checksum clash):
+            // the last group, which holds checksum bits.
+            let lines = share.payload_lines();
+            let last = lines.last().map_or(0, |l| l.len().div_ceil(5));
+            eligible.push((lines.len(), last));
+        }
         loop {
             tty.clear()?;
             tty.say(&format!(
                 "Share of {}: write it down exactly, or keep it in your password manager.\nThe numbered lines are what you will type back; the last two characters of each line check it.\n\n",
                 tty.bold(name)
             ))?;
-            tty.say(&armor)?;
+            tty.show_secret(&armor)?;
             tty.say("\nPress Enter once you have recorded it: the screen is cleared first.\n")?;
             tty.wait_enter()?;
             tty.clear()?;
-            let line = below(lines.len())? + 1;
-            let groups = lines[line - 1].len().div_ceil(5);
-            let group = below(groups)? + 1;
-            let start = (group - 1) * 5;
-            let expected = &lines[line - 1][start..(start + 5).min(lines[line - 1].len())];
             let mut again = false;
-            loop {
-                tty.say(&format!(
-                    "{name}: from your copy, type group {group} of line {line} (not shown),\nor press Enter alone to see your share again: "
-                ))?;
-                let typed = tty.read_hidden()?;
-                let typed = crate::share::normalize_typed(&typed);
-                if typed.is_empty() {
-                    again = true;
+            for (line, group) in pick(&eligible, CHALLENGES)? {
+                let expected = crate::share::group_text(share, line, group)
+                    .ok_or_else(|| Error::Io("a share group out of range".into()))?;
+                loop {
+                    tty.say(&format!(
+                        "{name}: from your copy, type group {group} of line {line} (not shown),\nor press Enter alone to see your share again: "
+                    ))?;
+                    let typed = tty.read_hidden()?;
+                    let typed = crate::share::normalize_typed(&typed);
+                    if typed.is_empty() {
+                        again = true;
+                        break;
+                    }
+                    if *typed == *expected {
+                        break;
+                    }
+                    let msg = tty.bad(&format!(
+                        "  that is not group {group} of line {line}: check your copy and type it again"
+                    ));
+                    tty.say(&format!("{msg}\n"))?;
+                }
+                if again {
                     break;
                 }
-                if *typed == *expected {
-                    break;
-                }
-                let msg = tty.bad(&format!(
-                    "  that is not group {group} of line {line}: check your copy and type it again"
-                ));
-                tty.say(&format!("{msg}\n"))?;
             }
             if !again {
                 break;

@@ -15,7 +15,7 @@ use crate::recipient::{Keyring, read_share};
 use crate::seal::SealRecord;
 use crate::secret::UnsealKey;
 use crate::shamir::{self, SharePoint};
-use crate::share::{Share, commitment};
+use crate::share::{Binding, Share, commitment};
 
 /// A share that passed every check.
 #[derive(Debug)]
@@ -63,25 +63,59 @@ pub fn check_share(
             ),
         ));
     }
-    if hex::encode(share.payload.seal_id) != record.id {
-        return Err((
-            claimed,
-            format!(
-                "it belongs to another seal named '{}' (id {}…; this one is {}…): a share of a re-created seal or of another store",
-                record.name,
-                &hex::encode(share.payload.seal_id)[..8],
-                &record.id[..8.min(record.id.len())]
-            ),
-        ));
+    let seal_id = record.id_bytes().map_err(|e| (claimed.clone(), e.message().to_string()))?;
+    match share_set(record, share) {
+        Some(set) if set == record.set => {}
+        Some(set) if set < record.set => {
+            return Err((
+                claimed,
+                format!(
+                    "it is from share set {set} of '{}'; the current set is {}: it was replaced by a rekey",
+                    record.name, record.set
+                ),
+            ));
+        }
+        Some(set) => {
+            return Err((
+                claimed,
+                format!(
+                    "it is from share set {set} of '{}', which is not current: the current set is {}; a pending rekey or rotation makes set {set} current once confirmed with its new shares",
+                    record.name, record.set
+                ),
+            ));
+        }
+        None => {
+            return Err((
+                claimed,
+                match share.payload.binding {
+                    Binding::Full { seal_id: other, .. } => format!(
+                        "it belongs to another seal named '{}' (id {}…; this one is {}…): a share of a re-created seal or of another store",
+                        record.name,
+                        &hex::encode(other)[..8],
+                        &record.id[..8.min(record.id.len())]
+                    ),
+                    Binding::Tag(tag) => format!(
+                        "it belongs to another seal named '{}' (its set tag {} is none of the share sets of this one, id {}…): a share of a re-created seal or of another store",
+                        record.name,
+                        hex::encode(tag),
+                        &record.id[..8.min(record.id.len())]
+                    ),
+                },
+            ));
+        }
     }
-    if share.payload.set != record.set {
-        return Err((
-            claimed,
-            format!(
-                "it is from share set {} of '{}'; the current set is {}: it was replaced by a rekey",
-                share.payload.set, record.name, record.set
-            ),
-        ));
+    // A version 2 share names its set only in its header (the payload has the tag):
+    // a header whose set is not the set the tag says was edited.
+    if let Some(claimed_set) = share.set {
+        if claimed_set != record.set {
+            return Err((
+                claimed,
+                format!(
+                    "its header says set {claimed_set} but the share itself is of set {} of '{}': the header was edited",
+                    record.set, record.name
+                ),
+            ));
+        }
     }
     if share.payload.threshold != record.threshold {
         return Err((
@@ -123,8 +157,7 @@ pub fn check_share(
             ),
         ));
     }
-    let seal_id = share.payload.seal_id;
-    let c = commitment(&seal_id, share.payload.set, &share.payload.point);
+    let c = commitment(&seal_id, record.set, &share.payload.point);
     if hex::encode(c) != owner.commitment {
         return Err((
             Some(owner.name.clone()),
@@ -135,6 +168,46 @@ pub fn check_share(
         ));
     }
     Ok(owner.name.clone())
+}
+
+/// Which share set of `record`'s seal `share` belongs to, if it is one of them: the
+/// payload's seal id and set (version 1), or the set whose tag the payload carries
+/// (version 2), looked for among every set the seal has had and the pending one.
+pub fn share_set(record: &SealRecord, share: &Share) -> Option<u32> {
+    let seal_id = record.id_bytes().ok()?;
+    let newest = record
+        .pending
+        .as_ref()
+        .map_or(record.set, |p| p.set.max(record.set))
+        .max(record.set.saturating_add(1));
+    match share.payload.binding {
+        Binding::Full { seal_id: id, set } => (id == seal_id).then_some(set),
+        Binding::Tag(_) => (1..=newest)
+            .rev()
+            .find(|s| share.payload.binding.names(&seal_id, *s)),
+    }
+}
+
+/// Names the seal and set of another seal in `store` that `share` belongs to, for a
+/// share refused as not of `record`'s seal: "it is a share of seal 'other' (prod), set
+/// 2". Typed lines carry no header to say it.
+pub fn identify_elsewhere(
+    store: &crate::store::Store,
+    record: &SealRecord,
+    share: &Share,
+) -> Option<String> {
+    let records = store.records().ok()?;
+    records
+        .into_iter()
+        .flatten()
+        .filter(|r| r.name != record.name || r.id != record.id)
+        .find_map(|r| share_set(&r, share).map(|set| (r, set)))
+        .map(|(r, set)| {
+            format!(
+                "it is a share of seal '{}' ({}), set {set}, not of '{}'",
+                r.name, r.env, record.name
+            )
+        })
 }
 
 /// Reads and checks every share file. Returns the accepted shares, or an error naming
@@ -189,15 +262,13 @@ pub fn collect_with(
                 continue;
             }
         };
-        if in_use.is_some_and(|set| set == share.payload.set)
-            && hex::encode(share.payload.seal_id) == record.id
-        {
+        if in_use.is_some_and(|set| share_set(record, &share) == Some(set)) {
             rejected.push(Rejected {
                 path: path.clone(),
                 custodian: Some(share.custodian.clone()),
                 reason: format!(
                     "it belongs to set {}, the one still in use; this confirms the new set {}: give the new shares",
-                    share.payload.set, record.set
+                    in_use.unwrap_or_default(), record.set
                 ),
             });
             continue;

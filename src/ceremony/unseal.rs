@@ -89,7 +89,7 @@ pub(crate) fn recover<T>(
     }
     let verb = how.verb;
     let accepted = if share_paths.is_empty() {
-        super::collect::collect(&record, verb, how.keys, how.all, draft)?
+        super::collect::collect(store, &record, verb, how.keys, how.all, draft)?
     } else {
         shares::collect(&record, share_paths, how.keys, verb, draft)?
     };

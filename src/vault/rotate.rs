@@ -253,6 +253,7 @@ fn note_on(e: Error, note: &str) -> Error {
         Error::Refused(_) => Error::Refused(m),
         Error::Hsm(_) => Error::Hsm(m),
         Error::Io(_) => Error::Io(m),
+        Error::Interrupted(_) => Error::Interrupted(m),
     }
 }
 

@@ -293,5 +293,6 @@ fn with_progress(e: Error, before: &[&str]) -> Error {
         Error::Refused(_) => Error::Refused(note),
         Error::Hsm(_) => Error::Hsm(note),
         Error::Io(_) => Error::Io(note),
+        Error::Interrupted(_) => Error::Interrupted(note),
     }
 }

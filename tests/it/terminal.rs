@@ -136,6 +136,7 @@ fn generate_on_a_terminal_shows_each_share_alone_and_writes_none() {
     let files_before = fx.files();
     let mut pty = Pty::spawn(generate_on_terminal(&fx));
     let mut shares = Vec::new();
+    let mut asked = Vec::new();
     for (i, who) in ["alice", "bob", "carol"].iter().enumerate() {
         pty.expect(&format!("Custodian {} of 3: ", i + 1));
         pty.expect(&format!("{who}: press Enter to see your share."));
@@ -146,25 +147,31 @@ fn generate_on_a_terminal_shows_each_share_alone_and_writes_none() {
         assert!(armor.contains(&format!("Custodian: {who}")), "{armor}");
         pty.expect("Press Enter once you have recorded it");
         pty.line("");
-        let ask = pty.expect_re(r"type group \d of line \d");
-        let numbers: Vec<usize> = ask
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse().unwrap())
-            .collect();
-        let (group, line) = (numbers[0], numbers[1]);
-        // The screen was cleared between the share and the question.
-        let cleared_at = pty.seen.rfind("\x1b[2J").unwrap();
-        assert!(cleared_at > pty.seen.rfind("-----END ZEROTH SHARE-----").unwrap());
         let lines = numbered(&armor);
-        let groups: Vec<&str> = lines[line - 1].split_whitespace().collect();
-        let answer = groups[group].to_string(); // [0] is the line number
-        // A wrong answer first: refused, asked again.
-        let wrong = if answer == "ZZZZZ" { "YYYYY" } else { "ZZZZZ" };
-        pty.line(wrong);
-        pty.expect(&format!("that is not group {group} of line {line}"));
-        // Typed loosely, as people do: lower case.
-        pty.line(&answer.to_lowercase());
+        for k in 0..2 {
+            let ask = pty.expect_re(r"type group \d of line \d");
+            let numbers: Vec<usize> = ask
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().unwrap())
+                .collect();
+            let (group, line) = (numbers[0], numbers[1]);
+            asked.push((i, line, group));
+            // The screen was cleared between the share and the question.
+            let cleared_at = pty.seen.rfind("\x1b[2J").unwrap();
+            assert!(cleared_at > pty.seen.rfind("-----END ZEROTH SHARE-----").unwrap());
+            let groups: Vec<&str> = lines[line - 1].split_whitespace().collect();
+            let answer = groups[group].to_string(); // [0] is the line number
+            if k == 0 {
+                // A wrong answer first: refused, asked again.
+                let wrong = if answer == "ZZZZZ" { "YYYYY" } else { "ZZZZZ" };
+                pty.line(wrong);
+                pty.expect(&format!("that is not group {group} of line {line}"));
+                pty.expect(&format!("type group {group} of line {line} (not shown)"));
+            }
+            // Typed loosely, as people do: lower case.
+            pty.line(&answer.to_lowercase());
+        }
         pty.expect(&format!("{who} has confirmed their share ({} of 3)", i + 1));
         if i < 2 {
             pty.expect("hand the terminal to the next custodian");
@@ -178,6 +185,23 @@ fn generate_on_a_terminal_shows_each_share_alone_and_writes_none() {
     assert!(seen.contains("sealed 'vault-root'"), "{seen}");
     assert!(seen.contains("shown on the terminal, confirmed"), "{seen}");
     assert!(has_colour(&seen), "colour is on without NO_COLOR");
+    // Two groups each, distinct, and each one only that custodian's share has: never a
+    // group every share of the set has in common (the seal's set tag, the threshold).
+    assert_eq!(asked.len(), 6);
+    let group_of = |armor: &str, line: usize, group: usize| -> String {
+        numbered(armor)[line - 1].split_whitespace().nth(group).unwrap().to_string()
+    };
+    for (i, line, group) in &asked {
+        let mine = group_of(&shares[*i], *line, *group);
+        for (j, other) in shares.iter().enumerate() {
+            if j != *i {
+                assert_ne!(group_of(other, *line, *group), mine, "{asked:?}");
+            }
+        }
+    }
+    for pair in asked.chunks(2) {
+        assert_ne!(pair[0], pair[1], "the two groups asked of one custodian differ");
+    }
     // Nothing but the record (and the log) was written: no share file anywhere.
     let after = fx.files();
     let new: Vec<_> = after
@@ -210,6 +234,39 @@ fn generate_on_a_terminal_shows_each_share_alone_and_writes_none() {
     assert_eq!(run.stdout.len(), 64);
 }
 
+/// The screen-clearing sequence zeroth writes: home, erase the screen, erase the
+/// scrollback.
+const CLEAR: &str = "\x1b[H\x1b[2J\x1b[3J";
+
+/// Asserts that after the last share shown in `seen`, the screen and its scrollback were
+/// cleared, and no line of the share was written again.
+#[track_caller]
+fn share_cleared(seen: &str, armor: &str) {
+    let end = seen
+        .rfind("-----END ZEROTH SHARE-----")
+        .expect("a share was shown");
+    let after = &seen[end..];
+    let clear = after.find(CLEAR).unwrap_or_else(|| {
+        panic!("the share was left on screen: no clear after it\n{after:?}")
+    });
+    for line in numbered(armor) {
+        assert!(!after[clear..].contains(&line), "{line:?} shown again");
+    }
+}
+
+/// Starts a terminal dealing and stops at alice's share, on screen. Returns the pty and
+/// the share.
+fn at_alices_share(fx: &Fixture) -> (Pty, String) {
+    let mut pty = Pty::spawn(generate_on_terminal(fx));
+    pty.expect("alice: press Enter to see your share.");
+    pty.line("");
+    let armor = copied(
+        &pty.expect_re(r"-----BEGIN ZEROTH SHARE-----[\s\S]*?-----END ZEROTH SHARE-----"),
+    );
+    pty.expect("Press Enter once you have recorded it");
+    (pty, armor)
+}
+
 #[test]
 fn stopping_the_distribution_seals_nothing() {
     let fx = Fixture::new();
@@ -223,11 +280,79 @@ fn stopping_the_distribution_seals_nothing() {
     pty.expect_re(r"type group \d of line \d");
     pty.session.send_control('c').unwrap();
     let (code, seen) = pty.exit_code();
-    assert_eq!(code, 3, "{seen}");
-    assert!(seen.contains("stopped at the terminal"), "{seen}");
+    assert_eq!(code, 130, "{seen}");
+    assert!(seen.contains("stopped at the terminal (Ctrl-C)"), "{seen}");
     let after = fx.snapshot(&["prod"]);
     assert!(before.0 == after.0, "no file changed");
     assert_eq!(before.1, after.1, "the K_seal made was destroyed again");
+    let entry = fx.log_lines("prod").pop().unwrap();
+    assert_eq!(entry["outcome"], "refused", "{entry}");
+}
+
+#[test]
+fn ctrl_c_while_a_share_is_on_screen_clears_it_and_exits_130() {
+    let fx = Fixture::new();
+    fx.env_init("prod", "prod").ok();
+    let before = fx.snapshot(&["prod"]);
+    let (mut pty, armor) = at_alices_share(&fx);
+    pty.session.send_control('c').unwrap();
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 130, "{seen}");
+    share_cleared(&seen, &armor);
+    // The clear comes before the message saying why zeroth stopped.
+    let clear = seen.rfind(CLEAR).unwrap();
+    let why = seen.rfind("stopped at the terminal (Ctrl-C)").unwrap();
+    assert!(clear < why, "{seen:?}");
+    let after = fx.snapshot(&["prod"]);
+    assert!(before.0 == after.0, "no file changed");
+    assert_eq!(before.1, after.1, "the K_seal made was destroyed again");
+}
+
+#[test]
+fn ctrl_d_while_a_share_is_on_screen_clears_it_and_refuses() {
+    let fx = Fixture::new();
+    fx.env_init("prod", "prod").ok();
+    let (mut pty, armor) = at_alices_share(&fx);
+    pty.session.send_control('d').unwrap();
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 3, "{seen}");
+    assert!(seen.contains("stopped at the terminal (Ctrl-D)"), "{seen}");
+    share_cleared(&seen, &armor);
+}
+
+#[test]
+fn a_signal_while_a_share_is_on_screen_clears_it_first() {
+    for (signal, name) in [
+        (rexpect::process::Signal::SIGTERM, "SIGTERM"),
+        (rexpect::process::Signal::SIGHUP, "SIGHUP"),
+    ] {
+        let fx = Fixture::new();
+        fx.env_init("prod", "prod").ok();
+        let (mut pty, armor) = at_alices_share(&fx);
+        pty.session.process_mut().signal(signal).unwrap();
+        match pty.session.exp_eof() {
+            Ok(rest) => pty.seen.push_str(&rest),
+            Err(e) => panic!("{name}: waiting for the end: {e}\n{}", pty.seen),
+        }
+        match pty.session.process().wait() {
+            Ok(WaitStatus::Signaled(_, s, _)) => assert_eq!(s, signal, "{name}"),
+            other => panic!("{name}: zeroth ended with {other:?}\n{}", pty.seen),
+        }
+        share_cleared(&pty.seen, &armor);
+        // Nothing was sealed: no record; the key made is what a crash leaves, listed by
+        // cleanup and destroyed by cleanup --destroy.
+        assert!(!fx.store().join("seals").join("vault-root.json").exists());
+        let listed = fx
+            .zeroth()
+            .args(["cleanup", "--env", "prod", "--destroy"])
+            .run()
+            .ok();
+        assert!(
+            listed.stdout_str().contains("zeroth:prod:vault-root:v1:s1"),
+            "{}",
+            listed.stdout_str()
+        );
+    }
 }
 
 /// A copy of `line` with one character of group `group` changed such that zeroth can
@@ -244,7 +369,7 @@ fn typo_in_group(share_line: usize, line: &str, group: usize) -> String {
             let mut t: Vec<String> = tokens.iter().map(|s| s.to_string()).collect();
             t[group] = g.into_iter().collect();
             let candidate = t.join(" ");
-            if zeroth::share::parse_line(share_line, &candidate)
+            if zeroth::share::parse_line(zeroth::share::CURRENT_FORMAT, share_line, &candidate)
                 .err()
                 .is_some_and(|e| e.starts_with(&format!("group {group}:")))
             {
@@ -280,16 +405,16 @@ fn unseal_on_a_terminal_collects_shares_one_custodian_at_a_time() {
     // bob types his lines from paper, and gets line 2 wrong once.
     let bob = numbered(&text("bob"));
     pty.line(&bob[0].to_lowercase());
-    pty.expect("line 1 of 5 ok");
+    pty.expect("line 1 of 4 ok");
     pty.line(&typo_in_group(2, &bob[1], 3));
     pty.expect("line 2, group 3: the check characters do not match");
     pty.expect("type line 2 again");
     pty.line(&bob[1]);
-    pty.expect("line 2 of 5 ok");
+    pty.expect("line 2 of 4 ok");
     for l in &bob[2..] {
         pty.line(l);
     }
-    pty.expect("line 5 of 5 ok");
+    pty.expect("line 4 of 4 ok");
     pty.expect("share of bob accepted (share 2 of 5)");
     pty.expect("progress: 2 of 3 shares in; still needed: 1 more, from any of: carol, dave, erin");
     // alice again by mistake, then a share of another seal: refused, the next
@@ -346,7 +471,7 @@ fn a_drill_on_a_terminal_goes_on_past_the_threshold_until_told_to_stop() {
     // A custodian who starts typing and gives up with an empty line.
     pty.expect("your share (paste it, or type line 1)");
     pty.line(&numbered(&text("alice"))[0]);
-    pty.expect("line 1 of 5 ok");
+    pty.expect("line 1 of 4 ok");
     pty.line("");
     pty.expect("that share is dropped; start again from line 1");
     for who in ["erin", "dave", "carol", "bob"] {
@@ -389,7 +514,7 @@ fn stopping_the_collection_combines_nothing() {
     .fails(
         3,
         &[
-            "unseal refused: stopped at the terminal (Ctrl-C or Ctrl-D) with 1 of 3 shares entered (dave); nothing was combined",
+            "unseal refused: stopped at the terminal (Ctrl-D) with 1 of 3 shares entered (dave); nothing was combined",
         ],
     );
     assert!(!out.exists());
