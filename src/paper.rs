@@ -86,7 +86,10 @@ pub fn card(share: &Share, created: &str) -> Result<Zeroizing<String>> {
             "Share",
             format!("{} of {}, threshold {}", p.point.x, share.n, p.threshold),
         ),
-        ("Share set", share.claimed_set().unwrap_or_default().to_string()),
+        (
+            "Share set",
+            share.claimed_set().unwrap_or_default().to_string(),
+        ),
         ("Dealt", created.to_string()),
     ];
     for (i, (k, v)) in fields.iter().enumerate() {

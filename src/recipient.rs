@@ -391,7 +391,6 @@ impl Keyring {
             Err(e) => Err(broken(&e.to_string())),
         }
     }
-
 }
 
 /// The identity files of `identities`, for a message.

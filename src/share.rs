@@ -148,7 +148,10 @@ impl Binding {
     /// Returns true if and only if this binding names set `set` of seal `seal_id`.
     pub fn names(&self, seal_id: &[u8; 16], set: u32) -> bool {
         match self {
-            Binding::Full { seal_id: id, set: s } => id == seal_id && *s == set,
+            Binding::Full {
+                seal_id: id,
+                set: s,
+            } => id == seal_id && *s == set,
             Binding::Tag(t) => *t == set_tag(seal_id, set),
         }
     }
@@ -635,11 +638,7 @@ pub fn lines(version: u8) -> usize {
 /// swap of neighbours on the line: when all the changes that make the check characters
 /// match lie in one group, that group is named; when they spread over several (10 check
 /// bits leave a few chance matches), only the line is.
-pub fn parse_line(
-    version: u8,
-    expect_line: usize,
-    raw: &str,
-) -> Result<Zeroizing<String>, String> {
+pub fn parse_line(version: u8, expect_line: usize, raw: &str) -> Result<Zeroizing<String>, String> {
     let mut tokens: Vec<&str> = raw.split_whitespace().collect();
     if tokens.len() < 2 {
         return Err(
@@ -790,7 +789,6 @@ fn parse_share_header(v: &str) -> Option<(u8, u8, u8, u32)> {
     ))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -907,7 +905,10 @@ mod tests {
     #[test]
     fn typed_back_loosely_still_reads() {
         for version in [FORMAT_V1, FORMAT_V2] {
-            let text = sample_in(version).to_armor().to_lowercase().replace("  ", " ");
+            let text = sample_in(version)
+                .to_armor()
+                .to_lowercase()
+                .replace("  ", " ");
             let text = text
                 .replace("-----begin zeroth share-----", BEGIN)
                 .replace("-----end zeroth share-----", END)
@@ -1145,9 +1146,8 @@ mod tests {
         // and threshold ("00041" in every share of set 4, threshold 3).
         for version in [FORMAT_V1, FORMAT_V2] {
             let shares = dealt(version, [7; 16], 4, 3, 5, [0x5a; 32]);
-            let asked: Vec<(usize, usize)> = (0..5)
-                .flat_map(|i| challenge_groups(&shares, i))
-                .collect();
+            let asked: Vec<(usize, usize)> =
+                (0..5).flat_map(|i| challenge_groups(&shares, i)).collect();
             let layout = Layout::of(version).unwrap();
             let lines = shares[0].payload_lines();
             for (li, line) in lines.iter().enumerate() {
@@ -1165,5 +1165,76 @@ mod tests {
             assert!(group_text(&shares[0], 1, 1) == group_text(&shares[4], 1, 1));
             assert!(layout.prefix * 8 > 25);
         }
+    }
+}
+
+/// The frozen vectors of version 2 (`tests/vectors/share-v2/`), made once and never
+/// written by a test.
+#[cfg(test)]
+mod vectors_v2 {
+    use super::*;
+
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/share-v2/");
+
+    fn read(name: &str) -> String {
+        std::fs::read_to_string(format!("{DIR}{name}")).unwrap()
+    }
+
+    fn unhex<const N: usize>(v: &serde_json::Value) -> [u8; N] {
+        hex::decode(v.as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_frozen_shares_parse_match_their_commitments_and_recover_the_key() {
+        let expected: serde_json::Value = serde_json::from_str(&read("expected.json")).unwrap();
+        let seal_id: [u8; 16] = unhex(&expected["seal_id"]);
+        let set = expected["set"].as_u64().unwrap() as u32;
+        assert_eq!(
+            hex::encode(set_tag(&seal_id, set)),
+            expected["set_tag"].as_str().unwrap()
+        );
+        let mut points = Vec::new();
+        for want in expected["shares"].as_array().unwrap() {
+            let who = want["custodian"].as_str().unwrap();
+            let share = Share::from_armor(&read(&format!("vault-root.{who}.share"))).unwrap();
+            assert_eq!(share.payload.version(), FORMAT_V2);
+            assert_eq!(share.custodian, who);
+            assert_eq!(share.claimed_set(), Some(set));
+            assert!(share.payload.binding.names(&seal_id, set));
+            assert_eq!(
+                u64::from(share.payload.threshold),
+                expected["threshold"].as_u64().unwrap()
+            );
+            assert_eq!(
+                u64::from(share.payload.point.x),
+                want["x"].as_u64().unwrap()
+            );
+            assert_eq!(
+                share.payload.point.y[..],
+                unhex::<32>(&want["y"])[..],
+                "{who}"
+            );
+            assert_eq!(
+                hex::encode(commitment(&seal_id, set, &share.payload.point)),
+                want["commitment"].as_str().unwrap()
+            );
+            points.push(share.payload.point);
+        }
+        let key: [u8; 32] = unhex(&expected["unseal_key"]);
+        for pair in [[0, 1], [0, 2], [1, 2]] {
+            let u = crate::shamir::combine(&[&points[pair[0]], &points[pair[1]]]).unwrap();
+            assert_eq!(u.expose()[..], key[..], "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn the_frozen_bad_shares_are_refused_with_their_fault() {
+        let err = Share::from_armor(&read("bad-typo-line-2.share")).unwrap_err();
+        assert!(err.starts_with("line 8 (share line 2)"), "{err}");
+        let err = Share::from_armor(&read("bad-line-4-missing.share")).unwrap_err();
+        assert!(err.contains("missing"), "{err}");
     }
 }

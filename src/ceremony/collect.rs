@@ -120,8 +120,7 @@ pub(crate) fn collect(
                 }
                 Err((custodian, reason)) => {
                     // Typed lines carry no header naming their seal: say which it is.
-                    let reason = match super::shares::identify_elsewhere(store, record, &share)
-                    {
+                    let reason = match super::shares::identify_elsewhere(store, record, &share) {
                         Some(elsewhere) if share.set.is_none() => elsewhere,
                         _ => reason,
                     };
@@ -323,7 +322,9 @@ fn open_pasted(
         let path = tty.read_hidden()?;
         let path = path.trim();
         if path.is_empty() {
-            tty.say("  skipped\n")?;
+            tty.say(
+                "  skipped: its custodian can decrypt it on their own machine (age -d -i KEY FILE)\n  and paste the plain text; the next custodian, please\n",
+            )?;
             return Ok(None);
         }
         let path = std::path::PathBuf::from(shell_path(path));

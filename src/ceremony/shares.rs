@@ -63,7 +63,9 @@ pub fn check_share(
             ),
         ));
     }
-    let seal_id = record.id_bytes().map_err(|e| (claimed.clone(), e.message().to_string()))?;
+    let seal_id = record
+        .id_bytes()
+        .map_err(|e| (claimed.clone(), e.message().to_string()))?;
     match share_set(record, share) {
         Some(set) if set == record.set => {}
         Some(set) if set < record.set => {

@@ -962,3 +962,20 @@ fn build_shim() -> PathBuf {
     std::fs::rename(&tmp, &out).unwrap();
     out
 }
+
+/// `text`, a share of `seal` as zeroth writes it now (version 2), written as version 1,
+/// as zeroth wrote it before: the same point of the same set, with the seal id and set
+/// in full. Its commitment is the same: it opens the seal just as well.
+pub fn as_version_1(fx: &Fixture, seal: &str, text: &str) -> String {
+    let mut share = zeroth::share::Share::from_armor(text).unwrap();
+    assert_eq!(share.payload.version(), zeroth::share::FORMAT_V2);
+    let id: [u8; 16] = hex::decode(fx.record(seal)["id"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    share.payload.binding = zeroth::share::Binding::Full {
+        seal_id: id,
+        set: share.claimed_set().unwrap(),
+    };
+    share.to_armor().to_string()
+}

@@ -11,6 +11,7 @@ mod ceremonies;
 mod custody;
 mod delivery;
 mod faults;
+mod formats;
 mod governance;
 mod integrity;
 mod leaks;

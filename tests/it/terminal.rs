@@ -189,7 +189,11 @@ fn generate_on_a_terminal_shows_each_share_alone_and_writes_none() {
     // group every share of the set has in common (the seal's set tag, the threshold).
     assert_eq!(asked.len(), 6);
     let group_of = |armor: &str, line: usize, group: usize| -> String {
-        numbered(armor)[line - 1].split_whitespace().nth(group).unwrap().to_string()
+        numbered(armor)[line - 1]
+            .split_whitespace()
+            .nth(group)
+            .unwrap()
+            .to_string()
     };
     for (i, line, group) in &asked {
         let mine = group_of(&shares[*i], *line, *group);
@@ -200,7 +204,10 @@ fn generate_on_a_terminal_shows_each_share_alone_and_writes_none() {
         }
     }
     for pair in asked.chunks(2) {
-        assert_ne!(pair[0], pair[1], "the two groups asked of one custodian differ");
+        assert_ne!(
+            pair[0], pair[1],
+            "the two groups asked of one custodian differ"
+        );
     }
     // Nothing but the record (and the log) was written: no share file anywhere.
     let after = fx.files();
@@ -246,9 +253,9 @@ fn share_cleared(seen: &str, armor: &str) {
         .rfind("-----END ZEROTH SHARE-----")
         .expect("a share was shown");
     let after = &seen[end..];
-    let clear = after.find(CLEAR).unwrap_or_else(|| {
-        panic!("the share was left on screen: no clear after it\n{after:?}")
-    });
+    let clear = after
+        .find(CLEAR)
+        .unwrap_or_else(|| panic!("the share was left on screen: no clear after it\n{after:?}"));
     for line in numbered(armor) {
         assert!(!after[clear..].contains(&line), "{line:?} shown again");
     }
@@ -260,9 +267,8 @@ fn at_alices_share(fx: &Fixture) -> (Pty, String) {
     let mut pty = Pty::spawn(generate_on_terminal(fx));
     pty.expect("alice: press Enter to see your share.");
     pty.line("");
-    let armor = copied(
-        &pty.expect_re(r"-----BEGIN ZEROTH SHARE-----[\s\S]*?-----END ZEROTH SHARE-----"),
-    );
+    let armor =
+        copied(&pty.expect_re(r"-----BEGIN ZEROTH SHARE-----[\s\S]*?-----END ZEROTH SHARE-----"));
     pty.expect("Press Enter once you have recorded it");
     (pty, armor)
 }
@@ -719,4 +725,176 @@ fn without_a_terminal_the_terminal_ceremonies_say_what_to_give() {
             .run()
     })
     .fails(2, &["rekey has no terminal to show the shares on"]);
+}
+
+#[test]
+fn typed_shares_of_either_version_and_of_another_seal_at_the_terminal() {
+    let fx = Fixture::sealed();
+    fx.generate("other", "prod", 2, 3).ok();
+    let text = |seal: &str, who: &str| std::fs::read_to_string(fx.share(seal, who)).unwrap();
+    let mut c = fx.command();
+    c.env("NO_COLOR", "1").args(["drill", "vault-root"]);
+    let mut pty = Pty::spawn(c);
+    // carol types her share from an old card: version 1, five lines.
+    let carol_v1 = as_version_1(&fx, "vault-root", &text("vault-root", "carol"));
+    pty.expect("your share (paste it, or type line 1)");
+    for l in numbered(&carol_v1) {
+        pty.line(&l);
+    }
+    pty.expect("line 1 of 5 ok");
+    pty.expect("line 5 of 5 ok");
+    pty.expect("share of carol accepted (share 3 of 5)");
+    // Someone types the lines of a share of another seal: its set tag names it.
+    pty.expect("your share (paste it, or type line 1)");
+    for l in numbered(&text("other", "bob")) {
+        pty.line(&l);
+    }
+    pty.expect("line 4 of 4 ok");
+    pty.expect("refused: it is a share of seal 'other' (prod), set 1, not of 'vault-root'");
+    // The same in version 1.
+    pty.expect("your share (paste it, or type line 1)");
+    for l in numbered(&as_version_1(&fx, "other", &text("other", "bob"))) {
+        pty.line(&l);
+    }
+    pty.expect("line 5 of 5 ok");
+    pty.expect("refused: it is a share of seal 'other' (prod), set 1, not of 'vault-root'");
+    for who in ["alice", "erin"] {
+        pty.expect("your share (paste it, or type line 1)");
+        for l in numbered(&text("vault-root", who)) {
+            pty.line(&l);
+        }
+        pty.expect(&format!("share of {who} accepted"));
+    }
+    pty.expect("the threshold (3) is reached");
+    pty.line("");
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 0, "{seen}");
+    let entry = fx.log_lines("prod").pop().unwrap();
+    assert_eq!(entry["event"], "drill");
+    assert_eq!(entry["rejected"].as_array().unwrap().len(), 2, "{entry}");
+}
+
+#[test]
+fn an_encrypted_share_is_opened_with_an_identity_given_on_the_spot() {
+    let fx = Fixture::new();
+    fx.env_init("prod", "prod").ok();
+    let keys = fx.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let alice = crate::custody::age_key(&keys, "alice");
+    let other = crate::custody::age_key(&keys, "mallory");
+    fx.zeroth()
+        .args(["generate", "vault-root", "--env", "prod", "--owner", "o"])
+        .args([
+            "--purpose",
+            "p",
+            "--rotate-every",
+            "90d",
+            "--threshold",
+            "2",
+        ])
+        .arg("--custodian")
+        .arg(format!("alice={}", alice.recipient))
+        .args(["--custodian", "bob", "--custodian", "carol", "--out-dir"])
+        .arg(fx.shares_dir())
+        .run()
+        .ok();
+    let sealed =
+        std::fs::read_to_string(crate::custody::encrypted_share(&fx, "vault-root", "alice"))
+            .unwrap();
+    let out = fx.path().join("credential");
+    let mut c = fx.command();
+    c.env("NO_COLOR", "1")
+        .args(["unseal", "vault-root", "--output"])
+        .arg(&out);
+    let mut pty = Pty::spawn(c);
+    // alice pastes her age file; no --identity was given.
+    pty.expect("your share (paste it, or type line 1)");
+    for l in sealed.lines() {
+        pty.line(l);
+    }
+    pty.expect("this share is encrypted to its custodian's key: type the path of their identity");
+    // A path that does not exist, then a key that is not hers, then hers.
+    pty.line(fx.path().join("nowhere.key").to_str().unwrap());
+    pty.expect("does not exist");
+    pty.expect("or press Enter alone to skip it: ");
+    pty.line(other.identity.to_str().unwrap());
+    pty.expect("that identity does not open it either");
+    pty.expect("or press Enter alone to skip it: ");
+    pty.line(alice.identity.to_str().unwrap());
+    pty.expect("share of alice accepted (share 1 of 3)");
+    // bob pastes his plain share.
+    pty.expect("your share (paste it, or type line 1)");
+    for l in std::fs::read_to_string(fx.share("vault-root", "bob"))
+        .unwrap()
+        .lines()
+    {
+        pty.line(l);
+    }
+    pty.expect("share of bob accepted");
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 0, "{seen}");
+    assert_eq!(std::fs::read(&out).unwrap().len(), 64);
+    // The identity paths typed were not secret, and were shown back; the key was not.
+    assert!(seen.contains(&format!("identity file: {}", alice.identity.display())));
+    let key_text = std::fs::read_to_string(&alice.identity).unwrap();
+    let secret_line = key_text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY"))
+        .unwrap();
+    assert!(!seen.contains(secret_line));
+}
+
+#[test]
+fn an_encrypted_share_can_be_skipped_for_its_custodian_to_decrypt_it_at_home() {
+    let fx = Fixture::new();
+    fx.env_init("prod", "prod").ok();
+    let keys = fx.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let alice = crate::custody::age_key(&keys, "alice");
+    fx.zeroth()
+        .args(["generate", "vault-root", "--env", "prod", "--owner", "o"])
+        .args([
+            "--purpose",
+            "p",
+            "--rotate-every",
+            "90d",
+            "--threshold",
+            "2",
+        ])
+        .arg("--custodian")
+        .arg(format!("alice={}", alice.recipient))
+        .args(["--custodian", "bob", "--out-dir"])
+        .arg(fx.shares_dir())
+        .run()
+        .ok();
+    let file = crate::custody::encrypted_share(&fx, "vault-root", "alice");
+    let sealed = std::fs::read_to_string(&file).unwrap();
+    let mut c = fx.command();
+    c.env("NO_COLOR", "1").args(["drill", "vault-root"]);
+    let mut pty = Pty::spawn(c);
+    pty.expect("your share (paste it, or type line 1)");
+    for l in sealed.lines() {
+        pty.line(l);
+    }
+    pty.expect("or press Enter alone to skip it: ");
+    pty.line("");
+    pty.expect("age -d -i KEY FILE");
+    // alice decrypts it on her own machine, as the README says, and pastes the text.
+    let plain = age_decrypt(&alice.identity, &file);
+    assert!(plain.status.success());
+    pty.expect("your share (paste it, or type line 1)");
+    for l in String::from_utf8(plain.stdout).unwrap().lines() {
+        pty.line(l);
+    }
+    pty.expect("share of alice accepted");
+    pty.expect("your share (paste it, or type line 1)");
+    for l in std::fs::read_to_string(fx.share("vault-root", "bob"))
+        .unwrap()
+        .lines()
+    {
+        pty.line(l);
+    }
+    pty.expect("share of bob accepted");
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 0, "{seen}");
 }
