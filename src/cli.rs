@@ -135,6 +135,10 @@ pub enum Command {
         /// Directory for a printable card (SVG) per custodian.
         #[arg(long, value_name = "DIR", conflicts_with_all = ["confirm", "cancel"])]
         paper: Option<PathBuf>,
+        /// Keep a custodian's passphrase that zxcvbn judges weak (a warning instead of a
+        /// refusal).
+        #[arg(long, conflicts_with_all = ["confirm", "cancel"])]
+        allow_weak_passphrase: bool,
         /// Make the pending set with this operation id current (needs its new shares).
         #[arg(long, value_name = "ID", conflicts_with = "cancel")]
         confirm: Option<String>,
@@ -160,6 +164,10 @@ pub enum Command {
         /// Directory for a printable card (SVG) per custodian.
         #[arg(long, value_name = "DIR", conflicts_with_all = ["confirm", "cancel"])]
         paper: Option<PathBuf>,
+        /// Keep a custodian's passphrase that zxcvbn judges weak (a warning instead of a
+        /// refusal).
+        #[arg(long, conflicts_with_all = ["confirm", "cancel"])]
+        allow_weak_passphrase: bool,
         /// Length of the new generated credential [default: the current length].
         #[arg(long, value_name = "BYTES", conflicts_with_all = ["confirm", "cancel", "import"])]
         length: Option<usize>,
@@ -453,6 +461,10 @@ pub enum VaultCommand {
         /// Directory for a printable card (SVG) per custodian.
         #[arg(long, value_name = "DIR", conflicts_with_all = ["confirm", "cancel"])]
         paper: Option<PathBuf>,
+        /// Keep a custodian's passphrase that zxcvbn judges weak (a warning instead of a
+        /// refusal).
+        #[arg(long, conflicts_with_all = ["confirm", "cancel"])]
+        allow_weak_passphrase: bool,
         /// Have the server verify the pending key of this operation, then switch.
         #[arg(long, value_name = "ID", conflicts_with = "cancel")]
         confirm: Option<String>,
@@ -602,6 +614,10 @@ pub struct SpecArgs {
     /// Permit threshold 1: any single custodian recovers the credential.
     #[arg(long)]
     pub allow_threshold_one: bool,
+    /// Keep a custodian's passphrase that zxcvbn judges weak (a warning instead of a
+    /// refusal).
+    #[arg(long)]
+    pub allow_weak_passphrase: bool,
 }
 
 /// `--encoding`.
@@ -650,6 +666,7 @@ impl SpecArgs {
             outlets: Outlets {
                 out_dir: self.out_dir,
                 paper: self.paper,
+                allow_weak_passphrase: self.allow_weak_passphrase,
             },
         })
     }
@@ -777,6 +794,7 @@ pub fn run(cli: Cli) -> Result<Report> {
             threshold,
             out_dir,
             paper,
+            allow_weak_passphrase,
             confirm,
             cancel,
         } => match (confirm, cancel) {
@@ -804,7 +822,11 @@ pub fn run(cli: Cli) -> Result<Report> {
                         .collect::<Result<_>>()?,
                     without,
                     threshold,
-                    outlets: Outlets { out_dir, paper },
+                    outlets: Outlets {
+                        out_dir,
+                        paper,
+                        allow_weak_passphrase,
+                    },
                     credential: None,
                     vault: None,
                 },
@@ -816,6 +838,7 @@ pub fn run(cli: Cli) -> Result<Report> {
             identities,
             out_dir,
             paper,
+            allow_weak_passphrase,
             length,
             import,
             confirm,
@@ -867,7 +890,11 @@ pub fn run(cli: Cli) -> Result<Report> {
                         add: Vec::new(),
                         without: Vec::new(),
                         threshold: None,
-                        outlets: Outlets { out_dir, paper },
+                        outlets: Outlets {
+                            out_dir,
+                            paper,
+                            allow_weak_passphrase,
+                        },
                         credential,
                         vault: None,
                     },
@@ -959,6 +986,7 @@ fn vault(ctx: &Context, command: VaultCommand) -> Result<Report> {
             identities,
             out_dir,
             paper,
+            allow_weak_passphrase,
             confirm,
             cancel,
             server,
@@ -969,7 +997,11 @@ fn vault(ctx: &Context, command: VaultCommand) -> Result<Report> {
                 seal,
                 shares,
                 identities,
-                outlets: Outlets { out_dir, paper },
+                outlets: Outlets {
+                    out_dir,
+                    paper,
+                    allow_weak_passphrase,
+                },
                 accept_certificate: server.accept_certificate.clone(),
                 server: server.server(),
                 token_file,

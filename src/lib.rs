@@ -20,6 +20,7 @@ pub mod governance;
 pub mod hsm;
 pub mod names;
 pub mod paper;
+pub mod passphrase;
 pub mod pin;
 pub mod process;
 pub mod recipient;

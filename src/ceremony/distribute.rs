@@ -34,6 +34,8 @@ pub struct Outlets {
     pub out_dir: Option<PathBuf>,
     /// `--paper`: printable cards.
     pub paper: Option<PathBuf>,
+    /// `--allow-weak-passphrase`: keep a passphrase zxcvbn judges weak, with a warning.
+    pub allow_weak_passphrase: bool,
 }
 
 impl Outlets {
@@ -197,10 +199,7 @@ impl Plan {
                         "{}: choose the passphrase that protects your share of '{seal}'; you will type it at every ceremony.\n",
                         tty.bold(&c.name)
                     ))?;
-                    let p = tty.read_new_secret(
-                        &format!("passphrase for {} (not shown): ", c.name),
-                        "the same again: ",
-                    )?;
+                    let p = choose_passphrase(tty, &c.name, seal, outlets)?;
                     passphrases.insert(c.name.clone(), SecretString::from(p.to_string()));
                 }
             }
@@ -268,6 +267,47 @@ impl Plan {
         }
         Ok(())
     }
+}
+
+/// Asks custodian `name` to choose the passphrase of their share of `seal`: typed twice,
+/// and strong enough by zxcvbn ([`crate::passphrase::weakness`]) unless the ceremony
+/// allows weak ones. Three weak passphrases refuse the ceremony before anything is made.
+fn choose_passphrase(
+    tty: &mut Tty,
+    name: &str,
+    seal: &str,
+    outlets: &Outlets,
+) -> Result<zeroize::Zeroizing<String>> {
+    let mut last = String::new();
+    for _ in 0..3 {
+        let p = tty.read_new_secret(
+            &format!("passphrase for {name} (not shown): "),
+            "the same again: ",
+        )?;
+        match crate::passphrase::weakness(&p, &[name, seal]) {
+            None => return Ok(p),
+            Some(why) if outlets.allow_weak_passphrase => {
+                let msg = tty.bad(&format!(
+                    "  warning: a weak passphrase, kept as --allow-weak-passphrase says: {why}"
+                ));
+                tty.say(&format!("{msg}\n"))?;
+                eprintln!(
+                    "warning: custodian '{name}' protects their share of '{seal}' with a weak passphrase (--allow-weak-passphrase)"
+                );
+                return Ok(p);
+            }
+            Some(why) => {
+                let msg = tty.bad(&format!("  too weak: {why}"));
+                tty.say(&format!(
+                    "{msg}\n  choose a stronger one: four or five uncommon words, or a long random string\n"
+                ))?;
+                last = why;
+            }
+        }
+    }
+    Err(Error::Refused(format!(
+        "custodian '{name}': three passphrases too weak to protect a share of secret zero ({last}); nothing was sealed: choose a stronger one, or run again with --allow-weak-passphrase to accept a weak one knowingly"
+    )))
 }
 
 /// Removes files written by a ceremony that then failed.

@@ -546,17 +546,20 @@ fn a_passphrase_share_is_typed_twice_and_opened_with_age_and_zeroth() {
     let mut pty = Pty::spawn(c);
     pty.expect(": choose the passphrase that protects your share");
     pty.expect("passphrase for alice (not shown): ");
-    pty.line("correct horse battery");
+    pty.line("plinth marmalade oscilloscope rubric");
     pty.expect("the same again: ");
-    pty.line("correct horse staple");
+    pty.line("plinth marmalade oscilloscope rebus");
     pty.expect("the two entries differ; again");
     pty.expect("passphrase for alice (not shown): ");
-    pty.line("correct horse battery");
+    pty.line("plinth marmalade oscilloscope rubric");
     pty.expect("the same again: ");
-    pty.line("correct horse battery");
+    pty.line("plinth marmalade oscilloscope rubric");
     let (code, seen) = pty.exit_code();
     assert_eq!(code, 0, "{seen}");
-    assert!(!seen.contains("correct horse"), "the passphrase was echoed");
+    assert!(
+        !seen.contains("plinth marmalade"),
+        "the passphrase was echoed"
+    );
     let file = fx.shares_dir().join("vault-root.alice.share.age");
     assert_eq!(
         fx.record("vault-root")["custodians"][0]["recipient"],
@@ -568,7 +571,7 @@ fn a_passphrase_share_is_typed_twice_and_opened_with_age_and_zeroth() {
     age.arg("-d").arg(&file);
     let mut pty = Pty::spawn(age);
     pty.expect("passphrase");
-    pty.line("correct horse battery");
+    pty.line("plinth marmalade oscilloscope rubric");
     pty.expect("-----BEGIN ZEROTH SHARE-----");
     let (code, seen) = pty.exit_code();
     assert_eq!(code, 0, "{seen}");
@@ -589,10 +592,10 @@ fn a_passphrase_share_is_typed_twice_and_opened_with_age_and_zeroth() {
     .arg(fx.share("vault-root", "bob"));
     let mut pty = Pty::spawn(c);
     pty.expect("passphrase for share file");
-    pty.line("correct horse");
+    pty.line("plinth marmalade");
     pty.expect("that passphrase does not open it; again");
     pty.expect("passphrase for share file");
-    pty.line("correct horse battery");
+    pty.line("plinth marmalade oscilloscope rubric");
     pty.expect("unsealed 'vault-root' with the shares of alice, bob");
     let (code, seen) = pty.exit_code();
     assert_eq!(code, 0, "{seen}");
@@ -897,4 +900,93 @@ fn an_encrypted_share_can_be_skipped_for_its_custodian_to_decrypt_it_at_home() {
     pty.expect("share of bob accepted");
     let (code, seen) = pty.exit_code();
     assert_eq!(code, 0, "{seen}");
+}
+
+#[test]
+fn a_weak_passphrase_is_refused_with_why_unless_allowed() {
+    let fx = Fixture::new();
+    fx.env_init("prod", "prod").ok();
+    let generate = || {
+        let mut c = fx.command();
+        c.args(["generate", "vault-root", "--env", "prod", "--owner", "o"])
+            .args([
+                "--purpose",
+                "p",
+                "--rotate-every",
+                "90d",
+                "--threshold",
+                "2",
+            ])
+            .args(["--custodian", "alice=passphrase", "--custodian", "bob"])
+            .arg("--out-dir")
+            .arg(fx.shares_dir());
+        c
+    };
+    // Three weak ones: refused, nothing sealed.
+    unchanged(&fx, &["prod"], || {
+        let mut pty = Pty::spawn(generate());
+        for weak in ["abc", "password1", "alice-vault-root"] {
+            pty.expect("passphrase for alice (not shown): ");
+            pty.line(weak);
+            pty.expect("the same again: ");
+            pty.line(weak);
+            pty.expect("too weak: ");
+            pty.expect("guesses");
+        }
+        let (code, seen) = pty.exit_code();
+        Run {
+            code,
+            stdout: Vec::new(),
+            stderr: seen,
+        }
+    })
+    .fails(
+        3,
+        &[
+            "custodian 'alice': three passphrases too weak",
+            "--allow-weak-passphrase",
+            "nothing was sealed",
+        ],
+    );
+    // A weak one, then a strong one: sealed.
+    let mut pty = Pty::spawn(generate());
+    pty.expect("passphrase for alice (not shown): ");
+    pty.line("abc");
+    pty.expect("the same again: ");
+    pty.line("abc");
+    pty.expect("too weak: ");
+    pty.expect("choose a stronger one");
+    pty.expect("passphrase for alice (not shown): ");
+    pty.line("plinth marmalade oscilloscope rubric");
+    pty.expect("the same again: ");
+    pty.line("plinth marmalade oscilloscope rubric");
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 0, "{seen}");
+    // Allowed knowingly: kept, with a warning.
+    let mut c2 = fx.command();
+    c2.args(["generate", "weak-one", "--env", "prod", "--owner", "o"])
+        .args([
+            "--purpose",
+            "p",
+            "--rotate-every",
+            "90d",
+            "--threshold",
+            "2",
+        ])
+        .args(["--custodian", "alice=passphrase", "--custodian", "bob"])
+        .arg("--allow-weak-passphrase")
+        .arg("--out-dir")
+        .arg(fx.shares_dir());
+    let mut pty = Pty::spawn(c2);
+    pty.expect("passphrase for alice (not shown): ");
+    pty.line("abc");
+    pty.expect("the same again: ");
+    pty.line("abc");
+    pty.expect("a weak passphrase, kept as --allow-weak-passphrase says");
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 0, "{seen}");
+    assert!(
+        seen.contains("weak passphrase (--allow-weak-passphrase)"),
+        "{seen}"
+    );
 }
