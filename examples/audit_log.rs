@@ -83,6 +83,7 @@ fn main() -> zeroth::Result<()> {
                 Vec::new()
             },
             operator: "operator".into(),
+            operator_from: Some("option".into()),
             host: "bench-host".into(),
             outcome,
             detail: "credential (hex) given to 'vault' on its stdin".into(),

@@ -101,8 +101,13 @@ pub struct Entry {
     pub custodians: Vec<String>,
     /// Shares refused, with the custodian and the reason.
     pub rejected: Vec<RejectedShare>,
-    /// Who ran it (`ZEROTH_OPERATOR`, else the login name).
+    /// Who ran it (`--operator`, `ZEROTH_OPERATOR`, else the login name).
     pub operator: String,
+    /// Where the operator's name came from: `option` (`--operator`), `env`
+    /// (`ZEROTH_OPERATOR`), `login` (the login name) or `uid`. Absent on entries
+    /// written before zeroth recorded it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operator_from: Option<String>,
     /// On which host.
     pub host: String,
     /// ok, refused or failed.
@@ -242,17 +247,59 @@ fn line_hash(line: &[u8]) -> String {
     hex::encode(Sha256::digest(line))
 }
 
-/// Who runs zeroth: `ZEROTH_OPERATOR`, else the login name, else the uid.
-pub fn operator() -> String {
-    for var in ["ZEROTH_OPERATOR", "USER", "LOGNAME"] {
+/// The operator named with `--operator`, for this process.
+static NAMED_OPERATOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the operator of this run (`--operator NAME`): 1 to 64 characters, no control
+/// characters.
+pub fn name_operator(name: &str) -> Result<()> {
+    let n = name.chars().count();
+    if name.trim().is_empty() || n > 64 || name.chars().any(char::is_control) {
+        return Err(Error::Usage(format!(
+            "--operator: give a name of 1 to 64 printable characters, not {}",
+            name.escape_debug()
+        )));
+    }
+    let _ = NAMED_OPERATOR.set(name.to_string());
+    Ok(())
+}
+
+/// Who runs zeroth, and where the name came from: `--operator` (`option`),
+/// `ZEROTH_OPERATOR` (`env`), else the login name (`login`), else the uid (`uid`).
+fn operator_and_source() -> (String, &'static str) {
+    if let Some(n) = NAMED_OPERATOR.get() {
+        return (n.clone(), "option");
+    }
+    for (var, source) in [
+        ("ZEROTH_OPERATOR", "env"),
+        ("USER", "login"),
+        ("LOGNAME", "login"),
+    ] {
         if let Ok(v) = std::env::var(var) {
             let v: String = v.chars().filter(|c| !c.is_control()).take(64).collect();
-            if !v.is_empty() {
-                return v;
+            if !v.trim().is_empty() {
+                return (v, source);
             }
         }
     }
-    format!("uid:{}", rustix::process::getuid().as_raw())
+    (format!("uid:{}", rustix::process::getuid().as_raw()), "uid")
+}
+
+/// Who runs zeroth: `--operator`, else `ZEROTH_OPERATOR`, else the login name, else the
+/// uid.
+pub fn operator() -> String {
+    operator_and_source().0
+}
+
+/// Where [`operator`]'s name comes from: `option`, `env`, `login` or `uid`.
+pub fn operator_source() -> &'static str {
+    operator_and_source().1
+}
+
+/// Returns true if and only if `entry` names its operator: given with `--operator` or
+/// `ZEROTH_OPERATOR` (or written before zeroth recorded where the name came from).
+pub fn names_operator(entry: &Entry) -> bool {
+    !matches!(entry.operator_from.as_deref(), Some("login" | "uid"))
 }
 
 /// This machine's host name.
@@ -503,6 +550,7 @@ pub fn append(
         custodians: draft.custodians.clone(),
         rejected: draft.rejected.clone(),
         operator: operator(),
+        operator_from: Some(operator_source().to_string()),
         host: host(),
         outcome,
         detail: one_line(detail),

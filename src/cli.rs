@@ -44,6 +44,10 @@ pub struct Cli {
     /// /etc/zeroth/trust.toml when present].
     #[arg(long, global = true, env = "ZEROTH_TRUST", value_name = "FILE")]
     pub trust: Option<PathBuf>,
+    /// Who runs this ceremony, as the log records them [default: ZEROTH_OPERATOR, else
+    /// the login name].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub operator: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -698,6 +702,9 @@ pub fn run(cli: Cli) -> Result<Report> {
         Command::Man { out_dir } => return man(out_dir.clone()),
         _ => {}
     }
+    if let Some(name) = &cli.operator {
+        crate::audit::name_operator(name)?;
+    }
     let ctx = Context {
         store: cli.store,
         pin_file: cli.pin_file,
@@ -1112,6 +1119,15 @@ fn man(out_dir: Option<PathBuf>) -> Result<Report> {
     }
 }
 
+/// Returns true if and only if `bytes` read as text: UTF-8 without control characters
+/// other than tab, carriage return and newline.
+fn looks_like_text(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|t| {
+        t.chars()
+            .all(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n'))
+    })
+}
+
 /// Reads the secret to import: all of stdin (refused on a terminal unless
 /// `from_terminal`, then typed twice without echo), at most 64 KiB, not empty.
 fn read_secret(from_terminal: bool) -> Result<Credential> {
@@ -1160,7 +1176,9 @@ fn read_secret(from_terminal: bool) -> Result<Credential> {
             "the secret on stdin is longer than {IMPORT_MAX} bytes (64 KiB): seal a key to it instead of the data itself"
         )));
     }
-    if buf.ends_with(b"\n") {
+    // Only a text secret is warned about: a binary one (a key, a blob) ends in 0x0a
+    // as often as in anything else, and means it.
+    if buf.ends_with(b"\n") && looks_like_text(&buf) {
         eprintln!(
             "note: the secret read from stdin ends with a newline, which is sealed with it; use printf '%s' to leave it out"
         );

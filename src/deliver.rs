@@ -48,7 +48,7 @@ impl Delivery {
             }
             Delivery::Stdout { allow_tty } => {
                 if !allow_tty && std::io::stdout().is_terminal() {
-                    return Err(Error::Refused(
+                    return Err(Error::Usage(
                         "stdout is a terminal: the credential would stay on screen and in scrollback; pipe it, use --output FILE or --exec, or add --allow-tty".into(),
                     ));
                 }
@@ -80,7 +80,14 @@ impl Delivery {
             }
             Delivery::Stdout { .. } => {
                 let mut out = std::io::stdout().lock();
-                match out.write_all(&bytes).and_then(|_| out.flush()) {
+                // On a terminal (--allow-tty), a newline after the value, so the
+                // prompt that follows does not run into it; into a pipe, the value alone.
+                let newline: &[u8] = if out.is_terminal() { b"\n" } else { b"" };
+                match out
+                    .write_all(&bytes)
+                    .and_then(|_| out.write_all(newline))
+                    .and_then(|_| out.flush())
+                {
                     Ok(()) => Ok(0),
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
                     Err(e) => Err(Error::Io(format!(

@@ -572,6 +572,8 @@ pub const FINDINGS: &[(&str, Severity)] = &[
     ("reuse-unchecked", Severity::Warning),
     ("settings-invalid", Severity::Error),
     ("settings-unapproved", Severity::Warning),
+    ("operator-unnamed", Severity::Warning),
+    ("rotation-due-soon", Severity::Warning),
 ];
 
 fn severity(id: &'static str) -> Severity {
@@ -700,6 +702,25 @@ fn seal_findings(
         );
     }
     if let Some(due) = rotation_due(record) {
+        let window = i64::from(policy.rotation_warning(record.rotate_every_days));
+        if due > now && (due - now).whole_days() < window {
+            f.add(
+                "rotation-due-soon",
+                env,
+                seal,
+                None,
+                format!(
+                    "rotation falls due {} (in {} days; every {} days)",
+                    clock::format(due),
+                    (due - now).whole_days(),
+                    record.rotate_every_days
+                ),
+                format!(
+                    "plan the rotation with its custodians: zeroth rotate {} --share … --out-dir …",
+                    record.name
+                ),
+            );
+        }
         if due <= now {
             f.add(
                 "rotation-overdue",
@@ -998,6 +1019,31 @@ fn env_findings(
             None,
             format!("entry {}: {}: {}", d.seq, d.kind.name(), d.detail),
             action,
+        );
+    }
+    let unnamed: Vec<&LogEntry> = v
+        .parsed
+        .iter()
+        .filter(|e| !audit::names_operator(e))
+        .collect();
+    if let Some(last) = unnamed.last() {
+        f.add(
+            "operator-unnamed",
+            env,
+            None,
+            None,
+            format!(
+                "{} entr{} of the log of '{env}' name no operator, only the account that ran {} (the latest: entry {}, {} {}, by '{}' on {})",
+                unnamed.len(),
+                if unnamed.len() == 1 { "y" } else { "ies" },
+                if unnamed.len() == 1 { "it" } else { "them" },
+                last.seq,
+                crate::text::clean(&last.event),
+                crate::text::clean(&last.time),
+                crate::text::clean(&last.operator),
+                crate::text::clean(&last.host)
+            ),
+            "name the person who runs each ceremony: zeroth --operator NAME …, or ZEROTH_OPERATOR=NAME in their environment (entries already written stay as they are)".into(),
         );
     }
     if !v.time_backwards.is_empty() {

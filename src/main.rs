@@ -15,6 +15,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
+            if let Some(tip) = missing_separator_tip(&e) {
+                eprintln!("\n{tip}");
+            }
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
@@ -59,4 +62,25 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// A hint for the commonest slip with a command to run: its words given without the
+/// `--` that separates them from zeroth's own options (`--exec bao write …`).
+fn missing_separator_tip(e: &clap::Error) -> Option<&'static str> {
+    use clap::error::ErrorKind;
+    if !matches!(
+        e.kind(),
+        ErrorKind::UnknownArgument | ErrorKind::MissingRequiredArgument
+    ) {
+        return None;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--") {
+        return None;
+    }
+    let runs_a_command = args.iter().any(|a| a == "--exec")
+        || (args.iter().any(|a| a == "vault") && args.iter().any(|a| a == "root"));
+    runs_a_command.then_some(
+        "tip: the command to run goes after '--', so that its own words are not read as zeroth's: zeroth unseal SEAL --share FILE… --exec -- bao write sys/unseal key=-",
+    )
 }

@@ -200,6 +200,13 @@ fn stricter(a: &Policy, b: &Policy) -> Policy {
         recovery_test_days: a.recovery_test_days.min(b.recovery_test_days),
         share_proof_days: a.share_proof_days.min(b.share_proof_days),
         pending_max_age_days: a.pending_max_age_days.min(b.pending_max_age_days),
+        rotation_warning_days: match (a.rotation_warning_days, b.rotation_warning_days) {
+            (None, None) => None,
+            (x, y) => Some(
+                x.unwrap_or(Policy::ROTATION_WARNING_DAYS)
+                    .max(y.unwrap_or(Policy::ROTATION_WARNING_DAYS)),
+            ),
+        },
     }
 }
 
@@ -251,6 +258,15 @@ pub fn effective(store: &Store, env: &str, key: &PublicKey) -> Effective {
             "pending_max_age_days",
             base_policy.pending_max_age_days,
             proposed.pending_max_age_days,
+        ),
+        (
+            "rotation_warning_days",
+            base_policy
+                .rotation_warning_days
+                .unwrap_or(Policy::ROTATION_WARNING_DAYS),
+            proposed
+                .rotation_warning_days
+                .unwrap_or(Policy::ROTATION_WARNING_DAYS),
         ),
     ] {
         if a != p {
@@ -366,11 +382,27 @@ mod tests {
             recovery_test_days: 400,
             share_proof_days: 100,
             pending_max_age_days: 30,
+            rotation_warning_days: Some(3),
         };
         let s = stricter(&a, &b);
+        assert_eq!(s.rotation_warning_days, Some(14));
+        assert_eq!(stricter(&a, &a).rotation_warning_days, None);
         assert_eq!(s.expiry_warning_days, 30);
         assert_eq!(s.recovery_test_days, 180);
         assert_eq!(s.share_proof_days, 100);
         assert_eq!(s.pending_max_age_days, 7);
+    }
+
+    #[test]
+    fn settings_signed_before_rotation_warnings_keep_their_bytes() {
+        // A policy without rotation_warning_days serializes as it did before the
+        // member existed, so settings signed then still verify.
+        let json = serde_json::to_string(&Policy::default()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"expiry_warning_days":30,"recovery_test_days":180,"share_proof_days":365,"pending_max_age_days":7}"#
+        );
+        assert_eq!(Policy::default().rotation_warning(90), 14);
+        assert_eq!(Policy::default().rotation_warning(28), 7);
     }
 }

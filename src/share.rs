@@ -409,6 +409,8 @@ impl Share {
         let begin = lines.iter().position(|l| *l == BEGIN).ok_or_else(|| {
             if text.contains("BEGIN AGE ENCRYPTED FILE") {
                 "this share is encrypted with age: decrypt it first (age -d -i KEY)".to_string()
+            } else if text.contains("<svg") {
+                "this is a paper card (SVG), not a share file: scan its QR code (or type its numbered lines) into a file, and give that file".to_string()
             } else {
                 format!("no '{BEGIN}' line: this is not a zeroth share file")
             }

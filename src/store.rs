@@ -70,6 +70,25 @@ pub struct Policy {
     pub share_proof_days: u32,
     /// A pending rekey or rotation older than this many days is stale (7).
     pub pending_max_age_days: u32,
+    /// Warn this many days before a seal's rotation falls due (14; never more than a
+    /// quarter of the seal's rotation period). Optional, so that settings signed before
+    /// it existed keep their signed bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation_warning_days: Option<u32>,
+}
+
+impl Policy {
+    /// The default of `rotation_warning_days`.
+    pub const ROTATION_WARNING_DAYS: u32 = 14;
+
+    /// How many days before a rotation falls due `check` warns, for a seal rotated
+    /// every `period` days: `rotation_warning_days` (14), at most a quarter of the
+    /// period, so a short period is not warned about for most of its length.
+    pub fn rotation_warning(&self, period: u32) -> u32 {
+        self.rotation_warning_days
+            .unwrap_or(Self::ROTATION_WARNING_DAYS)
+            .min(period / 4)
+    }
 }
 
 impl Default for Policy {
@@ -79,6 +98,7 @@ impl Default for Policy {
             recovery_test_days: 180,
             share_proof_days: 365,
             pending_max_age_days: 7,
+            rotation_warning_days: None,
         }
     }
 }
@@ -138,9 +158,14 @@ pub struct StoreLock {
 impl Store {
     /// Returns the error for a directory that holds no store.
     fn no_store(root: &Path) -> Error {
+        // A relative path is shown as a person would type it: "./zeroth", not "zeroth".
+        let shown = if root.is_relative() && !root.starts_with(".") && !root.starts_with("..") {
+            format!("./{}", root.display())
+        } else {
+            root.display().to_string()
+        };
         Error::Usage(format!(
-            "no zeroth store at {}: run 'zeroth env init' to create one, or give --store DIR",
-            root.display()
+            "no zeroth store at {shown}: give your store's directory with --store DIR or ZEROTH_STORE (without either, ./zeroth), or run 'zeroth env init' to create one there"
         ))
     }
 

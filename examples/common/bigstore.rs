@@ -61,6 +61,7 @@ pub fn write_store(dir: &Path, n: u64) -> zeroth::Result<()> {
         custodians: Vec::new(),
         rejected: Vec::new(),
         operator: "bench".into(),
+        operator_from: Some("option".into()),
         host: "bench-host".into(),
         outcome: Outcome::Ok,
         detail: "bound for the benchmark".into(),

@@ -107,7 +107,7 @@ pub fn show(ctx: &Context, env: Option<&str>) -> Result<Report> {
         let (key, _) = ctx.trust.env_key(&store, &e, None)?;
         let eff = settings::effective(&store, &e, &key);
         text.push_str(&format!(
-            "{e}: {}\n  policy: expiry_warning_days {}, recovery_test_days {}, share_proof_days {}, pending_max_age_days {}\n",
+            "{e}: {}\n  policy: expiry_warning_days {}, recovery_test_days {}, share_proof_days {}, pending_max_age_days {}, rotation_warning_days {}\n",
             match (&eff.approved, &eff.problem) {
                 (_, Some(p)) => format!("APPROVED SETTINGS UNUSABLE: {}", crate::text::clean(p)),
                 (Some(s), None) => format!(
@@ -120,7 +120,10 @@ pub fn show(ctx: &Context, env: Option<&str>) -> Result<Report> {
             eff.policy.expiry_warning_days,
             eff.policy.recovery_test_days,
             eff.policy.share_proof_days,
-            eff.policy.pending_max_age_days
+            eff.policy.pending_max_age_days,
+            eff.policy
+                .rotation_warning_days
+                .unwrap_or(crate::store::Policy::ROTATION_WARNING_DAYS)
         ));
         for (name, (when, _)) in &eff.offboarded {
             text.push_str(&format!("  offboarded: {name} ({when})\n"));

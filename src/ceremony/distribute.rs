@@ -64,11 +64,20 @@ pub(crate) fn card_path(dir: &Path, seal: &str, custodian: &str) -> PathBuf {
 pub(crate) fn preflight(outlets: &Outlets, seal: &str, custodians: &[CustodianSpec]) -> Result<()> {
     for (flag, dir) in [("--out-dir", &outlets.out_dir), ("--paper", &outlets.paper)] {
         if let Some(dir) = dir {
-            if !dir.is_dir() {
-                return Err(Error::Usage(format!(
-                    "{flag} {} is not a directory",
-                    dir.display()
-                )));
+            // A directory that does not exist yet is made (0700) when the shares are
+            // written; something else in its place, or under a file, is refused.
+            let in_the_way = dir
+                .ancestors()
+                .filter(|a| !a.as_os_str().is_empty())
+                .find(|a| a.symlink_metadata().is_ok());
+            if let Some(found) = in_the_way {
+                if !found.is_dir() {
+                    return Err(Error::Usage(format!(
+                        "{flag} {}: {} is not a directory",
+                        dir.display(),
+                        found.display()
+                    )));
+                }
             }
         }
     }
@@ -126,9 +135,20 @@ pub(crate) struct Delivered {
     pub written: Vec<PathBuf>,
     /// True when the shares were shown on the terminal.
     pub on_terminal: bool,
+    /// Directories made for `--out-dir` and `--paper`, outermost first.
+    pub made_dirs: Vec<PathBuf>,
 }
 
 impl Delivered {
+    /// Removes what was written, and the directories made for it, when the ceremony
+    /// fails after the shares went out.
+    pub fn undo(&self) {
+        remove(&self.written);
+        for dir in self.made_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+
     /// How the shares went out, for the log: "files, cards", "shown on the terminal".
     pub fn how(&self) -> String {
         let mut how = Vec::new();
@@ -219,7 +239,7 @@ impl Plan {
         let mut out = Delivered::default();
         let result = self.deliver_into(shares, created, &mut out);
         if let Err(e) = result {
-            remove(&out.written);
+            out.undo();
             return Err(e);
         }
         Ok(out)
@@ -231,6 +251,12 @@ impl Plan {
         created: &str,
         out: &mut Delivered,
     ) -> Result<()> {
+        for dir in [&self.outlets.out_dir, &self.outlets.paper]
+            .into_iter()
+            .flatten()
+        {
+            make_dir(dir, &mut out.made_dirs)?;
+        }
         for (name, share) in shares {
             let mut file = None;
             if let Some(dir) = &self.outlets.out_dir {
@@ -308,6 +334,28 @@ fn choose_passphrase(
     Err(Error::Refused(format!(
         "custodian '{name}': three passphrases too weak to protect a share of secret zero ({last}); nothing was sealed: choose a stronger one, or run again with --allow-weak-passphrase to accept a weak one knowingly"
     )))
+}
+
+/// Makes `dir` and the parents it lacks, mode 0700 (share files and cards are
+/// secrets), noting each one made in `made`.
+fn make_dir(dir: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let missing: Vec<PathBuf> = dir
+        .ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .take_while(|a| a.symlink_metadata().is_err())
+        .map(Path::to_path_buf)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io("create directory", dir, e))?;
+    made.extend(missing.into_iter().rev());
+    Ok(())
 }
 
 /// Removes files written by a ceremony that then failed.

@@ -504,7 +504,7 @@ fn write_out(
     let delivered = plan.deliver(&shares, &record.created)?;
     crate::fault::point("generate:after-shares");
     if let Err(e) = store.write_record(&record) {
-        distribute::remove(&delivered.written);
+        delivered.undo();
         return Err(e);
     }
     Ok((record, delivered))

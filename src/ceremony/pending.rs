@@ -351,7 +351,7 @@ fn start_inner(g: &Guard<'_>, args: Start, draft: &mut Draft) -> Result<Report> 
                 let written = plan.deliver(&new_shares, &pending.created)?;
                 fault::point(&format!("{}:after-shares", args.kind.name()));
                 if let Err(e) = store.write_record(&updated) {
-                    distribute::remove(&written.written);
+                    written.undo();
                     return Err(e);
                 }
                 fault::point(&format!("{}:after-record", args.kind.name()));

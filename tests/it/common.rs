@@ -27,6 +27,8 @@ use std::sync::OnceLock;
 
 pub const PIN: &str = "246810";
 pub const SO_PIN: &str = "13579111";
+/// The operator every ceremony of the tests names (`ZEROTH_OPERATOR`).
+pub const OPERATOR: &str = "test-operator";
 /// The environment variables the bao and vault clients, and zeroth's vault commands, read.
 pub const VAULT_ENV: [&str; 10] = [
     "BAO_ADDR",
@@ -239,6 +241,7 @@ impl Cmd<'_> {
             .env_remove("ZEROTH_TRUST")
             .env("ZEROTH_PIN", PIN)
             .env("ZEROTH_LOCK_WAIT_MS", "500")
+            .env("ZEROTH_OPERATOR", OPERATOR)
             .env_remove("ZEROTH_NOW")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -568,6 +571,7 @@ impl Fixture {
             .env_remove("ZEROTH_TRUST")
             .env("ZEROTH_PIN", PIN)
             .env("ZEROTH_LOCK_WAIT_MS", "500")
+            .env("ZEROTH_OPERATOR", OPERATOR)
             .env("TERM", "xterm")
             .env_remove("NO_COLOR")
             .env_remove("ZEROTH_NOW");

@@ -21,4 +21,5 @@ mod quorum;
 mod refusals;
 mod terminal;
 mod tokens;
+mod ux;
 mod vault;

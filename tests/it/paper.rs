@@ -128,13 +128,15 @@ fn paper_cards_carry_the_share_and_their_qr_code_gives_it_back() {
         3,
         &["other.bob.card.svg already exists", "never overwrites"],
     );
+    let a_file = fx.path().join("a-file");
+    std::fs::write(&a_file, "not a directory").unwrap();
     unchanged(&fx, &["prod"], || {
         fx.generate_cmd("other", "prod", 2, 3)
             .arg("--paper")
-            .arg(fx.path().join("nowhere"))
+            .arg(a_file.join("cards"))
             .run()
     })
-    .fails(2, &["--paper", "nowhere is not a directory"]);
+    .fails(2, &["--paper", "a-file is not a directory"]);
 }
 
 #[test]
