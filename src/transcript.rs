@@ -161,6 +161,7 @@ pub fn show(
     ];
     let mut json_entries = Vec::new();
     let mut notes = String::new();
+    let cut_detail = std::io::IsTerminal::is_terminal(&std::io::stdout());
     for env in envs(&store, env)? {
         let (key, _) = key_for(ctx, &store, &env, None)?;
         let v = audit::verify(&store, &env, &key)?;
@@ -214,7 +215,12 @@ pub fn show(
                 } else {
                     c(&custodians)
                 },
-                c(&e.detail.chars().take(100).collect::<String>()),
+                // Cut to fit a terminal; whole when read by a program or a file.
+                if cut_detail {
+                    c(&e.detail.chars().take(100).collect::<String>())
+                } else {
+                    c(&e.detail)
+                },
             ]);
             let mut value = serde_json::to_value(e).unwrap_or_default();
             if let Some(obj) = value.as_object_mut() {
@@ -263,10 +269,16 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Ceremony transcript: {} ({})\n",
+        "# Ceremony transcript: {} ({}){}\n",
         code(seal),
-        md(&env)
+        md(&env),
+        if record.revoked.is_some() {
+            " — REVOKED"
+        } else {
+            ""
+        }
     );
+    out.push_str(&summary_block(&record, &entries, &v));
     let _ = writeln!(out, "| | |\n| --- | --- |");
     let rows: Vec<(&str, String)> = vec![
         (
@@ -417,6 +429,19 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
                     .join(", ")
             },
         );
+        if !is_handover(e) && (!e.custodians.is_empty() || !e.rejected.is_empty()) {
+            item(
+                "Presenters",
+                format!(
+                    "{} accepted, {} refused",
+                    e.custodians.len(),
+                    e.rejected.len()
+                ),
+            );
+        }
+        if let Some(status) = consumer_status(e) {
+            item("Consumer exit status", status);
+        }
         for r in &e.rejected {
             item(
                 "Share refused",
@@ -476,10 +501,16 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
             "Every signature verified: the record and each ceremony above are as the HSM signed them.".to_string()
         }
     );
+    out.push_str(SIGN_OFF);
     let mut report = Report::new(
         out,
         json!({
             "seal": seal,
+            "revoked": record.revoked.is_some(),
+            "participation": participation(&entries)
+                .into_iter()
+                .map(|(who, p)| json!({"custodian": who, "accepted": p.accepted, "refused": p.refused}))
+                .collect::<Vec<_>>(),
             "env": env,
             "verified": all_good,
             "unsigned_entries": unsigned,
@@ -490,4 +521,235 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
         report.exit_code = 3;
     }
     Ok(report)
+}
+
+/// The block an auditor, the operator and the witnesses sign, at the end of a report.
+const SIGN_OFF: &str = "\n## Sign-off\n\nWe were present at, or have reviewed, the ceremonies above, and this transcript is a true record of them.\n\n| role | name | signature | date |\n| --- | --- | --- | --- |\n| Operator | | | |\n| Witness | | | |\n| Witness | | | |\n| Auditor | | | |\n";
+
+/// What one custodian did in a seal's ceremonies.
+#[derive(Default)]
+struct Participation {
+    /// Event names of the ceremonies where their share was accepted, in order.
+    accepted: Vec<String>,
+    /// Event names of the ceremonies where a share presented as theirs was refused.
+    refused: Vec<String>,
+}
+
+/// Who took part in what, from the log entries of one seal.
+fn participation(entries: &[(usize, &Entry)]) -> std::collections::BTreeMap<String, Participation> {
+    let mut out: std::collections::BTreeMap<String, Participation> = Default::default();
+    for (_, e) in entries.iter().filter(|(_, e)| !is_handover(e)) {
+        for c in &e.custodians {
+            out.entry(c.clone())
+                .or_default()
+                .accepted
+                .push(e.event.clone());
+        }
+        for r in &e.rejected {
+            let who = r.custodian.clone().unwrap_or_else(|| "(unknown)".into());
+            out.entry(who).or_default().refused.push(e.event.clone());
+        }
+    }
+    out
+}
+
+/// "generate, drill ×2": event names with how many times each, in first-seen order.
+fn counted(events: &[String]) -> String {
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for e in events {
+        match seen.iter_mut().find(|(n, _)| n == e) {
+            Some((_, k)) => *k += 1,
+            None => seen.push((e, 1)),
+        }
+    }
+    seen.iter()
+        .map(|(n, k)| {
+            if *k == 1 {
+                md(n)
+            } else {
+                format!("{} ×{k}", md(n))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The summary at the head of a report: the seal, its state, versions, custodians, the
+/// ceremonies and who took part in what.
+fn summary_block(
+    record: &crate::seal::SealRecord,
+    entries: &[(usize, &Entry)],
+    v: &Verification,
+) -> String {
+    let mut out = String::from("## Summary\n\n");
+    let state = match (&record.revoked, &record.pending) {
+        (Some(r), _) => format!(
+            "**REVOKED** at {} by {}: {}",
+            md(&r.time),
+            md(&r.operator),
+            md(&r.reason)
+        ),
+        (None, Some(p)) => format!(
+            "active; a {} ({}) awaits confirmation",
+            md(p.kind.name()),
+            code(&p.id)
+        ),
+        (None, None) => "active".to_string(),
+    };
+    let mut versions: Vec<String> = record
+        .history
+        .iter()
+        .map(|h| {
+            format!(
+                "v{} set {} (sealed {}, retired {}: {})",
+                h.version,
+                h.set,
+                md(&h.sealed),
+                md(&h.retired),
+                md(&h.why)
+            )
+        })
+        .collect();
+    versions.push(format!(
+        "v{} set {} (current, sealed {})",
+        record.version,
+        record.set,
+        md(&record.sealed)
+    ));
+    let (mut ok, mut refused, mut failed, mut unsigned) = (0, 0, 0, 0);
+    for (i, e) in entries {
+        match e.outcome {
+            audit::Outcome::Ok => ok += 1,
+            audit::Outcome::Refused => refused += 1,
+            audit::Outcome::Failed => failed += 1,
+        }
+        if v.signatures.get(*i).copied().flatten().is_none() {
+            unsigned += 1;
+        }
+    }
+    let mut operators: Vec<(String, usize)> = Vec::new();
+    for (_, e) in entries {
+        let name = format!(
+            "{}{}",
+            e.operator,
+            if audit::names_operator(e) {
+                ""
+            } else {
+                " (login name, not named)"
+            }
+        );
+        match operators.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, k)) => *k += 1,
+            None => operators.push((name, 1)),
+        }
+    }
+    let rows = [
+        (
+            "Seal",
+            format!(
+                "{}, owner {}, environment {}: {}",
+                code(&record.name),
+                md(&record.owner),
+                md(&record.env),
+                md(&record.purpose)
+            ),
+        ),
+        ("State", state),
+        ("Versions", versions.join("; ")),
+        (
+            "Custodians",
+            format!(
+                "any {} of {}: {}",
+                record.threshold,
+                record.custodians.len(),
+                record
+                    .custodians
+                    .iter()
+                    .map(|c| md(&c.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        (
+            "Ceremonies",
+            format!(
+                "{} in the log: {ok} ok, {refused} refused, {failed} failed; {unsigned} unsigned",
+                entries.len()
+            ),
+        ),
+        (
+            "Operators",
+            operators
+                .iter()
+                .map(|(n, k)| format!("{} ({k})", md(n)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+    ];
+    for (k, val) in rows {
+        let _ = writeln!(out, "- **{k}**: {val}");
+    }
+    let parts = participation(entries);
+    if !parts.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| custodian | share accepted in | share refused in |\n| --- | --- | --- |"
+        );
+        for (who, p) in &parts {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                md(who),
+                if p.accepted.is_empty() {
+                    "—".to_string()
+                } else {
+                    counted(&p.accepted)
+                },
+                if p.refused.is_empty() {
+                    "—".to_string()
+                } else {
+                    counted(&p.refused)
+                }
+            );
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// Returns true if and only if `e` records how a credential recovered by the entry
+/// before it was handed over (its custodians are that entry's, not new presenters).
+fn is_handover(e: &Entry) -> bool {
+    matches!(e.event.as_str(), "delivery" | "rotate-deliver")
+}
+
+/// The exit status of the consumer a credential was handed to, for the log entries
+/// that record a hand-over (`delivery`, `rotate-deliver`, `rotate-confirm`,
+/// `vault-root-end`), as their detail states it.
+fn consumer_status(e: &Entry) -> Option<String> {
+    if !matches!(
+        e.event.as_str(),
+        "delivery" | "rotate-deliver" | "rotate-confirm" | "vault-root-end"
+    ) {
+        return None;
+    }
+    let d = &e.detail;
+    if let Some(at) = d.find("killed by signal ") {
+        let rest: String = d[at..]
+            .chars()
+            .take_while(|c| *c != ')' && *c != ';')
+            .collect();
+        return Some(md(&format!("{rest})")).replace("))", ")"));
+    }
+    let at = d.find("exited with ")?;
+    let code: String = d[at + "exited with ".len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (!code.is_empty()).then(|| {
+        format!(
+            "{code} ({})",
+            if code == "0" { "success" } else { "failure" }
+        )
+    })
 }

@@ -286,3 +286,99 @@ fn only_a_text_secret_is_noted_for_its_trailing_newline() {
     let bin = fx.import_cmd("binary", "prod", 2, 3, &binary).run().ok();
     assert!(!bin.stderr.contains("newline"), "{}", bin.stderr);
 }
+
+#[test]
+fn the_auditors_report_has_a_summary_presenters_consumers_and_a_sign_off() {
+    let fx = Fixture::sealed();
+    fx.drill_all();
+    let exec = |code: u8| {
+        fx.unseal_cmd("vault-root", &["alice", "bob", "carol"])
+            .args(["--exec", "--", "sh", "-c"])
+            .arg(format!("cat >/dev/null; exit {code}"))
+            .run()
+    };
+    exec(0).ok();
+    assert_eq!(exec(2).code, 2);
+    // A share presented and refused: another seal's.
+    fx.generate("other", "prod", 2, 3).ok();
+    fx.zeroth()
+        .args(["unseal", "vault-root", "--output", "-", "--share"])
+        .args(["alice", "bob", "carol"].map(|w| fx.share("vault-root", w)))
+        .arg("--share")
+        .arg(fx.share("other", "carol"))
+        .run()
+        .fails(3, &["other.carol.share"]);
+    fx.zeroth()
+        .args([
+            "revoke",
+            "vault-root",
+            "--reason",
+            "test over",
+            "--confirm-seal",
+            "vault-root",
+        ])
+        .run()
+        .ok();
+    let report = fx
+        .zeroth()
+        .args(["audit", "report", "vault-root"])
+        .run()
+        .ok();
+    let text = report.stdout_str();
+    assert!(
+        text.starts_with("# Ceremony transcript: `vault-root` (prod) — REVOKED"),
+        "{text}"
+    );
+    for fragment in [
+        "## Summary",
+        "- **State**: **REVOKED** at ",
+        ": test over",
+        "- **Versions**: v1 set 1 (current, sealed ",
+        "- **Custodians**: any 3 of 5: alice, bob, carol, dave, erin",
+        "- **Operators**: test-operator (",
+        "| custodian | share accepted in | share refused in |",
+        "| alice | generate, drill, unseal ×3 | — |",
+        "| erin | generate, drill | — |",
+        "- **Presenters**: 5 accepted, 0 refused",
+        "- **Presenters**: 3 accepted, 1 refused",
+        "- **Consumer exit status**: 0 (success)",
+        "- **Consumer exit status**: 2 (failure)",
+        "## Sign-off",
+        "| Operator | | | |",
+        "| Witness | | | |",
+        "| Auditor | | | |",
+    ] {
+        assert!(
+            text.contains(fragment),
+            "report lacks {fragment:?}:\n{text}"
+        );
+    }
+    // The refused presenter is counted apart: carol's share of another seal.
+    assert!(
+        text.contains("| carol | generate, drill, unseal ×3 | unseal |"),
+        "{text}"
+    );
+    let json: Value = serde_json::from_slice(
+        &fx.zeroth()
+            .args(["--json", "audit", "report", "vault-root"])
+            .run()
+            .ok()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["revoked"], true);
+    assert!(json["participation"].as_array().unwrap().len() == 5);
+}
+
+#[test]
+fn audit_show_keeps_the_whole_detail_when_not_on_a_terminal() {
+    let fx = Fixture::sealed();
+    let long = fx
+        .log_lines("prod")
+        .into_iter()
+        .map(|e| e["detail"].as_str().unwrap().to_string())
+        .find(|d| d.chars().count() > 100)
+        .expect("an entry with a long detail");
+    let shown = fx.zeroth().args(["audit", "show"]).run().ok().stdout_str();
+    assert!(shown.contains(&long), "{long}\n{shown}");
+}
