@@ -520,6 +520,28 @@ pub enum VaultCommand {
 /// `custodian` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum CustodianCommand {
+    /// Add a custodian (and the recipient their shares are encrypted to), approved in
+    /// each environment whose token opens with the PIN at hand.
+    Add {
+        /// Custodian name.
+        name: String,
+        /// An age recipient (age1…), an SSH public key (quoted), or 'passphrase'.
+        #[arg(long, value_name = "RECIPIENT")]
+        recipient: Option<String>,
+        /// Approve it in this environment (repeat) [default: every environment].
+        #[arg(long = "env", value_name = "ENV")]
+        envs: Vec<String>,
+        /// Change the recipient of a custodian the store has.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// List the custodians: recipient, where it is approved, seals held, last proven,
+    /// offboarded.
+    List {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+    },
     /// Record that a custodian has left: every seal where they hold a share needs a rekey.
     Offboard {
         /// Custodian name.
@@ -915,6 +937,15 @@ pub fn run(cli: Cli) -> Result<Report> {
         } => ceremony::revoke::run(&ctx, &seal, &reason, confirm_seal.as_deref()),
         Command::Custodian(CustodianCommand::Offboard { name }) => {
             ceremony::offboard::run(&ctx, &name)
+        }
+        Command::Custodian(CustodianCommand::Add {
+            name,
+            recipient,
+            envs,
+            replace,
+        }) => ceremony::custodian::add(&ctx, &name, recipient.as_deref(), &envs, replace),
+        Command::Custodian(CustodianCommand::List { env }) => {
+            ceremony::custodian::list(&ctx, env.as_deref())
         }
         Command::Cleanup { env, destroy } => ceremony::cleanup::run(&ctx, &env, destroy),
         Command::Share(ShareCommand::Verify {

@@ -30,7 +30,12 @@ use crate::store::{CustodianConfig, Policy, Store};
 pub const SETTINGS_FORMAT: u32 = 1;
 const SETTINGS_DOMAIN: &[u8] = b"zeroth-settings-v1\n";
 /// The log events that write an environment's settings.
-pub const SETTINGS_EVENTS: &[&str] = &["env-init", "settings-approve", "custodian-offboard"];
+pub const SETTINGS_EVENTS: &[&str] = &[
+    "env-init",
+    "settings-approve",
+    "custodian-offboard",
+    "custodian-add",
+];
 
 /// `settings/<env>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ pub mod approve;
 pub mod attest;
 pub mod cleanup;
 pub mod collect;
+pub mod custodian;
 pub mod deal;
 pub mod distribute;
 pub mod drill;

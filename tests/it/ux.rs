@@ -382,3 +382,133 @@ fn audit_show_keeps_the_whole_detail_when_not_on_a_terminal() {
     let shown = fx.zeroth().args(["audit", "show"]).run().ok().stdout_str();
     assert!(shown.contains(&long), "{long}\n{shown}");
 }
+
+#[test]
+fn custodians_are_added_approved_and_listed() {
+    let fx = Fixture::sealed();
+    fx.drill_all();
+    let keys = fx.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let frank = crate::custody::age_key(&keys, "frank");
+    let added = fx
+        .zeroth()
+        .args(["custodian", "add", "frank", "--recipient", &frank.recipient])
+        .run()
+        .ok();
+    assert!(
+        added.stdout_str().contains("custodian 'frank' added"),
+        "{}",
+        added.stdout_str()
+    );
+    assert!(
+        added
+            .stdout_str()
+            .contains("approved (signed into the settings) in: prod")
+    );
+    let e = fx.log_lines("prod").pop().unwrap();
+    assert_eq!(
+        (e["event"].as_str(), e["outcome"].as_str()),
+        (Some("custodian-add"), Some("ok"))
+    );
+    assert!(e["sig"].is_string());
+    fx.audit_verify().ok();
+    // Approved: a rekey that adds frank encrypts his share to his key, unasked.
+    let new = fx.path().join("new");
+    fx.zeroth()
+        .args(["rekey", "vault-root", "--custodian", "frank", "--share"])
+        .args(["alice", "bob", "carol"].map(|w| fx.share("vault-root", w)))
+        .arg("--out-dir")
+        .arg(&new)
+        .run()
+        .ok();
+    let sealed = new.join("vault-root.frank.share.age");
+    assert!(
+        crate::custody::age_decrypt(&frank.identity, &sealed)
+            .status
+            .success()
+    );
+    // Without a PIN at hand, the proposal is written and the approval named.
+    let grace = crate::custody::age_key(&keys, "grace");
+    let proposed = fx
+        .zeroth()
+        .args(["custodian", "add", "grace", "--recipient", &grace.recipient])
+        .without_pin()
+        .run()
+        .ok();
+    assert!(
+        proposed
+            .stdout_str()
+            .contains("not approved yet in 'prod': a share is encrypted to it only once approved: zeroth settings approve --env prod"),
+        "{}",
+        proposed.stdout_str()
+    );
+    // Refusals: another recipient without --replace; a name under another case.
+    unchanged(&fx, &["prod"], || {
+        fx.zeroth()
+            .args(["custodian", "add", "frank", "--recipient", &grace.recipient])
+            .run()
+    })
+    .fails(3, &["custodian 'frank' exists already", "--replace"]);
+    unchanged(&fx, &["prod"], || {
+        fx.zeroth()
+            .args(["custodian", "add", "Frank", "--recipient", &grace.recipient])
+            .run()
+    })
+    .fails(
+        3,
+        &["custodian 'frank' exists already", "without regard to case"],
+    );
+    unchanged(&fx, &["prod"], || {
+        fx.zeroth()
+            .args(["custodian", "add", "henry", "--recipient", "age1nonsense"])
+            .run()
+    })
+    .fails(2, &["henry", "--recipient"]);
+    fx.zeroth()
+        .args(["custodian", "offboard", "erin"])
+        .run()
+        .ok();
+    let list = fx
+        .zeroth()
+        .args(["custodian", "list"])
+        .run()
+        .ok()
+        .stdout_str();
+    let line = |who: &str| {
+        list.lines()
+            .find(|l| l.starts_with(who))
+            .unwrap_or_else(|| panic!("{who} in:\n{list}"))
+            .to_string()
+    };
+    assert!(list.starts_with("NAME"), "{list}");
+    assert!(line("frank").contains(&frank.recipient), "{list}");
+    assert!(line("frank").contains("prod"), "{list}");
+    assert!(line("grace").contains("NOT APPROVED"), "{list}");
+    assert!(line("alice").contains("vault-root (prod)"), "{list}");
+    assert!(
+        !line("alice").contains("never"),
+        "alice's share was proven in the drill: {list}"
+    );
+    let erin = line("erin");
+    assert!(
+        !erin.trim_end().ends_with('-'),
+        "erin was offboarded: {list}"
+    );
+    let json: Value = serde_json::from_slice(
+        &fx.zeroth()
+            .args(["--json", "custodian", "list"])
+            .run()
+            .ok()
+            .stdout,
+    )
+    .unwrap();
+    let rows = json["custodians"].as_array().unwrap();
+    let erin = rows.iter().find(|r| r["name"] == "erin").unwrap();
+    assert!(erin["offboarded"].is_string());
+    assert_eq!(erin["seals"], serde_json::json!(["vault-root (prod)"]));
+    // An offboarded name is not given back.
+    unchanged(&fx, &["prod"], || {
+        fx.zeroth().args(["custodian", "add", "erin"]).run()
+    })
+    .fails(3, &["custodian 'erin' was offboarded"]);
+}
