@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap_complete::{ArgValueCandidates, CompletionCandidate};
 use zeroize::Zeroizing;
 
 use crate::ceremony::distribute::Outlets;
@@ -84,6 +85,7 @@ pub enum Command {
     /// Recover the credential with a quorum of shares and the HSM, and deliver it.
     Unseal {
         /// Seal name.
+        #[arg(add = ArgValueCandidates::new(seal_names))]
         seal: String,
         /// A custodian's share file (repeat, or list several); without any, on a
         /// terminal, each custodian enters their share in turn.
@@ -115,6 +117,7 @@ pub enum Command {
     /// of the new shares, or cancel it.
     Rekey {
         /// Seal name.
+        #[arg(add = ArgValueCandidates::new(seal_names))]
         seal: String,
         /// Shares: a quorum of the current set to start; of the new set with --confirm.
         #[arg(long = "share", value_name = "FILE", num_args = 1..)]
@@ -154,6 +157,7 @@ pub enum Command {
     /// delivers the new credential and retires the old one.
     Rotate {
         /// Seal name.
+        #[arg(add = ArgValueCandidates::new(seal_names))]
         seal: String,
         /// Shares: a quorum of the current set to start; of the new set with --confirm.
         #[arg(long = "share", value_name = "FILE", num_args = 1..)]
@@ -208,6 +212,7 @@ pub enum Command {
     /// Destroy the seal's key at once (crypto-shredding): HSM and PIN, no quorum.
     Revoke {
         /// Seal name.
+        #[arg(add = ArgValueCandidates::new(seal_names))]
         seal: String,
         /// Why, in one line; goes into the record and the log.
         #[arg(long)]
@@ -229,7 +234,7 @@ pub enum Command {
     /// and stale pending operations.
     Cleanup {
         /// Environment.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCandidates::new(env_names))]
         env: String,
         /// Destroy the orphan keys listed.
         #[arg(long)]
@@ -238,6 +243,7 @@ pub enum Command {
     /// Run the whole recovery with the HSM and discard the credential; proves the shares.
     Drill {
         /// Seal name.
+        #[arg(add = ArgValueCandidates::new(seal_names))]
         seal: String,
         /// A custodian's share file (give all of them to prove every share); without
         /// any, on a terminal, each custodian enters their share in turn.
@@ -257,7 +263,7 @@ pub enum Command {
     /// The inventory: every seal, its owner, quorum, custodians, last recovery, status.
     List {
         /// Only this environment.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCandidates::new(env_names))]
         env: Option<String>,
         /// Only seals of this owner.
         #[arg(long)]
@@ -270,7 +276,7 @@ pub enum Command {
     /// and CI: exit 1 while an error-level finding remains.
     Check {
         /// Only this environment.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCandidates::new(env_names))]
         env: Option<String>,
         /// Also inspect the tokens (needs the PIN): markers, orphan and revoked keys.
         #[arg(long)]
@@ -339,7 +345,7 @@ pub enum SettingsCommand {
     /// now (the changes are shown first).
     Approve {
         /// Environment.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCandidates::new(env_names))]
         env: String,
         /// Do not ask before signing (the changes are still shown).
         #[arg(long)]
@@ -349,7 +355,7 @@ pub enum SettingsCommand {
     /// approved.
     Show {
         /// Only this environment.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCandidates::new(env_names))]
         env: Option<String>,
     },
 }
@@ -360,7 +366,7 @@ pub enum TrustCommand {
     /// Print this store's pins as a trust file (for CI: --key-only).
     Export {
         /// Only this environment.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCandidates::new(env_names))]
         env: Option<String>,
         /// Only the signing keys: what verifying records and logs needs, no module.
         #[arg(long)]
@@ -433,6 +439,7 @@ pub enum VaultCommand {
     /// and unseal the nodes that are sealed.
     Unseal {
         /// Seal holding the server's unseal key.
+        #[arg(add = ArgValueCandidates::new(seal_names))]
         seal: String,
         /// A custodian's share file; without any, on a terminal, each custodian enters
         /// their share in turn.
@@ -452,6 +459,7 @@ pub enum VaultCommand {
     /// --confirm ID with the new shares has the server verify it, then switches.
     Rotate {
         /// Seal holding the server's key.
+        #[arg(add = ArgValueCandidates::new(seal_names))]
         seal: String,
         /// Shares: a quorum of the current set to start; of the new set with --confirm.
         #[arg(long = "share", value_name = "FILE", num_args = 1..)]
@@ -490,6 +498,7 @@ pub enum VaultCommand {
     /// (--ttl), run CMD with it in BAO_TOKEN/VAULT_TOKEN, revoke it, exit with CMD's code.
     Root {
         /// Seal holding the server's key.
+        #[arg(add = ArgValueCandidates::new(seal_names))]
         seal: String,
         /// A custodian's share file; without any, on a terminal, each custodian enters
         /// their share in turn.
@@ -539,7 +548,7 @@ pub enum CustodianCommand {
     /// offboarded.
     List {
         /// Only this environment.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCandidates::new(env_names))]
         env: Option<String>,
     },
     /// Record that a custodian has left: every seal where they hold a share needs a rekey.
@@ -555,7 +564,7 @@ pub enum AuditCommand {
     /// Check every link and signature of the log; exit 0 only for a whole, valid log.
     Verify {
         /// Only this environment's log.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCandidates::new(env_names))]
         env: Option<String>,
         /// Check signatures with this public key (PEM) instead of the store's.
         #[arg(long, value_name = "FILE")]
@@ -564,10 +573,10 @@ pub enum AuditCommand {
     /// Show log entries as a table (or JSON).
     Show {
         /// Only this environment.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCandidates::new(env_names))]
         env: Option<String>,
         /// Only entries about this seal.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCandidates::new(seal_names))]
         seal: Option<String>,
         /// Only entries from this date on (YYYY-MM-DD or RFC 3339).
         #[arg(long, value_name = "DATE")]
@@ -576,12 +585,13 @@ pub enum AuditCommand {
     /// A Markdown transcript of every ceremony of one seal, for an auditor to file.
     Report {
         /// Seal name.
+        #[arg(add = ArgValueCandidates::new(seal_names))]
         seal: String,
     },
     /// Sign an entry covering the unsigned entries before it, after reviewing them.
     Attest {
         /// Environment.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCandidates::new(env_names))]
         env: String,
     },
 }
@@ -608,7 +618,7 @@ pub enum ShareCommand {
 #[derive(Debug, Args)]
 pub struct SpecArgs {
     /// Environment (hence token) to seal in.
-    #[arg(long)]
+    #[arg(long, add = ArgValueCandidates::new(env_names))]
     pub env: String,
     /// Who answers for the credential.
     #[arg(long)]
@@ -710,15 +720,26 @@ impl Cli {
     }
 }
 
+/// The command line's definition, with the examples at the end of each command's help.
+pub fn command() -> clap::Command {
+    crate::help::with_examples(Cli::command())
+}
+
+/// Parses the process's arguments against [`command`].
+pub fn parse() -> std::result::Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let matches = command().try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<Report> {
     match &cli.command {
         Command::Completions { shell } => {
-            let mut out = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "zeroth", &mut out);
+            let script = completion_script(*shell)?;
             return Ok(Report::new(
-                String::from_utf8_lossy(&out).into_owned(),
-                serde_json::json!({ "shell": shell.to_string(), "script": String::from_utf8_lossy(&out) }),
+                script.clone(),
+                serde_json::json!({ "shell": shell.to_string(), "script": script }),
             ));
         }
         Command::Man { out_dir } => return man(out_dir.clone()),
@@ -1108,6 +1129,8 @@ fn require_shares(shares: Vec<PathBuf>, verb: &str) -> Result<Vec<PathBuf>> {
 
 /// The manual: the top page on stdout, or every page written to `out_dir`.
 fn man(out_dir: Option<PathBuf>) -> Result<Report> {
+    // Without the help's examples (clap_mangen would print them as EXTRA): the pages
+    // get their own EXAMPLES section, in roff.
     let cmd = Cli::command();
     match out_dir {
         None => {
@@ -1115,7 +1138,8 @@ fn man(out_dir: Option<PathBuf>) -> Result<Report> {
             clap_mangen::Man::new(cmd)
                 .render(&mut out)
                 .map_err(|e| Error::Io(format!("cannot render the manual page: {e}")))?;
-            let page = String::from_utf8_lossy(&out).into_owned();
+            let mut page = String::from_utf8_lossy(&out).into_owned();
+            page.push_str(&crate::help::man_sections(""));
             Ok(Report::new(
                 page.clone(),
                 serde_json::json!({ "page": "zeroth.1", "roff": page }),
@@ -1137,6 +1161,19 @@ fn man(out_dir: Option<PathBuf>) -> Result<Report> {
                 .filter(|n| n.starts_with("zeroth") && n.ends_with(".1"))
                 .collect();
             pages.sort();
+            // Each page gains EXAMPLES, EXIT STATUS, ENVIRONMENT and FILES.
+            for page in &pages {
+                let path = dir.join(page);
+                let command_path = page
+                    .trim_end_matches(".1")
+                    .trim_start_matches("zeroth")
+                    .trim_start_matches('-')
+                    .replace('-', " ");
+                let mut text =
+                    std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+                text.push_str(&crate::help::man_sections(&command_path));
+                std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))?;
+            }
             Ok(Report::new(
                 format!(
                     "{} manual pages written to {}: {}\n",
@@ -1215,4 +1252,67 @@ fn read_secret(from_terminal: bool) -> Result<Credential> {
         );
     }
     Ok(Credential::new(std::mem::take(&mut *buf)))
+}
+
+/// The store a completion reads: `ZEROTH_STORE`, else `./zeroth` (a `--store` typed on
+/// the line being completed is not seen).
+fn completion_store() -> Option<crate::store::Store> {
+    let root = std::env::var_os("ZEROTH_STORE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("zeroth"));
+    crate::store::Store::open(&root).ok()
+}
+
+/// The seal names of the store, for shell completion: the records' file names (a
+/// completion lists, it does not verify).
+fn seal_names() -> Vec<CompletionCandidate> {
+    let Some(store) = completion_store() else {
+        return Vec::new();
+    };
+    let Ok(dir) = std::fs::read_dir(store.root().join("seals")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = dir
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".json"))
+                .filter(|n| crate::names::check(crate::names::NameKind::Seal, n).is_ok())
+                .map(String::from)
+        })
+        .collect();
+    names.sort();
+    names.into_iter().map(CompletionCandidate::new).collect()
+}
+
+/// The environment names of the store, for shell completion.
+fn env_names() -> Vec<CompletionCandidate> {
+    completion_store()
+        .map(|s| {
+            s.config()
+                .env
+                .iter()
+                .map(|(name, cfg)| {
+                    CompletionCandidate::new(name.clone())
+                        .help(Some(format!("token '{}'", cfg.token).into()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The registration script of `shell` for completions computed by zeroth itself
+/// (`COMPLETE=SHELL zeroth`), so seal and environment names come from the store.
+fn completion_script(shell: clap_complete::Shell) -> Result<String> {
+    let name = shell.to_string();
+    let shells = clap_complete::env::Shells::builtins();
+    let completer = shells
+        .completer(&name)
+        .ok_or_else(|| Error::Usage(format!("no completion for shell '{name}'")))?;
+    let mut out = Vec::new();
+    completer
+        .write_registration("COMPLETE", "zeroth", "zeroth", "zeroth", &mut out)
+        .map_err(|e| Error::Io(format!("cannot write the completion script: {e}")))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }

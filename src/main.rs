@@ -5,13 +5,14 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     for problem in zeroth::process::harden() {
         eprintln!("warning: {problem}");
     }
-    let cli = match zeroth::cli::Cli::try_parse() {
+    // A shell asking for completions (COMPLETE=bash zeroth …) is answered here, with
+    // seal and environment names read from the store.
+    clap_complete::CompleteEnv::with_factory(zeroth::cli::command).complete();
+    let cli = match zeroth::cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

@@ -142,15 +142,16 @@ fn paper_cards_carry_the_share_and_their_qr_code_gives_it_back() {
 #[test]
 fn completions_and_manual_pages_come_from_the_command_line_definitions() {
     let fx = Fixture::new();
+    // The scripts ask zeroth itself (COMPLETE=SHELL zeroth), which knows the
+    // commands and reads seal and environment names from the store: see
+    // ux::completion_offers_the_stores_seals_and_environments.
     let bash = fx.zeroth().args(["completions", "bash"]).run().ok();
     let bash = bash.stdout_str();
-    assert!(bash.contains("_zeroth()"), "{bash}");
-    for word in ["generate", "unseal", "--identity", "--paper", "--share"] {
-        assert!(bash.contains(word), "bash completion lacks {word}");
-    }
-    for shell in ["zsh", "fish"] {
+    assert!(bash.contains("_clap_complete_zeroth()"), "{bash}");
+    assert!(bash.contains("COMPLETE=\"bash\""), "{bash}");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
         let out = fx.zeroth().args(["completions", shell]).run().ok();
-        assert!(out.stdout_str().contains("unseal"), "{shell}");
+        assert!(out.stdout_str().contains("zeroth"), "{shell}");
     }
     fx.zeroth()
         .args(["completions", "tcsh"])
@@ -172,6 +173,39 @@ fn completions_and_manual_pages_come_from_the_command_line_definitions() {
     }
     let page = std::fs::read_to_string(dir.join("zeroth-unseal.1")).unwrap();
     assert!(page.contains("identity"), "{page}");
+    for section in [
+        ".SH EXAMPLES",
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+    ] {
+        assert!(page.contains(section), "zeroth-unseal.1 lacks {section}");
+        assert!(man.contains(section), "zeroth.1 lacks {section}");
+    }
+    for var in [
+        "ZEROTH_STORE",
+        "ZEROTH_PIN",
+        "ZEROTH_OPERATOR",
+        "ZEROTH_TRUST",
+        "SOFTHSM2_CONF",
+    ] {
+        assert!(page.contains(var), "zeroth-unseal.1 lacks {var}");
+    }
+    assert!(page.contains("bao write sys/unseal key=\\-"), "{page}");
+    assert!(
+        !page.contains(".SH EXTRA"),
+        "the examples once, in EXAMPLES"
+    );
+    let help = fx
+        .zeroth()
+        .args(["unseal", "--help"])
+        .run()
+        .ok()
+        .stdout_str();
+    assert!(
+        help.contains("Examples:\n  # Hand the credential"),
+        "{help}"
+    );
     fx.zeroth()
         .args(["man", "--out-dir", "nowhere"])
         .run()

@@ -512,3 +512,59 @@ fn custodians_are_added_approved_and_listed() {
     })
     .fails(3, &["custodian 'erin' was offboarded"]);
 }
+
+/// What zeroth answers a shell completing `words` (the last is the word being
+/// completed), asked the way the fish script asks; options left out.
+fn complete(fx: &Fixture, words: &[&str]) -> Vec<String> {
+    let run = fx
+        .zeroth()
+        .env("COMPLETE", "fish")
+        .arg("--")
+        .arg("zeroth")
+        .args(words)
+        .run()
+        .ok();
+    run.stdout_str()
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .filter(|w| !w.starts_with('-'))
+        .collect()
+}
+
+#[test]
+fn completion_offers_the_stores_seals_and_environments() {
+    let fx = Fixture::sealed();
+    fx.generate("other", "prod", 2, 3).ok();
+    assert!(complete(&fx, &["unse"]).contains(&"unseal".to_string()));
+    assert_eq!(complete(&fx, &["unseal", ""]), vec!["other", "vault-root"]);
+    assert_eq!(complete(&fx, &["drill", "vau"]), vec!["vault-root"]);
+    assert_eq!(
+        complete(&fx, &["audit", "report", ""]),
+        vec!["other", "vault-root"]
+    );
+    assert_eq!(
+        complete(&fx, &["audit", "show", "--seal", "o"]),
+        vec!["other"]
+    );
+    assert_eq!(complete(&fx, &["check", "--env", ""]), vec!["prod"]);
+    assert_eq!(complete(&fx, &["cleanup", "--env", "p"]), vec!["prod"]);
+    // The bash protocol: words, the index of the one completed, and a separator.
+    let run = fx
+        .zeroth()
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+        .env("_CLAP_COMPLETE_SPACE", "true")
+        .env("_CLAP_IFS", "\n")
+        .args(["--", "zeroth", "rekey", "vault"])
+        .run()
+        .ok();
+    assert!(
+        run.stdout_str().lines().any(|l| l == "vault-root"),
+        "{}",
+        run.stdout_str()
+    );
+    // No store, no names, no error.
+    let empty = Fixture::empty();
+    assert_eq!(complete(&empty, &["unseal", ""]), Vec::<String>::new());
+}
