@@ -49,7 +49,8 @@ ensure_cargo
 BAO="$(ensure_openbao)"
 echo "    OpenBao: $BAO ($("$BAO" version))"
 say "Building zeroth (cargo build --release)"
-cargo build --release --quiet
+echo "    The first build compiles every dependency: a few minutes; cargo shows its progress."
+cargo build --release
 echo "    in what follows, 'zeroth' stands for: ${Z[*]}"
 
 say "Starting afresh in $QS/ (any earlier quickstart is removed)"
@@ -237,11 +238,23 @@ echo
 pkcs11-tool --module "$module" --token-label quickstart-prod --login \
     --pin "$(cat "$QS/pin")" --list-objects 2>/dev/null | sed 's/^/    /'
 
+conf_abs="$(cd "$(dirname "$SOFTHSM2_CONF")" && pwd -P)/$(basename "$SOFTHSM2_CONF")"
 cat <<EOF
 
 ==> What next
     Everything above is in $QS/ (the store, the shares, the SoftHSM token, the PIN,
-    the trust file) and is wiped by the next run of this script. Look at $QS/store:
+    the trust file) and is wiped by the next run of this script. To go on using its
+    store from this shell: the walk-through passed --store, --trust (its own trust
+    file, not ~/.config/zeroth/trust.toml) and --pin-file; these exports do the same,
+    and let zeroth and pkcs11-tool find its SoftHSM token:
+
+    export ZEROTH_STORE="$PWD/$QS/store" ZEROTH_TRUST="$PWD/$QS/trust.toml"
+    export SOFTHSM2_CONF="$conf_abs" PATH="$PWD/target/release:\$PATH"
+
+    then, for example: zeroth list; zeroth audit report vault-unseal;
+    zeroth --pin-file $QS/pin drill vault-unseal --share $QS/shares/vault-unseal.*.share
+
+    Look at $QS/store:
     plain files, fit for git, none of them secret on its own; $QS/trust.toml is what
     this machine trusts, and stays outside every store. To go further: bind a real HSM with
     'zeroth env init ENV --module PATH --token LABEL' (one token per environment);
