@@ -641,23 +641,6 @@ fn seal_findings(
     now: OffsetDateTime,
 ) {
     let record = &checked.record;
-    let fallback;
-    let eff = match settings.get(&record.env) {
-        Some(e) => e,
-        None => {
-            fallback = Policy::default();
-            &crate::settings::Effective {
-                env: record.env.clone(),
-                policy: fallback.clone(),
-                offboarded: Default::default(),
-                recipients: Default::default(),
-                unapproved: Vec::new(),
-                problem: None,
-                approved: None,
-            }
-        }
-    };
-    let policy = &eff.policy;
     let (env, seal) = (record.env.as_str(), Some(record.name.as_str()));
     if let Some(p) = &checked.problem {
         f.add(
@@ -671,6 +654,11 @@ fn seal_findings(
         );
         return;
     }
+    // A record that verified has its environment's key, hence its settings.
+    let Some(eff) = settings.get(&record.env) else {
+        return;
+    };
+    let policy = &eff.policy;
     if let Some(p) = &checked.stale {
         f.add(
             "record-stale",

@@ -260,6 +260,14 @@ impl Tty {
         Err(stop)
     }
 
+    /// Asks `question` and returns true if and only if the answer is `yes` (shown as
+    /// it is typed). Ctrl-D refuses.
+    pub fn confirm(&mut self, question: &str) -> Result<bool> {
+        self.say(&format!("{question} type 'yes': "))?;
+        let answer = self.read_raw_line()?;
+        Ok(answer.trim() == "yes")
+    }
+
     /// Waits for Enter (input hidden: nothing need be seen).
     pub fn wait_enter(&mut self) -> Result<()> {
         self.read_hidden().map(drop)

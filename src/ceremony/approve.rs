@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Context, Guard, Report, with_env_session};
 use crate::audit::Draft;
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::names::{NameKind, check};
 use crate::settings::{self, Settings};
 use crate::store::Store;
@@ -53,7 +53,11 @@ pub fn approve(ctx: &Context, env: &str, yes: bool) -> Result<Report> {
             eprintln!("  - {}", crate::text::clean(c));
         }
         if !yes {
-            confirm()?;
+            super::confirm_on_terminal(
+                "sign these settings with the environment's HSM key?",
+                "settings approve signs the changes shown above: read them",
+                "nothing approved",
+            )?;
         }
         let now = clock::format(clock::now()?);
         with_env_session(&g, env, &[], &mut draft, |session, signer, draft| {
@@ -147,18 +151,4 @@ pub fn show(ctx: &Context, env: Option<&str>) -> Result<Report> {
         }));
     }
     Ok(Report::new(text, json!({ "settings": out })))
-}
-
-fn confirm() -> Result<()> {
-    let Some(mut tty) = crate::terminal::Tty::open() else {
-        return Err(Error::Usage(
-            "settings approve signs the changes shown above: read them, then run again with --yes (there is no terminal to ask on)".into(),
-        ));
-    };
-    tty.say("sign these settings with the environment's HSM key? type 'yes': ")?;
-    let answer = tty.read_hidden()?;
-    if answer.trim() != "yes" {
-        return Err(Error::Refused("nothing approved".into()));
-    }
-    Ok(())
 }

@@ -284,7 +284,11 @@ pub fn pin(
             }
         );
         if !yes {
-            confirm_module()?;
+            super::confirm_on_terminal(
+                "load this module and pin it for this environment?",
+                "env pin loads the module shown above: check its hash",
+                "not pinned: the module was not loaded",
+            )?;
         }
         let hsm = Hsm::load(&module)?;
         let inner = (|| {
@@ -386,23 +390,6 @@ pub fn pin(
         ))
     })();
     g.finish(&mut draft, result)
-}
-
-/// Asks, on the terminal, whether to load the module whose hash was just shown.
-fn confirm_module() -> Result<()> {
-    let Some(mut tty) = crate::terminal::Tty::open() else {
-        return Err(Error::Usage(
-            "env pin loads the module shown above: check its hash, then run again with --yes (there is no terminal to ask on)".into(),
-        ));
-    };
-    tty.say("load this module and pin it for this environment? type 'yes': ")?;
-    let answer = tty.read_hidden()?;
-    if answer.trim() != "yes" {
-        return Err(Error::Refused(
-            "not pinned: the module was not loaded".into(),
-        ));
-    }
-    Ok(())
 }
 
 fn refuse_bound(store: &Store, args: &EnvInit, draft: &mut Draft) -> Result<()> {

@@ -576,3 +576,22 @@ pub(crate) fn effective_settings(
     }
     Ok(eff)
 }
+
+/// Asks on the terminal before a deliberate step whose details were just shown (loading
+/// a module to pin it, signing settings); without a terminal, `--yes` is needed.
+pub(crate) fn confirm_on_terminal(
+    question: &str,
+    without_terminal: &str,
+    declined: &str,
+) -> Result<()> {
+    let Some(mut tty) = crate::terminal::Tty::open() else {
+        return Err(Error::Usage(format!(
+            "{without_terminal}, then run again with --yes (there is no terminal to ask on)"
+        )));
+    };
+    if tty.confirm(question)? {
+        Ok(())
+    } else {
+        Err(Error::Refused(declined.to_string()))
+    }
+}

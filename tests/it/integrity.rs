@@ -1146,22 +1146,15 @@ fn a_json_error_goes_to_stderr_when_stdout_carries_the_credential() {
 // ---- helpers -----------------------------------------------------------------------
 
 fn check_json(fx: &Fixture, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
-    let run = fx.zeroth().args(["--json", "check"]).args(extra).run();
-    let v: serde_json::Value = serde_json::from_slice(&run.stdout)
-        .unwrap_or_else(|_| panic!("{}\n{}", run.stdout_str(), run.stderr));
-    (
-        run.code,
-        v["findings"].as_array().cloned().unwrap_or_default(),
-    )
+    check_json_with(fx.zeroth(), extra)
 }
 
 fn check_json_at(fx: &Fixture, now: &str, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
-    let run = fx
-        .zeroth()
-        .env("ZEROTH_NOW", now)
-        .args(["--json", "check"])
-        .args(extra)
-        .run();
+    check_json_with(fx.zeroth().env("ZEROTH_NOW", now), extra)
+}
+
+fn check_json_with(cmd: Cmd<'_>, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
+    let run = cmd.args(["--json", "check"]).args(extra).run();
     let v: serde_json::Value = serde_json::from_slice(&run.stdout)
         .unwrap_or_else(|_| panic!("{}\n{}", run.stdout_str(), run.stderr));
     (
