@@ -61,8 +61,9 @@ softhsm_module() {
 
 # Installs, in one apt-get run, the Debian packages that provide whatever is
 # missing among the given needs (default: all of them). A need is a command
-# name, libsofthsm2.so, or one of the libraries libclang and libssl-dev (asked
-# of dpkg). Prints one line naming what it installs, or nothing.
+# name, libsofthsm2.so, or one of the libraries libclang, libssl-dev and
+# libp11-kit-dev (asked of dpkg). Prints one line naming what it installs, or
+# nothing.
 # shellcheck disable=SC2120 # the arguments are optional
 ensure_packages() {
     local needs=("$@")
@@ -79,6 +80,8 @@ ensure_packages() {
             ssh-keygen) pkg=openssh-client ;;
             openssl) pkg=openssl ;;
             flock) pkg=util-linux ;;
+            cc) pkg=gcc ;;
+            libp11-kit-dev) pkg=libp11-kit-dev ;; # pkcs11.h, for the tests' PKCS#11 shim
             libclang) pkg=libclang-dev ;;
             libssl-dev) pkg=libssl-dev ;;
             pkg-config) pkg="pkg-config" ;;
@@ -89,7 +92,7 @@ ensure_packages() {
         esac
         if [[ "$need" == libsofthsm2.so ]]; then
             softhsm_module >/dev/null 2>&1 && continue
-        elif [[ "$need" == libclang || "$need" == libssl-dev ]]; then
+        elif [[ "$need" == libclang || "$need" == libssl-dev || "$need" == libp11-kit-dev ]]; then
             # Libraries, not commands: ask dpkg whether the package is installed.
             [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]] &&
                 continue

@@ -38,6 +38,7 @@ run() {
 unset ZEROTH_TEST_MODULE
 
 ensure_packages
+ensure_packages cc libp11-kit-dev # the tests' fault-injecting PKCS#11 shim
 ensure_cargo
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     echo "==> installing rustfmt and clippy"

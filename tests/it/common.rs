@@ -23,6 +23,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 
 pub const PIN: &str = "246810";
 pub const SO_PIN: &str = "13579111";
@@ -357,6 +358,21 @@ impl Fixture {
             cmd.env_remove(k.conf_var());
         }
         cmd.env(self.kind.conf_var(), &self.conf);
+        // The shim (see [`shim`]) forwards to the module under test; no fault or
+        // record is asked for unless a test says so.
+        for k in SHIM_CONTROLS {
+            cmd.env_remove(k);
+        }
+        cmd.env("ZEROTH_SHIM_MODULE", module());
+    }
+
+    /// `env init` of `env` on `token` through the fault-injecting shim ([`shim`]), so
+    /// that every later ceremony of `env` loads the shim in front of the module.
+    pub fn env_init_through_shim(&self, env: &str, token: &str) -> Run {
+        self.zeroth()
+            .args(["env", "init", env, "--token", token, "--module"])
+            .arg(shim())
+            .run()
     }
 
     pub fn path(&self) -> &Path {
@@ -797,5 +813,74 @@ pub fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
     }
     let mut out = Vec::new();
     go(0, n, k, &mut Vec::new(), &mut out);
+    out
+}
+
+/// The environment variables that ask the shim for a record or a fault
+/// (tests/pkcs11-shim/README.md).
+pub const SHIM_CONTROLS: [&str; 5] = [
+    "ZEROTH_SHIM_LOG",
+    "ZEROTH_SHIM_FAIL_AT",
+    "ZEROTH_SHIM_FAIL_RV",
+    "ZEROTH_SHIM_FAIL_MODE",
+    "ZEROTH_SHIM_ABORT_AT",
+];
+
+/// The fault-injecting, call-recording PKCS#11 module of tests/pkcs11-shim, built with
+/// the system C compiler once per test run (and kept, by a hash of its source, in the
+/// target directory). It forwards to `ZEROTH_SHIM_MODULE`, which the fixture sets to
+/// [`module`].
+pub fn shim() -> PathBuf {
+    static SHIM: OnceLock<PathBuf> = OnceLock::new();
+    SHIM.get_or_init(build_shim).clone()
+}
+
+const SHIM_FLAGS: [&str; 10] = [
+    "-shared",
+    "-fPIC",
+    "-fvisibility=hidden",
+    "-O2",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-I/usr/include/p11-kit-1",
+    "-Wl,-z,nodelete",
+    "-ldl",
+];
+
+fn build_shim() -> PathBuf {
+    use sha2::Digest;
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pkcs11-shim/shim.c");
+    let text = std::fs::read(&src).expect("tests/pkcs11-shim/shim.c");
+    let mut hash = sha2::Sha256::new();
+    hash.update(&text);
+    hash.update(SHIM_FLAGS.join(" "));
+    let hash = hex::encode(&hash.finalize()[..8]);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pkcs11-shim");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("libzeroth_pkcs11_shim-{hash}.so"));
+    if out.exists() {
+        return out;
+    }
+    // Built beside its final name and renamed: another test process building it at the
+    // same time never sees half a library.
+    let tmp = dir.join(format!(".build-{}-{hash}.so", std::process::id()));
+    let built = Command::new("cc")
+        .args(&SHIM_FLAGS[..SHIM_FLAGS.len() - 1])
+        .arg("-o")
+        .arg(&tmp)
+        .arg(&src)
+        .arg(SHIM_FLAGS[SHIM_FLAGS.len() - 1])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run cc ({e}): the shim needs a C compiler; scripts/test.sh installs one")
+        });
+    assert!(
+        built.status.success(),
+        "building {}: {}(it needs a C compiler and libp11-kit-dev; scripts/test.sh installs them)",
+        src.display(),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    std::fs::rename(&tmp, &out).unwrap();
     out
 }

@@ -7,6 +7,7 @@ mod common;
 mod audit;
 mod ceremonies;
 mod custody;
+mod faults;
 mod governance;
 mod leaks;
 mod lifecycle;
