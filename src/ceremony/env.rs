@@ -90,18 +90,38 @@ fn bind(ctx: &Context, args: &EnvInit, draft: &mut Draft) -> Result<Report> {
         refuse_token_in_use(&store, &token.label, &token.serial)?;
         let adopt = check_marker()?;
 
+        // A log of this environment, with the environment not bound, is what an env
+        // init that stopped between its first log entry and zeroth.toml leaves: only
+        // the signing key that log was begun with may carry it on (--adopt).
+        let log = audit::log_path(&store, &args.env);
+        if !adopt && log.exists() {
+            return Err(Error::Refused(format!(
+                "{} exists but environment '{}' is not bound: an env init stopped before it finished; add --adopt to finish it with the token's signing key, or move the log away",
+                log.display(),
+                args.env
+            )));
+        }
         let mut created = Vec::new();
         let (key_id, sign_handle, public) = if adopt {
             let mut keys = session.signing_keys_by_label(&args.env)?;
-            if keys.len() != 1 {
-                return Err(Error::Refused(format!(
-                    "token '{}' holds {} signing keys labelled for '{}'; --adopt needs exactly one",
-                    token.label,
-                    keys.len(),
-                    args.env
-                )));
+            match keys.len() {
+                1 => keys.remove(0),
+                // Marked, but the env init that marked it stopped before it made the
+                // signing key: nothing was ever signed for this environment, so the
+                // key is made now.
+                0 => {
+                    let id = random_id()?.to_vec();
+                    let (pub_h, priv_h, public) = session.generate_signing_key(&args.env, &id)?;
+                    created.extend([pub_h, priv_h]);
+                    (id, priv_h, public)
+                }
+                n => {
+                    return Err(Error::Refused(format!(
+                        "token '{}' holds {n} signing keys labelled for '{}'; --adopt needs exactly one",
+                        token.label, args.env
+                    )));
+                }
             }
-            keys.remove(0)
         } else {
             let id = random_id()?.to_vec();
             let marker = session.write_marker(&args.env)?;
@@ -128,17 +148,6 @@ fn bind(ctx: &Context, args: &EnvInit, draft: &mut Draft) -> Result<Report> {
         };
         let mut config = store.config().clone();
         config.env.insert(args.env.clone(), cfg.clone());
-        let written = store
-            .write_public_key(&args.env, &public)
-            .and_then(|_| store.save_config(&config));
-        if let Err(e) = written {
-            // Leave the token as it was: nothing refers to these objects.
-            for h in created {
-                let _ = session.destroy(h);
-            }
-            let _ = std::fs::remove_file(store.public_key_path(&args.env));
-            return Err(e);
-        }
         draft.env = Some(args.env.clone());
         let detail = format!(
             "bound to token '{}' (serial {}) through {}; wrap mechanism {}; signing key {}{}",
@@ -158,13 +167,27 @@ fn bind(ctx: &Context, args: &EnvInit, draft: &mut Draft) -> Result<Report> {
             key: sign_handle,
             public: &public,
         };
-        audit::append(&store, draft, Outcome::Ok, &detail, Some(&signing), None).map_err(|e| {
-            Error::Io(format!(
-                "environment '{}' is bound, but its first log entry could not be written: {}",
-                args.env,
-                e.message()
-            ))
-        })?;
+        // The public key, the log's entry and its signed head, and only then
+        // zeroth.toml: the environment is bound once its log can be vouched for. A
+        // crash before zeroth.toml is written leaves a marked token (and perhaps a log)
+        // that 'env init --adopt' takes up.
+        let fresh_log = !log.exists();
+        let written = store
+            .write_public_key(&args.env, &public)
+            .and_then(|_| audit::append(&store, draft, Outcome::Ok, &detail, Some(&signing), None))
+            .and_then(|_| store.save_config(&config));
+        if let Err(e) = written {
+            // Leave token and store as they were: nothing refers to what was made.
+            for h in created {
+                let _ = session.destroy(h);
+            }
+            let _ = std::fs::remove_file(store.public_key_path(&args.env));
+            if fresh_log {
+                let _ = std::fs::remove_file(&log);
+                let _ = std::fs::remove_file(audit::head_path(&store, &args.env));
+            }
+            return Err(e);
+        }
         Ok((store, token, cfg, public))
     })();
     hsm.close();
