@@ -19,7 +19,7 @@
 //! through the chain; until one does, `audit verify` reports the log's tail as unsigned.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use base64::Engine;
@@ -482,9 +482,19 @@ pub fn append(
     }
     out.extend_from_slice(line.as_bytes());
     out.push(b'\n');
-    file.write_all(&out)
-        .and_then(|_| file.sync_all())
-        .map_err(|e| Error::io("append to the log", &path, e))?;
+    let before = file
+        .metadata()
+        .map_err(|e| Error::io("read the log", &path, e))?
+        .len();
+    let appended = crate::fault::write_all("append", &path, &mut file, &out)
+        .and_then(|_| crate::fault::io("sync-log", &path))
+        .and_then(|_| file.sync_all());
+    if let Err(e) = appended {
+        // A full or failing disk may have taken part of the line: cut the log back to
+        // where it was, so no torn fragment is left for the next entry to step over.
+        let _ = file.set_len(before).and_then(|_| file.sync_all());
+        return Err(Error::io("append to the log", &path, e));
+    }
     if let Some(s) = signing {
         let text = head_text(&env, seq, &line_hash(line.as_bytes()), s)?;
         write_atomic(&head_path(store, &env), text.as_bytes(), 0o644)?;
