@@ -111,3 +111,115 @@ fn a_failed_call_is_named_and_an_abort_stops_the_process() {
     assert!(run.stdout.is_empty());
     fx.unseal("vault-root", &["alice", "bob", "carol"]).ok();
 }
+
+/// A token that fails to say what a mechanism can do has failed; it has not said it
+/// lacks the mechanism (which would refuse the ceremony, exit 3, and send the operator
+/// looking for another token).
+#[test]
+fn a_mechanism_the_token_fails_to_describe_is_a_failure_not_a_missing_mechanism() {
+    let fx = sealed_through_shim();
+    fx.unseal_cmd("vault-root", &["alice", "bob", "carol"])
+        .args(["--output", "-"])
+        .env("ZEROTH_SHIM_FAIL_AT", "C_GetMechanismInfo")
+        .run()
+        .fails(
+            4,
+            &[
+                "cannot read the flags of",
+                "C_GetMechanismInfo returned CKR_DEVICE_ERROR",
+            ],
+        );
+    // At env init, a failure is not a reason to record another wrap mechanism.
+    let fx = Fixture::new();
+    fx.zeroth()
+        .args(["env", "init", "prod", "--token", "prod", "--module"])
+        .arg(shim())
+        .env("ZEROTH_SHIM_FAIL_AT", "C_GetMechanismInfo")
+        .run()
+        .fails(4, &["C_GetMechanismInfo returned CKR_DEVICE_ERROR"]);
+    assert!(
+        !fx.store().exists(),
+        "a failed first env init leaves no store"
+    );
+    fx.env_init_through_shim("prod", "prod").ok();
+    let config = std::fs::read_to_string(fx.store().join("zeroth.toml")).unwrap();
+    assert!(
+        config.contains(&format!("wrap_mechanism = \"{}\"", fx.kind.default_wrap())),
+        "{config}"
+    );
+}
+
+/// An env init that dies after marking the token leaves a token the store does not
+/// know; `env init --adopt`, which the refusal names, finishes it, and the log of the
+/// environment verifies.
+#[test]
+fn an_env_init_cut_short_is_finished_by_adopt() {
+    for point in ["C_GenerateKeyPair", "C_Sign:1", "C_Sign:2"] {
+        let fx = Fixture::new();
+        let run = fx
+            .zeroth()
+            .args(["env", "init", "prod", "--token", "prod", "--module"])
+            .arg(shim())
+            .env("ZEROTH_SHIM_ABORT_AT", point)
+            .run();
+        assert_eq!(run.code, -1, "{point}: {}", run.stderr);
+        fx.env_init_through_shim("prod", "prod")
+            .fails(3, &["add --adopt"]);
+        fx.zeroth()
+            .args([
+                "env", "init", "prod", "--token", "prod", "--adopt", "--module",
+            ])
+            .arg(shim())
+            .run()
+            .ok();
+        fx.audit_verify().ok();
+        fx.generate("vault-root", "prod", 2, 3).ok();
+        fx.unseal("vault-root", &["alice", "bob"]).ok();
+        fx.audit_verify().ok();
+    }
+}
+
+// ---- the matrix ---------------------------------------------------------------------
+
+use crate::fault_matrix::{Sample, cases, pkcs11_matrix, write_matrix};
+
+fn case(name: &str) -> crate::fault_matrix::Case {
+    cases()
+        .into_iter()
+        .find(|c| c.name == name)
+        .expect("a case of the matrix")
+}
+
+macro_rules! matrix {
+    ($($test:ident, $writes:ident: $name:literal;)*) => {$(
+        #[test]
+        fn $test() {
+            let f = pkcs11_matrix(&case($name), Sample::from_env());
+            assert!(f.problems.is_empty(), "{} problems, the first: {}", f.problems.len(), f.problems[0]);
+        }
+
+        #[test]
+        fn $writes() {
+            let f = write_matrix(&case($name), Sample::from_env());
+            assert!(f.problems.is_empty(), "{} problems, the first: {}", f.problems.len(), f.problems[0]);
+        }
+    )*};
+}
+
+matrix! {
+    pkcs11_faults_in_env_init, write_faults_in_env_init: "env-init";
+    pkcs11_faults_in_generate, write_faults_in_generate: "generate";
+    pkcs11_faults_in_import, write_faults_in_import: "import";
+    pkcs11_faults_in_unseal, write_faults_in_unseal: "unseal";
+    pkcs11_faults_in_drill, write_faults_in_drill: "drill";
+    pkcs11_faults_in_rekey_start, write_faults_in_rekey_start: "rekey-start";
+    pkcs11_faults_in_rekey_confirm, write_faults_in_rekey_confirm: "rekey-confirm";
+    pkcs11_faults_in_rekey_cancel, write_faults_in_rekey_cancel: "rekey-cancel";
+    pkcs11_faults_in_rotate_start, write_faults_in_rotate_start: "rotate-start";
+    pkcs11_faults_in_rotate_confirm, write_faults_in_rotate_confirm: "rotate-confirm";
+    pkcs11_faults_in_rotate_cancel, write_faults_in_rotate_cancel: "rotate-cancel";
+    pkcs11_faults_in_revoke, write_faults_in_revoke: "revoke";
+    pkcs11_faults_in_cleanup, write_faults_in_cleanup: "cleanup-destroy";
+    pkcs11_faults_in_audit_attest, write_faults_in_audit_attest: "audit-attest";
+    pkcs11_faults_in_check_hsm, write_faults_in_check_hsm: "check-hsm";
+}

@@ -7,6 +7,7 @@ mod common;
 mod audit;
 mod ceremonies;
 mod custody;
+mod fault_matrix;
 mod faults;
 mod governance;
 mod leaks;
