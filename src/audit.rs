@@ -18,7 +18,7 @@
 //! is chained all the same, with `unsigned` saying why. The next signed entry covers it
 //! through the chain; until one does, `audit verify` reports the log's tail as unsigned.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
@@ -113,6 +113,9 @@ pub struct Entry {
     pub record: Option<String>,
     /// Label of the HSM key (K_seal) involved.
     pub key_label: Option<String>,
+    /// The rekey or rotation operation id involved, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operation: Option<String>,
     /// SHA-256 (hex) of the previous line, or of the genesis string for the first.
     pub prev: String,
     /// Fingerprint of the key that signed this entry.
@@ -149,6 +152,8 @@ pub struct Draft {
     pub record: Option<String>,
     /// K_seal label.
     pub key_label: Option<String>,
+    /// Rekey or rotation operation id.
+    pub operation: Option<String>,
     /// Set once the entry is written, so a ceremony logs exactly once.
     pub logged: bool,
 }
@@ -167,6 +172,7 @@ impl Draft {
             detail: String::new(),
             record: None,
             key_label: None,
+            operation: None,
             logged: false,
         }
     }
@@ -332,6 +338,39 @@ pub fn current_head(store: &Store, env: &str) -> Result<Option<LogHead>> {
     }))
 }
 
+/// Returns the hash of the entry `seq` of `env`'s log, if the log holds one: the last
+/// line is read from the end (the usual case, when the log has not grown since), else
+/// the log is scanned.
+pub fn line_hash_at(store: &Store, env: &str, seq: u64) -> Result<Option<String>> {
+    let path = log_path(store, env);
+    let mut file = match crate::store::open_regular(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    let (last, _) = last_line(&mut file).map_err(|e| Error::io("read", &path, e))?;
+    if let Some(line) = &last {
+        if seq_of(line) == Some(seq) {
+            return Ok(Some(line_hash(line)));
+        }
+    }
+    let data = read_log(store, env)?;
+    Ok(data
+        .split(|&b| b == b'\n')
+        .find(|l| seq_of(l) == Some(seq))
+        .map(line_hash))
+}
+
+/// The bytes of `env`'s log (empty when there is none); never through a symbolic link.
+pub fn read_log(store: &Store, env: &str) -> Result<Vec<u8>> {
+    let path = log_path(store, env);
+    match crate::store::read_regular(&path) {
+        Ok(d) => Ok(d),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io("read", &path, e)),
+    }
+}
+
 fn seq_of(line: &[u8]) -> Option<u64> {
     #[derive(Deserialize)]
     struct Seq {
@@ -346,6 +385,11 @@ pub trait LogSigner {
     fn fingerprint(&self) -> String;
     /// Returns the DER ECDSA-P256-SHA256 signature of `message`.
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
+    /// Records (`seq`, `hash`) as the log's head where the store cannot reach it (the
+    /// token's log anchor). Nothing by default.
+    fn anchor(&self, _env: &str, _seq: u64, _hash: &str) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The environment's HSM key: the session, the key handle and its public key.
@@ -365,6 +409,10 @@ impl LogSigner for Signing<'_> {
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         self.session.sign(self.key, message)
+    }
+
+    fn anchor(&self, env: &str, seq: u64, hash: &str) -> Result<()> {
+        self.session.set_log_anchor(env, seq, hash)
     }
 }
 
@@ -435,11 +483,7 @@ pub fn append(
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
     }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(&path)
+    let mut file = crate::store::open_log_for_append(&path)
         .map_err(|e| Error::io("open the log", &path, e))?;
     rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
         .map_err(|e| Error::io("lock the log", &path, e.into()))?;
@@ -464,6 +508,7 @@ pub fn append(
         detail: one_line(detail),
         record: draft.record.clone(),
         key_label: draft.key_label.clone(),
+        operation: draft.operation.clone(),
         prev,
         key: signing.map(|s| s.fingerprint()),
         unsigned: if signing.is_some() {
@@ -495,11 +540,28 @@ pub fn append(
         let _ = file.set_len(before).and_then(|_| file.sync_all());
         return Err(Error::io("append to the log", &path, e));
     }
-    if let Some(s) = signing {
-        let text = head_text(&env, seq, &line_hash(line.as_bytes()), s)?;
-        write_atomic(&head_path(store, &env), text.as_bytes(), 0o644)?;
-    }
     draft.logged = true;
+    if let Some(s) = signing {
+        let hash = line_hash(line.as_bytes());
+        // The entry is written: the head and the token's anchor follow the log. A
+        // crash or a failure here leaves them behind the log, never ahead (which
+        // verify accepts), and the next signed entry moves them on; so it is said, not
+        // taken for a ceremony that failed after it was logged as done.
+        let head = head_text(&env, seq, &hash, s)
+            .and_then(|text| write_atomic(&head_path(store, &env), text.as_bytes(), 0o644));
+        if let Err(e) = head {
+            eprintln!(
+                "warning: the signed head of the log of '{env}' could not be moved to entry {seq}: {}",
+                e.message()
+            );
+        }
+        if let Err(e) = s.anchor(&env, seq, &hash) {
+            eprintln!(
+                "warning: the token's log anchor of '{env}' could not be moved to entry {seq}: {}",
+                e.message()
+            );
+        }
+    }
     Ok(Some(seq))
 }
 
@@ -517,13 +579,66 @@ fn one_line(s: &str) -> String {
 /// The entries of `env`'s log about `seal`, in order; lines that do not parse are
 /// skipped (this is for messages, not for verification).
 pub fn events_of(store: &Store, env: &str, seal: &str) -> Vec<Entry> {
-    let Ok(data) = fs::read(log_path(store, env)) else {
+    let Ok(data) = read_log(store, env) else {
         return Vec::new();
     };
     data.split(|&b| b == b'\n')
         .filter_map(|l| serde_json::from_slice::<Entry>(l).ok())
         .filter(|e| e.seal.as_deref() == Some(seal))
         .collect()
+}
+
+/// Returns true if and only if `line` (one log line) carries a signature that `key`
+/// verifies over the line's signed bytes.
+pub fn line_verifies(line: &[u8], key: &PublicKey) -> bool {
+    let Some((message, Some(sig))) = split_sig(line) else {
+        return false;
+    };
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(sig)
+        .unwrap_or_default();
+    key.verify(&message, &der)
+}
+
+/// The last entry of `env`'s log about `seal` that succeeded, is signed with a
+/// signature `key` verifies, and names a record: its sequence number and the record's
+/// fingerprint. Every successful ceremony names the record as it left it, so this is
+/// the newest record the log vouches for.
+pub fn last_record_entry(
+    store: &Store,
+    env: &str,
+    seal: &str,
+    key: &PublicKey,
+) -> Result<Option<(u64, String, Entry)>> {
+    last_signed_entry(store, env, key, |e| {
+        e.seal.as_deref() == Some(seal) && e.record.is_some()
+    })
+}
+
+/// The last successful entry of `env`'s log that `wanted` picks and whose signature
+/// `key` verifies: its sequence number, its `record` fingerprint and the entry.
+pub fn last_signed_entry(
+    store: &Store,
+    env: &str,
+    key: &PublicKey,
+    wanted: impl Fn(&Entry) -> bool,
+) -> Result<Option<(u64, String, Entry)>> {
+    let data = read_log(store, env)?;
+    for line in data.split(|&b| b == b'\n').rev() {
+        let Ok(e) = serde_json::from_slice::<Entry>(line) else {
+            continue;
+        };
+        if e.outcome != Outcome::Ok || e.env != env || !wanted(&e) {
+            continue;
+        }
+        let Some(record) = e.record.clone() else {
+            continue;
+        };
+        if line_verifies(line, key) {
+            return Ok(Some((e.seq, record, e)));
+        }
+    }
+    Ok(None)
 }
 
 /// The kinds of damage `audit verify` names.
@@ -544,6 +659,9 @@ pub enum DamageKind {
     SignedByAnotherKey,
     /// An entry has no signature and no later signature covers it.
     Unsigned,
+    /// An unsigned entry claims that a ceremony which always signs its entry (it uses
+    /// the HSM) succeeded: a line written by hand.
+    UnsignedSuccess,
 }
 
 impl DamageKind {
@@ -557,6 +675,7 @@ impl DamageKind {
             DamageKind::Spliced => "spliced from another log",
             DamageKind::SignedByAnotherKey => "signed by another key",
             DamageKind::Unsigned => "unsigned",
+            DamageKind::UnsignedSuccess => "unsigned success",
         }
     }
 }
@@ -583,6 +702,8 @@ pub struct Verification {
     pub entries: u64,
     /// Entries with a valid signature.
     pub signed: u64,
+    /// Entries whose time is earlier than the entry before them.
+    pub time_backwards: Vec<u64>,
     /// Unsigned entries covered by a later signed entry.
     pub unsigned_covered: Vec<u64>,
     /// Fingerprint of the key checked against.
@@ -618,17 +739,14 @@ pub fn verify_with(
     records: &[crate::seal::SealRecord],
 ) -> Result<Verification> {
     let path = log_path(store, env);
-    let data = match fs::read(&path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Error::io("read", &path, e)),
-    };
+    let data = read_log(store, env)?;
     let fp = key.fingerprint();
     let mut v = Verification {
         env: env.to_string(),
         path: path.clone(),
         entries: 0,
         signed: 0,
+        time_backwards: Vec::new(),
         unsigned_covered: Vec::new(),
         key: fp.clone(),
         damage: None,
@@ -643,9 +761,13 @@ pub fn verify_with(
 
     // Pass 1: parse, sequence, links, environment. Cheap and in order.
     let mut chain_damage: Option<(usize, Damage)> = None;
+    // Damage that does not break the chain (an unsigned success): the pass goes on, so
+    // the entries after it are still read and shown.
+    let mut claim_damage: Option<(usize, Damage)> = None;
     let mut to_check: Vec<(usize, Vec<u8>, Vec<u8>)> = Vec::new();
     let mut prev_hash = genesis(env);
     let mut unsigned_at: Vec<(usize, u64)> = Vec::new();
+    let mut last_time: Option<time::OffsetDateTime> = None;
     for (i, line) in lines.iter().enumerate() {
         let expected = i as u64 + 1;
         let damage = |kind, detail: String| {
@@ -741,6 +863,18 @@ pub fn verify_with(
                 to_check.push((i, message, der));
             }
             Some((_, None)) => {
+                if entry.outcome == Outcome::Ok
+                    && !may_be_unsigned(&entry.event)
+                    && claim_damage.is_none()
+                {
+                    claim_damage = damage(
+                        DamageKind::UnsignedSuccess,
+                        format!(
+                            "entry {expected} claims a successful {} without a signature: zeroth signs every successful ceremony that uses the HSM, so the line was written by hand",
+                            entry.event
+                        ),
+                    );
+                }
                 if entry.unsigned.is_none() {
                     chain_damage = damage(
                         DamageKind::Unsigned,
@@ -752,6 +886,12 @@ pub fn verify_with(
                 }
                 unsigned_at.push((i, expected));
             }
+        }
+        if let Ok(t) = clock::parse_instant(&entry.time) {
+            if last_time.is_some_and(|l| t < l) {
+                v.time_backwards.push(expected);
+            }
+            last_time = Some(t);
         }
         prev_hash = line_hash(line);
         v.parsed.push(entry);
@@ -781,10 +921,11 @@ pub fn verify_with(
             ));
         }
     }
-    v.damage = match (chain_damage, sig_damage) {
-        (Some(a), Some(b)) => Some(if b.0 <= a.0 { b.1 } else { a.1 }),
-        (a, b) => a.or(b).map(|(_, d)| d),
-    };
+    v.damage = [chain_damage, sig_damage, claim_damage]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(i, _)| *i)
+        .map(|(_, d)| d);
     if v.damage.is_some() {
         return Ok(v);
     }
@@ -794,7 +935,7 @@ pub fn verify_with(
     let last = lines.len() as u64;
     let mut anchors: Vec<(LogHead, String)> = Vec::new();
     let hp = head_path(store, env);
-    match fs::read(&hp) {
+    match crate::store::read_regular(&hp) {
         Ok(bytes) => {
             let head = check_head(&bytes, env, key)
                 .map_err(|why| Error::Refused(format!("{}: {why}", hp.display())));
@@ -882,6 +1023,13 @@ pub fn verify_with(
         }
     }
     Ok(v)
+}
+
+/// Returns true if and only if a successful `event` may be logged unsigned: only what
+/// needs no HSM (recording an offboarding without a PIN at hand). Every other
+/// ceremony succeeds only with the HSM open, and signs its entry.
+pub fn may_be_unsigned(event: &str) -> bool {
+    matches!(event, "custodian-offboard")
 }
 
 fn check_head(bytes: &[u8], env: &str, key: &PublicKey) -> std::result::Result<HeadFile, String> {

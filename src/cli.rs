@@ -39,6 +39,11 @@ pub struct Cli {
     /// Read the token PIN from this file (else ZEROTH_PIN, else a prompt on the terminal).
     #[arg(long, global = true, value_name = "FILE")]
     pub pin_file: Option<PathBuf>,
+    /// The trust file pinning each environment's module, token and signing key, kept
+    /// outside the store [default: ~/.config/zeroth/trust.toml, and
+    /// /etc/zeroth/trust.toml when present].
+    #[arg(long, global = true, env = "ZEROTH_TRUST", value_name = "FILE")]
+    pub trust: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -202,6 +207,12 @@ pub enum Command {
     /// Custodian bookkeeping.
     #[command(subcommand)]
     Custodian(CustodianCommand),
+    /// The trust file: what this machine pins for the store's environments.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+    /// The custodians and policy each environment approved (signed by its HSM key).
+    #[command(subcommand)]
+    Settings(SettingsCommand),
     /// List (and with --destroy, destroy) keys on a token that no record references,
     /// and stale pending operations.
     Cleanup {
@@ -253,6 +264,10 @@ pub enum Command {
         #[arg(long)]
         hsm: bool,
     },
+    /// OpenBao and Vault: initialize, unseal, rotate the unseal key, lend a time-bound
+    /// root token, with the key recovered by a quorum and the HSM and sent by the API.
+    #[command(subcommand)]
+    Vault(VaultCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -290,6 +305,200 @@ pub enum EnvCommand {
     },
     /// List the environments.
     List,
+    /// Pin, on this machine, the module, token and signing key of an environment (after
+    /// a package upgrade changed the module, or on a new machine): shows the module's
+    /// hash before loading it, then the token's key.
+    Pin {
+        /// Environment name.
+        env: String,
+        /// The module to pin [default: the one pinned now, else the one zeroth.toml names].
+        #[arg(long, value_name = "PATH")]
+        module: Option<PathBuf>,
+        /// Do not ask before loading the module (its hash is still shown).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `settings` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Sign, with the environment's HSM key, the custodians and policy zeroth.toml holds
+    /// now (the changes are shown first).
+    Approve {
+        /// Environment.
+        #[arg(long)]
+        env: String,
+        /// Do not ask before signing (the changes are still shown).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show what counts for each environment, and what zeroth.toml changes that is not
+    /// approved.
+    Show {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+    },
+}
+
+/// `trust` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Print this store's pins as a trust file (for CI: --key-only).
+    Export {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        /// Only the signing keys: what verifying records and logs needs, no module.
+        #[arg(long)]
+        key_only: bool,
+    },
+}
+
+/// Where the vault server is.
+#[derive(Debug, Args)]
+pub struct ServerOpts {
+    /// The server's address, https://HOST:PORT (http only on loopback) [default:
+    /// BAO_ADDR, VAULT_ADDR, else the address the record holds].
+    #[arg(long = "addr", value_name = "URL")]
+    pub addrs: Vec<String>,
+    /// PEM file of the CA certificates the server's certificate must chain to
+    /// [default: BAO_CACERT, VAULT_CACERT, else the system's roots].
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// The name the server's certificate must carry, when not the address's host
+    /// [default: BAO_TLS_SERVER_NAME, VAULT_TLS_SERVER_NAME].
+    #[arg(long, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+    /// Accept this new certificate fingerprint (sha256:…) for the recorded address,
+    /// after checking it out of band; unseal records it.
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub accept_certificate: Option<String>,
+}
+
+impl ServerOpts {
+    fn server(&self) -> crate::vault::ServerArgs {
+        crate::vault::ServerArgs {
+            addrs: self.addrs.clone(),
+            ca_cert: self.ca_cert.clone(),
+            server_name: self.tls_server_name.clone(),
+        }
+    }
+}
+
+/// What `vault init` does with the init root token.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RootTokenArg {
+    /// Seal it as its own seal (same custodians and threshold).
+    Seal,
+    /// Revoke it at once.
+    Revoke,
+}
+
+/// `vault` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Initialize a new server with one key share (or recovery key), seal the key
+    /// straight from the answer, unseal the server with it, record the server.
+    Init {
+        /// Seal name for the key.
+        seal: String,
+        /// Seal metadata, custodians and where shares go (--out-dir or --paper).
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Where the server is.
+        #[command(flatten)]
+        server: ServerOpts,
+        /// The init root token: sealed as its own seal, or revoked at once.
+        #[arg(long, value_enum, default_value = "seal")]
+        root_token: RootTokenArg,
+        /// The seal name for the root token [default: SEAL.root-token].
+        #[arg(long, value_name = "NAME")]
+        root_token_seal: Option<String>,
+    },
+    /// Check each node against the record, recover the key with a quorum and the HSM,
+    /// and unseal the nodes that are sealed.
+    Unseal {
+        /// Seal holding the server's unseal key.
+        seal: String,
+        /// A custodian's share file; without any, on a terminal, each custodian enters
+        /// their share in turn.
+        #[arg(long = "share", value_name = "FILE", num_args = 1..)]
+        shares: Vec<PathBuf>,
+        /// An age identity file or SSH private key that opens encrypted shares.
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
+        /// Where the server is (repeat --addr for each node).
+        #[command(flatten)]
+        server: ServerOpts,
+        /// Clear an unseal attempt someone else left in progress before sending.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Rotate the server's unseal key with verification: a pending new key and shares;
+    /// --confirm ID with the new shares has the server verify it, then switches.
+    Rotate {
+        /// Seal holding the server's key.
+        seal: String,
+        /// Shares: a quorum of the current set to start; of the new set with --confirm.
+        #[arg(long = "share", value_name = "FILE", num_args = 1..)]
+        shares: Vec<PathBuf>,
+        /// An age identity file or SSH private key that opens encrypted shares.
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
+        /// Directory for the new share files.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["confirm", "cancel"])]
+        out_dir: Option<PathBuf>,
+        /// Directory for a printable card (SVG) per custodian.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["confirm", "cancel"])]
+        paper: Option<PathBuf>,
+        /// Have the server verify the pending key of this operation, then switch.
+        #[arg(long, value_name = "ID", conflicts_with = "cancel")]
+        confirm: Option<String>,
+        /// Drop the pending rotation with this id, and the server's.
+        #[arg(long, value_name = "ID")]
+        cancel: Option<String>,
+        /// Where the server is.
+        #[command(flatten)]
+        server: ServerOpts,
+        /// A file holding the operator's token for OpenBao's authenticated rotation API
+        /// [default: BAO_TOKEN, VAULT_TOKEN].
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Cancel a rotation someone else left in progress on the server first.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Generate a root token with the key, exchange it for one that expires by itself
+    /// (--ttl), run CMD with it in BAO_TOKEN/VAULT_TOKEN, revoke it, exit with CMD's code.
+    Root {
+        /// Seal holding the server's key.
+        seal: String,
+        /// A custodian's share file; without any, on a terminal, each custodian enters
+        /// their share in turn.
+        #[arg(long = "share", value_name = "FILE", num_args = 1..)]
+        shares: Vec<PathBuf>,
+        /// An age identity file or SSH private key that opens encrypted shares.
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
+        /// Where the server is.
+        #[command(flatten)]
+        server: ServerOpts,
+        /// A file holding the operator's token for OpenBao's authenticated
+        /// generate-root API [default: BAO_TOKEN, VAULT_TOKEN].
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// How long the root token lives: 15m, 1h, 90s (at most 24h).
+        #[arg(long, default_value = "15m", value_name = "TTL")]
+        ttl: String,
+        /// Cancel a root token generation someone else left in progress first.
+        #[arg(long)]
+        reset: bool,
+        /// The command to run with the token.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<OsString>,
+    },
 }
 
 /// `custodian` subcommands.
@@ -446,11 +655,36 @@ impl SpecArgs {
     }
 }
 
+impl Cli {
+    /// Returns true if and only if the command writes the credential on stdout
+    /// (`--output -`): then nothing else may go there, not even a JSON error.
+    pub fn stdout_carries_secret(&self) -> bool {
+        let dash = |o: &Option<PathBuf>| o.as_ref().is_some_and(|p| p.as_os_str() == "-");
+        match &self.command {
+            Command::Unseal { output, .. } | Command::Rotate { output, .. } => dash(output),
+            _ => false,
+        }
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<Report> {
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "zeroth", &mut out);
+            return Ok(Report::new(
+                String::from_utf8_lossy(&out).into_owned(),
+                serde_json::json!({ "shell": shell.to_string(), "script": String::from_utf8_lossy(&out) }),
+            ));
+        }
+        Command::Man { out_dir } => return man(out_dir.clone()),
+        _ => {}
+    }
     let ctx = Context {
         store: cli.store,
         pin_file: cli.pin_file,
+        trust: crate::trust::Trust::load(cli.trust.as_deref())?,
     };
     match cli.command {
         Command::Env(EnvCommand::Init {
@@ -473,6 +707,26 @@ pub fn run(cli: Cli) -> Result<Report> {
             },
         ),
         Command::Env(EnvCommand::List) => ceremony::env::list(&ctx),
+        Command::Env(EnvCommand::Pin { env, module, yes }) => {
+            ceremony::env::pin(&ctx, &env, module.as_deref(), yes)
+        }
+        Command::Settings(SettingsCommand::Approve { env, yes }) => {
+            ceremony::approve::approve(&ctx, &env, yes)
+        }
+        Command::Settings(SettingsCommand::Show { env }) => {
+            ceremony::approve::show(&ctx, env.as_deref())
+        }
+        Command::Trust(TrustCommand::Export { env, key_only }) => {
+            let store = crate::store::Store::open(&ctx.store)?;
+            if let Some(e) = &env {
+                store.env(e)?;
+            }
+            let text = ctx.trust.export(&store, env.as_deref(), key_only)?;
+            Ok(Report::new(
+                text.clone(),
+                serde_json::json!({ "trust_file": text }),
+            ))
+        }
         Command::Generate { seal, spec, length } => {
             let spec = spec.into_spec(seal)?;
             ceremony::generate::run(&ctx, &spec, Source::Generate { length })
@@ -552,6 +806,7 @@ pub fn run(cli: Cli) -> Result<Report> {
                     threshold,
                     outlets: Outlets { out_dir, paper },
                     credential: None,
+                    vault: None,
                 },
             ),
         },
@@ -614,6 +869,7 @@ pub fn run(cli: Cli) -> Result<Report> {
                         threshold: None,
                         outlets: Outlets { out_dir, paper },
                         credential,
+                        vault: None,
                     },
                 )
             }
@@ -632,15 +888,8 @@ pub fn run(cli: Cli) -> Result<Report> {
             pubkey,
             identities,
         }) => ceremony::share_verify::run(&ctx, &files, pubkey.as_ref(), &identities),
-        Command::Completions { shell } => {
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "zeroth", &mut out);
-            Ok(Report::new(
-                String::from_utf8_lossy(&out).into_owned(),
-                serde_json::json!({ "shell": shell.to_string(), "script": String::from_utf8_lossy(&out) }),
-            ))
-        }
-        Command::Man { out_dir } => man(out_dir),
+        Command::Vault(v) => vault(&ctx, v),
+        Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
         Command::List {
             env,
             owner,
@@ -655,6 +904,106 @@ pub fn run(cli: Cli) -> Result<Report> {
         }
         Command::Audit(AuditCommand::Report { seal }) => crate::transcript::report(&ctx, &seal),
         Command::Audit(AuditCommand::Attest { env }) => ceremony::attest::run(&ctx, &env),
+    }
+}
+
+fn vault(ctx: &Context, command: VaultCommand) -> Result<Report> {
+    use crate::vault::{init, root, rotate, unseal};
+    match command {
+        VaultCommand::Init {
+            seal,
+            spec,
+            server,
+            root_token,
+            root_token_seal,
+        } => {
+            if server.accept_certificate.is_some() {
+                return Err(Error::Usage(
+                    "--accept-certificate means nothing at vault init: no certificate is recorded yet"
+                        .into(),
+                ));
+            }
+            init::run(
+                ctx,
+                &init::InitArgs {
+                    spec: spec.into_spec(seal)?,
+                    server: server.server(),
+                    root_token: match root_token {
+                        RootTokenArg::Seal => init::RootTokenMode::Seal,
+                        RootTokenArg::Revoke => init::RootTokenMode::Revoke,
+                    },
+                    root_token_seal,
+                },
+            )
+        }
+        VaultCommand::Unseal {
+            seal,
+            shares,
+            identities,
+            server,
+            reset,
+        } => unseal::run(
+            ctx,
+            &unseal::UnsealArgs {
+                seal,
+                shares,
+                identities,
+                reset,
+                accept_certificate: server.accept_certificate.clone(),
+                server: server.server(),
+            },
+        ),
+        VaultCommand::Rotate {
+            seal,
+            shares,
+            identities,
+            out_dir,
+            paper,
+            confirm,
+            cancel,
+            server,
+            token_file,
+            reset,
+        } => {
+            let args = rotate::RotateArgs {
+                seal,
+                shares,
+                identities,
+                outlets: Outlets { out_dir, paper },
+                accept_certificate: server.accept_certificate.clone(),
+                server: server.server(),
+                token_file,
+                reset,
+            };
+            match (confirm, cancel) {
+                (Some(id), _) => rotate::confirm(ctx, &args, &id),
+                (None, Some(id)) => rotate::cancel(ctx, &args, &id),
+                (None, None) => rotate::start(ctx, &args),
+            }
+        }
+        VaultCommand::Root {
+            seal,
+            shares,
+            identities,
+            server,
+            token_file,
+            ttl,
+            reset,
+            command,
+        } => root::run(
+            ctx,
+            &root::RootArgs {
+                seal,
+                shares,
+                identities,
+                accept_certificate: server.accept_certificate.clone(),
+                server: server.server(),
+                token_file,
+                ttl,
+                reset,
+                command,
+            },
+        ),
     }
 }
 
@@ -761,7 +1110,9 @@ fn read_secret(from_terminal: bool) -> Result<Credential> {
             "import reads the secret from stdin, which is a terminal: pipe it in (printf '%s' \"$SECRET\" | zeroth import …), or add --from-terminal to type it".into(),
         ));
     }
-    let mut buf = Zeroizing::new(Vec::with_capacity(4096));
+    // Sized to the limit up front: a growing buffer would leave unwiped copies of the
+    // secret behind in freed memory each time it moved.
+    let mut buf = Zeroizing::new(Vec::with_capacity(IMPORT_MAX + 1));
     stdin
         .lock()
         .take(IMPORT_MAX as u64 + 1)

@@ -56,7 +56,7 @@ impl Delivery {
             }
             Delivery::Exec(cmd) => {
                 let program = cmd.first().ok_or_else(|| {
-                    Error::Usage("--exec needs a command after '--', as in: --exec -- vault operator unseal -".into())
+                    Error::Usage("--exec needs a command after '--', as in: --exec -- bao write sys/unseal key=-".into())
                 })?;
                 if find_program(program).is_none() {
                     return Err(Error::Usage(format!(
@@ -121,6 +121,15 @@ fn run_with_stdin(cmd: &[OsString], bytes: &[u8]) -> Result<u8> {
         (None, Some(sig)) => u8::try_from(128 + sig).unwrap_or(255),
         _ => 1,
     })
+}
+
+/// A command's exit code in words: "exited with 2", "was killed by signal 9".
+pub fn exit_words(code: u8) -> String {
+    if code > 128 {
+        format!("was killed by signal {} (exit code {code})", code - 128)
+    } else {
+        format!("exited with {code}")
+    }
 }
 
 /// Resolves a program the way `execvp` does: a path with a slash as is, else the first

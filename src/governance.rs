@@ -16,13 +16,14 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::audit::{self, DamageKind, Entry as LogEntry, Outcome};
-use crate::ceremony::{Context, Report, verify_record};
+use crate::ceremony::{Context, Report, refuse_stale, verify_record_with};
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::hsm::{Hsm, PublicKey};
+use crate::hsm::PublicKey;
 use crate::seal::{Origin, ReuseMark, SealRecord};
 use crate::secret::Credential;
 use crate::store::{Policy, Store};
+use crate::trust::KeySource;
 
 // ---- reuse marks ------------------------------------------------------------------
 
@@ -44,6 +45,12 @@ use crate::store::{Policy, Store};
 /// credential's plaintext never leaves the HSM at generate, so its marks are taken at
 /// its first drill or rotation, which rewrite its record.
 pub fn reuse_mark(store: &Store, credential: &Credential, origin: Origin) -> Option<ReuseMark> {
+    // Too short to hide behind 16 bits: with the length known, a short secret's whole
+    // space (10^4 four-digit PINs) is searched in minutes and the tag picks it out.
+    // Below REUSE_MIN_LENGTH bytes no mark is kept, and `check` says it cannot judge.
+    if credential.expose().len() < REUSE_MIN_LENGTH {
+        return None;
+    }
     let id = store.config().store_id.as_deref()?;
     let salt = Sha256::digest(format!("zeroth-reuse-tag-v1\n{id}").as_bytes());
     let params = scrypt::Params::new(14, 8, 1).ok()?;
@@ -62,6 +69,12 @@ pub fn reuse_mark(store: &Store, credential: &Credential, origin: Origin) -> Opt
     })
 }
 
+/// The shortest secret that gets a reuse mark. A tag of 16 bits cannot confirm a guess
+/// only while the secrets of that length the attacker must consider far outnumber the
+/// 65,536 tag values: 16 bytes of even a digits-only alphabet (10^16 candidates) leave
+/// about 1.5 × 10^11 candidates per tag.
+pub const REUSE_MIN_LENGTH: usize = 16;
+
 // ---- what the logs say about each seal --------------------------------------------
 
 /// What the ceremony log says about one seal.
@@ -73,26 +86,59 @@ struct Activity {
     failed_since_success: u32,
 }
 
-fn activity(store: &Store, env: &str) -> BTreeMap<String, Activity> {
+/// What the log of `env` says of each seal. Only entries whose signature `key` verifies
+/// count as evidence that something was done (an unseal, a drill): an unsigned or
+/// forged line can raise a finding, never clear one. The log is read from its end, so
+/// only the last successes of each seal need their signatures checked.
+fn activity(store: &Store, env: &str, key: Option<&PublicKey>) -> BTreeMap<String, Activity> {
     let mut out: BTreeMap<String, Activity> = BTreeMap::new();
-    let Ok(data) = std::fs::read(audit::log_path(store, env)) else {
+    let Ok(data) = audit::read_log(store, env) else {
         return out;
     };
-    for line in data.split(|&b| b == b'\n') {
+    #[derive(Default)]
+    struct Seen {
+        unsealed: bool,
+        drilled: bool,
+    }
+    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    for line in data.split(|&b| b == b'\n').rev() {
         let Ok(e) = serde_json::from_slice::<LogEntry>(line) else {
             continue;
         };
         let Some(seal) = e.seal.clone() else {
             continue;
         };
+        if e.env != env {
+            continue;
+        }
+        let s = seen.entry(seal.clone()).or_default();
         let a = out.entry(seal).or_default();
+        let signed = || key.is_some_and(|k| audit::line_verifies(line, k));
+        // The vault ceremonies recover the key when custodians are named (a vault
+        // unseal of servers already unsealed recovers nothing).
+        let vault_recovery = matches!(
+            e.event.as_str(),
+            "vault-unseal" | "vault-root" | "vault-rotate" | "vault-rotate-confirm"
+        ) && !e.custodians.is_empty();
         match (e.event.as_str(), e.outcome) {
-            ("unseal" | "rotate-confirm", Outcome::Ok) => {
+            ("unseal" | "rotate-confirm", Outcome::Ok) if !s.unsealed && signed() => {
                 a.last_unsealed = Some(e.time.clone());
-                a.failed_since_success = 0;
+                s.unsealed = true;
             }
-            ("unseal", _) => a.failed_since_success += 1,
-            ("drill", Outcome::Ok) => a.last_drilled = Some(e.time.clone()),
+            (_, Outcome::Ok) if vault_recovery && !s.unsealed && signed() => {
+                a.last_unsealed = Some(e.time.clone());
+                s.unsealed = true;
+            }
+            (
+                "unseal" | "delivery" | "vault-unseal" | "vault-root",
+                Outcome::Refused | Outcome::Failed,
+            ) if !s.unsealed => {
+                a.failed_since_success += 1;
+            }
+            ("drill", Outcome::Ok) if !s.drilled && signed() => {
+                a.last_drilled = Some(e.time.clone());
+                s.drilled = true;
+            }
             _ => {}
         }
     }
@@ -148,6 +194,9 @@ pub struct Entry {
     /// Why a record is invalid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// Why a record is older than the log says it should be (an old copy restored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
 }
 
 fn rotation_due(record: &SealRecord) -> Option<OffsetDateTime> {
@@ -156,13 +205,8 @@ fn rotation_due(record: &SealRecord) -> Option<OffsetDateTime> {
         .map(|t| t + time::Duration::days(i64::from(record.rotate_every_days)))
 }
 
-fn entry(
-    store: &Store,
-    record: &SealRecord,
-    problem: Option<String>,
-    act: &Activity,
-    now: OffsetDateTime,
-) -> Entry {
+fn entry(settings: &Settings, v: &Checked, act: &Activity, now: OffsetDateTime) -> Entry {
+    let (record, problem, stale) = (&v.record, v.problem.clone(), v.stale.clone());
     let due = rotation_due(record);
     let expired = record
         .expires
@@ -173,17 +217,16 @@ fn entry(
         .custodians
         .iter()
         .filter(|c| {
-            store
-                .config()
-                .custodians
-                .get(&c.name)
-                .is_some_and(|k| k.offboarded.is_some())
+            settings
+                .get(&record.env)
+                .is_some_and(|e| e.offboarded(&c.name).is_some())
         })
         .map(|c| c.name.clone())
         .collect();
     let live = record.revoked.is_none();
     let flags: Vec<String> = [
         (problem.is_some(), "invalid"),
+        (stale.is_some(), "stale"),
         (!live, "revoked"),
         (live && expired, "expired"),
         (live && !offboarded_holders.is_empty(), "needs-rekey"),
@@ -217,83 +260,116 @@ fn entry(
         }),
         offboarded_holders,
         problem,
+        stale,
     }
 }
 
-/// Verifies every record's signature on every core; returns each record with the
-/// reason it is invalid, if it is. Each environment's key is read and checked against
-/// `zeroth.toml` once, not once per record.
-fn verified(store: &Store, records: Vec<SealRecord>) -> Vec<(SealRecord, Option<String>)> {
-    let envs: BTreeSet<&str> = records.iter().map(|r| r.env.as_str()).collect();
-    let keys: BTreeMap<String, std::result::Result<PublicKey, String>> = envs
-        .into_iter()
-        .map(|e| {
-            (
-                e.to_string(),
-                env_key(store, e).map_err(|x| x.message().to_string()),
-            )
+/// A record, with what its checks found.
+struct Checked {
+    record: SealRecord,
+    /// Why it is invalid (signature, key, environment), if it is.
+    problem: Option<String>,
+    /// Why it is older than the log, if it is.
+    stale: Option<String>,
+}
+
+/// The verified records with their activity, the records that could not be read,
+/// each environment's key and its effective settings.
+type Inventory = (Vec<(Checked, Activity)>, Vec<String>, EnvKeys, Settings);
+
+/// Each environment's effective settings ([`crate::settings::effective`]).
+type Settings = BTreeMap<String, crate::settings::Effective>;
+
+fn settings_of(store: &Store, keys: &EnvKeys) -> Settings {
+    keys.iter()
+        .filter_map(|(env, k)| {
+            k.as_ref()
+                .ok()
+                .map(|(key, _)| (env.clone(), crate::settings::effective(store, env, key)))
         })
-        .collect();
-    let check = |r: &SealRecord| -> Option<String> {
+        .collect()
+}
+
+/// Each environment's public key, checked against its pin (or `zeroth.toml`), once.
+type EnvKeys = BTreeMap<String, std::result::Result<(PublicKey, KeySource), String>>;
+
+fn env_keys(
+    ctx: &Context,
+    store: &Store,
+    envs: impl IntoIterator<Item = String>,
+    lenient: bool,
+) -> EnvKeys {
+    envs.into_iter()
+        .map(|e| {
+            let k = if lenient {
+                ctx.trust.env_key_any(store, &e)
+            } else {
+                ctx.trust.env_key(store, &e, None)
+            };
+            (e, k.map_err(|x| x.message().to_string()))
+        })
+        .collect()
+}
+
+/// Verifies every record's signature on every core, and whether it is the newest the
+/// log vouches for; a record of an environment `zeroth.toml` does not have is invalid.
+fn verified(store: &Store, keys: &EnvKeys, records: Vec<SealRecord>) -> Vec<Checked> {
+    let check = |r: &SealRecord| -> (Option<String>, Option<String>) {
         match keys.get(&r.env) {
-            Some(Ok(key)) => verify_record(store, r, Some(key))
-                .err()
-                .map(|e| e.message().to_string()),
-            Some(Err(why)) => Some(why.clone()),
-            None => Some(format!("environment '{}' is not in zeroth.toml", r.env)),
+            Some(Ok((key, _))) => match verify_record_with(store, r, key) {
+                Err(e) => (Some(e.message().to_string()), None),
+                Ok(()) => (
+                    None,
+                    refuse_stale(store, r, key)
+                        .err()
+                        .map(|e| e.message().to_string()),
+                ),
+            },
+            Some(Err(why)) => (Some(why.clone()), None),
+            None => (
+                Some(format!(
+                    "{} belongs to environment '{}', which zeroth.toml does not have: a record of an unknown environment is refused",
+                    store.record_path(&r.name).display(),
+                    r.env
+                )),
+                None,
+            ),
         }
     };
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(16);
-    if threads <= 1 || records.len() < 64 {
-        return records
-            .into_iter()
-            .map(|r| {
-                let p = check(&r);
-                (r, p)
-            })
-            .collect();
-    }
-    let chunk = records.len().div_ceil(threads);
-    let check = &check;
-    let problems: Vec<Option<String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = records
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(check).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    records.into_iter().zip(problems).collect()
-}
-
-/// The public key of `env` from the store, refused if it does not match the
-/// fingerprint `zeroth.toml` records.
-pub(crate) fn env_key(store: &Store, env: &str) -> Result<PublicKey> {
-    let cfg = store.env(env)?;
-    let key = store.public_key(env)?;
-    if key.fingerprint() != cfg.sign_key_fingerprint {
-        return Err(Error::Refused(format!(
-            "{} ({}) does not match the fingerprint zeroth.toml records for environment '{env}' ({}): the store's key was replaced",
-            store.public_key_path(env).display(),
-            key.fingerprint(),
-            cfg.sign_key_fingerprint
-        )));
-    }
-    Ok(key)
+    let results: Vec<(Option<String>, Option<String>)> = if threads <= 1 || records.len() < 64 {
+        records.iter().map(check).collect()
+    } else {
+        let chunk = records.len().div_ceil(threads);
+        let check = &check;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = records
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(check).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
+    };
+    records
+        .into_iter()
+        .zip(results)
+        .map(|(record, (problem, stale))| Checked {
+            record,
+            problem,
+            stale,
+        })
+        .collect()
 }
 
 /// The records of the store (optionally of one environment), verified, with their log
 /// activity, and the records that could not be read.
-#[allow(clippy::type_complexity)]
-fn inventory(
-    store: &Store,
-    env: Option<&str>,
-) -> Result<(Vec<(SealRecord, Option<String>, Activity)>, Vec<String>)> {
+fn inventory(ctx: &Context, store: &Store, env: Option<&str>, lenient: bool) -> Result<Inventory> {
     if let Some(env) = env {
         store.env(env)?;
     }
@@ -306,23 +382,34 @@ fn inventory(
             Err(e) => unreadable.push(e.message().to_string()),
         }
     }
-    let envs: BTreeSet<String> = records.iter().map(|r| r.env.clone()).collect();
+    let envs: BTreeSet<String> = records
+        .iter()
+        .map(|r| r.env.clone())
+        .filter(|e| store.config().env.contains_key(e))
+        .chain(env.map(str::to_string))
+        .collect();
+    let keys = env_keys(ctx, store, envs.clone(), lenient);
     let activity: BTreeMap<String, BTreeMap<String, Activity>> = envs
         .into_iter()
-        .map(|e| (e.clone(), activity(store, &e)))
-        .collect();
-    let out = verified(store, records)
-        .into_iter()
-        .map(|(r, p)| {
-            let act = activity
-                .get(&r.env)
-                .and_then(|a| a.get(&r.name))
-                .cloned()
-                .unwrap_or_default();
-            (r, p, act)
+        .map(|e| {
+            let key = keys.get(&e).and_then(|k| k.as_ref().ok()).map(|(k, _)| k);
+            let a = activity(store, &e, key);
+            (e, a)
         })
         .collect();
-    Ok((out, unreadable))
+    let settings = settings_of(store, &keys);
+    let out = verified(store, &keys, records)
+        .into_iter()
+        .map(|c| {
+            let act = activity
+                .get(&c.record.env)
+                .and_then(|a| a.get(&c.record.name))
+                .cloned()
+                .unwrap_or_default();
+            (c, act)
+        })
+        .collect();
+    Ok((out, unreadable, keys, settings))
 }
 
 /// Lists the seals, filtered by environment, owner and custodian.
@@ -334,12 +421,12 @@ pub fn list(
 ) -> Result<Report> {
     let store = Store::open(&ctx.store)?;
     let now = clock::now()?;
-    let (records, unreadable) = inventory(&store, env)?;
+    let (records, unreadable, _, settings) = inventory(ctx, &store, env, false)?;
     let entries: Vec<Entry> = records
         .iter()
-        .filter(|(r, _, _)| owner.is_none_or(|o| r.owner == o))
-        .filter(|(r, _, _)| custodian.is_none_or(|c| r.custodians.iter().any(|k| k.name == c)))
-        .map(|(r, p, a)| entry(&store, r, p.clone(), a, now))
+        .filter(|(c, _)| owner.is_none_or(|o| c.record.owner == o))
+        .filter(|(c, _)| custodian.is_none_or(|n| c.record.custodians.iter().any(|k| k.name == n)))
+        .map(|(c, a)| entry(&settings, c, a, now))
         .collect();
     let day = |s: &str| s.get(..10).unwrap_or(s).to_string();
     let opt_day = |s: &Option<String>| s.as_deref().map(day).unwrap_or_else(|| "never".into());
@@ -389,6 +476,9 @@ pub fn list(
     for e in &entries {
         if let Some(p) = &e.problem {
             text.push_str(&format!("invalid: {p}\n"));
+        }
+        if let Some(p) = &e.stale {
+            text.push_str(&format!("stale: {p}\n"));
         }
         if let Some(p) = &e.pending {
             let id = p["operation"].as_str().unwrap_or_default();
@@ -473,6 +563,15 @@ pub const FINDINGS: &[(&str, Severity)] = &[
     ("log-unsigned", Severity::Warning),
     ("pending-stale", Severity::Warning),
     ("failed-unseals", Severity::Warning),
+    ("record-stale", Severity::Error),
+    ("retired-key-present", Severity::Error),
+    ("token-key-mismatch", Severity::Error),
+    ("store-rollback", Severity::Error),
+    ("env-unpinned", Severity::Warning),
+    ("log-time-backwards", Severity::Warning),
+    ("reuse-unchecked", Severity::Warning),
+    ("settings-invalid", Severity::Error),
+    ("settings-unapproved", Severity::Warning),
 ];
 
 fn severity(id: &'static str) -> Severity {
@@ -495,9 +594,23 @@ impl Findings {
         message: String,
         action: String,
     ) {
+        self.add_as(severity(id), id, env, seal, custodian, message, action);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_as(
+        &mut self,
+        severity: Severity,
+        id: &'static str,
+        env: &str,
+        seal: Option<&str>,
+        custodian: Option<&str>,
+        message: String,
+        action: String,
+    ) {
         self.0.push(Finding {
             id,
-            severity: severity(id),
+            severity,
             env: Some(env.to_string()),
             seal: seal.map(str::to_string),
             custodian: custodian.map(str::to_string),
@@ -520,15 +633,31 @@ fn later(a: &Option<String>, b: &Option<String>) -> Option<String> {
 
 fn seal_findings(
     f: &mut Findings,
-    store: &Store,
-    policy: &Policy,
-    record: &SealRecord,
-    problem: &Option<String>,
+    settings: &Settings,
+    checked: &Checked,
     act: &Activity,
     now: OffsetDateTime,
 ) {
+    let record = &checked.record;
+    let fallback;
+    let eff = match settings.get(&record.env) {
+        Some(e) => e,
+        None => {
+            fallback = Policy::default();
+            &crate::settings::Effective {
+                env: record.env.clone(),
+                policy: fallback.clone(),
+                offboarded: Default::default(),
+                recipients: Default::default(),
+                unapproved: Vec::new(),
+                problem: None,
+                approved: None,
+            }
+        }
+    };
+    let policy = &eff.policy;
     let (env, seal) = (record.env.as_str(), Some(record.name.as_str()));
-    if let Some(p) = problem {
+    if let Some(p) = &checked.problem {
         f.add(
             "record-invalid",
             env,
@@ -540,8 +669,35 @@ fn seal_findings(
         );
         return;
     }
+    if let Some(p) = &checked.stale {
+        f.add(
+            "record-stale",
+            env,
+            seal,
+            None,
+            p.clone(),
+            "restore the newest record (git history); zeroth refuses ceremonies on an old copy"
+                .into(),
+        );
+    }
     if record.revoked.is_some() {
         return;
+    }
+    if record.credential.reuse.is_none() && record.credential.origin == Origin::Imported {
+        f.add(
+            "reuse-unchecked",
+            env,
+            seal,
+            None,
+            format!(
+                "its imported secret ({} bytes) is shorter than {REUSE_MIN_LENGTH} bytes, too short to keep a reuse mark that would not give it away: whether it is also sealed in another environment cannot be judged",
+                record.credential.length
+            ),
+            format!(
+                "rotate it to a secret of {REUSE_MIN_LENGTH} bytes or more: zeroth rotate {} --import …",
+                record.name
+            ),
+        );
     }
     if let Some(due) = rotation_due(record) {
         if due <= now {
@@ -636,12 +792,7 @@ fn seal_findings(
                 format!("a drill with {}'s share: zeroth drill {} --share …", c.name, record.name),
             );
         }
-        if let Some(off) = store
-            .config()
-            .custodians
-            .get(&c.name)
-            .and_then(|k| k.offboarded.as_ref())
-        {
+        if let Some((_, off)) = eff.offboarded(&c.name) {
             f.add(
                 "offboarded-holder",
                 env,
@@ -785,8 +936,42 @@ fn reuse_findings(f: &mut Findings, records: &[&SealRecord], only_env: Option<&s
     }
 }
 
-fn env_findings(f: &mut Findings, store: &Store, env: &str, records: &[&SealRecord]) -> Result<()> {
-    let key = store.public_key(env)?;
+fn env_findings(
+    f: &mut Findings,
+    ctx: &Context,
+    store: &Store,
+    env: &str,
+    keys: &EnvKeys,
+    records: &[&SealRecord],
+) -> Result<()> {
+    let (key, source) = match keys.get(env) {
+        Some(Ok(k)) => k.clone(),
+        Some(Err(why)) => {
+            f.add(
+                "log-damaged",
+                env,
+                None,
+                None,
+                format!("the log of '{env}' cannot be checked: {why}"),
+                "restore the store's key from a trusted copy, or pin the environment".into(),
+            );
+            return Ok(());
+        }
+        None => ctx.trust.env_key_any(store, env)?,
+    };
+    if matches!(source, KeySource::Unpinned) {
+        f.add(
+            "env-unpinned",
+            env,
+            None,
+            None,
+            format!(
+                "environment '{env}' is not pinned in {}: its records and log were checked against the store's own key, which whoever edits the store can replace",
+                ctx.trust.path().display()
+            ),
+            format!("pin it: zeroth env pin {env} (or give the trust file with --trust)"),
+        );
+    }
     let records: Vec<SealRecord> = records.iter().map(|r| (*r).clone()).collect();
     let v = audit::verify_with(store, env, &key, &records)?;
     if let Some(d) = &v.damage {
@@ -815,7 +1000,69 @@ fn env_findings(f: &mut Findings, store: &Store, env: &str, records: &[&SealReco
             action,
         );
     }
+    if !v.time_backwards.is_empty() {
+        f.add(
+            "log-time-backwards",
+            env,
+            None,
+            None,
+            format!(
+                "the time goes backwards at entr{} {} of the log of '{env}': a clock was wrong, or entries were written by hand",
+                if v.time_backwards.len() == 1 { "y" } else { "ies" },
+                v.time_backwards
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            format!("look at those entries: zeroth audit show --env {env}"),
+        );
+    }
     Ok(())
+}
+
+/// The environment's approved settings: unusable ones are an error, changes in
+/// `zeroth.toml` nobody approved a warning.
+fn settings_findings(f: &mut Findings, store: &Store, env: &str, eff: &crate::settings::Effective) {
+    if let Some(p) = &eff.problem {
+        f.add(
+            "settings-invalid",
+            env,
+            None,
+            None,
+            p.clone(),
+            format!(
+                "restore {} from a trusted copy, or approve the settings anew: zeroth settings approve --env {env}",
+                crate::settings::path(store, env).display()
+            ),
+        );
+    } else if eff.approved.is_none() {
+        f.add(
+            "settings-unapproved",
+            env,
+            None,
+            None,
+            format!(
+                "environment '{env}' has no approved settings: only the defaults, made stricter by zeroth.toml, count, and no custodian recipient is approved"
+            ),
+            format!("approve them: zeroth settings approve --env {env}"),
+        );
+    }
+    if !eff.unapproved.is_empty() {
+        f.add(
+            "settings-unapproved",
+            env,
+            None,
+            None,
+            format!(
+                "zeroth.toml changes what environment '{env}' approved (only what makes things stricter counts until approved): {}",
+                eff.unapproved.join("; ")
+            ),
+            format!(
+                "review the changes (zeroth settings show --env {env}) and approve them: zeroth settings approve --env {env}"
+            ),
+        );
+    }
 }
 
 fn token_shared_findings(f: &mut Findings, store: &Store, envs: &[String]) {
@@ -840,8 +1087,10 @@ fn token_shared_findings(f: &mut Findings, store: &Store, envs: &[String]) {
     }
 }
 
-/// With `--hsm`: the token of `env` carries its marker, holds no key that no record
-/// references, and no key of a revoked seal. Needs the PIN; logs nothing.
+/// With `--hsm`: the token of `env` is the pinned one, carries its marker and the
+/// store's signing key, has not seen a newer log than the store's, and holds no key
+/// that no record references, no key of a revoked seal and no key a rekey or rotation
+/// retired. Needs the PIN; takes the store lock while it uses the token; logs nothing.
 fn hsm_findings(
     f: &mut Findings,
     ctx: &Context,
@@ -850,19 +1099,20 @@ fn hsm_findings(
     records: &[&SealRecord],
 ) {
     let result = (|| -> Result<()> {
+        let _lock = store.lock()?;
         let cfg = store.env(env)?;
-        let hsm = Hsm::load(&cfg.module)?;
+        let (hsm, pin) = crate::ceremony::load_pinned(ctx, store, env)?;
         let inner = (|| -> Result<()> {
-            let token = hsm.find_token(&cfg.token)?;
-            if token.serial != cfg.serial {
+            let token = hsm.find_token(&pin.token)?;
+            if token.serial != pin.serial {
                 f.add(
                     "token-unmarked",
                     env,
                     None,
                     None,
                     format!(
-                        "token '{}' has serial {}, not the {} the environment is bound to",
-                        token.label, token.serial, cfg.serial
+                        "token '{}' has serial {}, not the {} the environment is pinned to",
+                        token.label, token.serial, pin.serial
                     ),
                     "find the environment's token, or bind the environment anew".into(),
                 );
@@ -874,36 +1124,93 @@ fn hsm_findings(
             };
             match session.marker()? {
                 Some(m) if m == env => {}
-                other => f.add(
-                    "token-unmarked",
+                other => {
+                    f.add(
+                        "token-unmarked",
+                        env,
+                        None,
+                        None,
+                        match other {
+                            Some(m) => format!("token '{}' is marked for environment '{m}', not '{env}'", token.label),
+                            None => format!("token '{}' carries no zeroth environment marker: it was reset or replaced", token.label),
+                        },
+                        "stop using it for this environment; investigate who changed the token".into(),
+                    );
+                    return Ok(());
+                }
+            }
+            if let Err(e) = crate::ceremony::check_binding(&session, store, env, cfg, Some(&pin)) {
+                f.add(
+                    "token-key-mismatch",
                     env,
                     None,
                     None,
-                    match other {
-                        Some(m) => format!("token '{}' is marked for environment '{m}', not '{env}'", token.label),
-                        None => format!("token '{}' carries no zeroth environment marker: it was reset or replaced", token.label),
-                    },
-                    "stop using it for this environment; investigate who changed the token".into(),
-                ),
+                    e.message().to_string(),
+                    "restore the store's key from a trusted copy, or find the environment's token"
+                        .into(),
+                );
+            }
+            if let Err(e) = crate::ceremony::check_anchor(&session, store, env) {
+                f.add(
+                    "store-rollback",
+                    env,
+                    None,
+                    None,
+                    e.message().to_string(),
+                    "restore the newest copy of the store (git); ceremonies refuse this one".into(),
+                );
             }
             let keys = session.seal_keys_with_prefix(&format!("zeroth:{env}:"))?;
             let present: BTreeSet<(String, String)> = keys
                 .iter()
                 .map(|(l, i)| (l.clone(), hex::encode(i)))
                 .collect();
-            for r in records.iter().filter(|r| r.revoked.is_some()) {
-                if present.contains(&(r.key.label.clone(), r.key.id.clone())) {
-                    f.add(
-                        "revoked-key-present",
-                        env,
-                        Some(&r.name),
-                        None,
-                        format!(
-                            "'{}' is revoked but its key '{}' is still on the token",
-                            r.name, r.key.label
-                        ),
-                        format!("finish the revocation: zeroth cleanup --env {env} --destroy"),
-                    );
+            let mut accounted: BTreeSet<(String, String)> = BTreeSet::new();
+            for r in records {
+                let prefix = format!("zeroth:{env}:{}:v", r.name);
+                let of_seal: Vec<&(String, String)> = present
+                    .iter()
+                    .filter(|k| k.0.starts_with(&prefix))
+                    .collect();
+                if r.revoked.is_some() {
+                    for k in &of_seal {
+                        accounted.insert((*k).clone());
+                        f.add(
+                            "revoked-key-present",
+                            env,
+                            Some(&r.name),
+                            None,
+                            format!(
+                                "'{}' is revoked but its key '{}' is still on the token",
+                                r.name, k.0
+                            ),
+                            format!("finish the revocation: zeroth cleanup --env {env} --destroy"),
+                        );
+                    }
+                    continue;
+                }
+                for k in &of_seal {
+                    if let Some(h) = r.history.iter().find(|h| h.key_label == k.0) {
+                        accounted.insert((*k).clone());
+                        f.add(
+                            "retired-key-present",
+                            env,
+                            Some(&r.name),
+                            None,
+                            format!(
+                                "key '{}' of '{}' was retired at {} ({}) but is still on the token: the old share set still opens an old copy of the record",
+                                k.0, r.name, h.retired, h.why
+                            ),
+                            match &h.operation {
+                                Some(op) => format!(
+                                    "finish it: zeroth {} {} --confirm {op} (or zeroth cleanup --env {env} --destroy)",
+                                    if h.why.starts_with("rotated") { "rotate" } else { "rekey" },
+                                    r.name
+                                ),
+                                None => format!("destroy it: zeroth cleanup --env {env} --destroy"),
+                            },
+                        );
+                    }
                 }
             }
             let referenced: BTreeSet<(String, String)> = records
@@ -917,15 +1224,10 @@ fn hsm_findings(
                     v
                 })
                 .collect();
-            let revoked: BTreeSet<(String, String)> = records
-                .iter()
-                .filter(|r| r.revoked.is_some())
-                .map(|r| (r.key.label.clone(), r.key.id.clone()))
-                .collect();
             let sign = crate::hsm::signing_label(env);
             for k in present
                 .iter()
-                .filter(|k| k.0 != sign && !referenced.contains(*k) && !revoked.contains(*k))
+                .filter(|k| k.0 != sign && !referenced.contains(*k) && !accounted.contains(*k))
             {
                 f.add(
                     "orphan-key",
@@ -948,7 +1250,7 @@ fn hsm_findings(
             None,
             None,
             e.message().to_string(),
-            "check the module path, the token and the PIN".into(),
+            "check the module path, the token, the PIN and the trust file".into(),
         );
     }
 }
@@ -959,11 +1261,25 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
     let now = clock::now()?;
     let policy = store.config().policy.clone();
     validate_policy(&policy)?;
-    let (records, unreadable) = inventory(&store, env)?;
+    let (records, unreadable, keys, _) = inventory(ctx, &store, env, true)?;
     let envs: Vec<String> = match env {
         Some(e) => vec![e.to_string()],
         None => store.config().env.keys().cloned().collect(),
     };
+    let keys = {
+        let mut keys = keys;
+        let missing: Vec<String> = envs
+            .iter()
+            .filter(|e| !keys.contains_key(*e))
+            .cloned()
+            .collect();
+        keys.extend(env_keys(ctx, &store, missing, true));
+        keys
+    };
+    let settings = settings_of(&store, &keys);
+    for eff in settings.values() {
+        validate_policy(&eff.policy)?;
+    }
     let mut f = Findings(Vec::new());
     for u in &unreadable {
         f.0.push(Finding {
@@ -976,14 +1292,14 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
             action: "restore the record from a trusted copy".into(),
         });
     }
-    for (r, p, a) in &records {
-        seal_findings(&mut f, &store, &policy, r, p, a, now);
+    for (c, a) in &records {
+        seal_findings(&mut f, &settings, c, a, now);
     }
     // Reuse is across environments: compare against every seal of the store.
     let all: Vec<SealRecord> = if env.is_some() {
         store.records()?.into_iter().flatten().collect()
     } else {
-        records.iter().map(|(r, _, _)| r.clone()).collect()
+        records.iter().map(|(c, _)| c.record.clone()).collect()
     };
     let all_refs: Vec<&SealRecord> = all.iter().collect();
     reuse_findings(&mut f, &all_refs, env);
@@ -991,12 +1307,25 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
     for e in &envs {
         let in_env: Vec<&SealRecord> = records
             .iter()
-            .map(|(r, _, _)| r)
+            .map(|(c, _)| &c.record)
             .filter(|r| &r.env == e)
             .collect();
-        env_findings(&mut f, &store, e, &in_env)?;
+        env_findings(&mut f, ctx, &store, e, &keys, &in_env)?;
+        if let Some(eff) = settings.get(e) {
+            settings_findings(&mut f, &store, e, eff);
+        }
         if hsm {
-            hsm_findings(&mut f, ctx, &store, e, &in_env);
+            let valid: Vec<&SealRecord> = records
+                .iter()
+                .filter(|(c, _)| &c.record.env == e && c.problem.is_none())
+                .map(|(c, _)| &c.record)
+                .collect();
+            hsm_findings(&mut f, ctx, &store, e, &valid);
+        }
+    }
+    if ctx.trust.explicit() {
+        for x in f.0.iter_mut().filter(|x| x.id == "env-unpinned") {
+            x.severity = Severity::Error;
         }
     }
     f.0.sort_by(|a, b| {
@@ -1053,6 +1382,10 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
                 "time": clock::format(now),
             },
             "policy": policy,
+            "effective_policy": settings
+                .iter()
+                .map(|(e, s)| (e.clone(), json!(s.policy)))
+                .collect::<serde_json::Map<String, serde_json::Value>>(),
         }),
     );
     if errors > 0 {

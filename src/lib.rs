@@ -25,11 +25,15 @@ pub mod process;
 pub mod recipient;
 pub mod seal;
 pub mod secret;
+pub mod settings;
 pub mod shamir;
 pub mod share;
 pub mod store;
 pub mod terminal;
+pub mod text;
 pub mod transcript;
+pub mod trust;
+pub mod vault;
 
 pub use error::{Error, Result};
 

@@ -19,6 +19,8 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.json;
+    // With `--output -`, stdout carries the credential: a JSON error goes to stderr.
+    let json_errors_to_stderr = cli.stdout_carries_secret();
     match zeroth::cli::run(cli) {
         Ok(report) => {
             let mut out: Box<dyn Write> = if report.on_stderr {
@@ -47,7 +49,12 @@ fn main() -> ExitCode {
             eprintln!("zeroth: {}", e.message());
             if json {
                 let obj = serde_json::json!({ "error": e.message(), "exit_code": e.exit_code() });
-                println!("{}", serde_json::to_string_pretty(&obj).unwrap_or_default());
+                let text = serde_json::to_string_pretty(&obj).unwrap_or_default();
+                if json_errors_to_stderr {
+                    eprintln!("{text}");
+                } else {
+                    println!("{text}");
+                }
             }
             ExitCode::from(e.exit_code())
         }

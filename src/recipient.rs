@@ -112,6 +112,30 @@ impl Recipient {
         }
     }
 
+    /// A short name for the key, to compare with what the custodian holds: an age
+    /// recipient is its own public key (`age1…`); an SSH key shows as `ssh-keygen -l`
+    /// shows it (`SHA256:…`, the unpadded base64 SHA-256 of the key blob).
+    pub fn fingerprint(&self) -> String {
+        match self {
+            Recipient::X25519(r) => r.to_string(),
+            Recipient::Ssh(r) => {
+                use base64::Engine;
+                let text = r.to_string();
+                let blob = text
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                    .unwrap_or_default();
+                format!(
+                    "SHA256:{}",
+                    base64::engine::general_purpose::STANDARD_NO_PAD
+                        .encode(<sha2::Sha256 as sha2::Digest>::digest(&blob))
+                )
+            }
+            Recipient::Passphrase => PASSPHRASE.to_string(),
+        }
+    }
+
     /// What kind of recipient this is, in words.
     pub fn describe(&self) -> &'static str {
         match self {
@@ -210,16 +234,17 @@ impl Keyring {
     pub fn load(paths: &[PathBuf]) -> Result<Keyring> {
         let mut identities: Vec<(PathBuf, Box<dyn age::Identity>)> = Vec::new();
         for path in paths {
-            let mut bytes = Zeroizing::new(Vec::new());
-            std::fs::File::open(path)
-                .and_then(|f| f.take(MAX_ENCRYPTED).read_to_end(&mut bytes))
-                .map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => Error::Usage(format!(
-                        "--identity {}: the file does not exist",
-                        path.display()
-                    )),
-                    _ => Error::io("read the identity file", path, e),
-                })?;
+            let bytes = read_limited(path, MAX_ENCRYPTED).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::Usage(format!(
+                    "--identity {}: the file does not exist",
+                    path.display()
+                )),
+                std::io::ErrorKind::InvalidInput => Error::Usage(format!(
+                    "--identity {}: {e}: give the identity file itself",
+                    path.display()
+                )),
+                _ => Error::io("read the identity file", path, e),
+            })?;
             let text = String::from_utf8_lossy(&bytes);
             if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----")
                 || text.contains("-----BEGIN RSA PRIVATE KEY-----")
@@ -280,7 +305,7 @@ impl Keyring {
         };
         let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(ciphertext))
             .map_err(|e| broken(&e.to_string()))?;
-        let mut plain = Zeroizing::new(Vec::new());
+        let mut plain = Zeroizing::new(Vec::with_capacity(MAX_ENCRYPTED as usize + 1));
         if decryptor.is_scrypt() {
             let Some(mut tty) = Tty::open() else {
                 return Err(Error::Usage(format!(
@@ -359,20 +384,125 @@ impl Keyring {
 /// Reads a share file: the plain share text, or an encrypted share decrypted with
 /// `keys`. The text is held in a zeroizing buffer.
 pub fn read_share(path: &Path, keys: &Keyring) -> Result<Zeroizing<String>> {
-    let mut bytes = Zeroizing::new(Vec::new());
-    match std::fs::File::open(path).and_then(|f| f.take(MAX_ENCRYPTED).read_to_end(&mut bytes)) {
-        Ok(_) => {}
+    let bytes = match read_limited(path, MAX_ENCRYPTED) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::Usage(format!(
                 "share file {} does not exist",
                 path.display()
             )));
         }
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            return Err(Error::Usage(format!(
+                "share file {}: {e}: give the share's file itself",
+                path.display()
+            )));
+        }
         Err(e) => return Err(Error::io("read share file", path, e)),
-    }
+    };
     if is_age(&bytes) {
         let plain = keys.decrypt(&format!("share file {}", path.display()), &bytes)?;
         return Ok(Zeroizing::new(String::from_utf8_lossy(&plain).into_owned()));
     }
     Ok(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// Checks, before the store lock is taken, that every share file given exists and is a
+/// regular file: a FIFO or a device would block a ceremony (and the store) forever.
+pub fn check_share_files(paths: &[PathBuf]) -> Result<()> {
+    for path in paths {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(m) => {
+                return Err(Error::Usage(format!(
+                    "share file {} is not a regular file ({}): give the share's file itself",
+                    path.display(),
+                    file_kind(&m)
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Usage(format!(
+                    "share file {} does not exist",
+                    path.display()
+                )));
+            }
+            Err(e) => return Err(Error::io("read share file", path, e)),
+        }
+    }
+    Ok(())
+}
+
+fn file_kind(m: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "not a file"
+    }
+}
+
+/// Reads at most `limit` bytes of the regular file `path` into a zeroizing buffer
+/// allocated at its full size up front, so no reallocation leaves an unwiped copy of a
+/// secret in freed memory. Opens without blocking (a FIFO is refused, not waited on).
+pub fn read_limited(path: &Path, limit: u64) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("it is {}", file_kind(&meta)),
+        ));
+    }
+    let mut bytes = Zeroizing::new(Vec::with_capacity(limit as usize + 1));
+    file.take(limit).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_read_into_a_buffer_sized_up_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("share");
+        std::fs::write(&p, vec![b'x'; 5000]).unwrap();
+        let bytes = read_limited(&p, MAX_ENCRYPTED).unwrap();
+        assert_eq!(bytes.len(), 5000);
+        // The buffer was never grown (which would leave an unwiped copy behind): its
+        // capacity is the one it was made with.
+        assert_eq!(bytes.capacity(), MAX_ENCRYPTED as usize + 1);
+        // A file at the limit is read whole, still without growing.
+        std::fs::write(&p, vec![b'x'; MAX_ENCRYPTED as usize]).unwrap();
+        let bytes = read_limited(&p, MAX_ENCRYPTED).unwrap();
+        assert_eq!(bytes.capacity(), MAX_ENCRYPTED as usize + 1);
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &p,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let err = read_limited(&p, MAX_ENCRYPTED).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(check_share_files(&[p]).is_err());
+    }
 }

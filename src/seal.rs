@@ -78,6 +78,9 @@ pub struct SealRecord {
     /// Set when the seal was revoked: its K_seal is destroyed and nothing opens it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub revoked: Option<Revocation>,
+    /// The vault server this credential belongs to (`zeroth vault init`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub vault: Option<VaultBinding>,
     /// Signature by the environment's HSM key; absent only while the record is built.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub signature: Option<RecordSignature>,
@@ -179,6 +182,9 @@ pub struct HistoryEntry {
     pub why: String,
     /// The key label it used (destroyed on the token when it was retired).
     pub key_label: String,
+    /// The rekey or rotation operation that retired it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operation: Option<String>,
 }
 
 /// What a pending operation does.
@@ -228,6 +234,74 @@ pub struct Pending {
     pub key: KeyRef,
     /// Its sealed blob.
     pub blob: Blob,
+    /// For a vault key rotation: the server-side operation it waits on.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub vault: Option<VaultRotation>,
+}
+
+/// What the credential is to a vault server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VaultRole {
+    /// The server's unseal key (a Shamir seal with one key share).
+    UnsealKey,
+    /// The server's recovery key (an auto-unseal seal with one recovery key).
+    RecoveryKey,
+    /// The root token the server gave at init.
+    RootToken,
+}
+
+impl VaultRole {
+    /// Words for messages.
+    pub fn words(self) -> &'static str {
+        match self {
+            VaultRole::UnsealKey => "unseal key",
+            VaultRole::RecoveryKey => "recovery key",
+            VaultRole::RootToken => "init root token",
+        }
+    }
+}
+
+/// The vault server a seal's credential belongs to, as `vault init` found it. Every
+/// `zeroth vault` ceremony checks the server against it before sending anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultBinding {
+    /// What the credential is to the server.
+    pub role: VaultRole,
+    /// The address the server was initialized at.
+    pub addr: String,
+    /// `sha256:` + hex of the DER certificate the server presented there (https only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tls_fingerprint: Option<String>,
+    /// The cluster id the server reported once unsealed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cluster_id: Option<String>,
+    /// Its cluster name.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cluster_name: Option<String>,
+    /// The server's seal type (`shamir`, or an auto-unseal type such as `static`).
+    pub seal_type: String,
+    /// How many key shares unseal it (or recovery key shares authorize), t of n.
+    pub threshold: u8,
+    /// How many key shares (recovery key shares) it has.
+    pub shares: u8,
+    /// The server version at init.
+    pub server_version: String,
+}
+
+/// A vault key rotation started on the server and waiting for its verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultRotation {
+    /// The API it runs on: `rotate-root` (OpenBao's `sys/rotate/root`), `rekey`
+    /// (`sys/rekey`), or their recovery-key forms.
+    pub api: String,
+    /// The rotation's nonce.
+    pub nonce: String,
+    /// The verification nonce the server gave with the new key (it changes after a
+    /// refused verification; the current one is read back before verifying).
+    pub verification_nonce: String,
 }
 
 /// Why and when a seal was revoked.
@@ -453,6 +527,7 @@ mod tests {
             log_head: None,
             pending: None,
             revoked: None,
+            vault: None,
             signature: None,
         }
     }

@@ -295,6 +295,17 @@ impl Share {
         let (_, env) = env.ok_or_else(|| missing("Environment"))?;
         let (_, custodian) = custodian.ok_or_else(|| missing("Custodian"))?;
         let (share_at, share_value) = share_line.ok_or_else(|| missing("Share"))?;
+        // Header values name files, token labels and log entries, and are shown on
+        // terminals: each must be a valid name, so nothing else (a path, an escape
+        // sequence) gets through.
+        for (header, value, kind) in [
+            ("Seal", &seal, crate::names::NameKind::Seal),
+            ("Environment", &env, crate::names::NameKind::Environment),
+            ("Custodian", &custodian, crate::names::NameKind::Custodian),
+        ] {
+            crate::names::check(kind, value)
+                .map_err(|e| format!("the '{header}:' header is not valid: {}", e.message()))?;
+        }
         let (hx, hn, ht, hset) = parse_share_header(&share_value).ok_or_else(|| {
             format!("line {share_at}: expected 'Share: X of N, threshold T, set S'")
         })?;

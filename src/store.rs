@@ -4,6 +4,7 @@
 //! zeroth.toml          environments (module, token, serial, mechanism, signing key)
 //! seals/<name>.json    one signed record per seal
 //! keys/<env>.pem       each environment's public signing key
+//! settings/<env>.json  the custodians and policy each environment approved (signed)
 //! logs/<env>.jsonl     each environment's ceremony log
 //! .lock                held by the ceremony in progress
 //! ```
@@ -14,8 +15,8 @@
 //! the same way but linked into place only if nothing is there yet.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write as _};
+use std::fs::{self, File};
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::fault;
 use crate::hsm::{PublicKey, WrapMechanism};
+use crate::names::{NameKind, check};
 use crate::seal::SealRecord;
 
 /// The configuration format this zeroth writes and reads.
@@ -83,7 +85,7 @@ impl Default for Policy {
 }
 
 /// A custodian, as the store knows them.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustodianConfig {
     /// When they left (`custodian offboard`); every seal in which they still hold a
@@ -129,20 +131,45 @@ pub struct Store {
 /// Holds the store's lock until dropped.
 #[derive(Debug)]
 pub struct StoreLock {
-    _file: File,
+    file: File,
+    path: PathBuf,
+    wait: Duration,
 }
 
 impl Store {
-    /// Opens an existing store.
+    /// Returns the error for a directory that holds no store.
+    fn no_store(root: &Path) -> Error {
+        Error::Usage(format!(
+            "no zeroth store at {}: run 'zeroth env init' to create one, or give --store DIR",
+            root.display()
+        ))
+    }
+
+    /// Opens an existing store. Every name in `zeroth.toml` that becomes part of a path
+    /// or a token label (environments, custodians) is checked first.
     pub fn open(root: &Path) -> Result<Store> {
         let path = root.join(CONFIG_FILE);
-        if !path.exists() {
-            return Err(Error::Usage(format!(
-                "no zeroth store at {}: run 'zeroth env init' to create one, or give --store DIR",
-                root.display()
-            )));
+        if path.symlink_metadata().is_err() {
+            return Err(Store::no_store(root));
         }
-        let text = fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+        for dir in ["seals", "keys", "logs", "settings"] {
+            let d = root.join(dir);
+            if let Ok(meta) = d.symlink_metadata() {
+                if !meta.is_dir() {
+                    return Err(Error::Refused(format!(
+                        "{} is not a directory{}: zeroth does not follow links inside the store; restore the store from a trusted copy",
+                        d.display(),
+                        if meta.file_type().is_symlink() {
+                            " but a symbolic link"
+                        } else {
+                            ""
+                        }
+                    )));
+                }
+            }
+        }
+        let text = String::from_utf8(read_regular(&path).map_err(|e| Error::io("read", &path, e))?)
+            .map_err(|_| Error::Usage(format!("{} is not UTF-8 text", path.display())))?;
         let config: Config = toml::from_str(&text).map_err(|e| {
             Error::Usage(format!(
                 "{} is not a valid zeroth config: {}",
@@ -157,10 +184,33 @@ impl Store {
                 config.format
             )));
         }
+        for name in config.env.keys() {
+            check(NameKind::Environment, name).map_err(|e| {
+                Error::Usage(format!("{} [env.…]: {}", path.display(), e.message()))
+            })?;
+        }
+        for name in config.custodians.keys() {
+            check(NameKind::Custodian, name).map_err(|e| {
+                Error::Usage(format!(
+                    "{} [custodians.…]: {}",
+                    path.display(),
+                    e.message()
+                ))
+            })?;
+        }
         Ok(Store {
             root: root.to_path_buf(),
             config,
         })
+    }
+
+    /// Takes the lock of the store at `root` before anything of it is read, waiting
+    /// briefly (`ZEROTH_LOCK_WAIT_MS`, default 10 s) for a ceremony in progress.
+    pub fn lock_root(root: &Path) -> Result<StoreLock> {
+        if root.join(CONFIG_FILE).symlink_metadata().is_err() {
+            return Err(Store::no_store(root));
+        }
+        lock_file(root, lock_wait())
     }
 
     /// Opens the store at `root`, creating an empty one if there is none.
@@ -173,6 +223,7 @@ impl Store {
             root.join("seals"),
             root.join("keys"),
             root.join("logs"),
+            root.join("settings"),
         ] {
             fault::io("mkdir", &dir)
                 .and_then(|_| fs::create_dir_all(&dir))
@@ -237,70 +288,38 @@ impl Store {
     /// Takes the store's lock, waiting briefly (`ZEROTH_LOCK_WAIT_MS`, default 10 s)
     /// for a ceremony in progress to finish.
     pub fn lock(&self) -> Result<StoreLock> {
-        let wait = std::env::var("ZEROTH_LOCK_WAIT_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map(Duration::from_millis)
-            .unwrap_or(DEFAULT_LOCK_WAIT);
-        self.lock_waiting(wait)
+        lock_file(&self.root, lock_wait())
     }
 
     /// Takes the store's lock, waiting at most `wait`.
     pub fn lock_waiting(&self, wait: Duration) -> Result<StoreLock> {
-        let path = self.root.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io("open the lock file", &path, e))?;
-        let start = Instant::now();
-        loop {
-            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => break,
-                Err(rustix::io::Errno::WOULDBLOCK) if start.elapsed() < wait => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(rustix::io::Errno::WOULDBLOCK) => {
-                    let mut holder = String::new();
-                    let _ = file.read_to_string(&mut holder);
-                    let holder = holder.trim();
-                    return Err(Error::Io(format!(
-                        "store {} is busy: another ceremony{} holds {} (waited {} s); retry when it has finished",
-                        self.root.display(),
-                        if holder.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (process {holder})")
-                        },
-                        path.display(),
-                        wait.as_secs_f32()
-                    )));
-                }
-                Err(e) => return Err(Error::io("lock", &path, e.into())),
-            }
-        }
-        let _ = file.set_len(0);
-        let _ = file.write_all(std::process::id().to_string().as_bytes());
-        Ok(StoreLock { _file: file })
+        lock_file(&self.root, wait)
     }
 
-    /// Returns the path of the record of `seal`.
+    /// Returns the path of the record of `seal`. `seal` must be a valid seal name
+    /// ([`crate::names::check`]); callers check it before it becomes a path.
     pub fn record_path(&self, seal: &str) -> PathBuf {
         self.root.join("seals").join(format!("{seal}.json"))
     }
 
-    /// Returns true if and only if a record for `seal` exists.
-    pub fn seal_exists(&self, seal: &str) -> bool {
-        self.record_path(seal).exists()
+    /// Returns true if and only if a record for `seal` exists (`seal` is checked).
+    pub fn seal_exists(&self, seal: &str) -> Result<bool> {
+        check(NameKind::Seal, seal)?;
+        Ok(self.record_path(seal).symlink_metadata().is_ok())
     }
 
-    /// Reads the record of `seal` (its signature is checked separately).
+    /// Reads the record of `seal` (its signature is checked separately). The name is
+    /// checked before it becomes a path, and the file must be a regular file.
     pub fn read_record(&self, seal: &str) -> Result<SealRecord> {
+        check(NameKind::Seal, seal)?;
         let path = self.record_path(seal);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
+        let text = match read_regular(&path) {
+            Ok(t) => String::from_utf8(t).map_err(|_| {
+                Error::Refused(format!(
+                    "{} is not UTF-8 text: restore it from a trusted copy",
+                    path.display()
+                ))
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::Usage(format!(
                     "no seal named '{seal}' in store {}: 'zeroth list' shows the seals",
@@ -356,7 +375,17 @@ impl Store {
             }
         }
         names.sort();
-        Ok(names.iter().map(|n| self.read_record(n)).collect())
+        Ok(names
+            .iter()
+            .map(|n| {
+                self.read_record(n).map_err(|e| match e {
+                    Error::Usage(m) => {
+                        Error::Refused(format!("{}: {m}", dir.join(format!("{n}.json")).display()))
+                    }
+                    other => other,
+                })
+            })
+            .collect())
     }
 
     /// Returns the path of the public key of `env`.
@@ -367,7 +396,8 @@ impl Store {
     /// Reads the public signing key of `env` from the store.
     pub fn public_key(&self, env: &str) -> Result<PublicKey> {
         let path = self.public_key_path(env);
-        let pem = fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+        let pem = String::from_utf8(read_regular(&path).map_err(|e| Error::io("read", &path, e))?)
+            .map_err(|_| Error::Refused(format!("{} is not a PEM file", path.display())))?;
         PublicKey::from_pem(&pem, &path.display().to_string())
     }
 
@@ -432,6 +462,159 @@ pub fn exists_error(path: &Path) -> Error {
         "{} already exists: zeroth never overwrites a file; move it away or choose another path",
         path.display()
     ))
+}
+
+fn lock_wait() -> Duration {
+    std::env::var("ZEROTH_LOCK_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_LOCK_WAIT)
+}
+
+/// Opens `<root>/.lock` (never through a symbolic link) and takes it, waiting at most
+/// `wait`.
+fn lock_file(root: &Path, wait: Duration) -> Result<StoreLock> {
+    let path = root.join(LOCK_FILE);
+    let fd = rustix::fs::open(
+        &path,
+        rustix::fs::OFlags::RDWR
+            | rustix::fs::OFlags::CREATE
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::NONBLOCK
+            | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| Error::io("open the lock file", &path, nofollow_error(e)))?;
+    let mut file = File::from(fd);
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io("open the lock file", &path, e))?;
+    if !meta.is_file() {
+        return Err(Error::Refused(format!(
+            "{} is not a regular file: remove it (zeroth makes it again)",
+            path.display()
+        )));
+    }
+    let start = Instant::now();
+    loop {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => break,
+            Err(rustix::io::Errno::WOULDBLOCK) if start.elapsed() < wait => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                let mut holder = String::new();
+                let _ = (&file).take(64).read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(Error::Io(format!(
+                    "store {} is busy: another ceremony{} holds {} (waited {} s); retry when it has finished",
+                    root.display(),
+                    if holder.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (process {holder})")
+                    },
+                    path.display(),
+                    wait.as_secs_f32()
+                )));
+            }
+            Err(e) => return Err(Error::io("lock", &path, e.into())),
+        }
+    }
+    let _ = file.set_len(0);
+    let _ = file.write_all(std::process::id().to_string().as_bytes());
+    Ok(StoreLock { file, path, wait })
+}
+
+impl StoreLock {
+    /// Runs `f` with the lock released, and takes it again afterwards (waiting as long
+    /// as a new lock would): a command zeroth runs (`--exec`) may then use the store
+    /// itself. What was read from the store before must be read again after.
+    pub fn released<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
+        rustix::fs::flock(&self.file, rustix::fs::FlockOperation::Unlock)
+            .map_err(|e| Error::io("unlock", &self.path, e.into()))?;
+        let out = f();
+        let start = Instant::now();
+        loop {
+            match rustix::fs::flock(
+                &self.file,
+                rustix::fs::FlockOperation::NonBlockingLockExclusive,
+            ) {
+                Ok(()) => return Ok(out),
+                Err(rustix::io::Errno::WOULDBLOCK) if start.elapsed() < self.wait => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    return Err(Error::Io(format!(
+                        "cannot take {} again: another process has held it for {} s",
+                        self.path.display(),
+                        self.wait.as_secs_f32()
+                    )));
+                }
+                Err(e) => return Err(Error::io("lock", &self.path, e.into())),
+            }
+        }
+    }
+}
+
+/// Turns the `ELOOP` of an `O_NOFOLLOW` open into words.
+fn nofollow_error(e: rustix::io::Errno) -> std::io::Error {
+    if e == rustix::io::Errno::LOOP {
+        std::io::Error::other(
+            "it is a symbolic link, and zeroth does not follow links inside the store",
+        )
+    } else {
+        e.into()
+    }
+}
+
+/// Opens `path` for reading without following a symbolic link, and only if it is a
+/// regular file (a FIFO or a device is refused without blocking).
+pub fn open_regular(path: &Path) -> std::io::Result<File> {
+    let fd = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::RDONLY
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::NONBLOCK
+            | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(nofollow_error)?;
+    let file = File::from(fd);
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("it is not a regular file"));
+    }
+    Ok(file)
+}
+
+/// Reads the whole of `path` (see [`open_regular`]).
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut file = open_regular(path)?;
+    let mut out = Vec::new();
+    file.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Opens the ceremony log `path` for appending: created if missing, never through a
+/// symbolic link, and only a regular file.
+pub fn open_log_for_append(path: &Path) -> std::io::Result<File> {
+    let fd = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::RDWR
+            | rustix::fs::OFlags::APPEND
+            | rustix::fs::OFlags::CREATE
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::NONBLOCK
+            | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::from_raw_mode(0o644),
+    )
+    .map_err(nofollow_error)?;
+    let file = File::from(fd);
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("it is not a regular file"));
+    }
+    Ok(file)
 }
 
 fn parent(path: &Path) -> &Path {

@@ -12,19 +12,28 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::hsm::PublicKey;
 use crate::store::Store;
+use crate::text::{code, md};
+use crate::trust::KeySource;
 
-fn key_for(store: &Store, env: &str, pubkey: Option<&Path>) -> Result<PublicKey> {
-    match pubkey {
-        Some(p) => {
-            let pem = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?;
-            PublicKey::from_pem(&pem, &p.display().to_string())
-        }
-        None => crate::governance::env_key(store, env).map_err(|e| match e {
-            Error::Refused(m) => Error::Refused(format!(
-                "{m}; verify with --pubkey FILE and a key you trust"
-            )),
-            other => other,
-        }),
+fn key_for(
+    ctx: &Context,
+    store: &Store,
+    env: &str,
+    pubkey: Option<&Path>,
+) -> Result<(PublicKey, KeySource)> {
+    ctx.trust.env_key(store, env, pubkey).map_err(|e| match e {
+        Error::Refused(m) => Error::Refused(format!(
+            "{m}; verify with --pubkey FILE and a key you trust"
+        )),
+        other => other,
+    })
+}
+
+fn source_words(source: &KeySource) -> String {
+    match source {
+        KeySource::Pinned(f) => format!("pinned in {}", f.display()),
+        KeySource::Given(f) => format!("given with --pubkey {}", f.display()),
+        KeySource::Unpinned => "NOT pinned: the store's own key".to_string(),
     }
 }
 
@@ -38,13 +47,14 @@ fn envs(store: &Store, env: Option<&str>) -> Result<Vec<String>> {
     }
 }
 
-fn summary(v: &Verification) -> String {
+fn summary(v: &Verification, source: &KeySource) -> String {
     let mut s = format!(
-        "{}: {} entries in {}, checked against {}",
+        "{}: {} entries in {}, checked against {} ({})",
         v.env,
         v.entries,
         v.path.display(),
-        v.key
+        v.key,
+        source_words(source)
     );
     match &v.damage {
         None => {
@@ -61,8 +71,14 @@ fn summary(v: &Verification) -> String {
             "\n  DAMAGED at entry {}: {}: {}",
             d.seq,
             d.kind.name(),
-            d.detail
+            crate::text::clean(&d.detail)
         )),
+    }
+    if !v.time_backwards.is_empty() {
+        s.push_str(&format!(
+            "\n  note: the time goes backwards at entries {} (a wrong clock, or lines written by hand)",
+            join_seqs(&v.time_backwards)
+        ));
     }
     s.push('\n');
     s
@@ -88,9 +104,9 @@ pub fn verify(ctx: &Context, env: Option<&str>, pubkey: Option<&Path>) -> Result
     let mut results = Vec::new();
     let mut damaged = 0;
     for env in &envs {
-        let key = key_for(&store, env, pubkey)?;
+        let (key, source) = key_for(ctx, &store, env, pubkey)?;
         let v = audit::verify(&store, env, &key)?;
-        text.push_str(&summary(&v));
+        text.push_str(&summary(&v, &source));
         if !v.ok() {
             damaged += 1;
         }
@@ -146,14 +162,14 @@ pub fn show(
     let mut json_entries = Vec::new();
     let mut notes = String::new();
     for env in envs(&store, env)? {
-        let key = key_for(&store, &env, None)?;
+        let (key, _) = key_for(ctx, &store, &env, None)?;
         let v = audit::verify(&store, &env, &key)?;
         if let Some(d) = &v.damage {
             notes.push_str(&format!(
                 "warning: the log of '{env}' is damaged at entry {} ({}): {}\n",
                 d.seq,
                 d.kind.name(),
-                d.detail
+                crate::text::clean(&d.detail)
             ));
         }
         for (i, e) in v.parsed.iter().enumerate() {
@@ -175,25 +191,30 @@ pub fn show(
                     r.custodian.as_deref().unwrap_or("?")
                 );
             }
+            let c = |s: &str| crate::text::clean(s).into_owned();
             rows.push([
                 env.clone(),
                 e.seq.to_string(),
-                e.time.clone(),
-                e.event.clone(),
-                e.seal.clone().unwrap_or_else(|| "-".into()),
+                c(&e.time),
+                c(&e.event),
+                e.seal.as_deref().map(c).unwrap_or_else(|| "-".into()),
                 match (e.version, e.set) {
                     (Some(v), Some(s)) => format!("v{v}/s{s}"),
                     _ => "-".into(),
                 },
                 e.outcome.name().to_string(),
-                sig.to_string(),
-                format!("{}@{}", e.operator, e.host),
+                if v.time_backwards.contains(&e.seq) {
+                    format!("{sig},time<")
+                } else {
+                    sig.to_string()
+                },
+                c(&format!("{}@{}", e.operator, e.host)),
                 if custodians.is_empty() {
                     "-".into()
                 } else {
-                    custodians
+                    c(&custodians)
                 },
-                e.detail.chars().take(100).collect(),
+                c(&e.detail.chars().take(100).collect::<String>()),
             ]);
             let mut value = serde_json::to_value(e).unwrap_or_default();
             if let Some(obj) = value.as_object_mut() {
@@ -215,15 +236,22 @@ pub fn show(
 }
 
 /// `audit report SEAL`: a Markdown transcript of every ceremony of one seal, for an
-/// auditor to file — what a key-ceremony script records, produced from the log.
+/// auditor to file — what a key-ceremony script records, produced from the log. Every
+/// value from the store or the log is escaped; unsigned entries are marked as what they
+/// are: claims nobody vouches for.
 pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
+    crate::names::check(crate::names::NameKind::Seal, seal)?;
     let store = Store::open(&ctx.store)?;
     let record = store.read_record(seal)?;
     let env = record.env.clone();
-    let key = key_for(&store, &env, None)?;
-    let record_ok = crate::ceremony::verify_record(&store, &record, Some(&key)).map(|_| ());
-    let v = audit::verify(&store, &env, &key)?;
     let cfg = store.env(&env)?;
+    let (key, source) = key_for(ctx, &store, &env, None)?;
+    let record_ok = crate::ceremony::verify_record_with(&store, &record, &key);
+    let stale = match &record_ok {
+        Ok(()) => crate::ceremony::refuse_stale(&store, &record, &key).err(),
+        Err(_) => None,
+    };
+    let v = audit::verify(&store, &env, &key)?;
     let now = clock::format(clock::now()?);
     let entries: Vec<(usize, &Entry)> = v
         .parsed
@@ -232,21 +260,34 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
         .filter(|(_, e)| e.seal.as_deref() == Some(seal))
         .collect();
 
-    let mut md = String::new();
-    let _ = writeln!(md, "# Ceremony transcript: `{seal}` ({env})\n");
-    let _ = writeln!(md, "| | |\n| --- | --- |");
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Ceremony transcript: {} ({})\n",
+        code(seal),
+        md(&env)
+    );
+    let _ = writeln!(out, "| | |\n| --- | --- |");
     let rows: Vec<(&str, String)> = vec![
-        ("Seal", format!("`{}` (id `{}`)", record.name, record.id)),
+        (
+            "Seal",
+            format!("{} (id {})", code(&record.name), code(&record.id)),
+        ),
         (
             "Environment",
-            format!("{env}: token '{}', serial {}", cfg.token, cfg.serial),
+            format!(
+                "{}: token '{}', serial {}",
+                md(&env),
+                md(&cfg.token),
+                md(&cfg.serial)
+            ),
         ),
-        ("Owner", record.owner.clone()),
-        ("Purpose", record.purpose.clone()),
+        ("Owner", md(&record.owner)),
+        ("Purpose", md(&record.purpose)),
         (
             "Current state",
             format!(
-                "version {}, share set {}, {} of {} custodians ({})",
+                "version {}, share set {}, {} of {} custodians ({}){}",
                 record.version,
                 record.set,
                 record.threshold,
@@ -254,42 +295,52 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
                 record
                     .custodians
                     .iter()
-                    .map(|c| c.name.as_str())
+                    .map(|c| md(&c.name))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                if record.revoked.is_some() {
+                    "; **REVOKED**"
+                } else {
+                    ""
+                }
             ),
         ),
         (
             "HSM key",
-            format!("`{}` ({})", record.key.label, record.key.mechanism),
+            format!("{} ({})", code(&record.key.label), record.key.mechanism),
         ),
         (
             "Record",
             format!(
-                "`{}`, {}",
-                record
-                    .signed_bytes()
-                    .map(|b| audit::fingerprint(&b))
-                    .unwrap_or_default(),
-                match &record_ok {
-                    Ok(()) => "signature verified".to_string(),
-                    Err(e) => format!("**signature NOT verified**: {}", e.message()),
+                "{}, {}",
+                code(
+                    &record
+                        .signed_bytes()
+                        .map(|b| audit::fingerprint(&b))
+                        .unwrap_or_default()
+                ),
+                match (&record_ok, &stale) {
+                    (Ok(()), None) => "signature verified".to_string(),
+                    (Ok(()), Some(e)) =>
+                        format!("signature verified, but **STALE**: {}", md(e.message())),
+                    (Err(e), _) => format!("**signature NOT verified**: {}", md(e.message())),
                 }
             ),
         ),
         (
             "Signing key",
             format!(
-                "`{}` ({})",
-                key.fingerprint(),
-                store.public_key_path(&env).display()
+                "{} ({}; {})",
+                code(&key.fingerprint()),
+                md(&store.public_key_path(&env).display().to_string()),
+                md(&source_words(&source))
             ),
         ),
         (
             "Log",
             format!(
                 "{}, {} entries: {}",
-                v.path.display(),
+                md(&v.path.display().to_string()),
                 v.entries,
                 match &v.damage {
                     None => "whole, every entry attested".to_string(),
@@ -297,40 +348,73 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
                         "**DAMAGED** at entry {} ({}): {}",
                         d.seq,
                         d.kind.name(),
-                        d.detail
+                        md(&d.detail)
                     ),
                 }
             ),
         ),
         (
             "Produced",
-            format!("{now} by {} on {}", audit::operator(), audit::host()),
+            format!(
+                "{now} by {} on {}",
+                md(&audit::operator()),
+                md(&audit::host())
+            ),
         ),
     ];
     for (k, val) in rows {
-        let _ = writeln!(md, "| {k} | {} |", val.replace('|', "\\|"));
+        let _ = writeln!(out, "| {k} | {val} |");
     }
-    let _ = writeln!(md, "\n## Ceremonies\n");
+    let _ = writeln!(out, "\n## Ceremonies\n");
     if entries.is_empty() {
-        let _ = writeln!(md, "The log holds no ceremony of this seal.");
+        let _ = writeln!(out, "The log holds no ceremony of this seal.");
     }
+    let mut unsigned = 0;
     for (n, (i, e)) in entries.iter().enumerate() {
-        let _ = writeln!(md, "### {}. {} — {}\n", n + 1, e.event, e.time);
+        let signature = v.signatures.get(*i).copied().flatten();
+        if signature.is_none() {
+            unsigned += 1;
+        }
+        let _ = writeln!(
+            out,
+            "### {}. {} — {}{}\n",
+            n + 1,
+            md(&e.event),
+            md(&e.time),
+            if signature.is_none() {
+                " (UNSIGNED: not evidence)"
+            } else {
+                ""
+            }
+        );
         let mut item = |k: &str, val: String| {
-            let _ = writeln!(md, "- **{k}**: {val}");
+            let _ = writeln!(out, "- **{k}**: {val}");
         };
-        item("Log entry", format!("{} of {}", e.seq, v.path.display()));
+        item(
+            "Log entry",
+            format!("{} of {}", e.seq, md(&v.path.display().to_string())),
+        );
         item("Outcome", e.outcome.name().to_string());
-        item("Operator", format!("{} on {}", e.operator, e.host));
+        item(
+            "Operator",
+            format!("{} on {}", md(&e.operator), md(&e.host)),
+        );
         if let (Some(ver), Some(set)) = (e.version, e.set) {
             item("Version / set", format!("{ver} / {set}"));
+        }
+        if let Some(op) = &e.operation {
+            item("Operation", code(op));
         }
         item(
             "Custodians present",
             if e.custodians.is_empty() {
                 "none".into()
             } else {
-                e.custodians.join(", ")
+                e.custodians
+                    .iter()
+                    .map(|c| md(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             },
         );
         for r in &e.rejected {
@@ -338,52 +422,67 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
                 "Share refused",
                 format!(
                     "{} ({}): {}",
-                    r.custodian.as_deref().unwrap_or("unknown custodian"),
-                    r.file,
-                    r.reason
+                    md(r.custodian.as_deref().unwrap_or("unknown custodian")),
+                    md(&r.file),
+                    md(&r.reason)
                 ),
             );
         }
         if let Some(r) = &e.record {
-            item("Record", format!("`{r}`"));
+            item("Record", code(r));
         }
         if let Some(k) = &e.key_label {
-            item("HSM key", format!("`{k}`"));
+            item("HSM key", code(k));
+        }
+        if v.time_backwards.contains(&e.seq) {
+            item(
+                "Time",
+                "**earlier than the entry before it** (a wrong clock, or a line written by hand)"
+                    .into(),
+            );
         }
         item(
             "Signature",
-            match v.signatures.get(*i).copied().flatten() {
-                Some(true) => format!("verified, key `{}`", e.key.as_deref().unwrap_or("?")),
+            match signature {
+                Some(true) => format!("verified, key {}", code(e.key.as_deref().unwrap_or("?"))),
                 Some(false) => "**INVALID**".into(),
                 None if v.unsigned_covered.contains(&e.seq) => format!(
-                    "unsigned ({}); covered by a later signed entry",
-                    e.unsigned.as_deref().unwrap_or("no reason given")
+                    "**UNSIGNED** ({}); chained under a later signed entry, but nothing vouches for what it says",
+                    md(e.unsigned.as_deref().unwrap_or("no reason given"))
                 ),
                 None => format!(
-                    "**unsigned** ({})",
-                    e.unsigned.as_deref().unwrap_or("no reason given")
+                    "**UNSIGNED** ({})",
+                    md(e.unsigned.as_deref().unwrap_or("no reason given"))
                 ),
             },
         );
-        item("Detail", e.detail.clone());
-        md.push('\n');
+        item("Detail", md(&e.detail));
+        out.push('\n');
     }
-    let all_good = v.ok() && record_ok.is_ok();
+    let all_good = v.ok() && record_ok.is_ok() && stale.is_none();
     let _ = writeln!(
-        md,
+        out,
         "## Conclusion\n\n{}",
-        if all_good {
-            "Every signature verified: the record and each ceremony above are as the HSM signed them."
+        if !all_good {
+            "**Verification failed**: see the Record and Log rows above. Do not rely on this transcript.".to_string()
+        } else if unsigned > 0 {
+            format!(
+                "Every signature verified: the record and each signed ceremony above are as the HSM signed them. {unsigned} entr{} marked UNSIGNED {} not signed: nothing but the chain vouches for {}.",
+                if unsigned == 1 { "y" } else { "ies" },
+                if unsigned == 1 { "is" } else { "are" },
+                if unsigned == 1 { "it" } else { "them" }
+            )
         } else {
-            "**Verification failed**: see the Record and Log rows above. Do not rely on this transcript."
+            "Every signature verified: the record and each ceremony above are as the HSM signed them.".to_string()
         }
     );
     let mut report = Report::new(
-        md,
+        out,
         json!({
             "seal": seal,
             "env": env,
             "verified": all_good,
+            "unsigned_entries": unsigned,
             "entries": entries.iter().map(|(_, e)| e).collect::<Vec<_>>(),
         }),
     );

@@ -66,6 +66,7 @@ pub fn write_store(dir: &Path, n: u64) -> zeroth::Result<()> {
         detail: "bound for the benchmark".into(),
         record: None,
         key_label: None,
+        operation: None,
         prev: audit::genesis_hash(env),
         key: Some(signer.fingerprint()),
         unsigned: None,
@@ -137,6 +138,7 @@ pub fn write_store(dir: &Path, n: u64) -> zeroth::Result<()> {
                 operator: "bench".into(),
                 reason: "retired".into(),
             }),
+            vault: None,
             signature: None,
         };
         let message = record.signed_bytes()?;

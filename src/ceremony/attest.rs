@@ -3,19 +3,19 @@
 
 use serde_json::json;
 
-use super::{Context, Report, finish, with_env_session};
+use super::{Context, Guard, Report, with_env_session};
 use crate::audit::Draft;
 use crate::error::Result;
-use crate::store::Store;
 
 /// Appends a signed `attest` entry to the log of `env`.
 pub fn run(ctx: &Context, env: &str) -> Result<Report> {
-    let store = Store::open(&ctx.store)?;
+    let g = Guard::begin(ctx)?;
     let mut draft = Draft::new("attest");
     let result = (|| {
-        let _lock = store.lock()?;
-        let key = store.public_key(env)?;
-        let before = crate::audit::verify(&store, env, &key)?;
+        let store = g.store();
+        store.env(env)?;
+        let (key, _) = ctx.trust.env_key(store, env, None)?;
+        let before = crate::audit::verify(store, env, &key)?;
         let pending: Vec<u64> = match &before.damage {
             Some(d) if d.kind == crate::audit::DamageKind::Unsigned => {
                 (d.seq..=before.entries).collect()
@@ -39,10 +39,10 @@ pub fn run(ctx: &Context, env: &str) -> Result<Report> {
                 pending[pending.len() - 1]
             )
         };
-        with_env_session(ctx, &store, env, &[], &mut draft, |_, _, _| Ok(()))?;
+        with_env_session(&g, env, &[], &mut draft, |_, _, _| Ok(()))?;
         Ok(pending)
     })();
-    let pending = finish(ctx, &store, &mut draft, result)?;
+    let pending = g.finish(&mut draft, result)?;
     Ok(Report::new(
         format!("{}\n", draft.detail),
         json!({ "env": env, "attested": pending }),

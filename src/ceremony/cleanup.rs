@@ -1,26 +1,36 @@
 //! `cleanup --env ENV [--destroy]`: what interrupted ceremonies leave on a token.
 //!
 //! A key labelled `zeroth:<env>:…` that no record of this store references — neither
-//! as a current K_seal nor as the K_seal of a pending operation — opens nothing that
-//! should be opened: it is left by a crash (a generate or rekey that never wrote its
-//! record, a confirm that switched the record but did not get to destroy the old key,
-//! a cancel or revoke cut short). Without `--destroy` they are listed; with it, they
-//! are destroyed. Stale pending operations are listed too; they are dropped with
-//! `rekey|rotate SEAL --cancel ID`, not here.
+//! as a current K_seal nor as the K_seal of a pending operation — is a candidate. The
+//! store is untrusted input, so a candidate is destroyed only when verified state says
+//! it is dead, never merely because no record mentions it (a record can be deleted,
+//! replaced by an old copy, or forged):
+//!
+//! - the seal's verified record is revoked, or its verified history retired that key
+//!   (a revocation or a confirm cut short by a crash);
+//! - the key is of a set newer than anything the seal's verified record knows, and the
+//!   signed log holds no confirmation of that set (a rekey or rotation that crashed
+//!   before its record was written, or a cancel cut short);
+//! - no record of the seal exists and the signed log holds no successful generate or
+//!   import of it (a generate that crashed before its record was written).
+//!
+//! Any other unreferenced key is listed with why it is kept. `cleanup` refuses while
+//! any record fails to parse or any record of the environment fails to verify, while a
+//! record is older than the log, and while the log is damaged. Stale pending operations
+//! are listed too; they are dropped with `rekey|rotate SEAL --cancel ID`, not here.
 //!
 //! This assumes the store is the only one using the token (`env init --adopt` can make
-//! two): another store's keys would look orphaned. The list says what would go.
+//! two): another store's keys would look unreferenced.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::{Context, Report, finish, with_env_session};
-use crate::audit::Draft;
+use super::{Context, Guard, Report, refuse_stale, verify_record_with, with_env_session};
+use crate::audit::{self, DamageKind, Draft, Outcome};
 use crate::clock;
-use crate::error::Result;
-use crate::hsm::HsmSession;
-use crate::store::Store;
+use crate::error::{Error, Result};
+use crate::seal::SealRecord;
 
 /// A key on the token no record references.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -29,86 +39,207 @@ pub struct Orphan {
     pub label: String,
     /// `CKA_ID`, hex.
     pub id: String,
+    /// Why it may go, or why it is kept.
+    pub why: String,
 }
 
-/// The keys labelled for `env` that no record references.
-pub(crate) fn orphans(
-    session: &HsmSession<'_>,
-    store: &Store,
-    env: &str,
-) -> Result<Vec<(cryptoki::object::ObjectHandle, Orphan)>> {
-    let mut referenced = BTreeSet::new();
-    for record in store.records()?.into_iter().flatten() {
-        if record.env != env || record.revoked.is_some() {
+/// `zeroth:<env>:<seal>:v<version>:s<set>` → (seal, version, set).
+fn parse_label<'l>(env: &str, label: &'l str) -> Option<(&'l str, u32, u32)> {
+    let rest = label
+        .strip_prefix("zeroth:")?
+        .strip_prefix(env)?
+        .strip_prefix(':')?;
+    let (seal, vs) = rest.rsplit_once(":v")?;
+    let (v, s) = vs.split_once(":s")?;
+    Some((seal, v.parse().ok()?, s.parse().ok()?))
+}
+
+/// What the signed log says of the seals of one environment.
+#[derive(Default)]
+struct History {
+    /// Seals with a successful, signed generate or import.
+    created: BTreeSet<String>,
+    /// (seal, set) with a successful, signed confirmation.
+    confirmed: BTreeSet<(String, u32)>,
+}
+
+fn history(store: &crate::store::Store, env: &str, key: &crate::hsm::PublicKey) -> Result<History> {
+    let v = audit::verify(store, env, key)?;
+    if let Some(d) = &v.damage {
+        if d.kind != DamageKind::Unsigned {
+            return Err(Error::Refused(format!(
+                "the log of '{env}' is damaged at entry {} ({}): {}; cleanup destroys nothing while the seals' history cannot be read",
+                d.seq,
+                d.kind.name(),
+                d.detail
+            )));
+        }
+    }
+    let mut h = History::default();
+    for (i, e) in v.parsed.iter().enumerate() {
+        if e.outcome != Outcome::Ok || v.signatures.get(i).copied().flatten() != Some(true) {
             continue;
         }
+        let Some(seal) = e.seal.clone() else { continue };
+        match e.event.as_str() {
+            "generate" | "import" => {
+                h.created.insert(seal);
+            }
+            "rekey-confirm" | "rotate-confirm" => {
+                if let Some(set) = e.set {
+                    h.confirmed.insert((seal, set));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(h)
+}
+
+/// Sorts the unreferenced keys of `env` into those that may go and those kept.
+fn classify(
+    keys: Vec<(cryptoki::object::ObjectHandle, String, Vec<u8>)>,
+    env: &str,
+    records: &BTreeMap<String, SealRecord>,
+    history: &History,
+) -> (Vec<(cryptoki::object::ObjectHandle, Orphan)>, Vec<Orphan>) {
+    let mut referenced = BTreeSet::new();
+    for record in records.values().filter(|r| r.revoked.is_none()) {
         referenced.insert((record.key.label.clone(), record.key.id.clone()));
         if let Some(p) = &record.pending {
             referenced.insert((p.key.label.clone(), p.key.id.clone()));
         }
     }
-    let prefix = format!("zeroth:{env}:");
     let sign_label = crate::hsm::signing_label(env);
-    Ok(session
-        .seal_key_objects(&prefix)?
-        .into_iter()
-        .filter(|(_, label, _)| *label != sign_label)
-        .filter(|(_, label, id)| !referenced.contains(&(label.clone(), hex::encode(id))))
-        .map(|(h, label, id)| {
-            (
-                h,
-                Orphan {
-                    label,
-                    id: hex::encode(id),
-                },
-            )
-        })
-        .collect())
+    let mut dead = Vec::new();
+    let mut kept = Vec::new();
+    for (h, label, id) in keys {
+        let id = hex::encode(id);
+        if label == sign_label || referenced.contains(&(label.clone(), id.clone())) {
+            continue;
+        }
+        let verdict: std::result::Result<String, String> = match parse_label(env, &label) {
+            None => Err("its label is not one zeroth gives a seal's key".into()),
+            Some((seal, version, set)) => match records.get(seal) {
+                Some(r) if r.revoked.is_some() => Ok(format!("seal '{seal}' is revoked")),
+                Some(r) if r.history.iter().any(|x| x.key_label == label) => Ok(format!(
+                    "version {version}, set {set} of '{seal}' was retired (its record's history says so)"
+                )),
+                Some(r) => {
+                    let newest = r
+                        .history
+                        .iter()
+                        .map(|x| x.set)
+                        .chain([r.set])
+                        .chain(r.pending.as_ref().map(|p| p.set))
+                        .max()
+                        .unwrap_or(0);
+                    if set > newest && !history.confirmed.contains(&(seal.to_string(), set)) {
+                        Ok(format!(
+                            "set {set} of '{seal}' was never confirmed (an interrupted rekey, rotation or cancel)"
+                        ))
+                    } else {
+                        Err(format!(
+                            "the record of '{seal}' does not reference it, yet the signed log or its set number says it may be live: the record may be an old copy"
+                        ))
+                    }
+                }
+                None if history.created.contains(seal) => Err(format!(
+                    "the signed log says seal '{seal}' was created, but its record is missing: restore the record"
+                )),
+                None => Ok(format!(
+                    "no record of '{seal}' and no signed generate of it (an interrupted generate)"
+                )),
+            },
+        };
+        match verdict {
+            Ok(why) => dead.push((h, Orphan { label, id, why })),
+            Err(why) => kept.push(Orphan { label, id, why }),
+        }
+    }
+    (dead, kept)
 }
 
 /// Lists (and with `destroy`, destroys) the orphan keys of `env`.
 pub fn run(ctx: &Context, env: &str, destroy: bool) -> Result<Report> {
-    let store = Store::open(&ctx.store)?;
-    store.env(env)?;
+    crate::names::check(crate::names::NameKind::Environment, env)?;
+    let g = Guard::begin(ctx)?;
     let mut draft = Draft::new("cleanup");
     let result = (|| {
-        let _lock = store.lock()?;
-        let stale: Vec<(String, String, String, String)> = store
-            .records()?
-            .into_iter()
-            .flatten()
-            .filter(|r| r.env == env)
+        let store = g.store();
+        store.env(env)?;
+        draft.env = Some(env.to_string());
+        let (key, _) = ctx.trust.env_key(store, env, None)?;
+        let mut records = BTreeMap::new();
+        for r in store.records()? {
+            let record = r.map_err(|e| {
+                Error::Refused(format!(
+                    "{}; cleanup destroys nothing while a record cannot be read",
+                    e.message()
+                ))
+            })?;
+            if record.env != env {
+                continue;
+            }
+            verify_record_with(store, &record, &key).map_err(|e| {
+                Error::Refused(format!(
+                    "{}; cleanup destroys nothing while a record of '{env}' fails to verify",
+                    e.message()
+                ))
+            })?;
+            refuse_stale(store, &record, &key)?;
+            records.insert(record.name.clone(), record);
+        }
+        let history = history(store, env, &key)?;
+        let stale: Vec<(String, String, String, String)> = records
+            .values()
             .filter_map(|r| {
-                r.pending
-                    .map(|p| (r.name.clone(), p.kind.name().to_string(), p.id, p.created))
+                r.pending.as_ref().map(|p| {
+                    (
+                        r.name.clone(),
+                        p.kind.name().to_string(),
+                        p.id.clone(),
+                        p.created.clone(),
+                    )
+                })
             })
             .collect();
-        let found = with_env_session(ctx, &store, env, &[], &mut draft, |session, _, draft| {
-            let found = orphans(session, &store, env)?;
+        let (found, kept) = with_env_session(&g, env, &[], &mut draft, |session, _, draft| {
+            let keys = session.seal_key_objects(&format!("zeroth:{env}:"))?;
+            let (dead, kept) = classify(keys, env, &records, &history);
             if destroy {
-                for (h, _) in &found {
+                for (h, _) in &dead {
                     session.destroy(*h)?;
                 }
             }
-            draft.detail = if found.is_empty() {
+            draft.detail = if dead.is_empty() {
                 "no orphan keys".to_string()
             } else {
                 format!(
                     "{} {} orphan keys: {}",
                     if destroy { "destroyed" } else { "found" },
-                    found.len(),
-                    found
-                        .iter()
+                    dead.len(),
+                    dead.iter()
                         .map(|(_, o)| o.label.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
             };
-            Ok(found.into_iter().map(|(_, o)| o).collect::<Vec<_>>())
+            if !kept.is_empty() {
+                draft.detail.push_str(&format!(
+                    "; kept {} unreferenced: {}",
+                    kept.len(),
+                    kept.iter()
+                        .map(|o| o.label.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            Ok((dead.into_iter().map(|(_, o)| o).collect::<Vec<_>>(), kept))
         })?;
-        Ok((found, stale))
+        Ok((found, kept, stale))
     })();
-    let (found, stale) = finish(ctx, &store, &mut draft, result)?;
+    let (found, kept, stale) = g.finish(&mut draft, result)?;
     let now = clock::now()?;
     let mut text = String::new();
     if found.is_empty() {
@@ -120,12 +251,21 @@ pub fn run(ctx: &Context, env: &str, destroy: bool) -> Result<Report> {
             if destroy { ", destroyed" } else { "" }
         ));
         for o in &found {
-            text.push_str(&format!("  {} (id {})\n", o.label, o.id));
+            text.push_str(&format!("  {} (id {}): {}\n", o.label, o.id, o.why));
         }
         if !destroy {
             text.push_str(&format!(
                 "destroy them with: zeroth cleanup --env {env} --destroy\n"
             ));
+        }
+    }
+    if !kept.is_empty() {
+        text.push_str(&format!(
+            "{} unreferenced keys kept (cleanup never destroys these):\n",
+            kept.len()
+        ));
+        for o in &kept {
+            text.push_str(&format!("  {} (id {}): {}\n", o.label, o.id, o.why));
         }
     }
     for (seal, kind, id, created) in &stale {
@@ -141,8 +281,25 @@ pub fn run(ctx: &Context, env: &str, destroy: bool) -> Result<Report> {
         json!({
             "env": env,
             "orphans": found,
+            "kept": kept,
             "destroyed": destroy,
             "pending": stale.iter().map(|(s, k, i, c)| json!({"seal": s, "kind": k, "operation": i, "created": c})).collect::<Vec<_>>(),
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_key_labels_are_read_back() {
+        assert_eq!(
+            parse_label("prod", "zeroth:prod:vault-root.v2:v3:s7"),
+            Some(("vault-root.v2", 3, 7))
+        );
+        assert_eq!(parse_label("prod", "zeroth:dev:x:v1:s1"), None);
+        assert_eq!(parse_label("prod", "zeroth:prod:sign"), None);
+        assert_eq!(parse_label("prod", "zeroth:prod:x:v1:sx"), None);
+    }
 }

@@ -10,11 +10,10 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::unseal::{Recovery, recover};
-use super::{Context, Report, finish};
+use super::{Context, Guard, Report};
 use crate::audit::Draft;
 use crate::clock;
 use crate::error::Result;
-use crate::store::Store;
 
 /// Runs a drill of `seal` with `shares`.
 /// Shares come from `shares`, or, when none are given, from the custodians at the
@@ -25,26 +24,26 @@ pub fn run(
     shares: &[PathBuf],
     identities: &[PathBuf],
 ) -> Result<Report> {
-    let store = Store::open(&ctx.store)?;
+    crate::names::check(crate::names::NameKind::Seal, seal)?;
+    crate::recipient::check_share_files(shares)?;
+    let g = Guard::begin(ctx)?;
     let mut draft = Draft::new("drill");
-    let result = drill(ctx, &store, seal, shares, identities, &mut draft);
-    finish(ctx, &store, &mut draft, result)
+    let result = drill(&g, seal, shares, identities, &mut draft);
+    g.finish(&mut draft, result)
 }
 
 fn drill(
-    ctx: &Context,
-    store: &Store,
+    g: &Guard<'_>,
     seal: &str,
     shares: &[PathBuf],
     identities: &[PathBuf],
     draft: &mut Draft,
 ) -> Result<Report> {
-    let _lock = store.lock()?;
+    let store = g.store();
     let keys = crate::recipient::Keyring::load(identities)?;
     let now = clock::format(clock::now()?);
     let (record, proven) = recover(
-        ctx,
-        store,
+        g,
         seal,
         shares,
         Recovery {

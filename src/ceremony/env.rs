@@ -1,24 +1,23 @@
 //! `env init` binds a token to an environment; `env list` shows the bindings.
 
-use std::path::Path;
-
 use serde_json::json;
 
-use super::{Context, Report, finish, random_id};
+use super::{Context, Guard, Report, check_anchor, check_binding, random_id};
 use crate::audit::{self, Draft, Outcome};
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::hsm::{Hsm, WrapMechanism};
+use crate::hsm::{Hsm, Need, WrapMechanism};
 use crate::names::{NameKind, check};
 use crate::pin::read_pin;
 use crate::store::{EnvConfig, Store};
+use crate::trust::{EnvPin, check_module};
 
 /// Arguments of `env init`.
 #[derive(Debug, Clone)]
 pub struct EnvInit {
     /// Environment name.
     pub env: String,
-    /// PKCS#11 module path.
+    /// PKCS#11 module path (absolute).
     pub module: std::path::PathBuf,
     /// Token label.
     pub token: String,
@@ -28,31 +27,46 @@ pub struct EnvInit {
     pub adopt: bool,
 }
 
-/// Binds a token to an environment: marker, signing key, public key, mechanism.
+/// Binds a token to an environment: marker, signing key, public key, mechanism, log
+/// anchor; and pins module, token and key in this machine's trust file.
 ///
-/// Everything that can be refused is refused before the store is created or the token
-/// written; the checks are repeated under the store lock before anything is written.
+/// In an existing store the store lock is taken before anything is read. A new store
+/// is created only once nothing can be refused any more; the checks are repeated under
+/// its lock before anything is written.
 pub fn init(ctx: &Context, args: &EnvInit) -> Result<Report> {
+    check(NameKind::Environment, &args.env)?;
+    let module = check_module(&args.module, &ctx.store)?;
     let mut draft = Draft::new("env-init");
-    let result = bind(ctx, args, &mut draft);
-    // A refusal of an environment the store already has goes into that environment's
-    // log; a refused first binding has no log to go to.
-    if draft.env.is_some() && !draft.logged {
-        if let Ok(store) = Store::open(&ctx.store) {
-            return finish(ctx, &store, &mut draft, result);
-        }
+    if ctx.store.join("zeroth.toml").symlink_metadata().is_ok() {
+        let g = Guard::begin(ctx)?;
+        let result = bind(ctx, Some(&g), &module, args, &mut draft);
+        // A refusal of an environment the store already has goes into that
+        // environment's log; a refused first binding has no log to go to.
+        return g.finish(&mut draft, result.map(|(_, report)| report));
     }
-    result
+    let (g, report) = bind(ctx, None, &module, args, &mut draft)?;
+    drop(g);
+    Ok(report)
 }
 
-fn bind(ctx: &Context, args: &EnvInit, draft: &mut Draft) -> Result<Report> {
-    check(NameKind::Environment, &args.env)?;
-    let module = absolute(&args.module);
-    let existing_store = ctx.store.join("zeroth.toml").exists();
-    if existing_store {
-        refuse_bound(&Store::open(&ctx.store)?, args, draft)?;
+/// Binds, with the store's guard when the store exists; returns the guard of the
+/// store it created otherwise.
+fn bind<'c>(
+    ctx: &'c Context,
+    existing: Option<&Guard<'c>>,
+    module: &crate::trust::ModuleFile,
+    args: &EnvInit,
+    draft: &mut Draft,
+) -> Result<(Option<Guard<'c>>, Report)> {
+    if let Some(g) = existing {
+        refuse_bound(g.store(), args, draft)?;
     }
-    let hsm = Hsm::load(&module)?;
+    eprintln!(
+        "zeroth: module {} (sha256 {})",
+        module.path.display(),
+        module.sha256
+    );
+    let hsm = Hsm::load(module)?;
     let result = (|| {
         let token = hsm.find_token(&args.token)?;
         let mechanism = hsm.negotiate(&token, args.wrap_mechanism)?;
@@ -79,22 +93,29 @@ fn bind(ctx: &Context, args: &EnvInit, draft: &mut Draft) -> Result<Report> {
             }
         };
         check_marker()?;
-        if existing_store {
-            refuse_token_in_use(&Store::open(&ctx.store)?, &token.label, &token.serial)?;
+        if let Some(g) = existing {
+            refuse_token_in_use(g.store(), &token.label, &token.serial)?;
         }
 
-        let store = Store::open_or_create(&ctx.store)?;
-        let _lock = store.lock()?;
-        let store = Store::open(&ctx.store)?;
-        refuse_bound(&store, args, draft)?;
-        refuse_token_in_use(&store, &token.label, &token.serial)?;
+        let created_guard = match existing {
+            Some(_) => None,
+            None => {
+                Store::open_or_create(&ctx.store)?;
+                let lock = Store::lock_root(&ctx.store)?;
+                Some(Guard::with_lock(ctx, lock)?)
+            }
+        };
+        let g = existing.or(created_guard.as_ref()).expect("a guard");
+        let store = g.store();
+        refuse_bound(store, args, draft)?;
+        refuse_token_in_use(store, &token.label, &token.serial)?;
         let adopt = check_marker()?;
 
         // A log of this environment, with the environment not bound, is what an env
         // init that stopped between its first log entry and zeroth.toml leaves: only
         // the signing key that log was begun with may carry it on (--adopt).
-        let log = audit::log_path(&store, &args.env);
-        if !adopt && log.exists() {
+        let log = audit::log_path(store, &args.env);
+        if !adopt && log.symlink_metadata().is_ok() {
             return Err(Error::Refused(format!(
                 "{} exists but environment '{}' is not bound: an env init stopped before it finished; add --adopt to finish it with the token's signing key, or move the log away",
                 log.display(),
@@ -137,72 +158,287 @@ fn bind(ctx: &Context, args: &EnvInit, draft: &mut Draft) -> Result<Report> {
                 }
             }
         };
+        let now = clock::format(clock::now()?);
         let cfg = EnvConfig {
-            module: module.clone(),
+            module: module.path.clone(),
             token: token.label.clone(),
             serial: token.serial.clone(),
             wrap_mechanism: mechanism,
             sign_key_id: hex::encode(&key_id),
             sign_key_fingerprint: public.fingerprint(),
-            created: clock::format(clock::now()?),
+            created: now.clone(),
         };
         let mut config = store.config().clone();
         config.env.insert(args.env.clone(), cfg.clone());
+        let pin = EnvPin {
+            store: config.store_id.clone().unwrap_or_default(),
+            env: args.env.clone(),
+            signing_key: public.fingerprint(),
+            token: Some(token.label.clone()),
+            serial: Some(token.serial.clone()),
+            module: Some(module.path.clone()),
+            module_sha256: Some(module.sha256.clone()),
+            pinned: Some(now),
+            pinned_by: Some(format!("{}@{}", audit::operator(), audit::host())),
+        };
         draft.env = Some(args.env.clone());
+        let signer = super::Signer {
+            handle: sign_handle,
+            public: public.clone(),
+        };
         let detail = format!(
-            "bound to token '{}' (serial {}) through {}; wrap mechanism {}; signing key {}{}",
+            "bound to token '{}' (serial {}) through {} (sha256 {}); wrap mechanism {}; signing key {}{}; pinned in {}",
             token.label,
             token.serial,
             cfg.module.display(),
+            module.sha256,
             cfg.wrap_mechanism,
             cfg.sign_key_fingerprint,
             if adopt {
                 " (adopted from the token)"
             } else {
                 ""
-            }
+            },
+            ctx.trust.path().display()
         );
         let signing = audit::Signing {
             session: &session,
             key: sign_handle,
             public: &public,
         };
-        // The public key, the log's entry and its signed head, and only then
-        // zeroth.toml: the environment is bound once its log can be vouched for. A
-        // crash before zeroth.toml is written leaves a marked token (and perhaps a log)
-        // that 'env init --adopt' takes up.
-        let fresh_log = !log.exists();
-        let written = store
-            .write_public_key(&args.env, &public)
-            .and_then(|_| audit::append(&store, draft, Outcome::Ok, &detail, Some(&signing), None))
-            .and_then(|_| store.save_config(&config));
+        // The pin first: a pin of an environment not bound yet is harmless, a bound
+        // environment this machine does not pin is not usable. Then the public key, the
+        // approved settings (the custodians and policy zeroth.toml holds now, signed by
+        // the new key), the log's first entry with its signed head and the token's
+        // anchor, and only then zeroth.toml: the environment is bound once its log can
+        // be vouched for. A crash before zeroth.toml is written leaves a marked token
+        // (and perhaps a log) that 'env init --adopt' takes up.
+        let fresh_log = log.symlink_metadata().is_err();
+        let settings_path = crate::settings::path(store, &args.env);
+        let fresh_settings = settings_path.symlink_metadata().is_err();
+        let written = (|| -> Result<()> {
+            ctx.trust.save_pin(pin)?;
+            store.write_public_key(&args.env, &public)?;
+            let mut settings = crate::settings::Settings::proposed(store, &args.env, &cfg.created);
+            signer.sign_settings(&session, store, &mut settings)?;
+            crate::settings::write(store, &settings)?;
+            draft.record = Some(settings.fingerprint());
+            audit::append(store, draft, Outcome::Ok, &detail, Some(&signing), None)?;
+            // A later entry may leave the head behind (a warning); the first may not:
+            // a bound environment whose log has no head verifies as truncated.
+            let head = audit::head_path(store, &args.env);
+            if head.symlink_metadata().is_err() {
+                return Err(Error::Io(format!(
+                    "the signed head {} of the new log could not be written (see the warning above)",
+                    head.display()
+                )));
+            }
+            store.save_config(&config)
+        })();
         if let Err(e) = written {
             // Leave token and store as they were: nothing refers to what was made.
             for h in created {
                 let _ = session.destroy(h);
             }
             let _ = std::fs::remove_file(store.public_key_path(&args.env));
+            if fresh_settings {
+                let _ = std::fs::remove_file(&settings_path);
+            }
             if fresh_log {
                 let _ = std::fs::remove_file(&log);
-                let _ = std::fs::remove_file(audit::head_path(&store, &args.env));
+                let _ = std::fs::remove_file(audit::head_path(store, &args.env));
             }
             return Err(e);
         }
-        Ok((store, token, cfg, public))
+        let store = Store::open(&ctx.store)?;
+        Ok((created_guard, store, token, cfg, public))
     })();
     hsm.close();
-    let (store, token, cfg, public) = result?;
+    let (guard, store, token, cfg, public) = result?;
     let text = format!(
-        "environment '{}' bound to token '{}' (serial {})\n  module:      {}\n  wrap:        {}\n  signing key: {} ({})\n",
+        "environment '{}' bound to token '{}' (serial {})\n  module:      {} (sha256 {})\n  wrap:        {}\n  signing key: {} ({})\n  pinned in:   {}\n",
         args.env,
         token.label,
         token.serial,
         cfg.module.display(),
+        module.sha256,
         cfg.wrap_mechanism,
         public.fingerprint(),
-        store.public_key_path(&args.env).display()
+        store.public_key_path(&args.env).display(),
+        ctx.trust.path().display()
     );
-    Ok(Report::new(text, env_json(&args.env, &cfg)))
+    Ok((guard, Report::new(text, env_json(&args.env, &cfg))))
+}
+
+/// `env pin`: pins, on this machine, the module, token and signing key of an
+/// environment the store already has. The module's hash is shown before the module is
+/// loaded (and asked about, on a terminal, unless `--yes`); the token must be the one
+/// already pinned (or, on a new machine, the one the store names, with the store's
+/// signing key on it), and the PIN must open it.
+pub fn pin(
+    ctx: &Context,
+    env: &str,
+    module_arg: Option<&std::path::Path>,
+    yes: bool,
+) -> Result<Report> {
+    check(NameKind::Environment, env)?;
+    let g = Guard::begin(ctx)?;
+    let mut draft = Draft::new("env-pin");
+    let result = (|| {
+        let store = g.store();
+        let cfg = store.env(env)?.clone();
+        draft.env = Some(env.to_string());
+        let existing = ctx.trust.pin(store, env)?;
+        let module_path = module_arg
+            .map(std::path::Path::to_path_buf)
+            .or_else(|| existing.as_ref().and_then(|p| p.pin.module.clone()))
+            .unwrap_or_else(|| cfg.module.clone());
+        let module = check_module(&module_path, store.root())?;
+        let was = existing.as_ref().and_then(|p| {
+            p.pin
+                .module_sha256
+                .clone()
+                .map(|h| (p.pin.module.clone(), h))
+        });
+        eprintln!(
+            "environment '{env}': module {}\n  sha256 {}\n  {}",
+            module.path.display(),
+            module.sha256,
+            match &was {
+                Some((m, h)) if *h == module.sha256 && m.as_deref() == Some(&module.path) =>
+                    "the same module as pinned now".to_string(),
+                Some((m, h)) => format!(
+                    "pinned now: {} sha256 {h}",
+                    m.as_ref()
+                        .map(|m| m.display().to_string())
+                        .unwrap_or_default()
+                ),
+                None => format!(
+                    "not pinned on this machine yet ({})",
+                    ctx.trust.path().display()
+                ),
+            }
+        );
+        if !yes {
+            confirm_module()?;
+        }
+        let hsm = Hsm::load(&module)?;
+        let inner = (|| {
+            let label = existing
+                .as_ref()
+                .and_then(|p| p.pin.token.clone())
+                .unwrap_or_else(|| cfg.token.clone());
+            let serial = existing
+                .as_ref()
+                .and_then(|p| p.pin.serial.clone())
+                .unwrap_or_else(|| cfg.serial.clone());
+            let token = hsm.find_token(&label)?;
+            if token.serial != serial {
+                return Err(Error::Refused(format!(
+                    "token '{}' has serial {}, but environment '{env}' is {} serial {serial}: this is not the environment's token",
+                    token.label,
+                    token.serial,
+                    if existing.is_some() {
+                        "pinned to"
+                    } else {
+                        "bound to"
+                    }
+                )));
+            }
+            hsm.require(&token, &[Need::signing("sign the log entry of the pin")])?;
+            let session = {
+                let pin = read_pin(ctx.pin_file.as_deref(), &token.label)?;
+                hsm.login(&token, &pin)?
+            };
+            let signer = check_binding(&session, store, env, &cfg, None)?;
+            if let Some(p) = &existing {
+                if p.pin.signing_key != signer.public.fingerprint() {
+                    return Err(Error::Refused(format!(
+                        "the signing key on token '{}' ({}) is not the key {} pins for '{env}' ({}): this is not the token that was pinned; zeroth does not re-pin a different token",
+                        token.label,
+                        signer.public.fingerprint(),
+                        p.source.display(),
+                        p.pin.signing_key
+                    )));
+                }
+            }
+            check_anchor(&session, store, env)?;
+            let pin = EnvPin {
+                store: store.config().store_id.clone().unwrap_or_default(),
+                env: env.to_string(),
+                signing_key: signer.public.fingerprint(),
+                token: Some(token.label.clone()),
+                serial: Some(token.serial.clone()),
+                module: Some(module.path.clone()),
+                module_sha256: Some(module.sha256.clone()),
+                pinned: Some(clock::format(clock::now()?)),
+                pinned_by: Some(format!("{}@{}", audit::operator(), audit::host())),
+            };
+            let path = ctx.trust.save_pin(pin)?;
+            let detail = format!(
+                "pinned on {}: module {} sha256 {}{}; token '{}' serial {}; signing key {}",
+                audit::host(),
+                module.path.display(),
+                module.sha256,
+                match &was {
+                    Some((_, h)) if *h != module.sha256 => format!(" (was {h})"),
+                    Some(_) => " (unchanged)".to_string(),
+                    None => " (first pin on this host)".to_string(),
+                },
+                token.label,
+                token.serial,
+                signer.public.fingerprint()
+            );
+            audit::append(
+                store,
+                &mut draft,
+                Outcome::Ok,
+                &detail,
+                Some(&signer.signing(&session)),
+                None,
+            )?;
+            Ok((path, token, signer.public.fingerprint()))
+        })();
+        hsm.close();
+        let (path, token, key) = inner?;
+        Ok(Report::new(
+            format!(
+                "environment '{env}' pinned in {}\n  module:      {} (sha256 {})\n  token:       '{}' (serial {})\n  signing key: {key}\n",
+                path.display(),
+                module.path.display(),
+                module.sha256,
+                token.label,
+                token.serial
+            ),
+            json!({
+                "env": env,
+                "trust_file": path,
+                "module": module.path,
+                "module_sha256": module.sha256,
+                "token": token.label,
+                "serial": token.serial,
+                "signing_key": key,
+            }),
+        ))
+    })();
+    g.finish(&mut draft, result)
+}
+
+/// Asks, on the terminal, whether to load the module whose hash was just shown.
+fn confirm_module() -> Result<()> {
+    let Some(mut tty) = crate::terminal::Tty::open() else {
+        return Err(Error::Usage(
+            "env pin loads the module shown above: check its hash, then run again with --yes (there is no terminal to ask on)".into(),
+        ));
+    };
+    tty.say("load this module and pin it for this environment? type 'yes': ")?;
+    let answer = tty.read_hidden()?;
+    if answer.trim() != "yes" {
+        return Err(Error::Refused(
+            "not pinned: the module was not loaded".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn refuse_bound(store: &Store, args: &EnvInit, draft: &mut Draft) -> Result<()> {
@@ -236,6 +472,7 @@ fn refuse_token_in_use(store: &Store, label: &str, serial: &str) -> Result<()> {
 /// Lists the environments of the store.
 pub fn list(ctx: &Context) -> Result<Report> {
     let store = Store::open(&ctx.store)?;
+    let _ = &ctx.trust;
     let mut rows = vec![[
         "ENV".to_string(),
         "TOKEN".to_string(),
@@ -272,8 +509,4 @@ fn env_json(name: &str, cfg: &EnvConfig) -> serde_json::Value {
         "sign_key_fingerprint": cfg.sign_key_fingerprint,
         "created": cfg.created,
     })
-}
-
-fn absolute(p: &Path) -> std::path::PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }

@@ -20,7 +20,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::distribute::{Delivered, Outlets, Plan};
-use super::{Context, Report, deal, distribute, finish, random_id, with_env_session};
+use super::{Context, Guard, Report, deal, distribute, random_id, with_env_session};
 use crate::audit::Draft;
 use crate::clock;
 use crate::error::{Error, Result};
@@ -29,6 +29,7 @@ use crate::names::{NameKind, check};
 use crate::recipient::Recipient;
 use crate::seal::{Blob, CredentialInfo, KeyRef, Origin, RECORD_FORMAT, SealRecord};
 use crate::secret::{Credential, Encoding};
+use crate::settings::Effective;
 use crate::share::Share;
 use crate::store::Store;
 
@@ -66,31 +67,46 @@ impl CustodianSpec {
         })
     }
 
-    /// Fills in the recipient `zeroth.toml` gives this custodian, when the command
-    /// line gave none.
-    pub fn with_config(mut self, store: &Store) -> Result<CustodianSpec> {
+    /// Fills in the recipient the environment's approved settings give this custodian,
+    /// when the command line gave none.
+    pub fn with_settings(mut self, store: &Store, settings: &Effective) -> Result<CustodianSpec> {
         if self.recipient.is_none() {
-            self.recipient = config_recipient(store, &self.name)?;
+            self.recipient = approved_recipient(store, settings, &self.name)?;
         }
         Ok(self)
     }
 }
 
-/// The recipient `[custodians.NAME]` in `zeroth.toml` gives `name`, checked.
-pub(crate) fn config_recipient(store: &Store, name: &str) -> Result<Option<String>> {
-    let Some(r) = store
-        .config()
-        .custodians
-        .get(name)
-        .and_then(|c| c.recipient.as_ref())
-    else {
+/// The recipient the approved settings give `name`, checked (a recipient `zeroth.toml`
+/// gives that nobody approved is refused).
+pub(crate) fn approved_recipient(
+    store: &Store,
+    settings: &Effective,
+    name: &str,
+) -> Result<Option<String>> {
+    let Some(r) = settings.recipient(store, name)? else {
         return Ok(None);
     };
     let from = format!(
-        "{} [custodians.{name}]",
-        store.root().join("zeroth.toml").display()
+        "the approved settings of '{}' [custodians.{name}]",
+        settings.env
     );
-    Ok(Some(Recipient::parse(name, r, &from)?.canonical()))
+    Ok(Some(Recipient::parse(name, &r, &from)?.canonical()))
+}
+
+/// Refuses a custodian who was offboarded, under whatever case their name is given.
+pub(crate) fn refuse_offboarded(settings: &Effective, name: &str) -> Result<()> {
+    if let Some((recorded, when)) = settings.offboarded(name) {
+        return Err(Error::Refused(format!(
+            "custodian '{name}' was offboarded{} at {when}: an offboarded custodian cannot be given a share",
+            if recorded != name {
+                format!(" (as '{recorded}')")
+            } else {
+                String::new()
+            }
+        )));
+    }
+    Ok(())
 }
 
 /// What to seal and for whom.
@@ -119,8 +135,7 @@ pub struct SealSpec {
 }
 
 /// Where the credential comes from.
-#[derive(Debug)]
-pub enum Source {
+pub enum Source<'a> {
     /// Generated in the HSM, this many bytes.
     Generate {
         /// Length in bytes.
@@ -128,6 +143,41 @@ pub enum Source {
     },
     /// Imported from stdin.
     Import(Credential),
+    /// Obtained inside the ceremony, once every check has passed, the token has
+    /// accepted the PIN and K_seal exists: for a secret that exists only once, such as
+    /// a vault's unseal key in its init answer, so nothing that could still fail stands
+    /// between obtaining it and sealing it.
+    Fetch(Fetch<'a>),
+}
+
+/// A credential obtained inside the ceremony (see [`Source::Fetch`]).
+pub struct Fetch<'a> {
+    /// The log event of the ceremony.
+    pub event: &'static str,
+    /// Obtains the credential.
+    pub get: Box<dyn FnOnce() -> Result<Fetched> + 'a>,
+}
+
+/// What a [`Fetch`] obtained.
+pub struct Fetched {
+    /// The credential, to be imported.
+    pub credential: Credential,
+    /// The encoding `unseal` delivers it in.
+    pub encoding: Encoding,
+    /// The vault it belongs to, recorded in the signed record.
+    pub vault: Option<crate::seal::VaultBinding>,
+    /// What obtaining it did, for the log entry.
+    pub detail: String,
+}
+
+impl std::fmt::Debug for Source<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Generate { length } => write!(f, "Generate {{ length: {length} }}"),
+            Source::Import(c) => write!(f, "Import({c:?})"),
+            Source::Fetch(x) => write!(f, "Fetch({})", x.event),
+        }
+    }
 }
 
 impl SealSpec {
@@ -203,32 +253,38 @@ impl SealSpec {
 }
 
 /// Seals a credential: generated in the HSM or imported, per `source`.
-pub fn run(ctx: &Context, spec: &SealSpec, source: Source) -> Result<Report> {
-    let mut draft = Draft::new(match source {
+pub fn run(ctx: &Context, spec: &SealSpec, source: Source<'_>) -> Result<Report> {
+    let mut draft = Draft::new(match &source {
         Source::Generate { .. } => "generate",
         Source::Import(_) => "import",
+        Source::Fetch(f) => f.event,
     });
-    let store = Store::open(&ctx.store)?;
-    let result = seal(ctx, &store, spec, source, &mut draft);
-    finish(ctx, &store, &mut draft, result)
+    check(NameKind::Seal, &spec.seal)?;
+    let g = Guard::begin(ctx)?;
+    let result = seal(&g, spec, source, &mut draft);
+    g.finish(&mut draft, result)
 }
 
-fn seal(
-    ctx: &Context,
-    store: &Store,
-    spec: &SealSpec,
-    source: Source,
-    draft: &mut Draft,
-) -> Result<Report> {
+fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source<'_>, draft: &mut Draft) -> Result<Report> {
+    let store = g.store();
     let now = clock::now()?;
+    spec.validate(now)?;
+    let cfg = store.env(&spec.env)?.clone();
+    draft.env = Some(spec.env.clone());
+    draft.seal = Some(spec.seal.clone());
+    let settings = super::effective_settings(g.ctx, store, &spec.env)?;
     let mut spec = spec.clone();
+    for c in &spec.custodians {
+        refuse_offboarded(&settings, &c.name)?;
+    }
     spec.custodians = spec
         .custodians
         .into_iter()
-        .map(|c| c.with_config(store))
+        .map(|c| c.with_settings(store, &settings))
         .collect::<Result<_>>()?;
+    // Where the shares go, checked again now that the approved recipients are in.
+    distribute::preflight(&spec.outlets, &spec.seal, &spec.custodians)?;
     let spec = &spec;
-    spec.validate(now)?;
     let length = match &source {
         Source::Generate { length } => {
             if !LENGTH_RANGE.contains(length) {
@@ -241,26 +297,29 @@ fn seal(
             *length
         }
         Source::Import(c) => c.expose().len(),
+        // Known once fetched; checked against the import bounds then.
+        Source::Fetch(_) => 0,
     };
     if spec.threshold == 1 {
         eprintln!(
             "warning: threshold 1: any single custodian, with the HSM, recovers the credential"
         );
     }
-    let cfg = store.env(&spec.env)?.clone();
-    draft.env = Some(spec.env.clone());
-    draft.seal = Some(spec.seal.clone());
-    let _lock = store.lock()?;
-    if store.seal_exists(&spec.seal) {
+    if store.seal_exists(&spec.seal)? {
         return Err(Error::Refused(format!(
             "seal '{}' already exists in store {}: choose another name",
             spec.seal,
             store.root().display()
         )));
     }
-    let verb = match source {
+    let verb = match &source {
         Source::Generate { .. } => "generate",
         Source::Import(_) => "import",
+        Source::Fetch(f) => f.event,
+    };
+    let origin = match &source {
+        Source::Generate { .. } => "generated in the HSM",
+        Source::Import(_) | Source::Fetch(_) => "imported",
     };
     let mut plan = Plan::prepare(&spec.outlets, &spec.seal, &spec.custodians, verb)?;
     let mech = cfg.wrap_mechanism;
@@ -280,8 +339,7 @@ fn seal(
         ));
     }
     let (record, delivered) = with_env_session(
-        ctx,
-        store,
+        g,
         &spec.env,
         &needs,
         draft,
@@ -299,9 +357,31 @@ fn seal(
             let kseal = session.generate_seal_key(&label, &key_id)?;
             crate::fault::point("generate:after-key");
             draft.key_label = Some(label.clone());
-            let sealed = seal_with_key(
-                session, signer, store, spec, &source, now, length, &label, &key_id, kseal, mech,
-            )
+            let mut fetched_detail = String::new();
+            let sealed = (|| {
+                let (source, length, extra) = match source {
+                    Source::Fetch(f) => {
+                        let got = (f.get)()?;
+                        fetched_detail = got.detail;
+                        let length = got.credential.expose().len();
+                        if length == 0 || length > IMPORT_MAX {
+                            return Err(Error::Io(format!(
+                                "the credential obtained has {length} bytes: zeroth seals 1 to {IMPORT_MAX}"
+                            )));
+                        }
+                        (
+                            Source::Import(got.credential),
+                            length,
+                            Some((got.encoding, got.vault)),
+                        )
+                    }
+                    other => (other, length, None),
+                };
+                seal_with_key(
+                    session, signer, store, spec, &source, now, length, &label, &key_id, kseal,
+                    mech, extra,
+                )
+            })()
             .and_then(|record| write_out(store, &mut plan, record));
             if sealed.is_err() {
                 let _ = session.destroy(kseal);
@@ -321,10 +401,13 @@ fn seal(
                 record.key.mechanism,
                 delivered.how()
             );
+            if !fetched_detail.is_empty() {
+                draft.detail = format!("{fetched_detail}; {}", draft.detail);
+            }
             Ok((record, delivered))
         },
     )?;
-    Ok(report(store, &record, &delivered, &source))
+    Ok(report(store, &record, &delivered, origin))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -340,10 +423,16 @@ fn seal_with_key(
     key_id: &[u8; 16],
     kseal: cryptoki::object::ObjectHandle,
     mech: hsm::WrapMechanism,
+    extra: Option<(Encoding, Option<crate::seal::VaultBinding>)>,
 ) -> Result<(SealRecord, Vec<(String, Share)>)> {
     let object = match source {
         Source::Generate { .. } => session.generate_credential(mech.object_len(length))?,
         Source::Import(c) => session.import_credential(&hsm::pad_for(mech, c.expose()))?,
+        Source::Fetch(_) => {
+            return Err(Error::Io(
+                "a fetched credential is sealed once obtained".into(),
+            ));
+        }
     };
     let wrapped = session.wrap(mech, kseal, object);
     let destroyed = session.destroy(object);
@@ -351,10 +440,15 @@ fn seal_with_key(
     destroyed?;
 
     let seal_id = random_id()?;
-    let (origin, encoding) = match source {
+    let (origin, mut encoding) = match source {
         Source::Generate { .. } => (Origin::Generated, Encoding::Hex),
-        Source::Import(_) => (Origin::Imported, Encoding::Raw),
+        Source::Import(_) | Source::Fetch(_) => (Origin::Imported, Encoding::Raw),
     };
+    let mut vault = None;
+    if let Some((e, v)) = extra {
+        encoding = e;
+        vault = v;
+    }
     let mut record = SealRecord {
         format: RECORD_FORMAT,
         name: spec.seal.clone(),
@@ -376,7 +470,7 @@ fn seal_with_key(
             encoding,
             reuse: match source {
                 Source::Import(c) => crate::governance::reuse_mark(store, c, Origin::Imported),
-                Source::Generate { .. } => None,
+                Source::Generate { .. } | Source::Fetch(_) => None,
             },
         },
         key: KeyRef {
@@ -392,6 +486,7 @@ fn seal_with_key(
         log_head: None,
         pending: None,
         revoked: None,
+        vault,
         signature: None,
     };
     let shares = deal::deal(session, &mut record, &spec.custodians, &wrapped)?;
@@ -445,6 +540,8 @@ pub(crate) fn handed_out(
         if delivered.on_terminal {
             places.push("shown on the terminal, confirmed".into());
         }
+        // Each recipient is shown by its fingerprint, for the custodian to compare with
+        // the key they hold: a swapped recipient is seen at the ceremony.
         let encrypted = c
             .recipient
             .as_deref()
@@ -452,7 +549,14 @@ pub(crate) fn handed_out(
                 if r == crate::recipient::PASSPHRASE {
                     " (encrypted to their passphrase)".to_string()
                 } else {
-                    " (encrypted to their key)".to_string()
+                    match Recipient::parse(&c.name, r, "the record") {
+                        Ok(parsed) => format!(
+                            " (encrypted to their {} {})",
+                            parsed.describe(),
+                            parsed.fingerprint()
+                        ),
+                        Err(_) => " (encrypted to their key)".to_string(),
+                    }
                 }
             })
             .unwrap_or_default();
@@ -475,12 +579,8 @@ pub(crate) fn handed_out(
     (text, json)
 }
 
-fn report(store: &Store, record: &SealRecord, delivered: &Delivered, source: &Source) -> Report {
+fn report(store: &Store, record: &SealRecord, delivered: &Delivered, origin: &str) -> Report {
     let n = record.custodians.len();
-    let origin = match source {
-        Source::Generate { .. } => "generated in the HSM",
-        Source::Import(_) => "imported",
-    };
     let rotate_due = clock::parse_instant(&record.sealed)
         .map(|t| clock::format(t + time::Duration::days(i64::from(record.rotate_every_days))))
         .unwrap_or_default();

@@ -1,6 +1,7 @@
 //! The ceremonies, one file each, and what they share: opening an environment's token,
 //! checking that it is the environment's, signing and verifying records.
 
+pub mod approve;
 pub mod attest;
 pub mod cleanup;
 pub mod collect;
@@ -25,7 +26,8 @@ use crate::error::{Error, Result};
 use crate::hsm::{Hsm, HsmSession, Need, PublicKey};
 use crate::pin::read_pin;
 use crate::seal::{RecordSignature, SealRecord};
-use crate::store::{EnvConfig, Store};
+use crate::store::{EnvConfig, Store, StoreLock};
+use crate::trust::{HsmPin, KeySource, Trust};
 
 /// What every command gets from the command line besides its own arguments.
 #[derive(Debug, Clone)]
@@ -34,6 +36,8 @@ pub struct Context {
     pub store: PathBuf,
     /// `--pin-file`, if given.
     pub pin_file: Option<PathBuf>,
+    /// The trust anchors outside the store: the trust file(s) read for this run.
+    pub trust: Trust,
 }
 
 /// What a command hands back to the binary to print.
@@ -95,6 +99,32 @@ impl Signer {
         Ok(())
     }
 
+    /// Signs an environment's settings in place, with the log's current head in them,
+    /// and checks the signature with the public key.
+    pub fn sign_settings(
+        &self,
+        session: &HsmSession<'_>,
+        store: &Store,
+        settings: &mut crate::settings::Settings,
+    ) -> Result<()> {
+        settings.signature = None;
+        settings.log_head = audit::current_head(store, &settings.env)?;
+        let message = settings.signed_bytes()?;
+        let der = session.sign(self.handle, &message)?;
+        if !self.public.verify(&message, &der) {
+            return Err(Error::Hsm(format!(
+                "token '{}' produced a settings signature that does not verify with its own public key",
+                session.token().label
+            )));
+        }
+        use base64::Engine;
+        settings.signature = Some(RecordSignature {
+            key: self.public.fingerprint(),
+            value: base64::engine::general_purpose::STANDARD.encode(der),
+        });
+        Ok(())
+    }
+
     /// The signing side of a log append.
     pub fn signing<'a>(&'a self, session: &'a HsmSession<'a>) -> audit::Signing<'a> {
         audit::Signing {
@@ -105,28 +135,76 @@ impl Signer {
     }
 }
 
-/// Opens the token of `env`, checks it is that environment's (serial, marker, signing
-/// key), logs in and runs `f`; then writes the ceremony's log entry, signed, unless `f`
-/// wrote it already. Before the PIN is asked, the token must offer every mechanism in
-/// `needs` (and `CKM_ECDSA`, which signs the log): a token that lost one (another
-/// module, another firmware, a changed policy) is refused by name, not met halfway
-/// through the ceremony. A failure to open the token is logged unsigned, with why. The
-/// module is finalized afterwards, whatever happened.
+/// A ceremony in progress on one store: the store lock, taken **before** anything of
+/// the store is read, and held until the ceremony's log entry is written — on every
+/// path, refusals included — so two ceremonies never interleave on one store, and no
+/// two processes touch the store's tokens at once (a soft token that rewrites its files
+/// at login cannot be read half-written by another ceremony).
+pub(crate) struct Guard<'c> {
+    /// The command line's context.
+    pub ctx: &'c Context,
+    store: Store,
+    lock: StoreLock,
+}
+
+impl<'c> Guard<'c> {
+    /// Takes the store's lock, then reads the store.
+    pub fn begin(ctx: &'c Context) -> Result<Guard<'c>> {
+        let lock = Store::lock_root(&ctx.store)?;
+        let store = Store::open(&ctx.store)?;
+        Ok(Guard { ctx, store, lock })
+    }
+
+    /// Takes over a lock held already (a store created by `env init`).
+    pub fn with_lock(ctx: &'c Context, lock: StoreLock) -> Result<Guard<'c>> {
+        let store = Store::open(&ctx.store)?;
+        Ok(Guard { ctx, store, lock })
+    }
+
+    /// The store, as read under the lock.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs `f` with the store lock released (a command zeroth hands a credential to
+    /// may use the store itself), then takes the lock again. Records and logs changed
+    /// meanwhile must be read again by the caller; the configuration is kept as read.
+    pub fn released<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
+        self.lock.released(f)
+    }
+
+    /// Ends the ceremony: writes its log entry if it stopped before writing one
+    /// (signed when a PIN is at hand without asking, else unsigned), then releases the
+    /// lock.
+    pub fn finish<T>(self, draft: &mut Draft, result: Result<T>) -> Result<T> {
+        let out = finish(self.ctx, &self.store, draft, result);
+        drop(self.lock);
+        out
+    }
+}
+
+/// Opens the token of `env`, checks it is that environment's (the pin outside the
+/// store, then serial, marker, signing key and log anchor on the token), logs in and
+/// runs `f`; then writes the ceremony's log entry, signed, unless `f` wrote it already.
+/// Before the module is loaded, it must be the module the trust file pins, unchanged;
+/// before the PIN is asked, the token must offer every mechanism in `needs` (and
+/// `CKM_ECDSA`, which signs the log): a token that lost one is refused by name, not met
+/// halfway through the ceremony. A failure to open the token is logged unsigned, with
+/// why. The module is finalized afterwards, whatever happened.
 pub(crate) fn with_env_session<T>(
-    ctx: &Context,
-    store: &Store,
+    g: &Guard<'_>,
     env: &str,
     needs: &[Need],
     draft: &mut Draft,
     f: impl FnOnce(&HsmSession<'_>, &Signer, &mut Draft) -> Result<T>,
 ) -> Result<T> {
-    let cfg = store.env(env)?;
+    let store = g.store();
     draft.env = Some(env.to_string());
-    let hsm = match Hsm::load(&cfg.module) {
+    let hsm = match load_pinned(g.ctx, store, env) {
         Ok(h) => h,
         Err(e) => return Err(log_unsigned(store, draft, e)),
     };
-    let result = match open(ctx, store, env, cfg, &hsm, needs) {
+    let result = match open(g.ctx, store, env, &hsm, needs) {
         Err(e) => Err(log_unsigned(store, draft, e)),
         Ok((session, signer)) => {
             let result = f(&session, &signer, draft);
@@ -146,26 +224,53 @@ pub(crate) fn with_env_session<T>(
             }
         }
     };
-    hsm.close();
+    hsm.0.close();
     result
+}
+
+/// Loads the module the trust file pins for `env` — after checking it is the file
+/// that was pinned — and says which module and token the ceremony uses.
+pub(crate) fn load_pinned(ctx: &Context, store: &Store, env: &str) -> Result<(Hsm, HsmPin)> {
+    let pin = ctx.trust.hsm_pin(store, env)?;
+    let cfg = store.env(env)?;
+    if cfg.module != pin.module {
+        eprintln!(
+            "warning: zeroth.toml names module {} for environment '{env}', but this machine pins {} ({}): the pinned one is used",
+            cfg.module.display(),
+            pin.module.display(),
+            pin.source.display()
+        );
+    }
+    let module = crate::trust::pinned_module(&pin, env, store)?;
+    eprintln!(
+        "zeroth: environment '{env}': token '{}' (serial {}) through {} (sha256 {}), as pinned in {}",
+        pin.token,
+        pin.serial,
+        module.path.display(),
+        module.sha256,
+        pin.source.display()
+    );
+    let hsm = Hsm::load(&module)?;
+    Ok((hsm, pin))
 }
 
 fn open<'h>(
     ctx: &Context,
     store: &Store,
     env: &str,
-    cfg: &EnvConfig,
-    hsm: &'h Hsm,
+    hsm: &'h (Hsm, HsmPin),
     needs: &[Need],
 ) -> Result<(HsmSession<'h>, Signer)> {
-    let token = hsm.find_token(&cfg.token)?;
-    if token.serial != cfg.serial {
+    let (hsm, pin) = (&hsm.0, &hsm.1);
+    let token = hsm.find_token(&pin.token)?;
+    if token.serial != pin.serial {
         return Err(Error::Refused(format!(
-            "token '{}' in {} has serial {}, but environment '{env}' is bound to serial {}: this is not the environment's token",
+            "token '{}' in {} has serial {}, but environment '{env}' is pinned to serial {} ({}): this is not the environment's token",
             token.label,
-            cfg.module.display(),
+            hsm.path().display(),
             token.serial,
-            cfg.serial
+            pin.serial,
+            pin.source.display()
         )));
     }
     let mut all = needs.to_vec();
@@ -175,8 +280,31 @@ fn open<'h>(
         let pin = read_pin(ctx.pin_file.as_deref(), &token.label)?;
         hsm.login(&token, &pin)?
     };
-    let signer = check_binding(&session, store, env, cfg)?;
+    let signer = check_binding(&session, store, env, store.env(env)?, Some(pin))?;
+    check_anchor(&session, store, env)?;
     Ok((session, signer))
+}
+
+/// Refuses a store older than its token: the log must still hold, at the sequence
+/// number the token's log anchor names, the very entry the token signed there. A
+/// store restored from an older copy (log, head and records rolled back together,
+/// which nothing in the store can show) is caught here.
+pub(crate) fn check_anchor(session: &HsmSession<'_>, store: &Store, env: &str) -> Result<()> {
+    let Some((seq, hash)) = session.log_anchor(env)? else {
+        return Ok(());
+    };
+    match audit::line_hash_at(store, env, seq)? {
+        Some(h) if h == hash => Ok(()),
+        found => Err(Error::Refused(format!(
+            "the store is older than the token: token '{}' last signed entry {seq} of the log of '{env}', but {} {}; the store was rolled back (restored from an old copy, or a ceremony's changes were lost): restore the newest copy of the store (e.g. from git) and try again",
+            session.token().label,
+            audit::log_path(store, env).display(),
+            match found {
+                None => "ends before it".to_string(),
+                Some(_) => format!("holds another entry {seq}"),
+            }
+        ))),
+    }
 }
 
 /// Logs a ceremony that could not open its token: unsigned, saying why. Returns the
@@ -203,21 +331,17 @@ fn log_unsigned(store: &Store, draft: &mut Draft, err: Error) -> Error {
 /// HSM was opened), writes it now — signed when a PIN is at hand without asking
 /// (`--pin-file`, `ZEROTH_PIN`), else unsigned, for the next signed entry to cover.
 /// Nothing is logged for a ceremony that never got as far as a bound environment.
-pub(crate) fn finish<T>(
-    ctx: &Context,
-    store: &Store,
-    draft: &mut Draft,
-    result: Result<T>,
-) -> Result<T> {
+/// Called with the store lock held ([`Guard::finish`]).
+fn finish<T>(ctx: &Context, store: &Store, draft: &mut Draft, result: Result<T>) -> Result<T> {
     if draft.logged {
         return result;
     }
     let Some(env) = draft.env.clone() else {
         return result;
     };
-    let Ok(cfg) = store.env(&env) else {
+    if store.env(&env).is_err() {
         return result;
-    };
+    }
     let (outcome, detail) = outcome_of(&result, draft);
     let pin_at_hand = ctx.pin_file.is_some() || std::env::var_os(crate::pin::PIN_ENV).is_some();
     let unsigned = |draft: &mut Draft, why: String| {
@@ -229,22 +353,29 @@ pub(crate) fn finish<T>(
             "stopped before the HSM was opened, and no PIN was at hand without asking".into(),
         )
     } else {
-        match Hsm::load(&cfg.module) {
+        match load_pinned(ctx, store, &env) {
             Err(e) => unsigned(draft, format!("the HSM could not sign: {}", e.message())),
             Ok(hsm) => {
-                let r = match open(ctx, store, &env, cfg, &hsm, &[]) {
+                let r = match open(ctx, store, &env, &hsm, &[]) {
                     Ok((session, signer)) => {
                         let signing = signer.signing(&session);
                         audit::append(store, draft, outcome, &detail, Some(&signing), None)
                     }
                     Err(e) => unsigned(draft, format!("the HSM could not sign: {}", e.message())),
                 };
-                hsm.close();
+                hsm.0.close();
                 r
             }
         }
     };
     settle(result, logged)
+}
+
+/// Logs a step that happens outside any ceremony guard's own entry (an offboarding
+/// recorded in several environments): like the end of a ceremony, signed when a PIN is
+/// at hand without asking.
+pub(crate) fn log_event(g: &Guard<'_>, draft: &mut Draft) -> Result<()> {
+    finish(g.ctx, g.store(), draft, Ok(()))
 }
 
 /// What the log entry of a ceremony that ended with `result` says: ok with the draft's
@@ -277,12 +408,13 @@ fn settle<T>(result: Result<T>, logged: Result<Option<u64>>) -> Result<T> {
 }
 
 /// Checks the token's marker names `env` and its signing key is the one the store
-/// holds; returns the signing key.
-fn check_binding(
+/// holds — and, with a pin, the one pinned; returns the signing key.
+pub(crate) fn check_binding(
     session: &HsmSession<'_>,
     store: &Store,
     env: &str,
     cfg: &EnvConfig,
+    pin: Option<&HsmPin>,
 ) -> Result<Signer> {
     let token = session.token();
     match session.marker()? {
@@ -306,6 +438,17 @@ fn check_binding(
         ))
     })?;
     let (handle, public) = session.signing_key(env, &id)?;
+    if let Some(pin) = pin {
+        if public.fingerprint() != pin.signing_key {
+            return Err(Error::Refused(format!(
+                "the signing key on token '{}' ({}) is not the key {} pins for environment '{env}' ({}): this is not the token that was pinned",
+                token.label,
+                public.fingerprint(),
+                pin.source.display(),
+                pin.signing_key
+            )));
+        }
+    }
     let stored = store.public_key(env)?;
     if public.fingerprint() != stored.fingerprint() {
         return Err(Error::Refused(format!(
@@ -319,32 +462,28 @@ fn check_binding(
     Ok(Signer { handle, public })
 }
 
-/// Verifies the signature of `record` with the environment's public key (from the
-/// store, or `pinned` when given). Returns the key that verified it.
+/// Verifies the signature of `record` with its environment's public key, checked
+/// against the trust file's pin ([`Trust::env_key`]) or given as `pubkey`. A record of
+/// an environment `zeroth.toml` does not have is refused. Returns the key that
+/// verified it and where that key was checked against.
 pub(crate) fn verify_record(
+    ctx: &Context,
     store: &Store,
     record: &SealRecord,
-    pinned: Option<&PublicKey>,
-) -> Result<PublicKey> {
+    pubkey: Option<&std::path::Path>,
+) -> Result<(PublicKey, KeySource)> {
+    let (key, source) = ctx.trust.env_key(store, &record.env, pubkey)?;
+    verify_record_with(store, record, &key)?;
+    Ok((key, source))
+}
+
+/// Verifies the signature of `record` with `key`.
+pub(crate) fn verify_record_with(
+    store: &Store,
+    record: &SealRecord,
+    key: &PublicKey,
+) -> Result<()> {
     let path = store.record_path(&record.name);
-    let key = match pinned {
-        Some(k) => k.clone(),
-        None => {
-            let key = store.public_key(&record.env)?;
-            if let Ok(cfg) = store.env(&record.env) {
-                if cfg.sign_key_fingerprint != key.fingerprint() {
-                    return Err(Error::Refused(format!(
-                        "{} ({}) does not match the fingerprint zeroth.toml records for environment '{}' ({}): the store's key was replaced",
-                        store.public_key_path(&record.env).display(),
-                        key.fingerprint(),
-                        record.env,
-                        cfg.sign_key_fingerprint
-                    )));
-                }
-            }
-            key
-        }
-    };
     let sig = record.signature.as_ref().ok_or_else(|| {
         Error::Refused(format!(
             "{} is not signed: restore it from a trusted copy",
@@ -370,7 +509,7 @@ pub(crate) fn verify_record(
             path.display()
         )));
     }
-    Ok(key)
+    Ok(())
 }
 
 /// Returns a fresh 128-bit id from the OS random generator.
@@ -379,4 +518,60 @@ pub fn random_id() -> Result<[u8; 16]> {
     getrandom::fill(&mut id)
         .map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
     Ok(id)
+}
+
+/// Refuses a record older than the log: the last successful, signed ceremony of the
+/// seal named the record it left behind; a record that is not that one and was signed
+/// before that entry is an old copy (a record restored from git history or a backup,
+/// from before a rekey, a rotation or a revocation). A record signed after that entry
+/// (a crash between a record's write and its log entry) is newer, not stale.
+pub(crate) fn refuse_stale(store: &Store, record: &SealRecord, key: &PublicKey) -> Result<()> {
+    let Some((seq, fingerprint, entry)) =
+        audit::last_record_entry(store, &record.env, &record.name, key)?
+    else {
+        return Ok(());
+    };
+    let mine = audit::fingerprint(&record.signed_bytes()?);
+    if mine == fingerprint || record.log_head.as_ref().is_some_and(|h| h.seq >= seq) {
+        return Ok(());
+    }
+    if entry.event == "revoke" {
+        return Err(Error::Refused(format!(
+            "seal '{}' was revoked at {} by {} ({}; log entry {seq}); {} is a copy from before: its keys are destroyed and nothing can open it any more",
+            record.name,
+            entry.time,
+            crate::text::clean(&entry.operator),
+            crate::text::clean(&entry.detail),
+            store.record_path(&record.name).display()
+        )));
+    }
+    Err(Error::Refused(format!(
+        "{} is older than the log: entry {seq} ({} {}, {}) left record {fingerprint}, and this record ({mine}) was signed before it; an old copy of the record was restored: restore the newest one (e.g. from git)",
+        store.record_path(&record.name).display(),
+        crate::text::clean(&entry.event),
+        entry.outcome.name(),
+        entry.time
+    )))
+}
+
+/// The settings that count for `env` ([`crate::settings::effective`]), for a ceremony
+/// that deals shares: refused when the approved settings do not verify; changes in
+/// `zeroth.toml` nobody approved are named on stderr.
+pub(crate) fn effective_settings(
+    ctx: &Context,
+    store: &Store,
+    env: &str,
+) -> Result<crate::settings::Effective> {
+    let (key, _) = ctx.trust.env_key(store, env, None)?;
+    let eff = crate::settings::effective(store, env, &key);
+    if let Some(p) = &eff.problem {
+        return Err(Error::Refused(p.clone()));
+    }
+    if !eff.unapproved.is_empty() {
+        eprintln!(
+            "note: zeroth.toml has changes environment '{env}' has not approved (only those that make things stricter count): {}; approve them with 'zeroth settings approve --env {env}'",
+            eff.unapproved.join("; ")
+        );
+    }
+    Ok(eff)
 }

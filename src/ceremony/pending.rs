@@ -23,10 +23,13 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::distribute::{self, Outlets, Plan};
-use super::generate::{CustodianSpec, config_recipient, handed_out};
+use super::generate::{CustodianSpec, approved_recipient, handed_out, refuse_offboarded};
 use super::shares;
-use super::unseal::trim;
-use super::{Context, Report, deal, finish, random_id, verify_record, with_env_session};
+use super::unseal::{log_and_deliver, trim};
+use super::{
+    Context, Guard, Report, deal, random_id, refuse_stale, verify_record, verify_record_with,
+    with_env_session,
+};
 use crate::audit::{self, Draft};
 use crate::clock;
 use crate::deliver::Delivery;
@@ -70,14 +73,18 @@ pub struct Start {
     pub outlets: Outlets,
     /// The new credential (rotate).
     pub credential: Option<NewCredential>,
+    /// For a vault key rotation: the server-side operation the pending one waits on.
+    pub vault: Option<crate::seal::VaultRotation>,
 }
 
 /// Runs the first step: a new set, written as pending.
 pub fn start(ctx: &Context, args: Start) -> Result<Report> {
-    let store = Store::open(&ctx.store)?;
+    check(NameKind::Seal, &args.seal)?;
+    crate::recipient::check_share_files(&args.shares)?;
+    let g = Guard::begin(ctx)?;
     let mut draft = Draft::new(args.kind.name());
-    let result = start_inner(ctx, &store, args, &mut draft);
-    finish(ctx, &store, &mut draft, result)
+    let result = start_inner(&g, args, &mut draft);
+    g.finish(&mut draft, result)
 }
 
 fn refuse_pending(record: &SealRecord) -> Result<()> {
@@ -101,7 +108,12 @@ fn refuse_pending(record: &SealRecord) -> Result<()> {
 /// The custodians of the new set: the current ones, less `without`, plus `add`. Each
 /// keeps the recipient the record has for them, unless `add` gives them a new one; a
 /// custodian without one takes the recipient `zeroth.toml` has for them, if any.
-fn new_custodians(store: &Store, record: &SealRecord, args: &Start) -> Result<Vec<CustodianSpec>> {
+fn new_custodians(
+    store: &Store,
+    settings: &crate::settings::Effective,
+    record: &SealRecord,
+    args: &Start,
+) -> Result<Vec<CustodianSpec>> {
     for name in &args.without {
         check(NameKind::Custodian, name)?;
         if !record.custodians.iter().any(|c| &c.name == name) {
@@ -144,42 +156,44 @@ fn new_custodians(store: &Store, record: &SealRecord, args: &Start) -> Result<Ve
     }
     for c in out.iter_mut() {
         if c.recipient.is_none() {
-            c.recipient = config_recipient(store, &c.name)?;
+            c.recipient = approved_recipient(store, settings, &c.name)?;
         }
     }
     for c in &out {
-        if let Some(off) = store
-            .config()
-            .custodians
-            .get(&c.name)
-            .and_then(|k| k.offboarded.as_ref())
-        {
-            let how = if args.add.iter().any(|a| a.name == c.name)
-                && !record.custodians.iter().any(|r| r.name == c.name)
-            {
-                "cannot be given a share".to_string()
-            } else {
-                format!("must be left out: add --without {}", c.name)
-            };
+        if settings.offboarded(&c.name).is_some() {
+            let is_new = args.add.iter().any(|a| a.name == c.name)
+                && !record.custodians.iter().any(|r| r.name == c.name);
+            if is_new {
+                refuse_offboarded(settings, &c.name)?;
+            }
+            let (_, off) = settings.offboarded(&c.name).unwrap_or_default();
             return Err(Error::Refused(format!(
-                "custodian '{}' was offboarded at {off} and {how}",
-                c.name
+                "custodian '{}' was offboarded at {off} and must be left out: add --without {}",
+                c.name, c.name
             )));
         }
     }
     Ok(out)
 }
 
-fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> Result<Report> {
-    let _lock = store.lock()?;
+fn start_inner(g: &Guard<'_>, args: Start, draft: &mut Draft) -> Result<Report> {
+    let store = g.store();
     let record = store.read_record(&args.seal)?;
     if store.env(&record.env).is_ok() {
         draft.seal(&record);
     }
-    verify_record(store, &record, None)?;
+    let (key, _) = verify_record(g.ctx, store, &record, None)?;
     record.refuse_revoked()?;
+    refuse_stale(store, &record, &key)?;
     refuse_pending(&record)?;
-    let custodians = new_custodians(store, &record, &args)?;
+    if args.kind == PendingKind::Rotate && record.vault.is_some() && args.vault.is_none() {
+        return Err(Error::Usage(format!(
+            "seal '{}' holds a vault's key, which the vault makes itself: rotate it with 'zeroth vault rotate {}'",
+            record.name, record.name
+        )));
+    }
+    let settings = super::effective_settings(g.ctx, store, &record.env)?;
+    let custodians = new_custodians(store, &settings, &record, &args)?;
     let n = custodians.len();
     let threshold = args.threshold.unwrap_or(record.threshold);
     if n == 0 {
@@ -236,8 +250,7 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
         )),
     }
     let (pending, written) = with_env_session(
-        ctx,
-        store,
+        g,
         &record.env,
         &needs,
         draft,
@@ -277,7 +290,13 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
                         CredentialInfo {
                             origin: Origin::Imported,
                             length: c.expose().len() as u32,
-                            encoding: Encoding::Raw,
+                            // An imported credential keeps the encoding it is delivered
+                            // in (a vault's key, base64).
+                            encoding: if record.credential.origin == Origin::Imported {
+                                record.credential.encoding
+                            } else {
+                                Encoding::Raw
+                            },
                             reuse: crate::governance::reuse_mark(store, c, Origin::Imported),
                         },
                     ),
@@ -324,6 +343,7 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
                     credential: view.credential.clone(),
                     key: view.key.clone(),
                     blob: view.blob.clone(),
+                    vault: args.vault.clone(),
                 };
                 let mut updated = record.clone();
                 updated.pending = Some(pending.clone());
@@ -335,10 +355,12 @@ fn start_inner(ctx: &Context, store: &Store, args: Start, draft: &mut Draft) -> 
                     return Err(e);
                 }
                 fault::point(&format!("{}:after-record", args.kind.name()));
-                Ok((pending, written))
+                Ok((pending, written, updated))
             })();
             match made {
-                Ok((pending, written)) => {
+                Ok((pending, written, updated)) => {
+                    draft.seal(&updated);
+                    draft.operation = Some(pending.id.clone());
                     draft.detail = format!(
                         "pending {} {}: version {}, set {}, {} of {} ({}); the current set keeps working until it is confirmed",
                         pending.kind.name(),
@@ -454,6 +476,13 @@ fn matching_pending<'r>(
 }
 
 /// The second step: confirm a pending operation with a quorum of its new shares.
+///
+/// A rotation delivers first: the new credential goes to its consumer (`--output`,
+/// `--exec`) while the old version is still current, and the record switches only once
+/// the delivery succeeded (the command exited 0, the file was written and synced). A
+/// consumer that refuses the new credential leaves the old version current and the
+/// operation pending. Confirming an operation already confirmed (a crash between the
+/// switch and the destruction of the old key) finishes it.
 #[allow(clippy::too_many_arguments)]
 pub fn confirm(
     ctx: &Context,
@@ -468,22 +497,68 @@ pub fn confirm(
     if let Some(d) = delivery {
         d.preflight()?;
     }
-    let store = Store::open(&ctx.store)?;
+    check(NameKind::Seal, seal)?;
+    crate::recipient::check_share_files(new_shares)?;
+    let g = Guard::begin(ctx)?;
     let event = match kind {
         PendingKind::Rekey => "rekey-confirm",
         PendingKind::Rotate => "rotate-confirm",
     };
     let mut draft = Draft::new(event);
     let result = confirm_inner(
-        ctx, &store, kind, seal, id, new_shares, identities, delivery, encoding, &mut draft,
+        &g, kind, seal, id, new_shares, identities, delivery, encoding, None, &mut draft,
     );
-    finish(ctx, &store, &mut draft, result)
+    g.finish(&mut draft, result)
+}
+
+/// What a confirmation runs with the proven new credential before the record switches
+/// (a vault's verification of its new key): its result goes into the log entry, and an
+/// error stops the confirmation with nothing switched.
+pub(crate) type BeforeSwitch<'a> = dyn FnMut(&SealRecord, &Credential) -> Result<String> + 'a;
+
+/// `confirm` for a rotation whose new credential goes to a vault rather than to a
+/// delivery: `before_switch` hands it over, and only once it succeeded does the record
+/// switch and the old K_seal go.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn confirm_with(
+    ctx: &Context,
+    event: &'static str,
+    seal: &str,
+    id: &str,
+    new_shares: &[PathBuf],
+    identities: &[PathBuf],
+    before_switch: &mut BeforeSwitch<'_>,
+) -> Result<Report> {
+    check(NameKind::Seal, seal)?;
+    crate::recipient::check_share_files(new_shares)?;
+    let g = Guard::begin(ctx)?;
+    let mut draft = Draft::new(event);
+    let result = confirm_inner(
+        &g,
+        PendingKind::Rotate,
+        seal,
+        id,
+        new_shares,
+        identities,
+        None,
+        None,
+        Some(before_switch),
+        &mut draft,
+    );
+    g.finish(&mut draft, result)
+}
+
+/// How the switch of a confirmation ended.
+enum Switched {
+    /// The new set is current; the old K_seal is destroyed.
+    Done { updated: Box<SealRecord>, code: u8 },
+    /// The new credential's consumer refused it: nothing switched.
+    DeliveryFailed { code: u8, why: String },
 }
 
 #[allow(clippy::too_many_arguments)]
 fn confirm_inner(
-    ctx: &Context,
-    store: &Store,
+    g: &Guard<'_>,
     kind: PendingKind,
     seal: &str,
     id: &str,
@@ -491,20 +566,37 @@ fn confirm_inner(
     identities: &[PathBuf],
     delivery: Option<&Delivery>,
     encoding: Option<Encoding>,
+    mut before_switch: Option<&mut BeforeSwitch<'_>>,
     draft: &mut Draft,
 ) -> Result<Report> {
-    let _lock = store.lock()?;
+    let store = g.store();
     let record = store.read_record(seal)?;
     if store.env(&record.env).is_ok() {
         draft.seal(&record);
     }
-    verify_record(store, &record, None)?;
+    draft.operation = Some(id.to_string());
+    let (key, _) = verify_record(g.ctx, store, &record, None)?;
     record.refuse_revoked()?;
+    refuse_stale(store, &record, &key)?;
+    if record.pending.is_none() {
+        if let Some(done) = record
+            .history
+            .iter()
+            .find(|h| h.operation.as_deref() == Some(id))
+        {
+            return complete(g, kind, &record, id, done.clone(), draft);
+        }
+    }
     let pending = matching_pending(&record, kind, id)?.clone();
+    if pending.vault.is_some() && before_switch.is_none() {
+        return Err(Error::Usage(format!(
+            "operation {id} rotates a vault's key, which the vault must verify before the switch: confirm it with 'zeroth vault rotate {seal} --confirm {id}'"
+        )));
+    }
     let view = record
         .pending_view()
         .expect("a pending operation has a view");
-    if kind == PendingKind::Rotate && delivery.is_none() {
+    if kind == PendingKind::Rotate && delivery.is_none() && before_switch.is_none() {
         return Err(Error::Usage(
             "confirming a rotation delivers the new credential: say where it goes with --output FILE, --output - or --exec -- CMD ARGS".into(),
         ));
@@ -526,105 +618,192 @@ fn confirm_inner(
         view.key.mechanism,
         format!("unwrap the credential of pending operation {id} to prove its new set"),
     )];
-    let (updated, code) = with_env_session(
-        ctx,
-        store,
-        &record.env,
-        &needs,
-        draft,
-        |session, signer, draft| {
-            let new_key_id = view.key_id_bytes()?;
-            let new_key = session.find_seal_key(&view.key.label, &new_key_id)?.ok_or_else(|| {
-            Error::Refused(format!(
-                "the K_seal of pending operation {id} ('{}') is not on token '{}': nothing can confirm it; drop it with --cancel {id}",
-                view.key.label,
-                session.token().label
-            ))
-        })?;
-            let object = session.unwrap_credential(view.key.mechanism, new_key, &wrapped)?;
-            let credential = trim(&view, object)?;
-            fault::point(&format!("{}:before-switch", kind.name()));
+    let switched = with_env_session(g, &record.env, &needs, draft, |session, signer, draft| {
+        let new_key_id = view.key_id_bytes()?;
+        let new_key = session.find_seal_key(&view.key.label, &new_key_id)?.ok_or_else(|| {
+                Error::Refused(format!(
+                    "the K_seal of pending operation {id} ('{}') is not on token '{}': nothing can confirm it; drop it with --cancel {id}",
+                    view.key.label,
+                    session.token().label
+                ))
+            })?;
+        let object = session.unwrap_credential(view.key.mechanism, new_key, &wrapped)?;
+        let credential = trim(&view, object)?;
+        let reuse = match view.credential.reuse.clone() {
+            Some(mark) => Some(mark),
+            None => crate::governance::reuse_mark(store, &credential, view.credential.origin),
+        };
+        draft.custodians = accepted.iter().map(|a| a.custodian.clone()).collect();
 
-            let mut updated = view.clone();
-            updated.history.push(HistoryEntry {
-                version: record.version,
-                set: record.set,
-                sealed: record.sealed.clone(),
-                retired: now.clone(),
-                why: match kind {
-                    PendingKind::Rekey => format!(
-                        "rekeyed to set {} ({} of {}: {})",
-                        view.set,
-                        view.threshold,
-                        view.custodians.len(),
-                        view.custodians
-                            .iter()
-                            .map(|c| c.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    PendingKind::Rotate => format!("rotated to version {}", view.version),
+        // A rotation hands the new credential over first: until its consumer has
+        // it, the old version stays current and this operation stays pending.
+        let mut delivered = None;
+        let mut handed = None;
+        if let Some(d) = delivery {
+            let encoding = encoding.unwrap_or(view.credential.encoding);
+            let mut handing = draft.clone();
+            handing.event = "rotate-deliver";
+            handing.version = Some(view.version);
+            handing.set = Some(view.set);
+            handing.key_label = Some(view.key.label.clone());
+            let detail = format!(
+                "new credential of pending operation {id} (version {}, {}) {}; the switch follows a successful delivery",
+                view.version,
+                encoding.name(),
+                super::unseal::describe(d)
+            );
+            let mut handover = log_and_deliver(
+                g,
+                session,
+                signer,
+                &mut handing,
+                &detail,
+                d,
+                &credential,
+                encoding,
+            )?;
+            drop(credential);
+            if let Some(why) = handover.failure.clone() {
+                let detail = format!(
+                    "delivery failed: {why}; nothing switched: version {} (set {}) stays current and operation {id} is still pending; confirm again once the consumer accepts the new credential, or drop it with --cancel {id}",
+                    record.version, record.set
+                );
+                audit::append(
+                    store,
+                    draft,
+                    audit::Outcome::Failed,
+                    &detail,
+                    Some(&signer.signing(session)),
+                    None,
+                )?;
+                if let Some(e) = handover.error.take() {
+                    return Err(e);
+                }
+                return Ok(Switched::DeliveryFailed {
+                    code: handover.code,
+                    why,
+                });
+            }
+            fault::point(&format!("{}:after-deliver", kind.name()));
+            // The lock was released while a command ran: the record is read again,
+            // and the switch happens only on the record the delivery started from.
+            if matches!(d, Delivery::Exec(_)) {
+                let again = store.read_record(seal)?;
+                verify_record_with(store, &again, &key)?;
+                if again.signed_bytes()? != record.signed_bytes()? {
+                    return Err(Error::Refused(format!(
+                        "the record of '{seal}' changed while the new credential was being delivered (another ceremony ran): nothing switched; check 'zeroth list', then confirm again"
+                    )));
+                }
+            }
+            delivered = Some(handover.code);
+        } else if let Some(f) = before_switch.as_mut() {
+            // A vault's new key: the vault verifies it, and only then does it switch.
+            handed = Some(f(&view, &credential)?);
+            drop(credential);
+        } else {
+            drop(credential);
+        }
+        fault::point(&format!("{}:before-switch", kind.name()));
+
+        let mut updated = view.clone();
+        updated.credential.reuse = reuse;
+        updated.history.push(HistoryEntry {
+            version: record.version,
+            set: record.set,
+            sealed: record.sealed.clone(),
+            retired: now.clone(),
+            why: match kind {
+                PendingKind::Rekey => format!(
+                    "rekeyed to set {} ({} of {}: {})",
+                    view.set,
+                    view.threshold,
+                    view.custodians.len(),
+                    view.custodians
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                PendingKind::Rotate => format!("rotated to version {}", view.version),
+            },
+            key_label: record.key.label.clone(),
+            operation: Some(id.to_string()),
+        });
+        if kind == PendingKind::Rotate {
+            updated.sealed = now.clone();
+        }
+        for c in updated.custodians.iter_mut() {
+            if accepted.iter().any(|a| a.custodian == c.name) {
+                c.last_proven = Some(now.clone());
+            }
+        }
+        signer.sign_record(session, store, &mut updated)?;
+        store.write_record(&updated)?;
+        fault::point(&format!("{}:after-switch", kind.name()));
+        // The old set's key goes: an old share set with an old copy of the record now
+        // opens nothing, even with the HSM.
+        let old_id = record.key_id_bytes()?;
+        if let Some(old) = session.find_seal_key(&record.key.label, &old_id)? {
+            session.destroy(old)?;
+        }
+        fault::point(&format!("{}:after-destroy", kind.name()));
+        draft.seal(&updated);
+        draft.operation = Some(id.to_string());
+        draft.detail = match delivered {
+            None => format!(
+                "operation {id} confirmed: set {} is current; K_seal '{}' of set {} destroyed{}",
+                updated.set,
+                record.key.label,
+                record.set,
+                handed
+                    .as_ref()
+                    .map(|h| format!("; {h}"))
+                    .unwrap_or_default()
+            ),
+            Some(code) => format!(
+                "operation {id} confirmed after the new credential was delivered{}: version {} is current; K_seal '{}' of version {} destroyed",
+                if matches!(delivery, Some(Delivery::Exec(_))) {
+                    format!(" ('{}' exited with {code})", exec_name(delivery))
+                } else {
+                    String::new()
                 },
-                key_label: record.key.label.clone(),
-            });
-            if kind == PendingKind::Rotate {
-                updated.sealed = now.clone();
+                updated.version,
+                record.key.label,
+                record.version
+            ),
+        };
+        Ok(Switched::Done {
+            updated: Box::new(updated),
+            code: delivered.unwrap_or(0),
+        })
+    })?;
+    let (updated, code) = match switched {
+        Switched::Done { updated, code } => (*updated, code),
+        Switched::DeliveryFailed { code, why } => {
+            let mut report = Report::new(
+                format!(
+                    "the new credential of '{seal}' was NOT accepted: {why}\nnothing switched: version {} (set {}) stays current and operation {id} is still pending\nconfirm again once the consumer accepts it, or drop it with: zeroth {} {seal} --cancel {id}\n",
+                    record.version,
+                    record.set,
+                    kind.name()
+                ),
+                json!({
+                    "seal": seal,
+                    "operation": id,
+                    "confirmed": false,
+                    "delivery_failed": why,
+                    "exit_code": code,
+                }),
+            );
+            report.exit_code = if code == 0 { 4 } else { code };
+            report.on_stderr = matches!(delivery, Some(Delivery::Stdout { .. }));
+            if !report.on_stderr {
+                eprint!("{}", std::mem::take(&mut report.text));
             }
-            if updated.credential.reuse.is_none() {
-                updated.credential.reuse =
-                    crate::governance::reuse_mark(store, &credential, updated.credential.origin);
-            }
-            for c in updated.custodians.iter_mut() {
-                if accepted.iter().any(|a| a.custodian == c.name) {
-                    c.last_proven = Some(now.clone());
-                }
-            }
-            signer.sign_record(session, store, &mut updated)?;
-            store.write_record(&updated)?;
-            fault::point(&format!("{}:after-switch", kind.name()));
-            // The old set's key goes: an old share set with an old copy of the record now
-            // opens nothing, even with the HSM.
-            let old_id = record.key_id_bytes()?;
-            if let Some(old) = session.find_seal_key(&record.key.label, &old_id)? {
-                session.destroy(old)?;
-            }
-            fault::point(&format!("{}:after-destroy", kind.name()));
-            draft.seal(&updated);
-            draft.custodians = accepted.iter().map(|a| a.custodian.clone()).collect();
-            let code = match delivery {
-                None => {
-                    draft.detail = format!(
-                        "operation {id} confirmed: set {} is current; K_seal '{}' of set {} destroyed",
-                        updated.set, record.key.label, record.set
-                    );
-                    drop(credential);
-                    0
-                }
-                Some(d) => {
-                    let encoding = encoding.unwrap_or(updated.credential.encoding);
-                    let detail = format!(
-                        "operation {id} confirmed: version {} is current; K_seal '{}' of version {} destroyed; new credential ({}) {}",
-                        updated.version,
-                        record.key.label,
-                        record.version,
-                        encoding.name(),
-                        super::unseal::describe(d)
-                    );
-                    super::unseal::log_and_deliver(
-                        store,
-                        session,
-                        signer,
-                        draft,
-                        &detail,
-                        d,
-                        &credential,
-                        encoding,
-                    )?
-                }
-            };
-            Ok((updated, code))
-        },
-    )?;
+            return Ok(report);
+        }
+    };
     let text = format!(
         "{} of '{}' confirmed (operation {id}): version {}, set {} is current, any {} of {} ({}); the old K_seal '{}' is destroyed and the old shares open nothing\n",
         kind.name(),
@@ -646,6 +825,7 @@ fn confirm_inner(
         json!({
             "seal": seal,
             "operation": id,
+            "confirmed": true,
             "version": updated.version,
             "set": updated.set,
             "retired_key": record.key.label,
@@ -663,38 +843,145 @@ fn confirm_inner(
     Ok(report)
 }
 
-/// Drops a pending operation: its K_seal is destroyed, its shares open nothing.
+fn exec_name(delivery: Option<&Delivery>) -> String {
+    match delivery {
+        Some(Delivery::Exec(cmd)) => std::path::Path::new(&cmd[0]).display().to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Finishes an operation that was confirmed but whose old K_seal a crash left on the
+/// token: destroys it. Needs no quorum: the switch happened already.
+fn complete(
+    g: &Guard<'_>,
+    kind: PendingKind,
+    record: &SealRecord,
+    id: &str,
+    done: HistoryEntry,
+    draft: &mut Draft,
+) -> Result<Report> {
+    let left = with_env_session(g, &record.env, &[], draft, |session, _, draft| {
+        let left: Vec<_> = session
+            .seal_key_objects(&done.key_label)?
+            .into_iter()
+            .filter(|(_, label, _)| *label == done.key_label)
+            .collect();
+        for (h, _, _) in &left {
+            session.destroy(*h)?;
+        }
+        draft.detail = if left.is_empty() {
+            format!(
+                "operation {id} was confirmed at {}; nothing was left to do",
+                done.retired
+            )
+        } else {
+            format!(
+                "operation {id} was confirmed at {}; completed it: destroyed the retired K_seal '{}' a crash had left",
+                done.retired, done.key_label
+            )
+        };
+        Ok(left.len())
+    })?;
+    let text = if left == 0 {
+        format!(
+            "{} operation {id} of '{}' was confirmed at {}: nothing left to do (version {}, set {} is current)\n",
+            kind.name(),
+            record.name,
+            done.retired,
+            record.version,
+            record.set
+        )
+    } else {
+        format!(
+            "{} operation {id} of '{}' was confirmed at {}, but its old K_seal '{}' was still on the token: destroyed now; the old shares open nothing\n",
+            kind.name(),
+            record.name,
+            done.retired,
+            done.key_label
+        )
+    };
+    Ok(Report::new(
+        text,
+        json!({
+            "seal": record.name,
+            "operation": id,
+            "confirmed": true,
+            "completed": left > 0,
+            "version": record.version,
+            "set": record.set,
+        }),
+    ))
+}
+
+/// Drops a pending operation: its K_seal is destroyed, its shares open nothing. Refused
+/// on a record that is not current (its current K_seal is gone from the token) and for
+/// an operation the log says was confirmed: its key would then be the live one.
 pub fn cancel(ctx: &Context, kind: PendingKind, seal: &str, id: &str) -> Result<Report> {
-    let store = Store::open(&ctx.store)?;
+    check(NameKind::Seal, seal)?;
+    let g = Guard::begin(ctx)?;
     let event = match kind {
         PendingKind::Rekey => "rekey-cancel",
         PendingKind::Rotate => "rotate-cancel",
     };
     let mut draft = Draft::new(event);
+    draft.operation = Some(id.to_string());
     let result = (|| {
-        let _lock = store.lock()?;
+        let store = g.store();
         let record = store.read_record(seal)?;
         if store.env(&record.env).is_ok() {
             draft.seal(&record);
         }
-        verify_record(&store, &record, None)?;
+        let (key, _) = verify_record(ctx, store, &record, None)?;
+        refuse_stale(store, &record, &key)?;
+        if record.pending.is_none() {
+            if let Some(done) = record
+                .history
+                .iter()
+                .find(|h| h.operation.as_deref() == Some(id))
+            {
+                return Err(Error::Refused(format!(
+                    "operation {id} of '{seal}' was confirmed at {}: there is nothing to cancel",
+                    done.retired
+                )));
+            }
+        }
         let pending = matching_pending(&record, kind, id)?.clone();
+        let confirm_event = format!("{}-confirm", kind.name());
+        let v = audit::verify(store, &record.env, &key)?;
+        if let Some((i, e)) = v.parsed.iter().enumerate().find(|(i, e)| {
+            e.event == confirm_event
+                && e.outcome == audit::Outcome::Ok
+                && e.operation.as_deref() == Some(id)
+                && v.signatures.get(*i).copied().flatten() == Some(true)
+        }) {
+            let _ = i;
+            return Err(Error::Refused(format!(
+                "the log says operation {id} of '{seal}' was confirmed (entry {}, {}): this record is an old copy, and cancelling would destroy the live key; restore the newest record",
+                e.seq, e.time
+            )));
+        }
         with_env_session(
-            ctx,
-            &store,
+            &g,
             &record.env,
             &[],
             &mut draft,
             |session, signer, draft| {
+                find_current_key(session, &record).map_err(|e| {
+                    Error::Refused(format!(
+                        "{}; cancel destroys nothing on a record that is not current",
+                        e.message()
+                    ))
+                })?;
                 let mut updated = record.clone();
                 updated.pending = None;
-                signer.sign_record(session, &store, &mut updated)?;
+                signer.sign_record(session, store, &mut updated)?;
                 store.write_record(&updated)?;
                 fault::point("cancel:after-record");
                 let key_id = hex::decode(&pending.key.id).unwrap_or_default();
                 if let Some(h) = session.find_seal_key(&pending.key.label, &key_id)? {
                     session.destroy(h)?;
                 }
+                draft.seal(&updated);
                 draft.detail = format!(
                     "pending {} {id} dropped; its K_seal '{}' destroyed",
                     kind.name(),
@@ -705,7 +992,7 @@ pub fn cancel(ctx: &Context, kind: PendingKind, seal: &str, id: &str) -> Result<
         )?;
         Ok(pending)
     })();
-    let pending = finish(ctx, &store, &mut draft, result)?;
+    let pending = g.finish(&mut draft, result)?;
     Ok(Report::new(
         format!(
             "pending {} {id} of '{seal}' dropped: its K_seal '{}' is destroyed and its shares open nothing; the current set is unchanged\n",

@@ -7,16 +7,16 @@
 
 use serde_json::json;
 
-use super::{Context, Report, finish, verify_record, with_env_session};
+use super::{Context, Guard, Report, refuse_stale, verify_record, with_env_session};
 use crate::audit::{self, Draft};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::fault;
 use crate::seal::Revocation;
-use crate::store::Store;
 
 /// Revokes `seal`; `confirm` must name it too.
 pub fn run(ctx: &Context, seal: &str, reason: &str, confirm: Option<&str>) -> Result<Report> {
+    crate::names::check(crate::names::NameKind::Seal, seal)?;
     if confirm != Some(seal) {
         return Err(Error::Usage(format!(
             "revoke destroys the key of '{seal}' for good: add --confirm-seal {seal} to say you mean it"
@@ -28,37 +28,36 @@ pub fn run(ctx: &Context, seal: &str, reason: &str, confirm: Option<&str>) -> Re
             "--reason must say why, in one line of at most 300 characters".into(),
         ));
     }
-    let store = Store::open(&ctx.store)?;
+    let g = Guard::begin(ctx)?;
     let mut draft = Draft::new("revoke");
     let result = (|| {
-        let _lock = store.lock()?;
+        let store = g.store();
         let record = store.read_record(seal)?;
         if store.env(&record.env).is_ok() {
             draft.seal(&record);
         }
-        verify_record(&store, &record, None)?;
+        let (key, _) = verify_record(ctx, store, &record, None)?;
         record.refuse_revoked()?;
+        // A revocation is an emergency: an old copy of the record does not stop it
+        // (every key of the seal goes, whatever the record says), but it is said.
+        if let Err(e) = refuse_stale(store, &record, &key) {
+            eprintln!("warning: {}; revoking all the same", e.message());
+        }
         let now = clock::format(clock::now()?);
         with_env_session(
-            ctx,
-            &store,
+            &g,
             &record.env,
             &[],
             &mut draft,
             |session, signer, draft| {
+                // Every key of the seal: all versions and sets, current, pending or
+                // left behind, found by label on the token rather than by what this
+                // (possibly old) record says is current.
+                let prefix = format!("zeroth:{}:{}:v", record.env, record.name);
                 let mut destroyed = Vec::new();
-                let mut keys = vec![(record.key.label.clone(), record.key_id_bytes()?)];
-                if let Some(p) = &record.pending {
-                    keys.push((
-                        p.key.label.clone(),
-                        hex::decode(&p.key.id).unwrap_or_default(),
-                    ));
-                }
-                for (label, id) in keys {
-                    if let Some(h) = session.find_seal_key(&label, &id)? {
-                        session.destroy(h)?;
-                        destroyed.push(label);
-                    }
+                for (h, label, _) in session.seal_key_objects(&prefix)? {
+                    session.destroy(h)?;
+                    destroyed.push(label);
                 }
                 fault::point("revoke:after-destroy");
                 let mut updated = record.clone();
@@ -68,9 +67,10 @@ pub fn run(ctx: &Context, seal: &str, reason: &str, confirm: Option<&str>) -> Re
                     operator: audit::operator(),
                     reason: reason.to_string(),
                 });
-                signer.sign_record(session, &store, &mut updated)?;
+                signer.sign_record(session, store, &mut updated)?;
                 store.write_record(&updated)?;
                 fault::point("revoke:after-record");
+                draft.seal(&updated);
                 draft.detail = format!(
                     "revoked: {reason}; destroyed {}",
                     if destroyed.is_empty() {
@@ -83,16 +83,23 @@ pub fn run(ctx: &Context, seal: &str, reason: &str, confirm: Option<&str>) -> Re
             },
         )
     })();
-    let destroyed = finish(ctx, &store, &mut draft, result)?;
+    let destroyed = g.finish(&mut draft, result)?;
+    let mut text = format!("seal '{seal}' revoked: ");
+    if destroyed.is_empty() {
+        text.push_str("its keys were already gone from the token");
+    } else {
+        text.push_str(&format!(
+            "destroyed {} key{} on the token:\n",
+            destroyed.len(),
+            if destroyed.len() == 1 { "" } else { "s" }
+        ));
+        for label in &destroyed {
+            text.push_str(&format!("  {label}\n"));
+        }
+    }
+    text.push_str("every share and every copy of its record now opens nothing\n");
     Ok(Report::new(
-        format!(
-            "seal '{seal}' revoked: {}; every share and every copy of its record now opens nothing\n",
-            if destroyed.is_empty() {
-                "its keys were already gone".to_string()
-            } else {
-                format!("destroyed {}", destroyed.join(", "))
-            }
-        ),
+        text,
         json!({ "seal": seal, "revoked": true, "destroyed": destroyed, "reason": reason }),
     ))
 }

@@ -10,10 +10,10 @@ use serde_json::json;
 use super::shares::check_share;
 use super::{Context, Report, verify_record};
 use crate::error::{Error, Result};
-use crate::hsm::PublicKey;
 use crate::recipient::{Keyring, read_share};
 use crate::share::Share;
 use crate::store::Store;
+use crate::trust::KeySource;
 
 /// Checks each share file; refuses (exit 3) if any is bad, after reporting all.
 pub fn run(
@@ -26,13 +26,9 @@ pub fn run(
         return Err(Error::Usage("give at least one share file".into()));
     }
     let store = Store::open(&ctx.store)?;
-    let pinned = match pubkey {
-        Some(p) => {
-            let pem = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?;
-            Some(PublicKey::from_pem(&pem, &p.display().to_string())?)
-        }
-        None => None,
-    };
+    if let Some(p) = pubkey {
+        crate::trust::read_pubkey(p)?;
+    }
     let keys = Keyring::load(identities)?;
     let mut lines = String::new();
     let mut results = Vec::new();
@@ -51,15 +47,20 @@ pub fn run(
             let record = store
                 .read_record(&share.seal)
                 .map_err(|e| e.message().to_string())?;
-            let key = verify_record(&store, &record, pinned.as_ref())
+            let (key, source) = verify_record(ctx, &store, &record, pubkey.map(|p| p.as_path()))
                 .map_err(|e| e.message().to_string())?;
+            let source = match source {
+                KeySource::Pinned(file) => format!("pinned in {}", file.display()),
+                KeySource::Given(file) => format!("given with --pubkey {}", file.display()),
+                KeySource::Unpinned => "NOT pinned: the store's own key".to_string(),
+            };
             let custodian = check_share(&record, &share).map_err(|(_, reason)| reason)?;
             let proven = record
                 .custodian_at(share.payload.point.x)
                 .and_then(|c| c.last_proven.clone());
             Ok((
                 format!(
-                    "ok    {}: share {} of {} of '{}' ({}), custodian {custodian}, set {}, threshold {}; record signed by {}{}\n",
+                    "ok    {}: share {} of {} of '{}' ({}), custodian {custodian}, set {}, threshold {}; record signed by {} ({source}){}\n",
                     path.display(),
                     share.payload.point.x,
                     record.custodians.len(),
@@ -83,6 +84,7 @@ pub fn run(
                     "set": record.set,
                     "threshold": record.threshold,
                     "signed_by": key.fingerprint(),
+                    "key_source": source,
                     "last_proven": proven,
                 }),
             ))

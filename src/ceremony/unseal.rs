@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::shares::{self, Accepted};
-use super::{Context, Report, Signer, finish, verify_record, with_env_session};
+use super::{Context, Guard, Report, Signer, refuse_stale, verify_record, with_env_session};
 use crate::audit::{self, Draft, Outcome};
 use crate::clock;
 use crate::deliver::Delivery;
@@ -60,20 +60,21 @@ pub(crate) type Then<'a, T> = dyn FnOnce(&HsmSession<'_>, &Signer, &SealRecord, 
 /// Recovers the credential of `seal` from `share_paths` and runs `then` with it while
 /// the HSM session is open. `draft` collects what the log entry will say.
 pub(crate) fn recover<T>(
-    ctx: &Context,
-    store: &Store,
+    g: &Guard<'_>,
     seal: &str,
     share_paths: &[PathBuf],
     how: Recovery<'_>,
     draft: &mut Draft,
     then: Box<Then<'_, T>>,
 ) -> Result<T> {
+    let store = g.store();
     let record = store.read_record(seal)?;
     if store.env(&record.env).is_ok() {
         draft.seal(&record);
     }
-    verify_record(store, &record, None)?;
+    let (key, _) = verify_record(g.ctx, store, &record, None)?;
     record.refuse_revoked()?;
+    refuse_stale(store, &record, &key)?;
     if let Some(expires) = &record.expires {
         let at = clock::parse_instant(expires)?;
         if at <= clock::now()? {
@@ -100,22 +101,15 @@ pub(crate) fn recover<T>(
         format!("{verb} '{seal}': its credential was wrapped with it, as its signed record says"),
     )];
     needs.extend(how.also_needs);
-    with_env_session(
-        ctx,
-        store,
-        &record.env,
-        &needs,
-        draft,
-        |session, signer, draft| {
-            let key_id = record.key_id_bytes()?;
-            let kseal = session
-                .find_seal_key(&record.key.label, &key_id)?
-                .ok_or_else(|| missing_key(store, &record, &session.token().label))?;
-            let object = session.unwrap_credential(record.key.mechanism, kseal, &wrapped)?;
-            let credential = trim(&record, object)?;
-            then(session, signer, &record, credential, &accepted, draft)
-        },
-    )
+    with_env_session(g, &record.env, &needs, draft, |session, signer, draft| {
+        let key_id = record.key_id_bytes()?;
+        let kseal = session
+            .find_seal_key(&record.key.label, &key_id)?
+            .ok_or_else(|| missing_key(store, &record, &session.token().label))?;
+        let object = session.unwrap_credential(record.key.mechanism, kseal, &wrapped)?;
+        let credential = trim(&record, object)?;
+        then(session, signer, &record, credential, &accepted, draft)
+    })
 }
 
 /// The refusal for a record whose K_seal is gone from the token: the log says whether
@@ -127,8 +121,10 @@ pub(crate) fn missing_key(store: &Store, record: &SealRecord, token: &str) -> Er
         .rev()
         .find(|e| e.event == "revoke" && e.outcome == Outcome::Ok);
     let replaced = events.iter().rev().find(|e| {
-        matches!(e.event.as_str(), "rekey-confirm" | "rotate-confirm")
-            && e.outcome == Outcome::Ok
+        matches!(
+            e.event.as_str(),
+            "rekey-confirm" | "rotate-confirm" | "vault-rotate-confirm"
+        ) && e.outcome == Outcome::Ok
             && e.set.is_some_and(|s| s > record.set)
     });
     let why = match (revoked, replaced) {
@@ -154,11 +150,24 @@ pub(crate) fn missing_key(store: &Store, record: &SealRecord, token: &str) -> Er
     ))
 }
 
+/// How a hand-over ended.
+pub(crate) struct Handover {
+    /// The exit code zeroth ends with: the command's for `--exec`, else 0.
+    pub code: u8,
+    /// Why the delivery failed, if it did: a command that exited non-zero (or was
+    /// killed), or a file or stdout that could not be written.
+    pub failure: Option<String>,
+    /// The error of a file or stdout that could not be written, for the caller to end
+    /// with once the failure is logged.
+    pub error: Option<Error>,
+}
+
 /// Logs the ceremony as done, then hands the credential over: no credential leaves
-/// zeroth unlogged. A delivery that fails after that is logged too, as a failure.
+/// zeroth unlogged. A command (`--exec`) runs with the store lock released, so it may
+/// use the store itself; the lock is taken again before anything else is written.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn log_and_deliver(
-    store: &Store,
+    g: &Guard<'_>,
     session: &HsmSession<'_>,
     signer: &Signer,
     draft: &mut Draft,
@@ -166,18 +175,79 @@ pub(crate) fn log_and_deliver(
     delivery: &Delivery,
     credential: &Credential,
     encoding: Encoding,
-) -> Result<u8> {
+) -> Result<Handover> {
     audit::append(
-        store,
+        g.store(),
         draft,
         Outcome::Ok,
         detail,
         Some(&signer.signing(session)),
         None,
     )?;
-    delivery
-        .deliver(credential, encoding)
-        .inspect_err(|_| draft.logged = false)
+    let delivered = match delivery {
+        Delivery::Exec(_) => g.released(|| delivery.deliver(credential, encoding))?,
+        _ => delivery.deliver(credential, encoding),
+    };
+    Ok(match (delivered, delivery) {
+        (Ok(0), _) => Handover {
+            code: 0,
+            failure: None,
+            error: None,
+        },
+        (Ok(code), Delivery::Exec(cmd)) => Handover {
+            code,
+            failure: Some(format!(
+                "'{}' {}",
+                std::path::Path::new(&cmd[0]).display(),
+                crate::deliver::exit_words(code)
+            )),
+            error: None,
+        },
+        (Ok(code), _) => Handover {
+            code,
+            failure: Some(format!("delivery ended with code {code}")),
+            error: None,
+        },
+        (Err(e), _) => Handover {
+            code: e.exit_code(),
+            failure: Some(e.message().to_string()),
+            error: Some(e),
+        },
+    })
+}
+
+/// Logs how a hand-over ended, as its own entry (`delivery`): for a command, always
+/// (with its exit status); for a file or stdout, when it failed.
+pub(crate) fn log_handover(
+    g: &Guard<'_>,
+    session: &HsmSession<'_>,
+    signer: &Signer,
+    after: &Draft,
+    delivery: &Delivery,
+    handover: &Handover,
+) -> Result<()> {
+    if handover.failure.is_none() && !matches!(delivery, Delivery::Exec(_)) {
+        return Ok(());
+    }
+    let mut draft = after.clone();
+    draft.event = "delivery";
+    draft.logged = false;
+    let (outcome, detail) = match &handover.failure {
+        None => (
+            Outcome::Ok,
+            format!("{}; it exited with 0", describe(delivery)),
+        ),
+        Some(why) => (Outcome::Failed, format!("delivery failed: {why}")),
+    };
+    audit::append(
+        g.store(),
+        &mut draft,
+        outcome,
+        &detail,
+        Some(&signer.signing(session)),
+        None,
+    )?;
+    Ok(())
 }
 
 /// How a delivery is described in summaries and log entries.
@@ -228,19 +298,19 @@ pub(crate) fn trim(record: &SealRecord, object: Credential) -> Result<Credential
 /// credential leaves zeroth: no unseal goes unlogged.
 pub fn run(ctx: &Context, args: &UnsealArgs) -> Result<Report> {
     args.delivery.preflight()?;
-    let store = Store::open(&ctx.store)?;
+    crate::names::check(crate::names::NameKind::Seal, &args.seal)?;
+    crate::recipient::check_share_files(&args.shares)?;
+    let g = Guard::begin(ctx)?;
     let mut draft = Draft::new("unseal");
-    let result = unseal(ctx, &store, args, &mut draft);
-    finish(ctx, &store, &mut draft, result)
+    let result = unseal(&g, args, &mut draft);
+    g.finish(&mut draft, result)
 }
 
-fn unseal(ctx: &Context, store: &Store, args: &UnsealArgs, draft: &mut Draft) -> Result<Report> {
-    let _lock = store.lock()?;
+fn unseal(g: &Guard<'_>, args: &UnsealArgs, draft: &mut Draft) -> Result<Report> {
     let keys = Keyring::load(&args.identities)?;
     let to = describe(&args.delivery);
-    let (custodians, encoding, exit_code) = recover(
-        ctx,
-        store,
+    let (custodians, encoding, handover) = recover(
+        g,
         &args.seal,
         &args.shares,
         Recovery {
@@ -255,8 +325,8 @@ fn unseal(ctx: &Context, store: &Store, args: &UnsealArgs, draft: &mut Draft) ->
             let encoding = args.encoding.unwrap_or(record.credential.encoding);
             let custodians: Vec<String> = accepted.iter().map(|a| a.custodian.clone()).collect();
             let detail = format!("credential ({}) {to}", encoding.name());
-            let code = log_and_deliver(
-                store,
+            let mut handover = log_and_deliver(
+                g,
                 session,
                 signer,
                 draft,
@@ -265,29 +335,44 @@ fn unseal(ctx: &Context, store: &Store, args: &UnsealArgs, draft: &mut Draft) ->
                 &credential,
                 encoding,
             )?;
-            Ok((custodians, encoding, code))
+            drop(credential);
+            log_handover(g, session, signer, draft, &args.delivery, &handover)?;
+            if let Some(e) = handover.error.take() {
+                return Err(e);
+            }
+            Ok((custodians, encoding, handover))
         }),
     )?;
-    let to = match &args.delivery {
-        Delivery::Exec(_) => format!("{to}, which exited with {exit_code}"),
-        _ => to,
+    let text = match &handover.failure {
+        None => format!(
+            "unsealed '{}' with the shares of {}; credential ({}) {to}{}\n",
+            args.seal,
+            custodians.join(", "),
+            encoding.name(),
+            if matches!(args.delivery, Delivery::Exec(_)) {
+                ", which exited with 0"
+            } else {
+                ""
+            }
+        ),
+        Some(why) => format!(
+            "unsealed '{}' with the shares of {}, but the delivery FAILED: {why}; the credential left zeroth ({to}); the log records both\n",
+            args.seal,
+            custodians.join(", "),
+        ),
     };
-    let text = format!(
-        "unsealed '{}' with the shares of {}; credential ({}) {to}\n",
-        args.seal,
-        custodians.join(", "),
-        encoding.name(),
-    );
     let mut report = Report::new(
         text,
         json!({
             "seal": args.seal,
             "custodians": custodians,
             "encoding": encoding,
-            "exit_code": exit_code,
+            "exit_code": handover.code,
+            "delivered": handover.failure.is_none(),
+            "failure": handover.failure,
         }),
     );
-    report.exit_code = exit_code;
+    report.exit_code = handover.code;
     // stdout carries the credential or belongs to the child: people read the summary
     // on stderr, and machines get JSON on stdout only when stdout is free.
     report.on_stderr = matches!(args.delivery, Delivery::Stdout { .. });

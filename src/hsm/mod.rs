@@ -59,6 +59,26 @@ pub fn signing_label(env: &str) -> String {
     format!("zeroth:{env}:sign")
 }
 
+/// Returns the label of the data object anchoring `env`'s log head on its token.
+pub fn anchor_label(env: &str) -> String {
+    format!("zeroth:{env}:log-head")
+}
+
+const ANCHOR_DOMAIN: &str = "zeroth-log-head-v1\n";
+
+/// A log anchor: the sequence number and line hash (hex) of a log entry.
+pub type LogAnchor = (u64, String);
+
+fn parse_anchor(value: &[u8]) -> Option<LogAnchor> {
+    let text = std::str::from_utf8(value).ok()?;
+    let rest = text.strip_prefix(ANCHOR_DOMAIN)?;
+    let mut lines = rest.lines();
+    let seq = lines.next()?.parse().ok()?;
+    let hash = lines.next()?;
+    (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| (seq, hash.to_string()))
+}
+
 /// Returns the label of K_seal for one seal version and share set.
 pub fn seal_key_label(env: &str, seal: &str, version: u32, set: u32) -> String {
     format!("zeroth:{env}:{seal}:v{version}:s{set}")
@@ -136,36 +156,28 @@ impl PublicKey {
 }
 
 impl Hsm {
-    /// Loads and initializes the PKCS#11 module at `path`.
-    pub fn load(path: &Path) -> Result<Hsm> {
-        if !path.exists() {
-            return Err(Error::Hsm(format!(
-                "PKCS#11 module {} does not exist: install the token's module or fix the path",
-                path.display()
-            )));
-        }
-        let ctx = Pkcs11::new(path).map_err(|e| {
+    /// Loads and initializes a PKCS#11 module that was checked and hashed
+    /// ([`crate::trust::check_module`]): the file loaded is the file that was hashed.
+    pub fn load(module: &crate::trust::ModuleFile) -> Result<Hsm> {
+        let path = module.path.as_path();
+        let ctx = Pkcs11::new(module.load_path()?).map_err(|e| {
             Error::Hsm(format!(
                 "cannot load PKCS#11 module {}: {}",
                 path.display(),
                 crate::error::describe_pkcs11(&e)
             ))
         })?;
-        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-            Ok(()) => {}
-            Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-            Err(e) => {
-                return Err(Error::Hsm(format!(
-                    "PKCS#11 module {} failed to initialize: {}{}{}",
-                    path.display(),
-                    crate::error::describe_pkcs11(&e),
-                    device_reason(&e)
-                        .map(|what| format!("; {what}"))
-                        .unwrap_or_default(),
-                    config_hint(path)
-                )));
-            }
-        }
+        initialize(&ctx).map_err(|e| {
+            Error::Hsm(format!(
+                "PKCS#11 module {} failed to initialize: {}{}{}",
+                path.display(),
+                crate::error::describe_pkcs11(&e),
+                device_reason(&e)
+                    .map(|what| format!("; {what}"))
+                    .unwrap_or_default(),
+                config_hint(path)
+            ))
+        })?;
         Ok(Hsm {
             ctx,
             path: path.to_path_buf(),
@@ -187,8 +199,29 @@ impl Hsm {
         ))
     }
 
-    /// Finds the one token labelled `label`.
+    /// Finds the one token labelled `label`. A token that is momentarily not found
+    /// (a soft token whose files another process is rewriting; a device that is slow
+    /// to answer) is looked for again, with the module initialized anew, for about a
+    /// second before it is reported missing.
     pub fn find_token(&self, label: &str) -> Result<Token> {
+        let mut delay = std::time::Duration::from_millis(25);
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            match self.find_token_once(label) {
+                Err(Error::Hsm(_)) if waited < std::time::Duration::from_millis(1200) => {
+                    std::thread::sleep(delay);
+                    waited += delay;
+                    delay = (delay * 2).min(std::time::Duration::from_millis(400));
+                    // The slot list is read at C_Initialize: start the module afresh.
+                    let _ = self.ctx.clone().finalize();
+                    let _ = initialize(&self.ctx);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn find_token_once(&self, label: &str) -> Result<Token> {
         let slots = self.ctx.get_slots_with_token().map_err(|e| {
             self.fail(
                 &format!("cannot list the slots of {}", self.path.display()),
@@ -686,6 +719,82 @@ impl HsmSession<'_> {
         Ok(out)
     }
 
+    /// The log anchors of `env` on the token: one, or two after a crash between the
+    /// creation of a new anchor and the destruction of the old one.
+    fn anchor_objects(&self, env: &str) -> Result<Vec<(ObjectHandle, Option<LogAnchor>)>> {
+        let label = anchor_label(env);
+        let found = self
+            .session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::DATA),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(self.err(&format!("cannot search for the log anchor '{label}'")))?;
+        let mut out = Vec::new();
+        for h in found {
+            let attrs = self
+                .session
+                .get_attributes(h, &[AttributeType::Value])
+                .map_err(self.err(&format!("cannot read the log anchor '{label}'")))?;
+            let value = attrs
+                .into_iter()
+                .find_map(|a| match a {
+                    Attribute::Value(v) => Some(v),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            out.push((h, parse_anchor(&value)));
+        }
+        Ok(out)
+    }
+
+    /// Reads the environment's log anchor: the sequence number and line hash of the
+    /// last log entry this token signed, kept on the token where editing the store
+    /// cannot reach it. `None` for a token that has none yet.
+    pub fn log_anchor(&self, env: &str) -> Result<Option<LogAnchor>> {
+        let mut best: Option<LogAnchor> = None;
+        for (_, value) in self.anchor_objects(env)? {
+            let Some(v) = value else {
+                return Err(Error::Refused(format!(
+                    "the log anchor '{}' on token '{}' is not one zeroth wrote: inspect the token with pkcs11-tool -O",
+                    anchor_label(env),
+                    self.token.label
+                )));
+            };
+            if best.as_ref().is_none_or(|b| v.0 > b.0) {
+                best = Some(v);
+            }
+        }
+        Ok(best)
+    }
+
+    /// Records (`seq`, `hash`) as the environment's log anchor: a new private data
+    /// object is made, then the old one destroyed (tokens such as SoftHSM do not let
+    /// `CKA_VALUE` of a data object change). A crash between the two leaves both, and
+    /// the newer one counts.
+    pub fn set_log_anchor(&self, env: &str, seq: u64, hash: &str) -> Result<()> {
+        let label = anchor_label(env);
+        let old = self.anchor_objects(env)?;
+        let value = format!("{ANCHOR_DOMAIN}{seq}\n{hash}\n").into_bytes();
+        self.session
+            .create_object(&[
+                Attribute::Class(ObjectClass::DATA),
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Modifiable(false),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Application(APPLICATION.to_vec()),
+                Attribute::Value(value),
+            ])
+            .map_err(self.err(&format!("cannot write the log anchor '{label}'")))?;
+        for (h, _) in old {
+            self.session
+                .destroy_object(h)
+                .map_err(self.err(&format!("cannot replace the log anchor '{label}'")))?;
+        }
+        Ok(())
+    }
+
     /// Generates a `length`-byte generic secret as a session object: sensitive, and
     /// extractable only so it can be wrapped.
     pub fn generate_credential(&self, length: usize) -> Result<ObjectHandle> {
@@ -852,6 +961,17 @@ fn read_back_error(
             crate::error::describe_pkcs11(&e),
             device_words(module, &e)
         ))
+    }
+}
+
+/// `C_Initialize` with OS locking; a module another part of the process initialized
+/// already is fine.
+fn initialize(ctx: &Pkcs11) -> std::result::Result<(), cryptoki::error::Error> {
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(cryptoki::error::Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }
 

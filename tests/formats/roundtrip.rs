@@ -238,6 +238,7 @@ fn record() -> impl Strategy<Value = SealRecord> {
                         retired,
                         why,
                         key_label,
+                        operation: None,
                     },
                 )
                 .collect(),
@@ -257,6 +258,7 @@ fn record() -> impl Strategy<Value = SealRecord> {
                     nonce: String::new(),
                     ciphertext: blob,
                 },
+                vault: None,
             }),
             revoked: revoked.map(|(time, operator, reason)| Revocation {
                 time,
@@ -264,6 +266,7 @@ fn record() -> impl Strategy<Value = SealRecord> {
                 reason,
             }),
             signature: signature.map(|(key, value)| RecordSignature { key, value }),
+            vault: None,
         },
     )
 }
@@ -398,7 +401,13 @@ proptest! {
             draft.env = Some("prod".into());
             draft.seal = seal.clone();
             draft.custodians = custodians.clone();
-            let outcome = [Outcome::Ok, Outcome::Refused, Outcome::Failed][usize::from(*outcome)];
+            // zeroth signs every success that used the HSM: an unsigned entry is a
+            // refusal or a failure.
+            let outcome = match (*signed, *outcome) {
+                (true, 0) => Outcome::Ok,
+                (_, 1) | (false, 0) => Outcome::Refused,
+                _ => Outcome::Failed,
+            };
             let signing: Option<&dyn LogSigner> = if *signed { Some(&signer) } else { None };
             audit::append(&store, &mut draft, outcome, detail, signing, Some("no HSM here".into())).unwrap();
         }

@@ -381,18 +381,36 @@ fn recipients_come_from_the_config_and_the_command_line_wins() {
         alice.recipient, bob_old.recipient
     ));
     std::fs::write(&config, &text).unwrap();
-    generate_with(
-        &fx,
-        "vault-root",
-        2,
+    let generate = || {
+        generate_with(
+            &fx,
+            "vault-root",
+            2,
+            &[
+                "alice".into(),
+                format!("bob={}", bob.recipient),
+                "carol".into(),
+            ],
+        )
+        .run()
+    };
+    // A recipient in zeroth.toml counts only once the environment approved it: whoever
+    // edits the store cannot send alice's share to their own key.
+    unchanged(&fx, &["prod"], generate).fails(
+        3,
         &[
-            "alice".into(),
-            format!("bob={}", bob.recipient),
-            "carol".into(),
+            "custodian 'alice'",
+            "has not approved",
+            "zeroth settings approve --env prod",
         ],
-    )
-    .run()
-    .ok();
+    );
+    let approved = fx.approve_settings("prod").ok();
+    assert!(
+        approved.stderr.contains(&alice.recipient),
+        "{}",
+        approved.stderr
+    );
+    generate().ok();
     let alice_file = encrypted_share(&fx, "vault-root", "alice");
     let bob_file = encrypted_share(&fx, "vault-root", "bob");
     assert!(age_decrypt(&alice.identity, &alice_file).status.success());

@@ -5,8 +5,7 @@ use std::path::Path;
 
 #[path = "../../examples/common/bigstore.rs"]
 mod bigstore;
-#[path = "../../examples/common/soft_key.rs"]
-mod soft_key;
+use crate::soft_key;
 
 use serde_json::Value;
 
@@ -241,6 +240,12 @@ fn recovery_untested_and_the_policy_that_sets_it() {
 fn share_unproven_names_the_custodian() {
     let fx = clean_at_t0();
     set_policy(&fx, "recovery_test_days = 1000\nshare_proof_days = 100");
+    // A relaxed value counts once the environment approved it.
+    fx.zeroth()
+        .env("ZEROTH_NOW", "2030-01-02T00:00:00Z")
+        .args(["settings", "approve", "--env", "prod", "--yes"])
+        .run()
+        .ok();
     // Drill with three shares later: dave and erin fall behind.
     fx.zeroth()
         .env("ZEROTH_NOW", "2030-03-01T00:00:00Z")
@@ -470,12 +475,22 @@ fn a_token_without_its_marker_or_out_of_reach() {
     let (code, findings, _) = check(&fx, None, &["--hsm"]);
     assert_eq!(code, 1);
     has(&findings, "token-unmarked");
-    // A module that is not there.
+    // The module zeroth.toml names is not what is loaded: the trust file's is.
     let path = fx.store().join("zeroth.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let module = module();
     std::fs::write(
         &path,
+        text.replace(module.to_str().unwrap(), "/nonexistent/module.so"),
+    )
+    .unwrap();
+    let (_, findings, _) = check(&fx, None, &["--hsm"]);
+    lacks(&findings, "token-unreachable");
+    // A pinned module that is not there (uninstalled).
+    let trust = fx.trust_file();
+    let text = std::fs::read_to_string(&trust).unwrap();
+    std::fs::write(
+        &trust,
         text.replace(module.to_str().unwrap(), "/nonexistent/module.so"),
     )
     .unwrap();

@@ -3,13 +3,17 @@
 //! inspected with pkcs11-tool and openssl where the design says so.
 
 mod common;
+#[path = "../../examples/common/soft_key.rs"]
+mod soft_key;
 
 mod audit;
 mod ceremonies;
 mod custody;
+mod delivery;
 mod fault_matrix;
 mod faults;
 mod governance;
+mod integrity;
 mod leaks;
 mod lifecycle;
 mod paper;
@@ -17,3 +21,4 @@ mod quorum;
 mod refusals;
 mod terminal;
 mod tokens;
+mod vault;

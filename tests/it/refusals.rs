@@ -293,7 +293,8 @@ fn a_replaced_public_key_is_caught_against_the_token() {
     fx.init_token("dev");
     fx.env_init("dev", "dev").ok();
     // Replace prod's key and its fingerprint in the config: the store now agrees with
-    // itself, but the token's key is the truth.
+    // itself, but the trust file outside the store pins the real key (and the token
+    // holds it).
     let dev_pem = std::fs::read(fx.store().join("keys/dev.pem")).unwrap();
     std::fs::write(fx.store().join("keys/prod.pem"), dev_pem).unwrap();
     let config = std::fs::read_to_string(fx.store().join("zeroth.toml")).unwrap();
@@ -304,8 +305,14 @@ fn a_replaced_public_key_is_caught_against_the_token() {
         config.replacen(&prod_fp, &dev_fp, 1),
     )
     .unwrap();
-    // The record (signed by the real key) no longer verifies with the swapped key.
-    unchanged(&fx, &["prod"], || unseal_with(&fx, &three(&fx))).fails(3, &["is signed by key"]);
+    unchanged(&fx, &["prod"], || unseal_with(&fx, &three(&fx))).fails(
+        3,
+        &[
+            "keys/prod.pem",
+            "is not the signing key",
+            "pins for environment 'prod'",
+        ],
+    );
 }
 
 #[test]

@@ -382,7 +382,7 @@ fn a_reset_token_is_refused_by_serial_or_marker() {
             assert_ne!(before, after);
             assert!(
                 run.stderr.contains(&format!(
-                    "has serial {after}, but environment 'prod' is bound to serial {before}"
+                    "has serial {after}, but environment 'prod' is pinned to serial {before}"
                 )),
                 "{}",
                 run.stderr
