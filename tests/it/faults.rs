@@ -179,6 +179,81 @@ fn an_env_init_cut_short_is_finished_by_adopt() {
     }
 }
 
+/// How many times the fault-free run of `cmd` calls `func`, by the shim's record.
+fn calls_of(fx: &Fixture, func: &str, cmd: Cmd<'_>) -> usize {
+    let log = fx.path().join(format!("count-{func}.log"));
+    let _ = std::fs::remove_file(&log);
+    cmd.env("ZEROTH_SHIM_LOG", &log).run();
+    calls(&log).iter().filter(|(f, _)| f == func).count()
+}
+
+/// `check --hsm` reports a token that fails to answer as unreachable, naming the call,
+/// whichever of its searches fails: never as a token whose key does not match the
+/// store's (which tells the operator the store was tampered with).
+#[test]
+fn check_hsm_reports_a_failing_token_as_unreachable() {
+    let fx = sealed_through_shim();
+    let n = calls_of(
+        &fx,
+        "C_FindObjectsInit",
+        fx.zeroth().args(["check", "--hsm"]),
+    );
+    assert!(n >= 3, "{n} searches");
+    for i in 1..=n {
+        let run = fx
+            .zeroth()
+            .args(["check", "--hsm"])
+            .env("ZEROTH_SHIM_FAIL_AT", format!("C_FindObjectsInit:{i}"))
+            .run();
+        let out = run.stdout_str();
+        assert_eq!(run.code, 1, "search {i}: {out}{}", run.stderr);
+        assert!(
+            out.contains("token-unreachable")
+                && out.contains("C_FindObjectsInit returned CKR_DEVICE_ERROR")
+                && !out.contains("token-key-mismatch")
+                && !out.contains("store-rollback"),
+            "search {i}: {out}"
+        );
+    }
+}
+
+/// A cancel whose token fails while it looks for keys fails (exit 4, naming the
+/// call), whichever search fails; it is not refused as if the record were not current.
+#[test]
+fn a_cancel_on_a_failing_token_fails_naming_the_call() {
+    let fx = sealed_through_shim();
+    let new = fx.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    fx.zeroth()
+        .args(["rekey", "vault-root", "--share"])
+        .args(["alice", "bob", "carol"].map(|w| fx.share("vault-root", w)))
+        .arg("--out-dir")
+        .arg(&new)
+        .run()
+        .ok();
+    let id = fx.record("vault-root")["pending"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut failed = 0;
+    for i in 1.. {
+        let run = fx
+            .zeroth()
+            .args(["rekey", "vault-root", "--cancel", &id])
+            .env("ZEROTH_SHIM_FAIL_AT", format!("C_FindObjectsInit:{i}"))
+            .run();
+        if run.code == 0 {
+            break; // past the last search: nothing failed
+        }
+        run.fails(4, &["C_FindObjectsInit returned CKR_DEVICE_ERROR"]);
+        failed += 1;
+        if fx.record("vault-root").get("pending").is_none() {
+            break; // failed after the record dropped it: the key is cleanup's orphan
+        }
+    }
+    assert!(failed >= 3, "{failed} searches failed");
+}
+
 // ---- the matrix ---------------------------------------------------------------------
 
 use crate::fault_matrix::{Sample, cases, pkcs11_matrix, write_matrix};
