@@ -298,3 +298,47 @@ matrix! {
     pkcs11_faults_in_audit_attest, write_faults_in_audit_attest: "audit-attest";
     pkcs11_faults_in_check_hsm, write_faults_in_check_hsm: "check-hsm";
 }
+
+/// A start killed after it made its key leaves a key of the next set number; a later
+/// start of the other kind takes the same set number under another label. The
+/// orphan is cleanup's to destroy, and check --hsm agrees once it has.
+#[test]
+fn an_orphan_whose_set_number_was_taken_again_is_cleaned_up() {
+    let fx = sealed_through_shim();
+    let first = fx.path().join("first");
+    let second = fx.path().join("second");
+    std::fs::create_dir(&first).unwrap();
+    std::fs::create_dir(&second).unwrap();
+    let start = |kind: &str, dir: &std::path::Path| {
+        fx.zeroth()
+            .args([kind, "vault-root", "--share"])
+            .args(["alice", "bob", "carol"].map(|w| fx.share("vault-root", w)))
+            .arg("--out-dir")
+            .arg(dir)
+    };
+    let run = start("rotate", &first)
+        .env("ZEROTH_CRASH_AT", "rotate:after-key")
+        .run();
+    assert_eq!(run.code, -1, "{}", run.stderr);
+    start("rekey", &second).run().ok();
+    fx.zeroth()
+        .args(["cleanup", "--env", "prod", "--destroy"])
+        .run()
+        .ok();
+    assert!(
+        !fx.token_objects("prod")
+            .contains("zeroth:prod:vault-root:v2:s2"),
+        "the orphan of the killed rotation is destroyed"
+    );
+    assert!(
+        fx.token_objects("prod")
+            .contains("zeroth:prod:vault-root:v1:s2"),
+        "the pending rekey's key is kept"
+    );
+    let check = fx.zeroth().args(["--json", "check", "--hsm"]).run();
+    assert!(
+        !check.stdout_str().contains("orphan-key"),
+        "{}",
+        check.stdout_str()
+    );
+}
