@@ -31,12 +31,15 @@ pub struct UnsealArgs {
     pub reset: bool,
     /// A new certificate fingerprint the operator checked.
     pub accept_certificate: Option<String>,
+    /// Shares collected remotely (`--remote`).
+    pub remote: Option<crate::ceremony::remote::Collected>,
 }
 
 /// Runs `vault unseal`.
 pub fn run(ctx: &Context, args: &UnsealArgs) -> Result<Report> {
     let g = Guard::begin(ctx)?;
     let mut draft = Draft::new("vault-unseal");
+    crate::ceremony::remote::note(&args.remote, &mut draft);
     let result = unseal(&g, args, &mut draft);
     g.finish(&mut draft, result)
 }
@@ -140,6 +143,7 @@ fn unseal(g: &Guard<'_>, args: &UnsealArgs, draft: &mut Draft) -> Result<Report>
                 also_needs: Vec::new(),
                 keys: &keys,
                 all: false,
+                remote: args.remote.clone(),
             },
             draft,
             Box::new(|session, signer, record, key, accepted, draft| {

@@ -19,6 +19,7 @@ mod lifecycle;
 mod paper;
 mod quorum;
 mod refusals;
+mod remote;
 mod terminal;
 mod tokens;
 mod ux;
