@@ -652,6 +652,9 @@ impl<'k> Waiter<'k> {
     }
 
     fn progress(&mut self) {
+        if self.done() {
+            return;
+        }
         let have = self.accepted.len();
         let missing: Vec<String> = self
             .target
