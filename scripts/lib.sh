@@ -81,6 +81,8 @@ ensure_packages() {
             openssl) pkg=openssl ;;
             flock) pkg=util-linux ;;
             cc) pkg=gcc ;;
+            jq) pkg=jq ;;
+            c++) pkg=g++ ;;
             libp11-kit-dev) pkg=libp11-kit-dev ;; # pkcs11.h, for the tests' PKCS#11 shim
             python3) pkg=python3 ;;
             python3-venv) pkg=python3-venv ;;

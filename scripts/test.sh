@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The project's test command (CI runs it through .ci/run): formatting, lints,
-# unit and integration tests, doc tests. The integration tests run twice, once on
-# each PKCS#11 implementation: SoftHSM2 (Debian package) and Kryoptic (built from
-# crates.io once, then cached; see ensure_kryoptic in lib.sh), each test in its own
-# temporary token set-up. Installs what is missing first. Exits non-zero on the
-# first failure.
+# unit and integration tests (a sample of the fault matrix among them), doc tests,
+# a short soak on each module and a smoke run of the fuzz targets. The integration
+# tests run twice, once on each PKCS#11 implementation: SoftHSM2 (Debian package)
+# and Kryoptic (built from crates.io once, then cached; see ensure_kryoptic in
+# lib.sh), each test in its own temporary token set-up. Installs what is missing
+# first. Exits non-zero on the first failure.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -64,3 +65,10 @@ echo "==> took $((SECONDS - t0))s: Kryoptic module $kryoptic"
 run env ZEROTH_TEST_MODULE="$kryoptic" cargo test --test it # the same tests on Kryoptic
 
 run cargo test --doc
+
+# Random ceremonies with kill -9 at random moments, a short round on each module
+# (scripts/soak.sh runs longer by hand).
+run scripts/soak.sh --ceremonies 30 --seconds 180
+run scripts/soak.sh --module kryoptic --ceremonies 30 --seconds 180
+# The parsers, a few seconds each (scripts/fuzz.sh says when this toolchain cannot).
+run scripts/fuzz.sh --seconds 10

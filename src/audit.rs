@@ -19,7 +19,7 @@
 //! through the chain; until one does, `audit verify` reports the log's tail as unsigned.
 
 use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use base64::Engine;
@@ -584,16 +584,34 @@ pub fn append(
     }
     out.extend_from_slice(line.as_bytes());
     out.push(b'\n');
-    file.write_all(&out)
-        .and_then(|_| file.sync_all())
-        .map_err(|e| Error::io("append to the log", &path, e))?;
+    let before = file
+        .metadata()
+        .map_err(|e| Error::io("read the log", &path, e))?
+        .len();
+    let appended = crate::fault::write_all("append", &path, &mut file, &out)
+        .and_then(|_| crate::fault::io("sync-log", &path))
+        .and_then(|_| file.sync_all());
+    if let Err(e) = appended {
+        // A full or failing disk may have taken part of the line: cut the log back to
+        // where it was, so no torn fragment is left for the next entry to step over.
+        let _ = file.set_len(before).and_then(|_| file.sync_all());
+        return Err(Error::io("append to the log", &path, e));
+    }
     draft.logged = true;
     if let Some(s) = signing {
         let hash = line_hash(line.as_bytes());
-        let text = head_text(&env, seq, &hash, s)?;
-        write_atomic(&head_path(store, &env), text.as_bytes(), 0o644)?;
-        // The token's anchor follows the log: a crash or a failure here leaves it
-        // behind the log, never ahead, and the next signed entry moves it on.
+        // The entry is written: the head and the token's anchor follow the log. A
+        // crash or a failure here leaves them behind the log, never ahead (which
+        // verify accepts), and the next signed entry moves them on; so it is said, not
+        // taken for a ceremony that failed after it was logged as done.
+        let head = head_text(&env, seq, &hash, s)
+            .and_then(|text| write_atomic(&head_path(store, &env), text.as_bytes(), 0o644));
+        if let Err(e) = head {
+            eprintln!(
+                "warning: the signed head of the log of '{env}' could not be moved to entry {seq}: {}",
+                e.message()
+            );
+        }
         if let Err(e) = s.anchor(&env, seq, &hash) {
             eprintln!(
                 "warning: the token's log anchor of '{env}' could not be moved to entry {seq}: {}",

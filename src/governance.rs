@@ -1173,8 +1173,13 @@ fn hsm_findings(
                     return Ok(());
                 }
             }
-            if let Err(e) = crate::ceremony::check_binding(&session, store, env, cfg, Some(&pin)) {
-                f.add(
+            // A token that fails to answer is unreachable: the findings below are for
+            // its answers (a key that does not match says the store's key was replaced),
+            // not for its failures.
+            let failed = |e: &Error| matches!(e, Error::Hsm(_) | Error::Io(_));
+            match crate::ceremony::check_binding(&session, store, env, cfg, Some(&pin)) {
+                Err(e) if failed(&e) => return Err(e),
+                Err(e) => f.add(
                     "token-key-mismatch",
                     env,
                     None,
@@ -1182,17 +1187,20 @@ fn hsm_findings(
                     e.message().to_string(),
                     "restore the store's key from a trusted copy, or find the environment's token"
                         .into(),
-                );
+                ),
+                Ok(_) => {}
             }
-            if let Err(e) = crate::ceremony::check_anchor(&session, store, env) {
-                f.add(
+            match crate::ceremony::check_anchor(&session, store, env) {
+                Err(e) if failed(&e) => return Err(e),
+                Ok(()) => {}
+                Err(e) => f.add(
                     "store-rollback",
                     env,
                     None,
                     None,
                     e.message().to_string(),
                     "restore the newest copy of the store (git); ceremonies refuse this one".into(),
-                );
+                ),
             }
             let keys = session.seal_keys_with_prefix(&format!("zeroth:{env}:"))?;
             let present: BTreeSet<(String, String)> = keys

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fault;
 use crate::hsm::{PublicKey, WrapMechanism};
 use crate::names::{NameKind, check};
 use crate::seal::SealRecord;
@@ -249,7 +250,9 @@ impl Store {
             root.join("logs"),
             root.join("settings"),
         ] {
-            fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+            fault::io("mkdir", &dir)
+                .and_then(|_| fs::create_dir_all(&dir))
+                .map_err(|e| Error::io("create directory", &dir, e))?;
         }
         let ignore = root.join(".gitignore");
         if !ignore.exists() {
@@ -430,24 +433,26 @@ impl Store {
 }
 
 /// Replaces `path` with `bytes` atomically: temporary file, fsync, rename, fsync of the
-/// directory.
+/// directory (a failure of that last step is a warning: see [`sync_dir_after`]).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = parent(path);
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    tmp.write_all(bytes)
+    fault::write_all("write", path, &mut tmp, bytes)
         .map_err(|e| Error::io("write", tmp.path(), e))?;
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| Error::io("set permissions on", tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
+    fault::io("sync", path)
+        .and_then(|_| tmp.as_file().sync_all())
         .map_err(|e| Error::io("sync", tmp.path(), e))?;
+    fault::io("rename", path).map_err(|e| Error::io("rename into", path, e))?;
     tmp.persist(path)
         .map_err(|e| Error::io("rename into", path, e.error))?;
-    sync_dir(dir)
+    sync_dir_after(dir);
+    Ok(())
 }
 
 /// Writes `bytes` to a new file at `path`, mode 0600, atomically, and never over an
@@ -459,11 +464,12 @@ pub fn write_new_secret(path: &Path, bytes: &[u8]) -> Result<()> {
         .permissions(fs::Permissions::from_mode(0o600))
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    tmp.write_all(bytes)
+    fault::write_all("write", path, &mut tmp, bytes)
         .map_err(|e| Error::io("write", tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
+    fault::io("sync", path)
+        .and_then(|_| tmp.as_file().sync_all())
         .map_err(|e| Error::io("sync", tmp.path(), e))?;
+    fault::io("link", path).map_err(|e| Error::io("write", path, e))?;
     match tmp.persist_noclobber(path) {
         Ok(_) => {}
         Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -471,7 +477,8 @@ pub fn write_new_secret(path: &Path, bytes: &[u8]) -> Result<()> {
         }
         Err(e) => return Err(Error::io("write", path, e.error)),
     }
-    sync_dir(dir)
+    sync_dir_after(dir);
+    Ok(())
 }
 
 /// The error for a file zeroth will not overwrite.
@@ -642,8 +649,23 @@ fn parent(path: &Path) -> &Path {
     }
 }
 
+/// Syncs `dir` after a rename or a link put a file in it. The file is in place, for
+/// every reader, whatever this finds: a failure only means the new name might not
+/// survive a power cut, the same as a crash just before the rename, which every
+/// ceremony is built to survive. So it is said, not returned: a caller that took it
+/// for a failed write would undo its ceremony around a file that is there.
+fn sync_dir_after(dir: &Path) {
+    if let Err(e) = sync_dir(dir) {
+        eprintln!(
+            "warning: {}: the file is written, but its directory entry may not survive a power cut",
+            e.message()
+        );
+    }
+}
+
 fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
+    fault::io("sync-dir", dir)
+        .and_then(|_| File::open(dir))
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("sync directory", dir, e))
 }

@@ -125,6 +125,13 @@ fn classify(
                 Some(r) if r.history.iter().any(|x| x.key_label == label) => Ok(format!(
                     "version {version}, set {set} of '{seal}' was retired (its record's history says so)"
                 )),
+                // A set number names one split of one version: if the record gives
+                // this set to another key, this one is from a start that was cut short
+                // before its record, whose set number the next start took again.
+                Some(r) if set_holder(r, set).is_some_and(|held| held != label) => Ok(format!(
+                    "set {set} of '{seal}' belongs to key '{}': this one is from an interrupted start that took the same set number",
+                    set_holder(r, set).unwrap_or_default()
+                )),
                 Some(r) => {
                     let newest = r
                         .history
@@ -158,6 +165,20 @@ fn classify(
         }
     }
     (dead, kept)
+}
+
+/// The label of the key the record gives share set `set`: current, pending, or retired.
+fn set_holder(r: &SealRecord, set: u32) -> Option<String> {
+    if r.set == set {
+        return Some(r.key.label.clone());
+    }
+    if let Some(p) = r.pending.as_ref().filter(|p| p.set == set) {
+        return Some(p.key.label.clone());
+    }
+    r.history
+        .iter()
+        .find(|x| x.set == set)
+        .map(|x| x.key_label.clone())
 }
 
 /// Lists (and with `destroy`, destroys) the orphan keys of `env`.

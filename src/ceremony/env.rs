@@ -111,18 +111,38 @@ fn bind<'c>(
         refuse_token_in_use(store, &token.label, &token.serial)?;
         let adopt = check_marker()?;
 
+        // A log of this environment, with the environment not bound, is what an env
+        // init that stopped between its first log entry and zeroth.toml leaves: only
+        // the signing key that log was begun with may carry it on (--adopt).
+        let log = audit::log_path(store, &args.env);
+        if !adopt && log.symlink_metadata().is_ok() {
+            return Err(Error::Refused(format!(
+                "{} exists but environment '{}' is not bound: an env init stopped before it finished; add --adopt to finish it with the token's signing key, or move the log away",
+                log.display(),
+                args.env
+            )));
+        }
         let mut created = Vec::new();
         let (key_id, sign_handle, public) = if adopt {
             let mut keys = session.signing_keys_by_label(&args.env)?;
-            if keys.len() != 1 {
-                return Err(Error::Refused(format!(
-                    "token '{}' holds {} signing keys labelled for '{}'; --adopt needs exactly one",
-                    token.label,
-                    keys.len(),
-                    args.env
-                )));
+            match keys.len() {
+                1 => keys.remove(0),
+                // Marked, but the env init that marked it stopped before it made the
+                // signing key: nothing was ever signed for this environment, so the
+                // key is made now.
+                0 => {
+                    let id = random_id()?.to_vec();
+                    let (pub_h, priv_h, public) = session.generate_signing_key(&args.env, &id)?;
+                    created.extend([pub_h, priv_h]);
+                    (id, priv_h, public)
+                }
+                n => {
+                    return Err(Error::Refused(format!(
+                        "token '{}' holds {n} signing keys labelled for '{}'; --adopt needs exactly one",
+                        token.label, args.env
+                    )));
+                }
             }
-            keys.remove(0)
         } else {
             let id = random_id()?.to_vec();
             let marker = session.write_marker(&args.env)?;
@@ -161,33 +181,11 @@ fn bind<'c>(
             pinned: Some(now),
             pinned_by: Some(format!("{}@{}", audit::operator(), audit::host())),
         };
-        // The pin first: a pin of an environment not bound yet is harmless, a bound
-        // environment this machine does not pin is not usable.
-        let written = ctx
-            .trust
-            .save_pin(pin)
-            .and_then(|_| store.write_public_key(&args.env, &public))
-            .and_then(|_| store.save_config(&config));
-        if let Err(e) = written {
-            // Leave the token as it was: nothing refers to these objects.
-            for h in created {
-                let _ = session.destroy(h);
-            }
-            let _ = std::fs::remove_file(store.public_key_path(&args.env));
-            return Err(e);
-        }
-        let store = Store::open(&ctx.store)?;
         draft.env = Some(args.env.clone());
-        // The custodians and policy zeroth.toml holds now become the environment's
-        // approved settings, signed by its new key.
         let signer = super::Signer {
             handle: sign_handle,
             public: public.clone(),
         };
-        let mut settings = crate::settings::Settings::proposed(&store, &args.env, &cfg.created);
-        signer.sign_settings(&session, &store, &mut settings)?;
-        crate::settings::write(&store, &settings)?;
-        draft.record = Some(settings.fingerprint());
         let detail = format!(
             "bound to token '{}' (serial {}) through {} (sha256 {}); wrap mechanism {}; signing key {}{}; pinned in {}",
             token.label,
@@ -208,13 +206,51 @@ fn bind<'c>(
             key: sign_handle,
             public: &public,
         };
-        audit::append(&store, draft, Outcome::Ok, &detail, Some(&signing), None).map_err(|e| {
-            Error::Io(format!(
-                "environment '{}' is bound, but its first log entry could not be written: {}",
-                args.env,
-                e.message()
-            ))
-        })?;
+        // The pin first: a pin of an environment not bound yet is harmless, a bound
+        // environment this machine does not pin is not usable. Then the public key, the
+        // approved settings (the custodians and policy zeroth.toml holds now, signed by
+        // the new key), the log's first entry with its signed head and the token's
+        // anchor, and only then zeroth.toml: the environment is bound once its log can
+        // be vouched for. A crash before zeroth.toml is written leaves a marked token
+        // (and perhaps a log) that 'env init --adopt' takes up.
+        let fresh_log = log.symlink_metadata().is_err();
+        let settings_path = crate::settings::path(store, &args.env);
+        let fresh_settings = settings_path.symlink_metadata().is_err();
+        let written = (|| -> Result<()> {
+            ctx.trust.save_pin(pin)?;
+            store.write_public_key(&args.env, &public)?;
+            let mut settings = crate::settings::Settings::proposed(store, &args.env, &cfg.created);
+            signer.sign_settings(&session, store, &mut settings)?;
+            crate::settings::write(store, &settings)?;
+            draft.record = Some(settings.fingerprint());
+            audit::append(store, draft, Outcome::Ok, &detail, Some(&signing), None)?;
+            // A later entry may leave the head behind (a warning); the first may not:
+            // a bound environment whose log has no head verifies as truncated.
+            let head = audit::head_path(store, &args.env);
+            if head.symlink_metadata().is_err() {
+                return Err(Error::Io(format!(
+                    "the signed head {} of the new log could not be written (see the warning above)",
+                    head.display()
+                )));
+            }
+            store.save_config(&config)
+        })();
+        if let Err(e) = written {
+            // Leave token and store as they were: nothing refers to what was made.
+            for h in created {
+                let _ = session.destroy(h);
+            }
+            let _ = std::fs::remove_file(store.public_key_path(&args.env));
+            if fresh_settings {
+                let _ = std::fs::remove_file(&settings_path);
+            }
+            if fresh_log {
+                let _ = std::fs::remove_file(&log);
+                let _ = std::fs::remove_file(audit::head_path(store, &args.env));
+            }
+            return Err(e);
+        }
+        let store = Store::open(&ctx.store)?;
         Ok((created_guard, store, token, cfg, public))
     })();
     hsm.close();

@@ -979,11 +979,13 @@ pub fn cancel(ctx: &Context, kind: PendingKind, seal: &str, id: &str) -> Result<
             &[],
             &mut draft,
             |session, signer, draft| {
-                find_current_key(session, &record).map_err(|e| {
-                    Error::Refused(format!(
-                        "{}; cancel destroys nothing on a record that is not current",
-                        e.message()
-                    ))
+                // A key that is not there refuses; a token that fails to answer is
+                // the token's failure (exit 4), not a record that is not current.
+                find_current_key(session, &record).map_err(|e| match e {
+                    Error::Refused(m) => Error::Refused(format!(
+                        "{m}; cancel destroys nothing on a record that is not current"
+                    )),
+                    other => other,
                 })?;
                 let mut updated = record.clone();
                 updated.pending = None;

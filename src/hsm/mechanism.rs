@@ -197,7 +197,16 @@ pub fn require(
     })?;
     for need in needs {
         let info = if listed.contains(&need.mech) {
-            ctx.get_mechanism_info(slot, need.mech).ok()
+            mechanism_info(ctx, slot, need.mech).map_err(|e| {
+                Error::hsm(
+                    &format!(
+                        "cannot read the flags of {} on token '{token}' in {}",
+                        need.name,
+                        module.display()
+                    ),
+                    e,
+                )
+            })?
         } else {
             None
         };
@@ -221,11 +230,33 @@ pub fn require(
     Ok(())
 }
 
-/// Returns true if and only if the token in `slot` lists `mech` with every flag asked.
-pub fn offers(ctx: &Pkcs11, slot: Slot, mech: MechanismType, wrap_unwrap: bool) -> bool {
+/// Returns true if and only if the token in `slot` has `mech` with every flag asked; a
+/// failure of the token itself (anything but `CKR_MECHANISM_INVALID`) is an error, not
+/// a "no".
+pub fn offers(
+    ctx: &Pkcs11,
+    slot: Slot,
+    mech: MechanismType,
+    wrap_unwrap: bool,
+) -> std::result::Result<bool, cryptoki::error::Error> {
+    Ok(mechanism_info(ctx, slot, mech)?
+        .is_some_and(|info| !wrap_unwrap || (info.wrap() && info.unwrap())))
+}
+
+/// `C_GetMechanismInfo` of `mech`: `None` when the token answers that it has no such
+/// mechanism (`CKR_MECHANISM_INVALID`); any other failure is the token's, and is
+/// returned, never read as "not offered".
+fn mechanism_info(
+    ctx: &Pkcs11,
+    slot: Slot,
+    mech: MechanismType,
+) -> std::result::Result<Option<cryptoki::mechanism::MechanismInfo>, cryptoki::error::Error> {
     match ctx.get_mechanism_info(slot, mech) {
-        Ok(info) => !wrap_unwrap || (info.wrap() && info.unwrap()),
-        Err(_) => false,
+        Ok(info) => Ok(Some(info)),
+        Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::MechanismInvalid, _)) => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -256,9 +287,21 @@ pub fn negotiate(
             )));
         }
     }
-    let usable = |m: WrapMechanism| {
-        listed.contains(&m.mechanism_type()) && offers(ctx, slot, m.mechanism_type(), true)
-    };
+    let mut offered_flags = Vec::new();
+    for m in WRAP_PREFERENCE {
+        let ok = listed.contains(&m.mechanism_type())
+            && offers(ctx, slot, m.mechanism_type(), true).map_err(|e| {
+                Error::hsm(
+                    &format!(
+                        "cannot read the flags of {m} on token '{label}' in {}",
+                        module.display()
+                    ),
+                    e,
+                )
+            })?;
+        offered_flags.push((m, ok));
+    }
+    let usable = |m: WrapMechanism| offered_flags.iter().any(|&(o, ok)| o == m && ok);
     let offered: Vec<&str> = WRAP_PREFERENCE
         .into_iter()
         .filter(|&m| usable(m))

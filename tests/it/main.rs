@@ -10,6 +10,7 @@ mod audit;
 mod ceremonies;
 mod custody;
 mod delivery;
+mod fault_matrix;
 mod faults;
 mod formats;
 mod governance;
