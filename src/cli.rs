@@ -612,6 +612,33 @@ pub enum AuditCommand {
     },
 }
 
+/// The first step of a rekey or rotation, its quorum collected remotely with `--remote`
+/// when asked: the checks that need no share are made as the collection opens, so that
+/// no custodian is asked for a hand-in the ceremony would refuse anyway.
+fn start_remotely(ctx: &Context, mut start: Start, remote: &RemoteArgs) -> Result<Report> {
+    if let Some(opts) = remote.opts() {
+        let check = |ctx: &Context,
+                     store: &crate::store::Store,
+                     record: &crate::seal::SealRecord,
+                     key: &crate::hsm::PublicKey| {
+            ceremony::pending::precheck(ctx, store, record, key, &start)
+        };
+        let collected = ceremony::remote::collect_checked(
+            ctx,
+            Purpose::Start(start.kind),
+            &start.seal,
+            None,
+            &start.shares,
+            &start.identities,
+            &opts,
+            Some(&check),
+        )?;
+        start.remote = Some(collected);
+        start.shares = Vec::new();
+    }
+    ceremony::pending::start(ctx, start)
+}
+
 /// `--remote` and what goes with it: custodians who are not in the room hand in their
 /// shares from their own machines.
 #[derive(Debug, Clone, Args)]
@@ -995,45 +1022,31 @@ pub fn run(cli: Cli) -> Result<Report> {
             }
             (None, Some(id)) => ceremony::pending::cancel(&ctx, PendingKind::Rekey, &seal, &id),
             (None, None) => {
-                let collected = match remote.opts() {
-                    Some(opts) => Some(ceremony::remote::collect(
-                        &ctx,
-                        Purpose::Start(PendingKind::Rekey),
-                        &seal,
-                        None,
-                        &shares,
-                        &identities,
-                        &opts,
-                    )?),
-                    None => None,
-                };
-                ceremony::pending::start(
-                    &ctx,
-                    Start {
-                        kind: PendingKind::Rekey,
-                        seal,
-                        shares: if collected.is_some() {
-                            Vec::new()
-                        } else {
-                            require_shares(shares, "rekey")?
-                        },
-                        identities,
-                        add: add
-                            .iter()
-                            .map(|c| CustodianSpec::parse(c))
-                            .collect::<Result<_>>()?,
-                        without,
-                        threshold,
-                        outlets: Outlets {
-                            out_dir,
-                            paper,
-                            allow_weak_passphrase,
-                        },
-                        credential: None,
-                        vault: None,
-                        remote: collected,
+                let start = Start {
+                    kind: PendingKind::Rekey,
+                    seal,
+                    shares: if remote.remote {
+                        shares
+                    } else {
+                        require_shares(shares, "rekey")?
                     },
-                )
+                    identities,
+                    add: add
+                        .iter()
+                        .map(|c| CustodianSpec::parse(c))
+                        .collect::<Result<_>>()?,
+                    without,
+                    threshold,
+                    outlets: Outlets {
+                        out_dir,
+                        paper,
+                        allow_weak_passphrase,
+                    },
+                    credential: None,
+                    vault: None,
+                    remote: None,
+                };
+                start_remotely(&ctx, start, &remote)
             }
         },
         Command::Rotate {
@@ -1110,42 +1123,24 @@ pub fn run(cli: Cli) -> Result<Report> {
                         })
                         .transpose()?
                 };
-                let collected = match remote.opts() {
-                    Some(opts) => Some(ceremony::remote::collect(
-                        &ctx,
-                        Purpose::Start(PendingKind::Rotate),
-                        &seal,
-                        None,
-                        &shares,
-                        &identities,
-                        &opts,
-                    )?),
-                    None => None,
-                };
-                ceremony::pending::start(
-                    &ctx,
-                    Start {
-                        kind: PendingKind::Rotate,
-                        seal,
-                        shares: if collected.is_some() {
-                            Vec::new()
-                        } else {
-                            shares
-                        },
-                        identities,
-                        add: Vec::new(),
-                        without: Vec::new(),
-                        threshold: None,
-                        outlets: Outlets {
-                            out_dir,
-                            paper,
-                            allow_weak_passphrase,
-                        },
-                        credential,
-                        vault: None,
-                        remote: collected,
+                let start = Start {
+                    kind: PendingKind::Rotate,
+                    seal,
+                    shares,
+                    identities,
+                    add: Vec::new(),
+                    without: Vec::new(),
+                    threshold: None,
+                    outlets: Outlets {
+                        out_dir,
+                        paper,
+                        allow_weak_passphrase,
                     },
-                )
+                    credential,
+                    vault: None,
+                    remote: None,
+                };
+                start_remotely(&ctx, start, &remote)
             }
         },
         Command::Revoke {
@@ -1245,36 +1240,30 @@ fn vault(ctx: &Context, command: VaultCommand) -> Result<Report> {
             reset,
             remote,
         } => {
-            let collected = remote
-                .opts()
-                .map(|opts| {
-                    crate::ceremony::remote::collect(
+            let mut args = unseal::UnsealArgs {
+                seal,
+                shares,
+                identities,
+                reset,
+                accept_certificate: server.accept_certificate.clone(),
+                server: server.server(),
+                remote: None,
+            };
+            if let Some(opts) = remote.opts() {
+                if unseal::needs_collection(ctx, &args) {
+                    args.remote = Some(crate::ceremony::remote::collect(
                         ctx,
                         Purpose::VaultUnseal,
-                        &seal,
+                        &args.seal,
                         None,
-                        &shares,
-                        &identities,
+                        &args.shares,
+                        &args.identities,
                         &opts,
-                    )
-                })
-                .transpose()?;
-            unseal::run(
-                ctx,
-                &unseal::UnsealArgs {
-                    seal,
-                    shares: if collected.is_some() {
-                        Vec::new()
-                    } else {
-                        shares
-                    },
-                    identities,
-                    reset,
-                    accept_certificate: server.accept_certificate.clone(),
-                    server: server.server(),
-                    remote: collected,
-                },
-            )
+                    )?);
+                    args.shares = Vec::new();
+                }
+            }
+            unseal::run(ctx, &args)
         }
         VaultCommand::Rotate {
             seal,

@@ -179,24 +179,45 @@ fn new_custodians(
     Ok(out)
 }
 
-fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Report> {
-    let store = g.store();
-    let record = store.read_record(&args.seal)?;
-    if store.env(&record.env).is_ok() {
-        draft.seal(&record);
+/// Before a remote collection (`--remote`, [`super::remote::Precheck`]): the checks of
+/// the first step that need no share (the new set's custodians and threshold, where its
+/// shares go), so that no custodian is asked for a hand-in the ceremony would refuse
+/// anyway. The ceremony makes them all again once the shares are in.
+pub fn precheck(
+    ctx: &Context,
+    store: &Store,
+    record: &SealRecord,
+    key: &crate::hsm::PublicKey,
+    args: &Start,
+) -> Result<()> {
+    let (_, custodians) = before_shares(ctx, store, record, key, args)?;
+    if !crate::terminal::Tty::available() {
+        // What dealing the new shares will need: a terminal, unless they go to files.
+        Plan::needs_no_terminal(&args.outlets, &custodians, args.kind.name())?;
     }
-    let (key, _) = verify_record(g.ctx, store, &record, None)?;
+    Ok(())
+}
+
+/// The checks of the first step before any share is read: the record may be changed
+/// this way, and the new set (returned: its threshold and custodians) is sound.
+fn before_shares(
+    ctx: &Context,
+    store: &Store,
+    record: &SealRecord,
+    key: &crate::hsm::PublicKey,
+    args: &Start,
+) -> Result<(u8, Vec<CustodianSpec>)> {
     record.refuse_revoked()?;
-    refuse_stale(store, &record, &key)?;
-    refuse_pending(&record)?;
+    refuse_stale(store, record, key)?;
+    refuse_pending(record)?;
     if args.kind == PendingKind::Rotate && record.vault.is_some() && args.vault.is_none() {
         return Err(Error::Usage(format!(
             "seal '{}' holds a vault's key, which the vault makes itself: rotate it with 'zeroth vault rotate {}'",
             record.name, record.name
         )));
     }
-    let settings = super::effective_settings(g.ctx, store, &record.env)?;
-    let custodians = new_custodians(store, &settings, &record, &args)?;
+    let settings = super::effective_settings(ctx, store, &record.env)?;
+    let custodians = new_custodians(store, &settings, record, args)?;
     let n = custodians.len();
     let threshold = args.threshold.unwrap_or(record.threshold);
     if n == 0 {
@@ -222,6 +243,17 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
         )));
     }
     distribute::preflight(&args.outlets, &record.name, &custodians)?;
+    Ok((threshold, custodians))
+}
+
+fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Report> {
+    let store = g.store();
+    let record = store.read_record(&args.seal)?;
+    if store.env(&record.env).is_ok() {
+        draft.seal(&record);
+    }
+    let (key, _) = verify_record(g.ctx, store, &record, None)?;
+    let (threshold, custodians) = before_shares(g.ctx, store, &record, &key, &args)?;
     let keys = Keyring::load(&args.identities)?;
 
     let accepted = match args.remote.take() {

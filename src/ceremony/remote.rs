@@ -186,6 +186,28 @@ pub fn collect(
     identities: &[PathBuf],
     opts: &RemoteOpts,
 ) -> Result<Collected> {
+    collect_checked(ctx, purpose, seal, operation, room, identities, opts, None)
+}
+
+/// A check of the ceremony's own that needs no share (the new set of a rekey, say),
+/// made when the collection opens, under the guard, on the record as verified: a
+/// ceremony that would be refused asks no custodian for anything, and the refusal is
+/// logged as the request's.
+pub type Precheck<'a> =
+    &'a dyn Fn(&Context, &crate::store::Store, &SealRecord, &crate::hsm::PublicKey) -> Result<()>;
+
+/// [`collect`], with the ceremony's `precheck`.
+#[allow(clippy::too_many_arguments)]
+pub fn collect_checked(
+    ctx: &Context,
+    purpose: Purpose,
+    seal: &str,
+    operation: Option<&str>,
+    room: &[PathBuf],
+    identities: &[PathBuf],
+    opts: &RemoteOpts,
+    precheck: Option<Precheck<'_>>,
+) -> Result<Collected> {
     crate::names::check(crate::names::NameKind::Seal, seal)?;
     crate::recipient::check_share_files(room)?;
     let valid = match &opts.valid_for {
@@ -232,6 +254,7 @@ pub fn collect(
         &ceremony,
         valid,
         &request_path,
+        precheck,
         &mut draft,
     );
     let (target, request, room_accepted) = g.finish(&mut draft, result)?;
@@ -305,6 +328,7 @@ fn open(
     ceremony: &str,
     valid: i64,
     request_path: &Path,
+    precheck: Option<Precheck<'_>>,
     draft: &mut Draft,
 ) -> Result<(Target, Request, Vec<Accepted>)> {
     let store = g.store();
@@ -315,6 +339,9 @@ fn open(
     let (key, _) = verify_record(g.ctx, store, &record, None)?;
     record.refuse_revoked()?;
     refuse_stale(store, &record, &key)?;
+    if let Some(check) = precheck {
+        check(g.ctx, store, &record, &key)?;
+    }
     let now = clock::now()?;
     let (view, in_use) = match purpose {
         Purpose::Unseal | Purpose::VaultUnseal => {

@@ -17,14 +17,14 @@ use crate::common::*;
 const PATIENCE: Duration = Duration::from_secs(180);
 
 /// A zeroth running in the background, in a session of its own (no terminal).
-struct Background {
+pub(crate) struct Background {
     child: Child,
     stdout: PathBuf,
     stderr: PathBuf,
 }
 
 impl Background {
-    fn start(fx: &Fixture, args: &[OsString], env: &[(&str, OsString)]) -> Background {
+    pub(crate) fn start(fx: &Fixture, args: &[OsString], env: &[(&str, OsString)]) -> Background {
         let n = std::fs::read_dir(fx.path()).unwrap().count();
         let stdout = fx.path().join(format!("bg{n}.out"));
         let stderr = fx.path().join(format!("bg{n}.err"));
@@ -50,17 +50,17 @@ impl Background {
         }
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
-    fn signal(&self, sig: rustix::process::Signal) {
+    pub(crate) fn signal(&self, sig: rustix::process::Signal) {
         let pid = rustix::process::Pid::from_child(&self.child);
         rustix::process::kill_process(pid, sig).unwrap();
     }
 
     /// Waits for the process to end and returns what it gave.
-    fn wait(mut self) -> Run {
+    pub(crate) fn wait(mut self) -> Run {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -86,7 +86,7 @@ impl Background {
 }
 
 /// Waits until `path` exists (written atomically), or fails with the operator's stderr.
-fn wait_for(path: &Path, op: &Background) {
+pub(crate) fn wait_for(path: &Path, op: &Background) {
     let start = Instant::now();
     while !path.exists() {
         assert!(
@@ -100,7 +100,7 @@ fn wait_for(path: &Path, op: &Background) {
 }
 
 /// Waits until the operator's stderr says `what`.
-fn wait_says(op: &Background, what: &str) {
+pub(crate) fn wait_says(op: &Background, what: &str) {
     let start = Instant::now();
     while !op.stderr().contains(what) {
         assert!(
@@ -115,12 +115,17 @@ fn wait_says(op: &Background, what: &str) {
 /// A custodian's own machine: a home with their trust file (pinning the environment's
 /// key, as `trust export --key-only` gives it, when `pinned`), their copy of the store
 /// (when `store_copy`), and their share file.
-struct Home {
-    dir: PathBuf,
-    share: PathBuf,
+pub(crate) struct Home {
+    pub(crate) dir: PathBuf,
+    pub(crate) share: PathBuf,
 }
 
-fn home(fx: &Fixture, who: &str, pinned: bool, store_copy: bool) -> Home {
+pub(crate) fn home(fx: &Fixture, who: &str, pinned: bool, store_copy: bool) -> Home {
+    home_of(fx, "vault-root", who, pinned, store_copy)
+}
+
+/// [`home`] for a custodian of `seal`.
+pub(crate) fn home_of(fx: &Fixture, seal: &str, who: &str, pinned: bool, store_copy: bool) -> Home {
     let dir = fx.path().join(format!("home-{who}"));
     std::fs::create_dir_all(dir.join("config").join("zeroth")).unwrap();
     if pinned {
@@ -143,7 +148,7 @@ fn home(fx: &Fixture, who: &str, pinned: bool, store_copy: bool) -> Home {
         let _ = std::fs::remove_file(dir.join("store").join(".lock"));
     }
     let share = dir.join(format!("{who}.share"));
-    std::fs::copy(fx.share("vault-root", who), &share).unwrap();
+    std::fs::copy(fx.share(seal, who), &share).unwrap();
     Home { dir, share }
 }
 
@@ -151,11 +156,17 @@ impl Home {
     /// `zeroth share send REQUEST --share SHARE --out OUT --yes` as the custodian, on
     /// their machine: their trust file, their store (if any), no HSM, no PIN, no
     /// terminal.
-    fn send(&self, request: &Path, out: &Path, env: &[(&str, &str)]) -> Run {
+    pub(crate) fn send(&self, request: &Path, out: &Path, env: &[(&str, &str)]) -> Run {
         self.send_with(request, &self.share, out, env)
     }
 
-    fn send_with(&self, request: &Path, share: &Path, out: &Path, env: &[(&str, &str)]) -> Run {
+    pub(crate) fn send_with(
+        &self,
+        request: &Path,
+        share: &Path,
+        out: &Path,
+        env: &[(&str, &str)],
+    ) -> Run {
         let mut c = Command::new(env!("CARGO_BIN_EXE_zeroth"));
         c.args(["--json", "share", "send"])
             .arg(request)
@@ -193,7 +204,7 @@ impl Home {
     }
 }
 
-fn os(args: &[&str]) -> Vec<OsString> {
+pub(crate) fn os(args: &[&str]) -> Vec<OsString> {
     args.iter().map(OsString::from).collect()
 }
 
@@ -217,13 +228,13 @@ fn remote_unseal(
 }
 
 /// The fingerprint `share send --json` reported.
-fn fingerprint(run: &Run) -> String {
+pub(crate) fn fingerprint(run: &Run) -> String {
     let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     v["fingerprint"].as_str().unwrap().to_string()
 }
 
 /// The entries of the log of prod with `event`.
-fn entries(fx: &Fixture, event: &str) -> Vec<serde_json::Value> {
+pub(crate) fn entries(fx: &Fixture, event: &str) -> Vec<serde_json::Value> {
     fx.log_lines("prod")
         .into_iter()
         .filter(|e| e["event"] == event)
@@ -847,6 +858,32 @@ fn remote_refusals_that_need_no_custodian() {
         .no_terminal()
         .run()
         .fails(2, &["--remote"]);
+    // A first step the ceremony would refuse asks no custodian for anything: the checks
+    // that need no share come before the request.
+    let never = fx.path().join("never.request");
+    fx.zeroth()
+        .args(["rekey", "vault-root", "--remote", "--request"])
+        .arg(&never)
+        .args(["--hand-in", "h", "--without", "nobody", "--out-dir"])
+        .arg(fx.path().join("new"))
+        .no_terminal()
+        .run()
+        .fails(
+            2,
+            &["--without nobody: 'nobody' holds no share of 'vault-root'"],
+        );
+    fx.zeroth()
+        .args(["rotate", "vault-root", "--remote", "--request"])
+        .arg(&never)
+        .args(["--hand-in", "h"])
+        .no_terminal()
+        .run()
+        .fails(2, &["no terminal to show the shares on"]);
+    assert!(!never.exists());
+    // Refused as the requests they would have been, and logged so.
+    let refused = entries(&fx, "remote-request");
+    assert_eq!(refused.len(), 2);
+    assert!(refused.iter().all(|e| e["outcome"] == "refused"));
     // share send without --yes and without a terminal writes nothing.
     let alice = home(&fx, "alice", true, false);
     let request = fx.path().join("r.request");
@@ -890,4 +927,187 @@ fn remote_refusals_that_need_no_custodian() {
     let dave = home(&fx, "dave", false, false);
     dave.send(&request, &fx.path().join("d.hand-in"), &[])
         .fails(3, &["is not pinned", "trust export --env prod --key-only"]);
+}
+
+/// `zeroth SEAL-COMMAND vault-root --remote --request REQUEST` with `extra` after it.
+fn remote_args(command: &str, request: &Path, extra: &[OsString]) -> Vec<OsString> {
+    let mut args = os(&[command, "vault-root", "--remote", "--request"]);
+    args.push(request.into());
+    args.extend(extra.iter().cloned());
+    args
+}
+
+/// The pending operation's id in the record of vault-root.
+fn pending_id(fx: &Fixture) -> String {
+    fx.record("vault-root")["pending"]["id"]
+        .as_str()
+        .expect("a pending operation")
+        .to_string()
+}
+
+/// The hand-ins of the last `event` entry: (custodian, outcome, via), sorted.
+fn hand_ins_of(fx: &Fixture, event: &str) -> Vec<(String, String, String)> {
+    let e = entries(fx, event)
+        .pop()
+        .unwrap_or_else(|| panic!("no {event}"));
+    assert_eq!(e["outcome"], "ok", "{e}");
+    let mut out: Vec<(String, String, String)> = e["remote"]["hand_ins"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{event} has no hand-ins: {e}"))
+        .iter()
+        .map(|h| {
+            (
+                h["custodian"].as_str().unwrap().to_string(),
+                h["outcome"].as_str().unwrap().to_string(),
+                h["via"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn rekey_and_rotate_take_hand_ins_at_both_steps() {
+    let fx = Fixture::sealed();
+    let homes: std::collections::BTreeMap<&str, Home> = ["alice", "bob", "carol", "dave", "erin"]
+        .into_iter()
+        .map(|w| (w, home(&fx, w, true, false)))
+        .collect();
+    let accepted = |who: &[&str], via: &str| -> Vec<(String, String, String)> {
+        who.iter()
+            .map(|w| (w.to_string(), "accepted".to_string(), via.to_string()))
+            .collect()
+    };
+
+    // rekey, first step: alice in the room, bob and carol away, their hand-ins saved as
+    // the files the operator named with --hand-in.
+    let request = fx.path().join("rekey.request");
+    let new = fx.path().join("new");
+    let (bob_in, carol_in) = (
+        fx.path().join("bob.hand-in"),
+        fx.path().join("carol.hand-in"),
+    );
+    let mut extra = os(&["--share"]);
+    extra.push(fx.share("vault-root", "alice").into());
+    for f in [&bob_in, &carol_in] {
+        extra.push("--hand-in".into());
+        extra.push(f.into());
+    }
+    extra.push("--out-dir".into());
+    extra.push((&new).into());
+    let op = Background::start(&fx, &remote_args("rekey", &request, &extra), &[]);
+    wait_for(&request, &op);
+    homes["bob"].send(&request, &bob_in, &[]).ok();
+    homes["carol"].send(&request, &carol_in, &[]).ok();
+    let done = op.wait();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let rekey = pending_id(&fx);
+    assert_eq!(
+        hand_ins_of(&fx, "rekey"),
+        accepted(&["bob", "carol"], "file")
+    );
+    assert_eq!(
+        entries(&fx, "rekey")[0]["remote"]["in_room"],
+        serde_json::json!(["alice"])
+    );
+    let new_share = |dir: &Path, w: &str| dir.join(format!("vault-root.{w}.share"));
+
+    // rekey --confirm: the request asks for the new set; an old share is refused by
+    // share send before anything is written; three new shares come through a folder.
+    let request = fx.path().join("rekey-confirm.request");
+    let inbox = fx.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let mut extra = os(&["--confirm", &rekey, "--watch"]);
+    extra.push((&inbox).into());
+    let op = Background::start(&fx, &remote_args("rekey", &request, &extra), &[]);
+    wait_for(&request, &op);
+    let stale = fx.path().join("stale.hand-in");
+    homes["dave"]
+        .send(&request, &stale, &[])
+        .fails(3, &["a confirmation takes the NEW shares"]);
+    assert!(!stale.exists());
+    for w in ["dave", "erin", "alice"] {
+        homes[w]
+            .send_with(
+                &request,
+                &new_share(&new, w),
+                &inbox.join(format!("{w}.hand-in")),
+                &[],
+            )
+            .ok();
+    }
+    let done = op.wait();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert!(fx.record("vault-root").get("pending").is_none());
+    assert_eq!(
+        hand_ins_of(&fx, "rekey-confirm"),
+        accepted(&["alice", "dave", "erin"], "directory")
+    );
+
+    // rotate, first step, on the new set: every share through a folder.
+    let request = fx.path().join("rotate.request");
+    let v2 = fx.path().join("v2");
+    let inbox = fx.path().join("inbox-rotate");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let mut extra = os(&["--watch"]);
+    extra.push((&inbox).into());
+    extra.push("--out-dir".into());
+    extra.push((&v2).into());
+    let op = Background::start(&fx, &remote_args("rotate", &request, &extra), &[]);
+    wait_for(&request, &op);
+    for w in ["bob", "carol", "erin"] {
+        homes[w]
+            .send_with(
+                &request,
+                &new_share(&new, w),
+                &inbox.join(format!("{w}.hand-in")),
+                &[],
+            )
+            .ok();
+    }
+    let done = op.wait();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let rotation = pending_id(&fx);
+    assert_eq!(
+        hand_ins_of(&fx, "rotate"),
+        accepted(&["bob", "carol", "erin"], "directory")
+    );
+
+    // rotate --confirm: the new credential is delivered once three of its shares are in.
+    let request = fx.path().join("rotate-confirm.request");
+    let credential = fx.path().join("v2-credential");
+    let hand_ins: Vec<PathBuf> = ["alice", "bob", "dave"]
+        .iter()
+        .map(|w| fx.path().join(format!("{w}.v2.hand-in")))
+        .collect();
+    let mut extra = os(&["--confirm", &rotation, "--output"]);
+    extra.push((&credential).into());
+    for f in &hand_ins {
+        extra.push("--hand-in".into());
+        extra.push(f.into());
+    }
+    let op = Background::start(&fx, &remote_args("rotate", &request, &extra), &[]);
+    wait_for(&request, &op);
+    for (w, f) in ["alice", "bob", "dave"].iter().zip(&hand_ins) {
+        homes[w]
+            .send_with(&request, &new_share(&v2, w), f, &[])
+            .ok();
+    }
+    let done = op.wait();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert_eq!(
+        hand_ins_of(&fx, "rotate-confirm"),
+        accepted(&["alice", "bob", "dave"], "file")
+    );
+    assert!(fx.record("vault-root").get("pending").is_none());
+    // The delivered credential is the one the new shares recover in the room.
+    let room = fx
+        .zeroth()
+        .args(["unseal", "vault-root", "--output", "-", "--share"])
+        .args(["carol", "erin", "bob"].map(|w| new_share(&v2, w)))
+        .run()
+        .ok();
+    assert_eq!(std::fs::read(&credential).unwrap(), room.stdout);
+    fx.audit_verify().ok();
 }
