@@ -194,6 +194,8 @@ pub fn run(ctx: &Context, args: &SendArgs) -> Result<Report> {
             "expires": request.expires,
             "fingerprint": fingerprint,
             "file": if to_stdout { None } else { Some(out) },
+            // With --out -, the hand-in itself (encrypted: nothing in it is secret).
+            "hand_in": if to_stdout { Some(&armored) } else { None },
             "signed_by": key.fingerprint(),
         }),
     );

@@ -4,7 +4,7 @@
 //! passphrases typed twice. Every wait has a timeout, so a prompt that never comes
 //! fails the test instead of hanging it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rexpect::process::WaitStatus;
@@ -1006,11 +1006,14 @@ fn a_remote_collection_on_a_terminal_takes_pasted_hand_ins_and_shares_in_the_roo
     pty.expect("Hand-ins are read when pasted here (or the path of a hand-in file typed here)");
     pty.expect("progress: 0 of 3 shares in");
     assert!(request.exists());
-    // bob, away, sends his hand-in by chat: the operator pastes it.
+    // bob, away, prints his hand-in (--out -) to send it by chat: the operator pastes it.
     let bob = crate::remote::home(&fx, "bob", true, false);
-    let bob_in = fx.path().join("bob.hand-in");
-    bob.send(&request, &bob_in, &[]).ok();
-    for line in std::fs::read_to_string(&bob_in).unwrap().lines() {
+    let sent = bob.send(&request, Path::new("-"), &[]).ok();
+    let v: serde_json::Value = serde_json::from_slice(&sent.stdout).unwrap();
+    assert!(v["file"].is_null(), "{v}");
+    let text = v["hand_in"].as_str().unwrap();
+    assert!(text.starts_with("-----BEGIN ZEROTH HAND-IN-----"), "{text}");
+    for line in text.lines() {
         pty.line(line);
     }
     // (rexpect reads bytes as Latin-1: the ellipsis after the fingerprint is 3 chars.)
