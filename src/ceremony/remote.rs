@@ -598,8 +598,12 @@ struct Waiter<'k> {
     /// Fingerprints of the hand-ins accepted: the same hand-in through two channels
     /// counts once.
     fingerprints: BTreeSet<String>,
-    /// Files looked at, and how they were then.
+    /// Files read, and how they were then.
     files: BTreeMap<PathBuf, Seen>,
+    /// Files seen once and not read yet, and how they were then: a file is read once it
+    /// is the same at two looks in a row, so one still being written (copied into a
+    /// watched folder, not renamed there) is not read half-way.
+    settling: BTreeMap<PathBuf, Seen>,
     tty: Option<Tty>,
 }
 
@@ -640,6 +644,7 @@ impl<'k> Waiter<'k> {
             refused: Vec::new(),
             fingerprints: BTreeSet::new(),
             files: BTreeMap::new(),
+            settling: BTreeMap::new(),
             tty,
         })
     }
@@ -738,7 +743,7 @@ impl<'k> Waiter<'k> {
             }
             // The files are looked at first and the clock read after: a hand-in that
             // is there when the expiry is seen is refused as late, never missed.
-            let found = self.scan(opts);
+            let found = self.scan(opts, false);
             let now = clock::now()?;
             for (path, via, text) in found {
                 self.hand_in(&text, via, &path.display().to_string(), now);
@@ -747,7 +752,7 @@ impl<'k> Waiter<'k> {
                 }
             }
             if now > self.expires {
-                for (path, via, text) in self.scan(opts) {
+                for (path, via, text) in self.scan(opts, true) {
                     self.hand_in(&text, via, &path.display().to_string(), now);
                 }
                 if self.all && self.accepted.len() >= self.threshold {
@@ -775,9 +780,15 @@ impl<'k> Waiter<'k> {
 
     /// The files to read: in watched directories, every regular file not hidden and not
     /// a temporary one (`.tmp`, `~`, `.part`); the `--hand-in` files that exist. A file
-    /// is read again only when its size or time changed; one whose armor is not
-    /// complete yet (still being written) is left for the next look.
-    fn scan(&mut self, opts: &RemoteOpts) -> Vec<(PathBuf, &'static str, Zeroizing<String>)> {
+    /// is read once its size and time are the same at two looks in a row, and again
+    /// only when they changed; one that is empty or whose armor is not complete yet
+    /// (still being written) is left for the next look. The `last` look, at the expiry,
+    /// reads what is there without waiting for it to settle.
+    fn scan(
+        &mut self,
+        opts: &RemoteOpts,
+        last: bool,
+    ) -> Vec<(PathBuf, &'static str, Zeroizing<String>)> {
         let mut candidates: Vec<(PathBuf, &'static str)> = Vec::new();
         for dir in &opts.watch {
             let Ok(entries) = std::fs::read_dir(dir) else {
@@ -818,11 +829,19 @@ impl<'k> Waiter<'k> {
             if self.files.get(&path) == Some(&seen) {
                 continue;
             }
+            if !last && self.settling.insert(path.clone(), seen) != Some(seen) {
+                // Seen like this for the first time: read it at the next look if it
+                // stays so.
+                continue;
+            }
+            self.settling.remove(&path);
             let text = match crate::recipient::read_limited(&path, handin::MAX_TEXT) {
                 Ok(b) => Zeroizing::new(String::from_utf8_lossy(&b).into_owned()),
                 Err(_) => continue,
             };
-            if text.contains(handin::HAND_IN_BEGIN) && !text.contains(handin::HAND_IN_END) {
+            let partial =
+                text.contains(handin::HAND_IN_BEGIN) && !text.contains(handin::HAND_IN_END);
+            if partial || (!last && text.trim().is_empty()) {
                 // Still being written: look again when it changes.
                 self.files.insert(path, seen);
                 continue;
