@@ -90,6 +90,7 @@ fn main() -> zeroth::Result<()> {
             record: Some(format!("sha256:{}", "ab".repeat(32))),
             key_label: Some(format!("zeroth:{env}:{seal}:v1:s1")),
             operation: None,
+            remote: None,
             prev: prev.clone(),
             key: Some(signer.fingerprint()),
             unsigned: None,

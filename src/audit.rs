@@ -121,6 +121,11 @@ pub struct Entry {
     /// The rekey or rotation operation id involved, if any.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub operation: Option<String>,
+    /// A remote collection: its signed request and every hand-in it received, accepted
+    /// or refused. Absent on every other entry (and on entries written before it
+    /// existed).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub remote: Option<crate::handin::RemoteLog>,
     /// SHA-256 (hex) of the previous line, or of the genesis string for the first.
     pub prev: String,
     /// Fingerprint of the key that signed this entry.
@@ -159,6 +164,8 @@ pub struct Draft {
     pub key_label: Option<String>,
     /// Rekey or rotation operation id.
     pub operation: Option<String>,
+    /// The remote collection the ceremony's shares came through, if any.
+    pub remote: Option<crate::handin::RemoteLog>,
     /// Set once the entry is written, so a ceremony logs exactly once.
     pub logged: bool,
 }
@@ -178,6 +185,7 @@ impl Draft {
             record: None,
             key_label: None,
             operation: None,
+            remote: None,
             logged: false,
         }
     }
@@ -557,6 +565,7 @@ pub fn append(
         record: draft.record.clone(),
         key_label: draft.key_label.clone(),
         operation: draft.operation.clone(),
+        remote: draft.remote.clone(),
         prev,
         key: signing.map(|s| s.fingerprint()),
         unsigned: if signing.is_some() {

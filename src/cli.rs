@@ -12,6 +12,7 @@ use crate::ceremony::distribute::Outlets;
 use crate::ceremony::env::EnvInit;
 use crate::ceremony::generate::{CustodianSpec, IMPORT_MAX, SealSpec, Source};
 use crate::ceremony::pending::{NewCredential, Start};
+use crate::ceremony::remote::{Purpose, RemoteOpts};
 use crate::ceremony::unseal::UnsealArgs;
 use crate::ceremony::{self, Context, Report};
 use crate::clock;
@@ -109,6 +110,9 @@ pub enum Command {
         /// Allow '--output -' when stdout is a terminal.
         #[arg(long)]
         allow_tty: bool,
+        /// Custodians who are not in the room.
+        #[command(flatten)]
+        remote: RemoteArgs,
         /// The command for --exec.
         #[arg(last = true, value_name = "CMD")]
         command: Vec<OsString>,
@@ -152,6 +156,9 @@ pub enum Command {
         /// Drop the pending operation with this id.
         #[arg(long, value_name = "ID")]
         cancel: Option<String>,
+        /// Custodians who are not in the room.
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Make a new credential version with its own share set, pending; confirming it
     /// delivers the new credential and retires the old one.
@@ -205,6 +212,9 @@ pub enum Command {
         /// Allow '--output -' when stdout is a terminal.
         #[arg(long)]
         allow_tty: bool,
+        /// Custodians who are not in the room.
+        #[command(flatten)]
+        remote: RemoteArgs,
         /// The command for --exec.
         #[arg(last = true, value_name = "CMD")]
         command: Vec<OsString>,
@@ -253,6 +263,9 @@ pub enum Command {
         /// custodian (repeat); passphrase-protected shares ask on the terminal.
         #[arg(long = "identity", value_name = "FILE")]
         identities: Vec<PathBuf>,
+        /// Custodians who are not in the room.
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Custodian checks on shares.
     #[command(subcommand)]
@@ -454,6 +467,9 @@ pub enum VaultCommand {
         /// Clear an unseal attempt someone else left in progress before sending.
         #[arg(long)]
         reset: bool,
+        /// Custodians who are not in the room.
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Rotate the server's unseal key with verification: a pending new key and shares;
     /// --confirm ID with the new shares has the server verify it, then switches.
@@ -596,9 +612,93 @@ pub enum AuditCommand {
     },
 }
 
+/// The first step of a rekey or rotation, its quorum collected remotely with `--remote`
+/// when asked: the checks that need no share are made as the collection opens, so that
+/// no custodian is asked for a hand-in the ceremony would refuse anyway.
+fn start_remotely(ctx: &Context, mut start: Start, remote: &RemoteArgs) -> Result<Report> {
+    if let Some(opts) = remote.opts() {
+        let check = |ctx: &Context,
+                     store: &crate::store::Store,
+                     record: &crate::seal::SealRecord,
+                     key: &crate::hsm::PublicKey| {
+            ceremony::pending::precheck(ctx, store, record, key, &start)
+        };
+        let collected = ceremony::remote::collect_checked(
+            ctx,
+            Purpose::Start(start.kind),
+            &start.seal,
+            None,
+            &start.shares,
+            &start.identities,
+            &opts,
+            Some(&check),
+        )?;
+        start.remote = Some(collected);
+        start.shares = Vec::new();
+    }
+    ceremony::pending::start(ctx, start)
+}
+
+/// `--remote` and what goes with it: custodians who are not in the room hand in their
+/// shares from their own machines.
+#[derive(Debug, Clone, Args)]
+pub struct RemoteArgs {
+    /// Collect shares from custodians who are not in the room: write a request signed by
+    /// the HSM, and take their hand-ins (`zeroth share send`) for this ceremony only.
+    #[arg(long)]
+    pub remote: bool,
+    /// Where to write the request [default: SEAL.CEREMONY.request].
+    #[arg(long, value_name = "FILE", requires = "remote")]
+    pub request: Option<PathBuf>,
+    /// A directory where hand-ins arrive (a shared or synced folder); each new file in it
+    /// is read (repeat).
+    #[arg(long, value_name = "DIR", requires = "remote")]
+    pub watch: Vec<PathBuf>,
+    /// A hand-in file, read once it exists (repeat).
+    #[arg(long = "hand-in", value_name = "FILE", requires = "remote")]
+    pub hand_ins: Vec<PathBuf>,
+    /// How long the request takes hand-ins: 30m, 2h … (at most 24h) [default: 30m].
+    #[arg(long, value_name = "DURATION", requires = "remote")]
+    pub valid_for: Option<String>,
+}
+
+impl RemoteArgs {
+    fn opts(&self) -> Option<RemoteOpts> {
+        self.remote.then(|| RemoteOpts {
+            request: self.request.clone(),
+            watch: self.watch.clone(),
+            hand_ins: self.hand_ins.clone(),
+            valid_for: self.valid_for.clone(),
+        })
+    }
+}
+
 /// `share` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ShareCommand {
+    /// Answer an operator's remote request with your share, from your own machine: the
+    /// request's signature and your share are checked, you see what you authorise, and a
+    /// hand-in encrypted for that one ceremony is written.
+    Send {
+        /// The request file the operator sent ('-': read it from stdin).
+        request: PathBuf,
+        /// Your share file (plain, or encrypted to you: give --identity).
+        #[arg(long, value_name = "FILE")]
+        share: PathBuf,
+        /// An age identity file or SSH private key that opens your share.
+        #[arg(long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
+        /// Where to write the hand-in [default: SEAL.CUSTODIAN.CEREMONY.hand-in], or '-'
+        /// for stdout.
+        #[arg(long, value_name = "FILE|-")]
+        out: Option<PathBuf>,
+        /// Check the request with this public key (PEM) instead of the pinned one.
+        #[arg(long, value_name = "FILE")]
+        pubkey: Option<PathBuf>,
+        /// Authorise without asking on the terminal (the summary is still printed).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Check share files against their records, without a quorum and without the HSM.
     Verify {
         /// Share files.
@@ -816,17 +916,34 @@ pub fn run(cli: Cli) -> Result<Report> {
             exec,
             encoding,
             allow_tty,
+            remote,
             command,
         } => {
             let delivery = delivery(output, exec, allow_tty, command)?;
+            let remote = match remote.opts() {
+                Some(opts) => {
+                    delivery.preflight()?;
+                    Some(ceremony::remote::collect(
+                        &ctx,
+                        Purpose::Unseal,
+                        &seal,
+                        None,
+                        &shares,
+                        &identities,
+                        &opts,
+                    )?)
+                }
+                None => None,
+            };
             ceremony::unseal::run(
                 &ctx,
                 &UnsealArgs {
                     seal,
-                    shares,
+                    shares: if remote.is_some() { Vec::new() } else { shares },
                     identities,
                     delivery,
                     encoding: encoding.map(Encoding::from),
+                    remote,
                 },
             )
         }
@@ -834,7 +951,29 @@ pub fn run(cli: Cli) -> Result<Report> {
             seal,
             shares,
             identities,
-        } => ceremony::drill::run(&ctx, &seal, &shares, &identities),
+            remote,
+        } => {
+            let collected = remote
+                .opts()
+                .map(|opts| {
+                    ceremony::remote::collect(
+                        &ctx,
+                        Purpose::Drill,
+                        &seal,
+                        None,
+                        &shares,
+                        &identities,
+                        &opts,
+                    )
+                })
+                .transpose()?;
+            let shares = if collected.is_some() {
+                Vec::new()
+            } else {
+                shares
+            };
+            ceremony::drill::run(&ctx, &seal, &shares, &identities, collected)
+        }
         Command::Rekey {
             seal,
             shares,
@@ -847,24 +986,50 @@ pub fn run(cli: Cli) -> Result<Report> {
             allow_weak_passphrase,
             confirm,
             cancel,
+            remote,
         } => match (confirm, cancel) {
-            (Some(id), _) => ceremony::pending::confirm(
-                &ctx,
-                PendingKind::Rekey,
-                &seal,
-                &id,
-                &shares,
-                &identities,
-                None,
-                None,
-            ),
+            (Some(id), _) => {
+                let collected = remote
+                    .opts()
+                    .map(|opts| {
+                        ceremony::remote::collect(
+                            &ctx,
+                            Purpose::Confirm(PendingKind::Rekey),
+                            &seal,
+                            Some(&id),
+                            &shares,
+                            &identities,
+                            &opts,
+                        )
+                    })
+                    .transpose()?;
+                let shares = if collected.is_some() {
+                    Vec::new()
+                } else {
+                    shares
+                };
+                ceremony::pending::confirm(
+                    &ctx,
+                    PendingKind::Rekey,
+                    &seal,
+                    &id,
+                    &shares,
+                    &identities,
+                    None,
+                    None,
+                    collected,
+                )
+            }
             (None, Some(id)) => ceremony::pending::cancel(&ctx, PendingKind::Rekey, &seal, &id),
-            (None, None) => ceremony::pending::start(
-                &ctx,
-                Start {
+            (None, None) => {
+                let start = Start {
                     kind: PendingKind::Rekey,
                     seal,
-                    shares: require_shares(shares, "rekey")?,
+                    shares: if remote.remote {
+                        shares
+                    } else {
+                        require_shares(shares, "rekey")?
+                    },
                     identities,
                     add: add
                         .iter()
@@ -879,8 +1044,10 @@ pub fn run(cli: Cli) -> Result<Report> {
                     },
                     credential: None,
                     vault: None,
-                },
-            ),
+                    remote: None,
+                };
+                start_remotely(&ctx, start, &remote)
+            }
         },
         Command::Rotate {
             seal,
@@ -897,10 +1064,31 @@ pub fn run(cli: Cli) -> Result<Report> {
             exec,
             encoding,
             allow_tty,
+            remote,
             command,
         } => match (confirm, cancel) {
             (Some(id), _) => {
                 let delivery = delivery(output, exec, allow_tty, command)?;
+                let collected = match remote.opts() {
+                    Some(opts) => {
+                        delivery.preflight()?;
+                        Some(ceremony::remote::collect(
+                            &ctx,
+                            Purpose::Confirm(PendingKind::Rotate),
+                            &seal,
+                            Some(&id),
+                            &shares,
+                            &identities,
+                            &opts,
+                        )?)
+                    }
+                    None => None,
+                };
+                let shares = if collected.is_some() {
+                    Vec::new()
+                } else {
+                    shares
+                };
                 ceremony::pending::confirm(
                     &ctx,
                     PendingKind::Rotate,
@@ -910,11 +1098,16 @@ pub fn run(cli: Cli) -> Result<Report> {
                     &identities,
                     Some(&delivery),
                     encoding.map(Encoding::from),
+                    collected,
                 )
             }
             (None, Some(id)) => ceremony::pending::cancel(&ctx, PendingKind::Rotate, &seal, &id),
             (None, None) => {
-                let shares = require_shares(shares, "rotate")?;
+                let shares = if remote.remote {
+                    shares
+                } else {
+                    require_shares(shares, "rotate")?
+                };
                 let credential = if import {
                     Some(NewCredential::Import(read_secret(false)?))
                 } else {
@@ -930,25 +1123,24 @@ pub fn run(cli: Cli) -> Result<Report> {
                         })
                         .transpose()?
                 };
-                ceremony::pending::start(
-                    &ctx,
-                    Start {
-                        kind: PendingKind::Rotate,
-                        seal,
-                        shares,
-                        identities,
-                        add: Vec::new(),
-                        without: Vec::new(),
-                        threshold: None,
-                        outlets: Outlets {
-                            out_dir,
-                            paper,
-                            allow_weak_passphrase,
-                        },
-                        credential,
-                        vault: None,
+                let start = Start {
+                    kind: PendingKind::Rotate,
+                    seal,
+                    shares,
+                    identities,
+                    add: Vec::new(),
+                    without: Vec::new(),
+                    threshold: None,
+                    outlets: Outlets {
+                        out_dir,
+                        paper,
+                        allow_weak_passphrase,
                     },
-                )
+                    credential,
+                    vault: None,
+                    remote: None,
+                };
+                start_remotely(&ctx, start, &remote)
             }
         },
         Command::Revoke {
@@ -969,6 +1161,24 @@ pub fn run(cli: Cli) -> Result<Report> {
             ceremony::custodian::list(&ctx, env.as_deref())
         }
         Command::Cleanup { env, destroy } => ceremony::cleanup::run(&ctx, &env, destroy),
+        Command::Share(ShareCommand::Send {
+            request,
+            share,
+            identities,
+            out,
+            pubkey,
+            yes,
+        }) => ceremony::share_send::run(
+            &ctx,
+            &ceremony::share_send::SendArgs {
+                request,
+                share,
+                identities,
+                out,
+                pubkey,
+                yes,
+            },
+        ),
         Command::Share(ShareCommand::Verify {
             files,
             pubkey,
@@ -1028,17 +1238,33 @@ fn vault(ctx: &Context, command: VaultCommand) -> Result<Report> {
             identities,
             server,
             reset,
-        } => unseal::run(
-            ctx,
-            &unseal::UnsealArgs {
+            remote,
+        } => {
+            let mut args = unseal::UnsealArgs {
                 seal,
                 shares,
                 identities,
                 reset,
                 accept_certificate: server.accept_certificate.clone(),
                 server: server.server(),
-            },
-        ),
+                remote: None,
+            };
+            if let Some(opts) = remote.opts() {
+                if unseal::needs_collection(ctx, &args) {
+                    args.remote = Some(crate::ceremony::remote::collect(
+                        ctx,
+                        Purpose::VaultUnseal,
+                        &args.seal,
+                        None,
+                        &args.shares,
+                        &args.identities,
+                        &opts,
+                    )?);
+                    args.shares = Vec::new();
+                }
+            }
+            unseal::run(ctx, &args)
+        }
         VaultCommand::Rotate {
             seal,
             shares,

@@ -1,7 +1,8 @@
 //! Time: the current instant, dates and rotation periods as people write them.
 //!
 //! Debug builds (the ones the test suite drives) read the current time from
-//! `ZEROTH_NOW` when it is set, so rotation and expiry are tested without waiting.
+//! `ZEROTH_NOW` when it is set (or, with `ZEROTH_NOW=@FILE`, from that file at every
+//! call), so rotation and expiry are tested without waiting.
 //! Release builds ignore it: in production, the clock is the system's.
 
 use time::OffsetDateTime;
@@ -13,6 +14,15 @@ use crate::error::{Error, Result};
 pub fn now() -> Result<OffsetDateTime> {
     #[cfg(debug_assertions)]
     if let Ok(fake) = std::env::var("ZEROTH_NOW") {
+        // `@FILE`: the time is read from FILE at every call, so a test moves the clock
+        // of a process that is already running (a remote collection waiting).
+        let fake = match fake.strip_prefix('@') {
+            Some(file) => std::fs::read_to_string(file)
+                .map_err(|e| Error::Usage(format!("ZEROTH_NOW: cannot read {file}: {e}")))?
+                .trim()
+                .to_string(),
+            None => fake,
+        };
         return parse_instant(&fake)
             .map_err(|e| Error::Usage(format!("ZEROTH_NOW: {}", e.message())));
     }

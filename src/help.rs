@@ -97,6 +97,10 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "The custodians enter their shares at this terminal, the result to a new file:",
                 "zeroth unseal platform-root --identity ~/.config/age/alice.key --output ./credential",
             ),
+            (
+                "Custodians away hand in from their own machines (zeroth share send), into a shared folder:",
+                "zeroth unseal platform-root --remote --watch /srv/handins --output ./credential",
+            ),
         ],
     ),
     (
@@ -182,6 +186,19 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
             (
                 "Destroy the keys verified state says are dead:",
                 "zeroth cleanup --env prod --destroy",
+            ),
+        ],
+    ),
+    (
+        "share send",
+        &[
+            (
+                "Answer the operator's request with your share, on your own machine:",
+                "zeroth share send platform-root.e0f73fa4.request --share platform-root.bob.share",
+            ),
+            (
+                "An encrypted share, the hand-in printed to paste in a chat:",
+                "zeroth share send request.txt --share platform-root.carol.share.age --identity ~/.ssh/id_ed25519 --out -",
             ),
         ],
     ),

@@ -17,6 +17,7 @@ pub mod deliver;
 pub mod error;
 pub mod fault;
 pub mod governance;
+pub mod handin;
 pub mod help;
 pub mod hsm;
 pub mod names;

@@ -147,6 +147,23 @@ impl Tty {
         Tty::open().is_some()
     }
 
+    /// Waits at most `timeout` for a line to read, and returns true if and only if one
+    /// is there (or Ctrl-C, or the end of input): for a ceremony that watches other
+    /// inputs meanwhile. A signal that interrupts the wait returns false.
+    pub fn line_ready(&self, timeout: std::time::Duration) -> Result<bool> {
+        use rustix::event::{PollFd, PollFlags, poll};
+        let mut fds = [PollFd::new(&self.file, PollFlags::IN)];
+        let ts = rustix::event::Timespec {
+            tv_sec: timeout.as_secs() as _,
+            tv_nsec: timeout.subsec_nanos() as _,
+        };
+        match poll(&mut fds, Some(&ts)) {
+            Ok(n) => Ok(n > 0),
+            Err(rustix::io::Errno::INTR) => Ok(false),
+            Err(e) => Err(Error::Io(format!("cannot wait on the terminal: {e}"))),
+        }
+    }
+
     /// Writes `text` as it is.
     pub fn say(&mut self, text: &str) -> Result<()> {
         self.file

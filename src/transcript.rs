@@ -442,6 +442,45 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
         if let Some(status) = consumer_status(e) {
             item("Consumer exit status", status);
         }
+        if let Some(r) = &e.remote {
+            item(
+                "Remote collection",
+                format!(
+                    "ceremony {} for {}, request {}, hand-ins encrypted to {} until {}",
+                    code(&r.ceremony),
+                    md(&r.purpose),
+                    code(&r.request),
+                    code(&r.recipient),
+                    md(&r.expires)
+                ),
+            );
+            if !r.in_room.is_empty() {
+                item(
+                    "In the room",
+                    r.in_room
+                        .iter()
+                        .map(|c| md(c))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
+            }
+            for h in &r.hand_ins {
+                item(
+                    "Hand-in",
+                    format!(
+                        "{} from {}, received {} by {}: {}",
+                        code(&h.fingerprint),
+                        md(h.custodian.as_deref().unwrap_or("unknown custodian")),
+                        md(&h.received),
+                        md(&h.via),
+                        match &h.reason {
+                            None => h.outcome.clone(),
+                            Some(why) => format!("**{}**: {}", md(&h.outcome), md(why)),
+                        }
+                    ),
+                );
+            }
+        }
         for r in &e.rejected {
             item(
                 "Share refused",
@@ -507,6 +546,10 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
         json!({
             "seal": seal,
             "revoked": record.revoked.is_some(),
+            "remote": remotely(&entries)
+                .into_iter()
+                .map(|(who, events)| json!({"custodian": who, "ceremonies": events}))
+                .collect::<Vec<_>>(),
             "participation": participation(&entries)
                 .into_iter()
                 .map(|(who, p)| json!({"custodian": who, "accepted": p.accepted, "refused": p.refused}))
@@ -548,6 +591,21 @@ fn participation(entries: &[(usize, &Entry)]) -> std::collections::BTreeMap<Stri
         for r in &e.rejected {
             let who = r.custodian.clone().unwrap_or_else(|| "(unknown)".into());
             out.entry(who).or_default().refused.push(e.event.clone());
+        }
+    }
+    out
+}
+
+/// Who handed in their share remotely, and for which ceremonies: the accepted hand-ins
+/// of the ceremonies that went on (not of a collection that closed without one).
+fn remotely(entries: &[(usize, &Entry)]) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (_, e) in entries.iter().filter(|(_, e)| e.event != "remote-close") {
+        let Some(r) = &e.remote else { continue };
+        for h in r.hand_ins.iter().filter(|h| h.outcome == "accepted") {
+            if let Some(c) = &h.custodian {
+                out.entry(c.clone()).or_default().push(e.event.clone());
+            }
         }
     }
     out
@@ -688,6 +746,18 @@ fn summary_block(
     ];
     for (k, val) in rows {
         let _ = writeln!(out, "- **{k}**: {val}");
+    }
+    let remote = remotely(entries);
+    if !remote.is_empty() {
+        let _ = writeln!(
+            out,
+            "- **Authorised remotely** (hand-ins accepted): {}",
+            remote
+                .iter()
+                .map(|(who, events)| format!("{} ({})", md(who), counted(events)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let parts = participation(entries);
     if !parts.is_empty() {

@@ -229,6 +229,12 @@ impl Trust {
         let Some(id) = store.config().store_id.as_deref() else {
             return Ok(None);
         };
+        self.pin_by_id(id, env)
+    }
+
+    /// Returns the pin of `env` in the store whose id is `id`, if a trust file has one:
+    /// for a custodian who checks a request without a copy of the store.
+    pub fn pin_by_id(&self, id: &str, env: &str) -> Result<Option<Pinned>> {
         let mut found: Option<Pinned> = None;
         for f in &self.files {
             for p in f.doc.pins.iter().filter(|p| p.store == id && p.env == env) {

@@ -68,6 +68,7 @@ pub fn write_store(dir: &Path, n: u64) -> zeroth::Result<()> {
         record: None,
         key_label: None,
         operation: None,
+        remote: None,
         prev: audit::genesis_hash(env),
         key: Some(signer.fingerprint()),
         unsigned: None,

@@ -29,7 +29,7 @@ const AGE_END: &str = "-----END AGE ENCRYPTED FILE-----";
 pub(crate) const SOURCE: &str = "(terminal)";
 
 /// What one custodian entered.
-enum Entry {
+pub(crate) enum Entry {
     /// A complete share, parsed.
     Share(Share),
     /// An empty line: no more custodians (a drill past the threshold).
@@ -184,6 +184,17 @@ fn read_entry(tty: &mut Tty, keys: &Keyring, record: &SealRecord) -> Result<Entr
         }
         break line;
     };
+    read_entry_after(tty, &first, keys, record)
+}
+
+/// Reads the rest of one custodian's share once its first line (not empty, not a
+/// header) was read: an armored paste, an age paste, or typed lines.
+pub(crate) fn read_entry_after(
+    tty: &mut Tty,
+    first: &str,
+    keys: &Keyring,
+    record: &SealRecord,
+) -> Result<Entry> {
     let first = first.trim();
     if first == BEGIN || first == AGE_BEGIN {
         let end = if first == BEGIN { END } else { AGE_END };
@@ -351,7 +362,7 @@ fn shell_path(typed: &str) -> String {
     }
 }
 
-fn is_header(line: &str) -> bool {
+pub(crate) fn is_header(line: &str) -> bool {
     ["Seal:", "Environment:", "Custodian:", "Share:"]
         .iter()
         .any(|h| line.starts_with(h))

@@ -166,6 +166,66 @@ impl Delivered {
 }
 
 impl Plan {
+    /// Whether dealing to these custodians needs the terminal: shares shown on it, or a
+    /// passphrase chosen on it.
+    fn needs_tty(outlets: &Outlets, recipients: &BTreeMap<String, Recipient>) -> bool {
+        outlets.terminal()
+            || recipients
+                .values()
+                .any(|r| matches!(r, Recipient::Passphrase))
+    }
+
+    /// Why dealing cannot go on without a terminal.
+    fn no_terminal(
+        outlets: &Outlets,
+        recipients: &BTreeMap<String, Recipient>,
+        verb: &str,
+    ) -> Error {
+        Error::Usage(if outlets.terminal() {
+            format!(
+                "{verb} has no terminal to show the shares on, one custodian at a time: give --out-dir DIR for share files or --paper DIR for printable cards"
+            )
+        } else {
+            let who: Vec<&str> = recipients
+                .iter()
+                .filter(|(_, r)| matches!(r, Recipient::Passphrase))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            format!(
+                "custodian '{}' protects their share with a passphrase, typed on the terminal, and there is none: run {verb} on a terminal, or give them a key (NAME=age1… or an SSH public key)",
+                who.join("', '")
+            )
+        })
+    }
+
+    /// Refuses, as [`Plan::prepare`] would, a deal that needs a terminal, for a caller
+    /// that has none and checks before anything else happens.
+    pub fn needs_no_terminal(
+        outlets: &Outlets,
+        custodians: &[CustodianSpec],
+        verb: &str,
+    ) -> Result<()> {
+        let recipients = Self::recipients(custodians)?;
+        if Self::needs_tty(outlets, &recipients) {
+            return Err(Self::no_terminal(outlets, &recipients, verb));
+        }
+        Ok(())
+    }
+
+    /// The custodians' recipients, by name.
+    fn recipients(custodians: &[CustodianSpec]) -> Result<BTreeMap<String, Recipient>> {
+        let mut recipients = BTreeMap::new();
+        for c in custodians {
+            if let Some(r) = &c.recipient {
+                recipients.insert(
+                    c.name.clone(),
+                    Recipient::parse(&c.name, r, "the seal record")?,
+                );
+            }
+        }
+        Ok(recipients)
+    }
+
     /// Checks `outlets` for `custodians` of `seal` ([`preflight`]), opens the terminal
     /// when the shares are to be shown on it, and asks each custodian with a passphrase
     /// recipient to type theirs twice. Refused without a terminal where one is needed.
@@ -176,38 +236,12 @@ impl Plan {
         verb: &str,
     ) -> Result<Plan> {
         preflight(outlets, seal, custodians)?;
-        let mut recipients = BTreeMap::new();
-        for c in custodians {
-            if let Some(r) = &c.recipient {
-                recipients.insert(
-                    c.name.clone(),
-                    Recipient::parse(&c.name, r, "the seal record")?,
-                );
-            }
-        }
-        let needs_tty = outlets.terminal()
-            || recipients
-                .values()
-                .any(|r| matches!(r, Recipient::Passphrase));
+        let recipients = Self::recipients(custodians)?;
         let mut tty = None;
-        if needs_tty {
+        if Self::needs_tty(outlets, &recipients) {
             tty = Tty::open();
             if tty.is_none() {
-                return Err(Error::Usage(if outlets.terminal() {
-                    format!(
-                        "{verb} has no terminal to show the shares on, one custodian at a time: give --out-dir DIR for share files or --paper DIR for printable cards"
-                    )
-                } else {
-                    let who: Vec<&str> = recipients
-                        .iter()
-                        .filter(|(_, r)| matches!(r, Recipient::Passphrase))
-                        .map(|(n, _)| n.as_str())
-                        .collect();
-                    format!(
-                        "custodian '{}' protects their share with a passphrase, typed on the terminal, and there is none: run {verb} on a terminal, or give them a key (NAME=age1… or an SSH public key)",
-                        who.join("', '")
-                    )
-                }));
+                return Err(Self::no_terminal(outlets, &recipients, verb));
             }
         }
         let mut passphrases = BTreeMap::new();

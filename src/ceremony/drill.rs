@@ -23,12 +23,14 @@ pub fn run(
     seal: &str,
     shares: &[PathBuf],
     identities: &[PathBuf],
+    remote: Option<super::remote::Collected>,
 ) -> Result<Report> {
     crate::names::check(crate::names::NameKind::Seal, seal)?;
     crate::recipient::check_share_files(shares)?;
     let g = Guard::begin(ctx)?;
     let mut draft = Draft::new("drill");
-    let result = drill(&g, seal, shares, identities, &mut draft);
+    super::remote::note(&remote, &mut draft);
+    let result = drill(&g, seal, shares, identities, remote, &mut draft);
     g.finish(&mut draft, result)
 }
 
@@ -37,6 +39,7 @@ fn drill(
     seal: &str,
     shares: &[PathBuf],
     identities: &[PathBuf],
+    remote: Option<super::remote::Collected>,
     draft: &mut Draft,
 ) -> Result<Report> {
     let store = g.store();
@@ -52,6 +55,7 @@ fn drill(
             also_needs: Vec::new(),
             keys: &keys,
             all: true,
+            remote,
         },
         draft,
         Box::new(|session, signer, record, credential, accepted, draft| {

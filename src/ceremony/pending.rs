@@ -75,6 +75,8 @@ pub struct Start {
     pub credential: Option<NewCredential>,
     /// For a vault key rotation: the server-side operation the pending one waits on.
     pub vault: Option<crate::seal::VaultRotation>,
+    /// A quorum of the current shares collected remotely (`--remote`).
+    pub remote: Option<super::remote::Collected>,
 }
 
 /// Runs the first step: a new set, written as pending.
@@ -83,11 +85,12 @@ pub fn start(ctx: &Context, args: Start) -> Result<Report> {
     crate::recipient::check_share_files(&args.shares)?;
     let g = Guard::begin(ctx)?;
     let mut draft = Draft::new(args.kind.name());
+    super::remote::note(&args.remote, &mut draft);
     let result = start_inner(&g, args, &mut draft);
     g.finish(&mut draft, result)
 }
 
-fn refuse_pending(record: &SealRecord) -> Result<()> {
+pub(crate) fn refuse_pending(record: &SealRecord) -> Result<()> {
     if let Some(p) = &record.pending {
         return Err(Error::Refused(format!(
             "seal '{}' already has a pending {} (operation {}, written {} by {}): confirm it with 'zeroth {} {} --confirm {} --share NEW…' or drop it with --cancel {} first",
@@ -176,24 +179,45 @@ fn new_custodians(
     Ok(out)
 }
 
-fn start_inner(g: &Guard<'_>, args: Start, draft: &mut Draft) -> Result<Report> {
-    let store = g.store();
-    let record = store.read_record(&args.seal)?;
-    if store.env(&record.env).is_ok() {
-        draft.seal(&record);
+/// Before a remote collection (`--remote`, [`super::remote::Precheck`]): the checks of
+/// the first step that need no share (the new set's custodians and threshold, where its
+/// shares go), so that no custodian is asked for a hand-in the ceremony would refuse
+/// anyway. The ceremony makes them all again once the shares are in.
+pub fn precheck(
+    ctx: &Context,
+    store: &Store,
+    record: &SealRecord,
+    key: &crate::hsm::PublicKey,
+    args: &Start,
+) -> Result<()> {
+    let (_, custodians) = before_shares(ctx, store, record, key, args)?;
+    if !crate::terminal::Tty::available() {
+        // What dealing the new shares will need: a terminal, unless they go to files.
+        Plan::needs_no_terminal(&args.outlets, &custodians, args.kind.name())?;
     }
-    let (key, _) = verify_record(g.ctx, store, &record, None)?;
+    Ok(())
+}
+
+/// The checks of the first step before any share is read: the record may be changed
+/// this way, and the new set (returned: its threshold and custodians) is sound.
+fn before_shares(
+    ctx: &Context,
+    store: &Store,
+    record: &SealRecord,
+    key: &crate::hsm::PublicKey,
+    args: &Start,
+) -> Result<(u8, Vec<CustodianSpec>)> {
     record.refuse_revoked()?;
-    refuse_stale(store, &record, &key)?;
-    refuse_pending(&record)?;
+    refuse_stale(store, record, key)?;
+    refuse_pending(record)?;
     if args.kind == PendingKind::Rotate && record.vault.is_some() && args.vault.is_none() {
         return Err(Error::Usage(format!(
             "seal '{}' holds a vault's key, which the vault makes itself: rotate it with 'zeroth vault rotate {}'",
             record.name, record.name
         )));
     }
-    let settings = super::effective_settings(g.ctx, store, &record.env)?;
-    let custodians = new_custodians(store, &settings, &record, &args)?;
+    let settings = super::effective_settings(ctx, store, &record.env)?;
+    let custodians = new_custodians(store, &settings, record, args)?;
     let n = custodians.len();
     let threshold = args.threshold.unwrap_or(record.threshold);
     if n == 0 {
@@ -219,9 +243,23 @@ fn start_inner(g: &Guard<'_>, args: Start, draft: &mut Draft) -> Result<Report> 
         )));
     }
     distribute::preflight(&args.outlets, &record.name, &custodians)?;
+    Ok((threshold, custodians))
+}
+
+fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Report> {
+    let store = g.store();
+    let record = store.read_record(&args.seal)?;
+    if store.env(&record.env).is_ok() {
+        draft.seal(&record);
+    }
+    let (key, _) = verify_record(g.ctx, store, &record, None)?;
+    let (threshold, custodians) = before_shares(g.ctx, store, &record, &key, &args)?;
     let keys = Keyring::load(&args.identities)?;
 
-    let accepted = shares::collect(&record, &args.shares, &keys, args.kind.name(), draft)?;
+    let accepted = match args.remote.take() {
+        Some(c) => c.take(&record, args.kind.name(), draft)?,
+        None => shares::collect(&record, &args.shares, &keys, args.kind.name(), draft)?,
+    };
     let u = shares::recover(&record, &accepted)?;
     let wrapped = record.open_blob(&u)?;
     drop(u);
@@ -441,7 +479,7 @@ fn find_current_key(
 }
 
 /// The pending operation of `record` named `id`, of `kind`, or a refusal saying why not.
-fn matching_pending<'r>(
+pub(crate) fn matching_pending<'r>(
     record: &'r SealRecord,
     kind: PendingKind,
     id: &str,
@@ -493,6 +531,7 @@ pub fn confirm(
     identities: &[PathBuf],
     delivery: Option<&Delivery>,
     encoding: Option<Encoding>,
+    remote: Option<super::remote::Collected>,
 ) -> Result<Report> {
     if let Some(d) = delivery {
         d.preflight()?;
@@ -505,8 +544,9 @@ pub fn confirm(
         PendingKind::Rotate => "rotate-confirm",
     };
     let mut draft = Draft::new(event);
+    super::remote::note(&remote, &mut draft);
     let result = confirm_inner(
-        &g, kind, seal, id, new_shares, identities, delivery, encoding, None, &mut draft,
+        &g, kind, seal, id, new_shares, identities, delivery, encoding, None, remote, &mut draft,
     );
     g.finish(&mut draft, result)
 }
@@ -543,6 +583,7 @@ pub(crate) fn confirm_with(
         None,
         None,
         Some(before_switch),
+        None,
         &mut draft,
     );
     g.finish(&mut draft, result)
@@ -567,6 +608,7 @@ fn confirm_inner(
     delivery: Option<&Delivery>,
     encoding: Option<Encoding>,
     mut before_switch: Option<&mut BeforeSwitch<'_>>,
+    remote: Option<super::remote::Collected>,
     draft: &mut Draft,
 ) -> Result<Report> {
     let store = g.store();
@@ -601,7 +643,7 @@ fn confirm_inner(
             "confirming a rotation delivers the new credential: say where it goes with --output FILE, --output - or --exec -- CMD ARGS".into(),
         ));
     }
-    if new_shares.is_empty() {
+    if new_shares.is_empty() && remote.is_none() {
         return Err(Error::Usage(format!(
             "give a quorum ({}) of the new shares with --share",
             view.threshold
@@ -609,7 +651,10 @@ fn confirm_inner(
     }
     let verb = format!("{} --confirm", kind.name());
     let keys = Keyring::load(identities)?;
-    let accepted = shares::collect_with(&view, new_shares, &keys, &verb, draft, Some(record.set))?;
+    let accepted = match remote {
+        Some(c) => c.take(&view, &verb, draft)?,
+        None => shares::collect_with(&view, new_shares, &keys, &verb, draft, Some(record.set))?,
+    };
     let u = shares::recover(&view, &accepted)?;
     let wrapped = view.open_blob(&u)?;
     drop(u);

@@ -18,7 +18,7 @@ use crate::shamir::{self, SharePoint};
 use crate::share::{Binding, Share, commitment};
 
 /// A share that passed every check.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Accepted {
     /// Where it came from.
     pub path: PathBuf,

@@ -36,6 +36,8 @@ pub struct UnsealArgs {
     pub delivery: Delivery,
     /// Encoding, if not the seal's default.
     pub encoding: Option<Encoding>,
+    /// Shares collected remotely (`--remote`), instead of `shares` or the terminal.
+    pub remote: Option<super::remote::Collected>,
 }
 
 /// The ceremony that recovers a credential, and what it does besides.
@@ -51,6 +53,8 @@ pub(crate) struct Recovery<'a> {
     /// At the terminal, goes on past the threshold until every custodian has entered
     /// their share or an empty line ends it (drill).
     pub all: bool,
+    /// Shares collected remotely, checked again here against the record.
+    pub remote: Option<super::remote::Collected>,
 }
 
 /// What a ceremony does with the recovered credential, inside the HSM session.
@@ -88,7 +92,9 @@ pub(crate) fn recover<T>(
         }
     }
     let verb = how.verb;
-    let accepted = if share_paths.is_empty() {
+    let accepted = if let Some(c) = how.remote {
+        c.take(&record, verb, draft)?
+    } else if share_paths.is_empty() {
         super::collect::collect(store, &record, verb, how.keys, how.all, draft)?
     } else {
         shares::collect(&record, share_paths, how.keys, verb, draft)?
@@ -302,6 +308,7 @@ pub fn run(ctx: &Context, args: &UnsealArgs) -> Result<Report> {
     crate::recipient::check_share_files(&args.shares)?;
     let g = Guard::begin(ctx)?;
     let mut draft = Draft::new("unseal");
+    super::remote::note(&args.remote, &mut draft);
     let result = unseal(&g, args, &mut draft);
     g.finish(&mut draft, result)
 }
@@ -319,6 +326,7 @@ fn unseal(g: &Guard<'_>, args: &UnsealArgs, draft: &mut Draft) -> Result<Report>
             also_needs: Vec::new(),
             keys: &keys,
             all: false,
+            remote: args.remote.clone(),
         },
         draft,
         Box::new(|session, signer, record, credential, accepted, draft| {

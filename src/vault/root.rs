@@ -204,6 +204,7 @@ fn root(g: &Guard<'_>, args: &RootArgs, ttl: u64, draft: &mut Draft) -> Result<R
             also_needs: Vec::new(),
             keys: &keys,
             all: false,
+            remote: None,
         },
         draft,
         Box::new(|session, signer, record, key, accepted, draft| {

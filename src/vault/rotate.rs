@@ -206,6 +206,7 @@ pub fn start(ctx: &Context, args: &RotateArgs) -> Result<Report> {
             outlets: args.outlets.clone(),
             credential: Some(NewCredential::Import(new_key)),
             vault: Some(rotation),
+            remote: None,
         },
     );
     match sealed {
@@ -318,6 +319,7 @@ fn start_server(
             also_needs: Vec::new(),
             keys: &keys,
             all: false,
+            remote: None,
         },
         draft,
         Box::new(|_session, _signer, _record, key, accepted, draft| {

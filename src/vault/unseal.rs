@@ -31,14 +31,44 @@ pub struct UnsealArgs {
     pub reset: bool,
     /// A new certificate fingerprint the operator checked.
     pub accept_certificate: Option<String>,
+    /// Shares collected remotely (`--remote`).
+    pub remote: Option<crate::ceremony::remote::Collected>,
 }
 
 /// Runs `vault unseal`.
 pub fn run(ctx: &Context, args: &UnsealArgs) -> Result<Report> {
     let g = Guard::begin(ctx)?;
     let mut draft = Draft::new("vault-unseal");
+    crate::ceremony::remote::note(&args.remote, &mut draft);
     let result = unseal(&g, args, &mut draft);
     g.finish(&mut draft, result)
+}
+
+/// Whether a remote collection for `vault unseal` should be opened at all: the nodes'
+/// seal-status is read and checked as the ceremony checks it, before any custodian is
+/// asked for a hand-in. When every node is unsealed already, or a node is refused (an
+/// auto-unseal seal, someone else's unseal attempt, another server), the answer is no,
+/// and the ceremony runs without a collection to say so and log it; nobody is woken for
+/// nothing. Any other failure here says yes: the collection, then the ceremony, read
+/// everything again under the lock and report it there.
+pub fn needs_collection(ctx: &Context, args: &UnsealArgs) -> bool {
+    let check = || -> Result<bool> {
+        let store = crate::store::Store::open(&ctx.store)?;
+        let record = store.read_record(&args.seal)?;
+        verify_record(ctx, &store, &record, None)?;
+        let binding = key_binding(&record)?.clone();
+        for endpoint in args.server.endpoints(Some(&binding.addr))? {
+            let vault = Vault::new(&endpoint, None)?;
+            match needs_key(&record, &vault, args) {
+                Ok((true, _)) => return Ok(true),
+                Ok((false, _)) => {}
+                Err(Error::Refused(_)) => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    };
+    check().unwrap_or(true)
 }
 
 /// What happened at one node.
@@ -140,6 +170,7 @@ fn unseal(g: &Guard<'_>, args: &UnsealArgs, draft: &mut Draft) -> Result<Report>
                 also_needs: Vec::new(),
                 keys: &keys,
                 all: false,
+                remote: args.remote.clone(),
             },
             draft,
             Box::new(|session, signer, record, key, accepted, draft| {

@@ -20,6 +20,7 @@ mod lifecycle;
 mod paper;
 mod quorum;
 mod refusals;
+mod remote;
 mod terminal;
 mod tokens;
 mod ux;

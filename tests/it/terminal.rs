@@ -4,7 +4,7 @@
 //! passphrases typed twice. Every wait has a timeout, so a prompt that never comes
 //! fails the test instead of hanging it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rexpect::process::WaitStatus;
@@ -989,4 +989,69 @@ fn a_weak_passphrase_is_refused_with_why_unless_allowed() {
         seen.contains("weak passphrase (--allow-weak-passphrase)"),
         "{seen}"
     );
+}
+
+#[test]
+fn a_remote_collection_on_a_terminal_takes_pasted_hand_ins_and_shares_in_the_room() {
+    let fx = Fixture::sealed();
+    let request = fx.path().join("r.request");
+    let out = fx.path().join("credential");
+    let mut c = fx.command();
+    c.env("NO_COLOR", "1")
+        .args(["unseal", "vault-root", "--remote", "--request"])
+        .arg(&request)
+        .arg("--output")
+        .arg(&out);
+    let mut pty = Pty::spawn(c);
+    pty.expect("Hand-ins are read when pasted here (or the path of a hand-in file typed here)");
+    pty.expect("progress: 0 of 3 shares in");
+    assert!(request.exists());
+    // bob, away, prints his hand-in (--out -) to send it by chat: the operator pastes it.
+    let bob = crate::remote::home(&fx, "bob", true, false);
+    let sent = bob.send(&request, Path::new("-"), &[]).ok();
+    let v: serde_json::Value = serde_json::from_slice(&sent.stdout).unwrap();
+    assert!(v["file"].is_null(), "{v}");
+    let text = v["hand_in"].as_str().unwrap();
+    assert!(text.starts_with("-----BEGIN ZEROTH HAND-IN-----"), "{text}");
+    for line in text.lines() {
+        pty.line(line);
+    }
+    // (rexpect reads bytes as Latin-1: the ellipsis after the fingerprint is 3 chars.)
+    pty.expect_re(
+        r"hand-in sha256:[0-9a-f]{16}.{1,3} from bob \(terminal: \(terminal\)\) accepted",
+    );
+    pty.expect("progress: 1 of 3 shares in");
+    // alice, in the room, pastes her share.
+    for line in std::fs::read_to_string(fx.share("vault-root", "alice"))
+        .unwrap()
+        .lines()
+    {
+        pty.line(line);
+    }
+    pty.expect("share of alice accepted (in the room)");
+    pty.expect("progress: 2 of 3 shares in");
+    // carol's hand-in came as a mail attachment: the operator types its path.
+    let carol = crate::remote::home(&fx, "carol", true, false);
+    let carol_in = fx.path().join("carol.hand-in");
+    carol.send(&request, &carol_in, &[]).ok();
+    pty.line(carol_in.to_str().unwrap());
+    pty.expect("from carol (file: ");
+    pty.expect("3 shares in (bob, alice, carol): the collection is closed and its key wiped");
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 0, "{seen}");
+    // Nothing pasted was echoed.
+    for l in numbered(&std::fs::read_to_string(fx.share("vault-root", "alice")).unwrap()) {
+        assert!(!seen.contains(&l), "alice's line {l:?} was echoed");
+    }
+    let room = fx.unseal("vault-root", &["alice", "bob", "carol"]).ok();
+    assert_eq!(std::fs::read(&out).unwrap(), room.stdout);
+    let entry = crate::remote::entries(&fx, "unseal").remove(0);
+    assert_eq!(entry["remote"]["in_room"], serde_json::json!(["alice"]));
+    let via: Vec<(&str, &str)> = entry["remote"]["hand_ins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["custodian"].as_str().unwrap(), h["via"].as_str().unwrap()))
+        .collect();
+    assert_eq!(via, [("bob", "terminal"), ("carol", "file")]);
 }

@@ -1678,3 +1678,61 @@ fn an_auto_unseal_server_gets_a_recovery_key() {
         .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+#[test]
+fn custodians_away_unseal_the_vault_through_hand_ins() {
+    use crate::remote::{Background, entries, home_of, os, wait_for};
+    let (fx, mut bao) = initialized(Opts::default());
+    let request = fx.path().join("vault.request");
+    let inbox = fx.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let addr = bao.addr();
+    let remote_unseal = |request: &Path| {
+        let mut args = os(&["vault", "unseal", SEAL, "--addr", &addr, "--remote"]);
+        args.push("--request".into());
+        args.push(request.into());
+        args.push("--watch".into());
+        args.push((&inbox).into());
+        Background::start(&fx, &args, &[])
+    };
+
+    // Unsealed already: no collection is opened, nobody is asked for anything.
+    let done = remote_unseal(&request).wait();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let out = String::from_utf8_lossy(&done.stdout).into_owned();
+    assert!(out.contains("already unsealed, nothing sent"), "{out}");
+    assert!(!request.exists());
+    assert!(entries(&fx, "remote-request").is_empty());
+
+    // Restarted sealed: three custodians, each on their own machine, hand in.
+    bao.restart();
+    let op = remote_unseal(&request);
+    wait_for(&request, &op);
+    for w in ["alice", "carol", "erin"] {
+        let h = home_of(&fx, SEAL, w, true, false);
+        let run = h
+            .send(&request, &inbox.join(format!("{w}.hand-in")), &[])
+            .ok();
+        assert!(run.stderr.contains("VAULT UNSEAL"), "{}", run.stderr);
+    }
+    let done = op.wait();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let out = String::from_utf8_lossy(&done.stdout).into_owned();
+    assert!(out.contains("key sent, HTTP 200, unsealed"), "{out}");
+    assert_eq!(bao.status()["sealed"], false);
+    let entry = entries(&fx, "vault-unseal").pop().unwrap();
+    assert_eq!(entry["outcome"], "ok");
+    let mut who: Vec<&str> = entry["remote"]["hand_ins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            assert_eq!(h["outcome"], "accepted");
+            h["custodian"].as_str().unwrap()
+        })
+        .collect();
+    who.sort();
+    assert_eq!(who, ["alice", "carol", "erin"]);
+    assert_eq!(entries(&fx, "remote-request").len(), 1);
+    fx.audit_verify().ok();
+}

@@ -1,0 +1,396 @@
+//! `share send`: a custodian who is not in the room answers an operator's request with
+//! a hand-in, on their own machine.
+//!
+//! Before anything is written: the request's signature is checked against the
+//! environment's key as this machine's trust file pins it (by the store's id and the
+//! environment, so no copy of the store is needed), or, when it pins nothing, against
+//! the key of the custodian's own copy of the store, with the warning zeroth gives
+//! wherever an environment is not pinned; the request must not have expired; the
+//! custodian is shown what they authorise; their share (decrypted here, with their own
+//! identity, when it is encrypted) must match the commitment the signed request holds
+//! for them. The hand-in is then their share, bound to the ceremony id and the request's
+//! fingerprint, encrypted to the ceremony's ephemeral key: the share never leaves this
+//! machine in the clear, and the hand-in opens only in that one ceremony.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::{Context, Report};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::handin::{self, HandIn, Inner, Request};
+use crate::hsm::PublicKey;
+use crate::recipient::{Keyring, read_limited, read_share};
+use crate::share::{Share, commitment};
+use crate::store::Store;
+
+/// Arguments of `share send`.
+#[derive(Debug, Clone)]
+pub struct SendArgs {
+    /// The request file, or `-` for stdin.
+    pub request: PathBuf,
+    /// The custodian's share file.
+    pub share: PathBuf,
+    /// Identities that open an encrypted share.
+    pub identities: Vec<PathBuf>,
+    /// Where the hand-in goes [default: `<seal>.<custodian>.<ceremony8>.hand-in`], or `-`.
+    pub out: Option<PathBuf>,
+    /// A public key (PEM) to check the request with instead of the pinned one.
+    pub pubkey: Option<PathBuf>,
+    /// Authorise without asking on the terminal.
+    pub yes: bool,
+}
+
+/// Where the key that checked the request came from.
+enum From {
+    Pinned(PathBuf),
+    Given(PathBuf),
+    StoreUnpinned(PathBuf),
+}
+
+/// Checks the request and the share, shows what is authorised, and writes the hand-in.
+pub fn run(ctx: &Context, args: &SendArgs) -> Result<Report> {
+    crate::recipient::check_share_files(std::slice::from_ref(&args.share))?;
+    let request = read_request(&args.request)?;
+    let what = format!("request {}", args.request.display());
+    let (key, from) = request_key(ctx, &request, args.pubkey.as_deref(), &what)?;
+    if !request.verifies_with(&key) {
+        return Err(Error::Refused(format!(
+            "{what} is NOT signed by environment '{}''s key {} ({}): it was signed by another key or altered; do not hand in your share, and tell your security team",
+            crate::text::clean(&request.env),
+            key.fingerprint(),
+            from_words(&from)
+        )));
+    }
+    let now = clock::now()?;
+    let expires = clock::parse_instant(&request.expires)?;
+    if now > expires {
+        return Err(Error::Refused(format!(
+            "{what} expired at {}: its ceremony takes no more hand-ins; ask the operator ({}) for a new request",
+            request.expires,
+            crate::text::clean(&request.operator)
+        )));
+    }
+
+    let keys = Keyring::load(&args.identities)?;
+    let text = read_share(&args.share, &keys)?;
+    let share = Share::from_armor(&text)
+        .map_err(|r| Error::Refused(format!("share file {}: {r}", args.share.display())))?;
+    let custodian = check_share(&request, &share).map_err(|r| {
+        Error::Refused(format!(
+            "share file {}: {r}; no hand-in was written",
+            args.share.display()
+        ))
+    })?;
+    let copy = own_record(ctx, &request, &key);
+
+    let minutes = (expires - now).whole_minutes();
+    let summary = format!(
+        "zeroth: request {} — check it before you hand in your share\n  ceremony:   {}\n  for:        {}\n  seal:       '{}' ({}), owner {}: {}\n  quorum:     any {} of {} (version {}, set {}): {}\n  record:     {}{}\n  operator:   {} on {}, {}\n  expires:    {} (in {} minute{})\n  signed by:  {} ({})\n  your share: {custodian}, share {} of {}: it matches the commitment the signed request holds for you\n",
+        request.short_id(),
+        request.ceremony,
+        super::remote::purpose_words(&request.purpose),
+        clean(&request.seal),
+        clean(&request.env),
+        clean(&request.owner),
+        clean(&request.seal_purpose),
+        request.threshold,
+        request.custodians.len(),
+        request.version,
+        request.set,
+        request
+            .custodians
+            .iter()
+            .map(|c| clean(&c.name))
+            .collect::<Vec<_>>()
+            .join(", "),
+        request.record,
+        copy,
+        clean(&request.operator),
+        clean(&request.host),
+        request.created,
+        request.expires,
+        minutes,
+        if minutes == 1 { "" } else { "s" },
+        key.fingerprint(),
+        from_words(&from),
+        share.payload.point.x,
+        request.custodians.len(),
+    );
+    eprint!("{summary}");
+    if !args.yes {
+        super::confirm_on_terminal(
+            &format!(
+                "Hand in your share of '{}' for this {}?",
+                clean(&request.seal),
+                request.purpose
+            ),
+            "share send writes a hand-in only once you have seen what it authorises: read the summary above",
+            "not authorised: no hand-in was written",
+        )?;
+    }
+
+    let inner = Inner {
+        ceremony: request.ceremony.clone(),
+        request: request.fingerprint()?,
+        custodian: custodian.clone(),
+        made: clock::format(now),
+        share: Zeroizing::new(text.trim().to_string()),
+    };
+    drop(text);
+    let recipient: age::x25519::Recipient = request.recipient.parse().map_err(|_| {
+        Error::Refused(format!(
+            "{what}: its recipient is not an age X25519 recipient"
+        ))
+    })?;
+    let plaintext = inner.to_text();
+    drop(inner);
+    let ciphertext = handin::encrypt(&recipient, plaintext.as_bytes())?;
+    drop(plaintext);
+    let hand_in = HandIn {
+        ceremony: request.ceremony.clone(),
+        seal: request.seal.clone(),
+        env: request.env.clone(),
+        custodian: custodian.clone(),
+        ciphertext,
+    };
+    let fingerprint = hand_in.fingerprint();
+    let armored = hand_in.to_armor();
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "{}.{custodian}.{}.hand-in",
+            request.seal,
+            request.short_id()
+        ))
+    });
+    let to_stdout = out.as_os_str() == "-";
+    if !to_stdout {
+        crate::store::write_new_secret(&out, armored.as_bytes())?;
+    }
+    let text = format!(
+        "hand-in of {custodian} for ceremony {} {}; its fingerprint is {fingerprint}\nSend it to the operator by any channel: it opens only in this ceremony, until {}. Read the fingerprint to them to compare.\n",
+        request.short_id(),
+        if to_stdout {
+            "written to stdout".to_string()
+        } else {
+            format!("written to {}", out.display())
+        },
+        request.expires
+    );
+    let mut report = Report::new(
+        if to_stdout {
+            armored.clone()
+        } else {
+            text.clone()
+        },
+        json!({
+            "ceremony": request.ceremony,
+            "seal": request.seal,
+            "env": request.env,
+            "custodian": custodian,
+            "purpose": request.purpose,
+            "expires": request.expires,
+            "fingerprint": fingerprint,
+            "file": if to_stdout { None } else { Some(out) },
+            // With --out -, the hand-in itself (encrypted: nothing in it is secret).
+            "hand_in": if to_stdout { Some(&armored) } else { None },
+            "signed_by": key.fingerprint(),
+        }),
+    );
+    if to_stdout {
+        eprint!("{text}");
+        report.on_stderr = false;
+    }
+    Ok(report)
+}
+
+fn clean(s: &str) -> String {
+    crate::text::clean(s).into_owned()
+}
+
+fn from_words(from: &From) -> String {
+    match from {
+        From::Pinned(p) => format!("pinned in {}", p.display()),
+        From::Given(p) => format!("given with --pubkey {}", p.display()),
+        From::StoreUnpinned(p) => format!(
+            "NOT pinned: the key of your copy of the store, {}",
+            p.display()
+        ),
+    }
+}
+
+/// Reads a request file, or stdin for `-`.
+fn read_request(path: &Path) -> Result<Request> {
+    let bytes = if path.as_os_str() == "-" {
+        use std::io::Read;
+        let mut buf = Vec::with_capacity(handin::MAX_TEXT as usize + 1);
+        std::io::stdin()
+            .take(handin::MAX_TEXT)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::Io(format!("cannot read the request from stdin: {e}")))?;
+        buf
+    } else {
+        read_limited(path, handin::MAX_TEXT)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    Error::Usage(format!("request file {} does not exist", path.display()))
+                }
+                _ => Error::io("read the request", path, e),
+            })?
+            .to_vec()
+    };
+    Request::from_armor(&String::from_utf8_lossy(&bytes))
+        .map_err(|r| Error::Refused(format!("request {}: {r}", path.display())))
+}
+
+/// The key to check the request with: `--pubkey`; else the pin of the request's store
+/// and environment in the trust file (with the key the request carries, which must be
+/// the pinned one); else the custodian's own copy of the store, with a warning (an
+/// error when the trust file was given explicitly).
+fn request_key(
+    ctx: &Context,
+    request: &Request,
+    pubkey: Option<&Path>,
+    what: &str,
+) -> Result<(PublicKey, From)> {
+    if let Some(p) = pubkey {
+        return Ok((crate::trust::read_pubkey(p)?, From::Given(p.to_path_buf())));
+    }
+    if let Some(pinned) = ctx.trust.pin_by_id(&request.store, &request.env)? {
+        let carried = request
+            .public_key()
+            .map_err(|r| Error::Refused(format!("{what}: {r}")))?;
+        if carried.fingerprint() != pinned.pin.signing_key {
+            return Err(Error::Refused(format!(
+                "{what} is NOT signed by environment '{}''s key: {} pins {}, and the request comes with key {}; do not hand in your share, and tell your security team",
+                clean(&request.env),
+                pinned.source.display(),
+                pinned.pin.signing_key,
+                carried.fingerprint()
+            )));
+        }
+        return Ok((carried, From::Pinned(pinned.source)));
+    }
+    let store = Store::open(&ctx.store).ok().filter(|s| {
+        s.config().store_id.as_deref() == Some(request.store.as_str())
+            && s.env(&request.env).is_ok()
+    });
+    let Some(store) = store else {
+        return Err(Error::Refused(format!(
+            "{what}: environment '{}' of store {} is not pinned in {}, and {} is not a copy of that store: zeroth cannot tell who signed the request; pin the environment's key (the operator's 'zeroth trust export --env {} --key-only', appended to your trust file) or give --pubkey FILE with a key you got from a trusted source",
+            clean(&request.env),
+            clean(&request.store),
+            ctx.trust.path().display(),
+            ctx.store.display(),
+            clean(&request.env)
+        )));
+    };
+    let (key, _) = ctx.trust.env_key(&store, &request.env, None)?;
+    Ok((key, From::StoreUnpinned(store.root().to_path_buf())))
+}
+
+/// Checks the custodian's share against the request: seal, environment, set,
+/// threshold, custodian and the commitment the signed request holds for them.
+fn check_share(request: &Request, share: &Share) -> std::result::Result<String, String> {
+    if share.seal != request.seal || share.env != request.env {
+        return Err(format!(
+            "it is a share of seal '{}' ({}), and the request is for '{}' ({}): this request does not ask for this share",
+            share.seal,
+            share.env,
+            clean(&request.seal),
+            clean(&request.env)
+        ));
+    }
+    let seal_id: [u8; 16] = hex::decode(&request.seal_id)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or("the request's seal id is not 32 hex digits")?;
+    if !share.payload.binding.names(&seal_id, request.set) {
+        return Err(format!(
+            "it is not a share of set {} of '{}', the set the request collects{}",
+            request.set,
+            clean(&request.seal),
+            if request.purpose.ends_with("-confirm") {
+                " (a confirmation takes the NEW shares)"
+            } else {
+                " (an old set, replaced by a rekey, or another seal of that name)"
+            }
+        ));
+    }
+    if share.payload.threshold != request.threshold {
+        return Err(format!(
+            "it says threshold {} but the request says {}",
+            share.payload.threshold, request.threshold
+        ));
+    }
+    let x = share.payload.point.x;
+    let owner = request
+        .custodians
+        .iter()
+        .find(|c| c.x == x)
+        .ok_or_else(|| format!("it is share number {x}, which the request's set does not have"))?;
+    if owner.name != share.custodian {
+        return Err(format!(
+            "its header names '{}' but share {x} belongs to '{}'",
+            share.custodian, owner.name
+        ));
+    }
+    let c = commitment(&seal_id, request.set, &share.payload.point);
+    if hex::encode(c) != owner.commitment {
+        return Err(format!(
+            "it does not match the commitment the signed request holds for '{}': it is corrupt, forged, or of another seal",
+            owner.name
+        ));
+    }
+    Ok(owner.name.clone())
+}
+
+/// What the custodian's own copy of the store says of the request's record, if they
+/// have one: informative, since the request's commitments are signed by the HSM.
+fn own_record(ctx: &Context, request: &Request, key: &PublicKey) -> String {
+    let Ok(store) = Store::open(&ctx.store) else {
+        return String::new();
+    };
+    if store.config().store_id.as_deref() != Some(request.store.as_str()) {
+        return String::new();
+    }
+    let Ok(record) = store.read_record(&request.seal) else {
+        return String::new();
+    };
+    if super::verify_record_with(&store, &record, key).is_err() {
+        return format!(
+            " (your copy of the store, {}, has a record of '{}' that does not verify: ignored)",
+            store.root().display(),
+            clean(&request.seal)
+        );
+    }
+    let fp = record
+        .signed_bytes()
+        .map(|b| crate::audit::fingerprint(&b))
+        .unwrap_or_default();
+    if fp == request.record {
+        ", the record your copy of the store holds".to_string()
+    } else {
+        format!(" (your copy of the store holds another version of the record, {fp}: pull it)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn purposes_are_named() {
+        for p in [
+            "unseal",
+            "drill",
+            "rekey",
+            "rotate",
+            "rekey-confirm",
+            "rotate-confirm",
+            "vault-unseal",
+        ] {
+            assert!(!super::super::remote::purpose_words(p).contains("does not know"));
+        }
+    }
+}
