@@ -128,6 +128,10 @@ run() {
     avg=$((timed > 0 ? total_ms / timed : 300))
     ((avg < 50)) && avg=50
     delay=$((RANDOM % avg))
+    # The copy of SoftHSM's token file is taken before the ceremony starts: taken
+    # after, it would eat into the delay (the kill landing after the ceremony ended)
+    # and could copy a file the ceremony is rewriting.
+    ((kill_it)) && softhsm_keep
     start=$(date +%s%N)
     if [[ -n "$stdin_data" ]]; then
         printf '%s' "$stdin_data" | "$bin" "$@" >"$work/out/stdout" 2>"$work/out/stderr" &
@@ -137,7 +141,6 @@ run() {
     pid=$!
     if ((kill_it)); then
         attempts=$((attempts + 1))
-        softhsm_keep
         sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
         kill -9 "$pid" 2>/dev/null || true
     fi
