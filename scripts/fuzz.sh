@@ -60,6 +60,8 @@ if [[ "${ZEROTH_FUZZ_TOOLCHAIN:-}" != stable ]] && rustup run nightly rustc --ve
     toolchain=(+nightly)
     flags+=(-Zsanitizer=address)
     how="nightly toolchain, AddressSanitizer"
+elif [[ "${ZEROTH_FUZZ_TOOLCHAIN:-}" == stable ]]; then
+    how="stable toolchain as ZEROTH_FUZZ_TOOLCHAIN asks, coverage instrumentation without a sanitizer"
 else
     how="stable toolchain, coverage instrumentation without a sanitizer (no nightly toolchain installed)"
 fi
