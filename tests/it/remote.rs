@@ -1314,3 +1314,56 @@ fn a_store_busy_after_the_collection_loses_neither_shares_nor_the_close() {
     assert_eq!(close.len(), 1, "{:?}", fx.log_lines("prod"));
     fx.audit_verify().ok();
 }
+
+#[test]
+fn share_send_names_the_store_and_checks_its_output_before_asking() {
+    let fx = Fixture::sealed();
+    let request = fx.path().join("r.request");
+    let op = remote_unseal(
+        &fx,
+        &request,
+        &fx.path().join("inbox"),
+        &fx.path().join("c"),
+        &[],
+    );
+    wait_for(&request, &op);
+    op.signal(rustix::process::Signal::INT);
+    assert_eq!(op.wait().code, 130);
+    let store_id = decode(&std::fs::read_to_string(&request).unwrap())["store"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // alice's copy of the store is another store (another id): she is warned.
+    let alice = home(&fx, "alice", true, true);
+    let config = alice.dir.join("store").join("zeroth.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(&store_id));
+    std::fs::write(
+        &config,
+        text.replace(&store_id, "0123456789abcdef0123456789abcdef"),
+    )
+    .unwrap();
+    let run = alice.send(&request, &fx.path().join("a.hand-in"), &[]).ok();
+    assert!(
+        run.stderr.contains(&format!(
+            "store:      {store_id} (its key is the one pinned for it in"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("WARNING: your copy of the store")
+            && run
+                .stderr
+                .contains("is another store (store id 0123456789abcdef0123456789abcdef"),
+        "{}",
+        run.stderr
+    );
+    // The output is checked before the custodian is asked anything.
+    let bob = home(&fx, "bob", true, false);
+    let there = fx.path().join("there.hand-in");
+    std::fs::write(&there, "mine").unwrap();
+    bob.send_args(&request, &bob.share, &there, &[], &[])
+        .fails(3, &["there.hand-in already exists"]);
+    assert_eq!(std::fs::read_to_string(&there).unwrap(), "mine");
+}
