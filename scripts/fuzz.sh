@@ -33,7 +33,7 @@ while (($#)); do
     esac
 done
 if ((${#targets[@]} == 0)); then
-    targets=(share_armor share_payload share_line seal_record log config)
+    targets=(share_armor share_payload share_line seal_record log config handin)
 fi
 
 ensure_cargo
@@ -95,6 +95,7 @@ seed() {
         log) { cat tests/vectors/store/logs/prod.jsonl; printf '\0'
             cat tests/vectors/store/logs/prod.head; } >"$work/seeds/$target/vector" ;;
         config) cp tests/vectors/store/zeroth.toml "$work/seeds/$target/" ;;
+        handin) cp fuzz/seeds/handin/* "$work/seeds/$target/" ;;
     esac
 }
 

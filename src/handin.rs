@@ -165,8 +165,8 @@ impl Request {
     }
 
     /// The short form of the ceremony id people read out: its first 8 characters.
-    pub fn short_id(&self) -> &str {
-        &self.ceremony[..8.min(self.ceremony.len())]
+    pub fn short_id(&self) -> String {
+        short(&self.ceremony)
     }
 
     /// The request as armored text: informative headers, then the signed JSON in base64.
@@ -188,15 +188,19 @@ impl Request {
     /// is the truth.
     pub fn from_armor(text: &str) -> std::result::Result<Request, String> {
         let (_, body) = dearmor(text, REQUEST_BEGIN, REQUEST_END, "request")?;
-        let request: Request = serde_json::from_slice(&body)
-            .map_err(|e| format!("its content is not a zeroth request ({e})"))?;
+        let request: Request = serde_json::from_slice(&body).map_err(|e| {
+            format!(
+                "its content is not a zeroth request ({})",
+                crate::text::clean(&e.to_string())
+            )
+        })?;
         if request.format != REQUEST_FORMAT {
             return Err(format!(
                 "it is a request of format {}, which this zeroth does not read (it reads {REQUEST_FORMAT}): update zeroth",
                 request.format
             ));
         }
-        if request.ceremony.len() != 32 || hex::decode(&request.ceremony).is_err() {
+        if !is_ceremony_id(&request.ceremony) {
             return Err("its ceremony id is not 32 hex digits".into());
         }
         Ok(request)
@@ -247,14 +251,33 @@ impl HandIn {
                 .map(|(_, v)| v.clone())
                 .ok_or_else(|| format!("its header has no '{k}:' line"))
         };
+        let ceremony = get("Ceremony")?;
+        if !is_ceremony_id(&ceremony) {
+            return Err(format!(
+                "its 'Ceremony:' header is not a ceremony id (32 hex digits, as the request's): '{}'",
+                crate::text::clean(&ceremony)
+            ));
+        }
         Ok(HandIn {
-            ceremony: get("Ceremony")?,
+            ceremony,
             seal: get("Seal")?,
             env: get("Environment")?,
             custodian: get("Custodian")?,
             ciphertext,
         })
     }
+}
+
+/// Returns true if and only if `s` is a ceremony id: 32 hex digits (ASCII, so its first
+/// 8 characters can be sliced off as its short form).
+pub fn is_ceremony_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The short form of a ceremony id people read out: its first 8 characters (by
+/// characters, never by bytes, so any text is safe here).
+pub fn short(s: &str) -> String {
+    s.chars().take(8).collect()
 }
 
 /// The fingerprint of a hand-in whose age ciphertext is `ciphertext`.
@@ -425,6 +448,17 @@ pub struct RemoteLog {
     /// Custodians whose shares were entered in the room (a mixed quorum).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub in_room: Vec<String>,
+    /// Refused hand-ins beyond the first [`MAX_REFUSED_KEPT`], counted and not kept (a
+    /// flooded channel cannot make one log entry grow without bound).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused_not_kept: u64,
+}
+
+/// How many refused hand-ins a collection keeps in its log entry; the rest are counted.
+pub const MAX_REFUSED_KEPT: usize = 100;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One hand-in as the log keeps it.
@@ -537,6 +571,23 @@ fn dearmor(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_ceremony_header_that_is_not_an_id_is_refused_not_sliced() {
+        let h = HandIn {
+            ceremony: "0123456789abcdef0123456789abcdef".into(),
+            seal: "s".into(),
+            env: "e".into(),
+            custodian: "c".into(),
+            ciphertext: vec![1, 2, 3],
+        };
+        let text = h.to_armor();
+        assert!(HandIn::from_armor(&text).is_ok());
+        let euro = text.replace("0123456789abcdef0123456789abcdef", "€€€€€€€€€€€");
+        let err = HandIn::from_armor(&euro).unwrap_err();
+        assert!(err.contains("not a ceremony id"), "{err}");
+        assert_eq!(short("€€€€€€€€€€€"), "€€€€€€€€");
+    }
+
     fn sample() -> Request {
         Request {
             format: REQUEST_FORMAT,
@@ -598,7 +649,7 @@ mod tests {
     #[test]
     fn a_hand_in_keeps_its_fingerprint_whatever_the_channel_does_to_its_lines() {
         let h = HandIn {
-            ceremony: "c".into(),
+            ceremony: "0123456789abcdef0123456789abcdef".into(),
             seal: "s".into(),
             env: "e".into(),
             custodian: "bob".into(),

@@ -489,12 +489,29 @@ pub fn exists_error(path: &Path) -> Error {
     ))
 }
 
+/// The least this process waits for the store lock from now on, in milliseconds (0:
+/// no floor); see [`wait_at_least`].
+static LOCK_WAIT_FLOOR_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// From now on, every wait for the store lock in this process lasts at least `wait`:
+/// after a remote collection, whose shares would be lost to a store busy for a moment,
+/// the ceremony waits longer for the lock than one started at the terminal.
+pub fn wait_at_least(wait: Duration) {
+    LOCK_WAIT_FLOOR_MS.fetch_max(
+        u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        std::sync::atomic::Ordering::SeqCst,
+    );
+}
+
 fn lock_wait() -> Duration {
-    std::env::var("ZEROTH_LOCK_WAIT_MS")
+    let wait = std::env::var("ZEROTH_LOCK_WAIT_MS")
         .ok()
         .and_then(|v| v.parse().ok())
         .map(Duration::from_millis)
-        .unwrap_or(DEFAULT_LOCK_WAIT)
+        .unwrap_or(DEFAULT_LOCK_WAIT);
+    wait.max(Duration::from_millis(
+        LOCK_WAIT_FLOOR_MS.load(std::sync::atomic::Ordering::SeqCst),
+    ))
 }
 
 /// Opens `<root>/.lock` (never through a symbolic link) and takes it, waiting at most

@@ -62,8 +62,9 @@ struct Watch {
 /// signal do what it would have done (end the process). What a ceremony made meanwhile
 /// is then what a crash leaves: no record, and a key `zeroth cleanup` lists. It stays
 /// for the life of the process (signal-hook cannot give a signal its default handler
-/// back), so it is started only by ceremonies that show shares, none of which ignores
-/// those signals (as `vault root` does while its command runs).
+/// back), so it is started only by ceremonies that show shares or collect them remotely
+/// ([`watch_signals`]), none of which ignores those signals (as `vault root` does while
+/// its command runs).
 fn watch() -> Option<&'static Watch> {
     static WATCH: OnceLock<Option<Watch>> = OnceLock::new();
     WATCH
@@ -97,6 +98,14 @@ fn watch() -> Option<&'static Watch> {
             })
         })
         .as_ref()
+}
+
+/// Starts the signal watcher ([`watch`]) now, before any secret is shown: a remote
+/// collection hands its signals over to it when it ends, so that a signal during the
+/// ceremony that follows does what it does in every ceremony (a share on screen is
+/// cleared first, then the signal ends zeroth). Returns false if it cannot be started.
+pub fn watch_signals() -> bool {
+    watch().is_some()
 }
 
 /// Home, erase the screen, erase the scrollback (xterm's E3, which most terminal

@@ -480,6 +480,16 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
                     ),
                 );
             }
+            if r.refused_not_kept > 0 {
+                item(
+                    "Hand-ins refused and not kept",
+                    format!(
+                        "{} more (the entry keeps the first {} refused)",
+                        r.refused_not_kept,
+                        crate::handin::MAX_REFUSED_KEPT
+                    ),
+                );
+            }
         }
         for r in &e.rejected {
             item(

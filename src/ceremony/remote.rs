@@ -28,7 +28,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
@@ -47,6 +47,84 @@ use crate::terminal::Tty;
 
 /// How often the watched files and directories are looked at.
 const TICK: Duration = Duration::from_millis(200);
+
+/// The most lines a hand-in pasted at the terminal may have (one zeroth writes has a
+/// few dozen, however a channel re-wraps it): a paste without its END line is refused
+/// past this, or past [`handin::MAX_TEXT`].
+const MAX_PASTE_LINES: usize = 400;
+
+/// The error of a collection stopped by a signal, if one came: named, so a SIGTERM sent
+/// by a service manager is not reported as a Ctrl-C.
+fn stopped(stop: &AtomicUsize) -> Option<Error> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let name = match stop.load(Ordering::SeqCst) {
+        0 => return None,
+        s if s == SIGINT as usize => "SIGINT (Ctrl-C)",
+        s if s == SIGTERM as usize => "SIGTERM",
+        s if s == SIGHUP as usize => "SIGHUP (the terminal hung up)",
+        _ => "a signal",
+    };
+    Some(Error::Interrupted(format!("stopped by {name}")))
+}
+
+/// What a directory entry that is not a regular file is, and why it is not read.
+fn not_a_file(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let what = if t.is_symlink() {
+        "a symbolic link, and zeroth reads a hand-in only from a regular file, never through a link; put the hand-in file itself there"
+    } else if t.is_dir() {
+        "a folder; hand-ins are read from the files of the watched folder itself"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    format!("it is {what}")
+}
+
+/// Reads a hand-in file: opened without following a symbolic link and without blocking
+/// (a FIFO is not waited on), only a regular file (as the opened file says, so one
+/// swapped for a link after it was looked at is refused too), and at most
+/// [`handin::MAX_TEXT`] bytes. The reason it is not read, otherwise.
+fn read_hand_in_file(path: &Path) -> std::result::Result<Zeroizing<String>, String> {
+    use std::io::Read;
+    let fd = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::RDONLY
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::NONBLOCK
+            | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| {
+        if e == rustix::io::Errno::LOOP {
+            "it is a symbolic link, and zeroth reads a hand-in only from a regular file, never through a link; put the hand-in file itself there".to_string()
+        } else {
+            format!("it cannot be opened: {}", std::io::Error::from(e))
+        }
+    })?;
+    let file = std::fs::File::from(fd);
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("it cannot be read: {e}"))?;
+    if !meta.is_file() {
+        return Err(not_a_file(&meta));
+    }
+    let mut bytes = Zeroizing::new(Vec::with_capacity(handin::MAX_TEXT as usize + 1));
+    file.take(handin::MAX_TEXT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("it cannot be read: {e}"))?;
+    if bytes.len() as u64 > handin::MAX_TEXT {
+        return Err(format!(
+            "it is larger than {} KiB, which no hand-in is",
+            handin::MAX_TEXT / 1024
+        ));
+    }
+    Ok(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
+}
 
 /// The `--remote` options of a ceremony.
 #[derive(Debug, Clone, Default)]
@@ -259,16 +337,21 @@ pub fn collect_checked(
     );
     let (target, request, room_accepted) = g.finish(&mut draft, result)?;
 
-    let mut waiter = Waiter::new(
+    // From here on the request is out and logged: whatever ends the collection without
+    // its ceremony is logged as its close.
+    let record = target.record.clone();
+    let mut waiter = match Waiter::new(
         &request,
         identity,
         target,
         &keys,
         room_accepted,
         purpose == Purpose::Drill,
-    )?;
-    announce(&request, &request_path, opts, &waiter)?;
-    let ended = waiter.wait(opts);
+    ) {
+        Ok(w) => w,
+        Err(e) => return Err(close(ctx, &record, operation, &request, None, e)),
+    };
+    let ended = announce(&request, &request_path, opts, &waiter).and_then(|()| waiter.wait(opts));
     // The key is gone before anything else happens, whatever ended the collection.
     waiter.wipe();
     match ended {
@@ -279,38 +362,86 @@ pub fn collect_checked(
                 names(&waiter.accepted),
                 purpose.event()
             ));
+            // The shares are lost if the ceremony finds the store busy for a moment
+            // (another ceremony's quick look at it): it waits longer for the lock.
+            crate::store::wait_at_least(AFTER_COLLECTION_LOCK_WAIT);
             Ok(waiter.collected())
         }
-        Err(e) => {
-            let record = waiter.target.record.clone();
-            let e = e.map_message(|m| {
+        Err(e) => Err(close(ctx, &record, operation, &request, Some(&waiter), e)),
+    }
+}
+
+/// How long the store lock is waited for once a collection has ended: its shares (or
+/// the record of its close) would otherwise be lost to a store busy for a moment.
+const AFTER_COLLECTION_LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// Logs the end of a collection without its ceremony (`remote-close`, refused) and
+/// returns the error that ended it, told as the collection's end. The store lock is
+/// waited for longer than a ceremony waits ([`AFTER_COLLECTION_LOCK_WAIT`]); should it
+/// stay busy even so, the error that ended the collection is still the one returned,
+/// saying the close could not be logged.
+fn close(
+    ctx: &Context,
+    record: &SealRecord,
+    operation: Option<&str>,
+    request: &Request,
+    waiter: Option<&Waiter<'_>>,
+    e: Error,
+) -> Error {
+    let (have, threshold) = match waiter {
+        Some(w) => (w.accepted.len(), w.threshold),
+        None => (0, usize::from(request.threshold)),
+    };
+    let accepted = waiter.map(|w| names(&w.accepted)).unwrap_or_default();
+    let e = e.map_message(|m| {
+        format!(
+            "the remote collection {} ended without the ceremony: {m} ({have} of {threshold} shares in{}); its key is wiped, and no hand-in of it opens anything any more",
+            request.short_id(),
+            if accepted.is_empty() {
+                String::new()
+            } else {
+                format!(": {accepted}")
+            }
+        )
+    });
+    crate::store::wait_at_least(AFTER_COLLECTION_LOCK_WAIT);
+    let g = match Guard::begin(ctx) {
+        Ok(g) => g,
+        Err(busy) => {
+            let why = busy.to_string();
+            return e.map_message(|m| {
                 format!(
-                    "the remote collection {} ended without the ceremony: {m} ({} of {} shares in{}); its key is wiped, and no hand-in of it opens anything any more",
-                    request.short_id(),
-                    waiter.accepted.len(),
-                    waiter.threshold,
-                    if waiter.accepted.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", names(&waiter.accepted))
-                    }
+                    "{m}; and its close could not be logged (remote-close): {why}; `zeroth audit report` shows its request without an end"
                 )
             });
-            let g = Guard::begin(ctx)?;
-            let mut draft = Draft::new("remote-close");
-            if g.store().env(&record.env).is_ok() {
-                draft.seal(&record);
-            }
-            draft.operation = operation.map(str::to_string);
-            draft.custodians = waiter
-                .accepted
-                .iter()
-                .map(|a| a.custodian.clone())
-                .collect();
-            draft.rejected = waiter.refused.clone();
-            draft.remote = Some(waiter.log.clone());
-            g.finish(&mut draft, Err(e))
         }
+    };
+    let mut draft = Draft::new("remote-close");
+    if g.store().env(&record.env).is_ok() {
+        draft.seal(record);
+    }
+    draft.operation = operation.map(str::to_string);
+    let log = match waiter {
+        Some(w) => {
+            draft.custodians = w.accepted.iter().map(|a| a.custodian.clone()).collect();
+            draft.rejected = w.refused.clone();
+            w.log.clone()
+        }
+        None => RemoteLog {
+            ceremony: request.ceremony.clone(),
+            purpose: request.purpose.clone(),
+            request: request.fingerprint().unwrap_or_default(),
+            recipient: request.recipient.clone(),
+            expires: request.expires.clone(),
+            hand_ins: Vec::new(),
+            in_room: Vec::new(),
+            refused_not_kept: 0,
+        },
+    };
+    draft.remote = Some(log);
+    match g.finish::<()>(&mut draft, Err(e)) {
+        Err(e) => e,
+        Ok(()) => Error::Refused("the remote collection ended without the ceremony".into()),
     }
 }
 
@@ -446,6 +577,7 @@ fn open(
             expires: request.expires.clone(),
             hand_ins: Vec::new(),
             in_room: Vec::new(),
+            refused_not_kept: 0,
         });
         draft.detail = format!(
             "remote collection {} opened for {} of '{}' (set {}, {} of {}): request written to {}, hand-ins encrypted to {} until {}",
@@ -604,6 +736,8 @@ struct Waiter<'k> {
     /// is the same at two looks in a row, so one still being written (copied into a
     /// watched folder, not renamed there) is not read half-way.
     settling: BTreeMap<PathBuf, Seen>,
+    /// Files and folders reported as not read, each reported once.
+    reported: BTreeSet<PathBuf>,
     tty: Option<Tty>,
 }
 
@@ -632,6 +766,7 @@ impl<'k> Waiter<'k> {
                 expires: request.expires.clone(),
                 hand_ins: Vec::new(),
                 in_room,
+                refused_not_kept: 0,
             },
             request: request.clone(),
             request_fp,
@@ -645,6 +780,7 @@ impl<'k> Waiter<'k> {
             fingerprints: BTreeSet::new(),
             files: BTreeMap::new(),
             settling: BTreeMap::new(),
+            reported: BTreeSet::new(),
             tty,
         })
     }
@@ -716,27 +852,47 @@ impl<'k> Waiter<'k> {
     }
 
     /// Waits for hand-ins until the collection is done, expires, or is stopped.
+    ///
+    /// While it waits, SIGINT, SIGTERM and SIGHUP stop it (its key is wiped and the stop
+    /// logged). Once it is over, they are handed to the terminal module's watcher
+    /// ([`crate::terminal::watch_signals`]), so a signal during the ceremony that follows
+    /// does what it does in every ceremony: a share on screen is cleared, then the signal
+    /// ends zeroth.
     fn wait(&mut self, opts: &RemoteOpts) -> Result<()> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let stop = Arc::new(AtomicBool::new(false));
-        // While the collection runs, a signal asks it to stop (its key is wiped and the
-        // stop logged); once it is over, a signal does what it always did.
-        let over = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicUsize::new(0));
+        let mut ids = Vec::new();
+        let mut registered = Ok(());
         for sig in [SIGINT, SIGTERM, SIGHUP] {
-            signal_hook::flag::register_conditional_default(sig, Arc::clone(&over))
-                .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
-                .map_err(|e| Error::Io(format!("cannot watch for signals: {e}")))?;
+            match signal_hook::flag::register_usize(sig, Arc::clone(&stop), sig as usize) {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    registered = Err(Error::Io(format!("cannot watch for signals: {e}")));
+                    break;
+                }
+            }
         }
-        let result = self.wait_loop(opts, &stop);
-        over.store(true, Ordering::SeqCst);
+        let result = registered.and_then(|()| self.wait_loop(opts, &stop));
+        // The watcher first, then our flags go: there is no moment without a handler
+        // that ends zeroth on these signals.
+        crate::terminal::watch_signals();
+        for id in ids {
+            signal_hook::low_level::unregister(id);
+        }
+        if result.is_ok() {
+            // A signal that came after the last look still stops the collection.
+            if let Some(e) = stopped(&stop) {
+                return Err(e);
+            }
+        }
         result
     }
 
-    fn wait_loop(&mut self, opts: &RemoteOpts, stop: &AtomicBool) -> Result<()> {
+    fn wait_loop(&mut self, opts: &RemoteOpts, stop: &AtomicUsize) -> Result<()> {
         self.progress();
         loop {
-            if stop.load(Ordering::SeqCst) {
-                return Err(Error::Interrupted("stopped by a signal (Ctrl-C)".into()));
+            if let Some(e) = stopped(stop) {
+                return Err(e);
             }
             if self.done() {
                 return Ok(());
@@ -771,10 +927,22 @@ impl<'k> Waiter<'k> {
                 }
             };
             if ready {
-                if let Some(end) = self.terminal()? {
+                if let Some(end) = self.terminal(stop)? {
                     return end;
                 }
             }
+        }
+    }
+
+    /// Reports `path` once (not again at every look): a file or folder that cannot be
+    /// read, or is not one zeroth reads a hand-in from.
+    fn problem(&mut self, path: &Path, why: &str) {
+        if self.reported.insert(path.to_path_buf()) {
+            self.say(&format!(
+                "  {}: not read: {}\n",
+                crate::text::clean(&path.display().to_string()),
+                crate::text::clean(why)
+            ));
         }
     }
 
@@ -791,10 +959,27 @@ impl<'k> Waiter<'k> {
     ) -> Vec<(PathBuf, &'static str, Zeroizing<String>)> {
         let mut candidates: Vec<(PathBuf, &'static str)> = Vec::new();
         for dir in &opts.watch {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                continue;
+            let entries = match std::fs::read_dir(dir) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.problem(
+                        dir,
+                        &format!(
+                            "the folder cannot be read ({e}): no hand-in in it is seen until it can"
+                        ),
+                    );
+                    continue;
+                }
             };
-            let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            let mut paths: Vec<PathBuf> = Vec::new();
+            for entry in entries {
+                match entry {
+                    Ok(e) => paths.push(e.path()),
+                    Err(e) => {
+                        self.problem(dir, &format!("an entry of the folder cannot be read ({e})"))
+                    }
+                }
+            }
             paths.sort();
             for p in paths {
                 let name = p
@@ -816,10 +1001,18 @@ impl<'k> Waiter<'k> {
         }
         let mut out = Vec::new();
         for (path, via) in candidates {
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
+            // The entry itself, never what a link points to.
+            let meta = match std::fs::symlink_metadata(&path) {
+                Ok(m) => m,
+                // A --hand-in file not there yet, or a file gone since the listing.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    self.problem(&path, &e.to_string());
+                    continue;
+                }
             };
             if !meta.is_file() {
+                self.problem(&path, &not_a_file(&meta));
                 continue;
             }
             let seen = Seen {
@@ -835,9 +1028,13 @@ impl<'k> Waiter<'k> {
                 continue;
             }
             self.settling.remove(&path);
-            let text = match crate::recipient::read_limited(&path, handin::MAX_TEXT) {
-                Ok(b) => Zeroizing::new(String::from_utf8_lossy(&b).into_owned()),
-                Err(_) => continue,
+            let text = match read_hand_in_file(&path) {
+                Ok(t) => t,
+                Err(why) => {
+                    self.files.insert(path.clone(), seen);
+                    self.problem(&path, &why);
+                    continue;
+                }
             };
             let partial =
                 text.contains(handin::HAND_IN_BEGIN) && !text.contains(handin::HAND_IN_END);
@@ -855,7 +1052,7 @@ impl<'k> Waiter<'k> {
     /// Deals with one line entered at the terminal: a pasted hand-in, the path of a
     /// hand-in file, a share of a custodian in the room, or Enter alone. Returns
     /// `Some` when the collection ends here.
-    fn terminal(&mut self) -> Result<Option<Result<()>>> {
+    fn terminal(&mut self, stop: &AtomicUsize) -> Result<Option<Result<()>>> {
         let Some(tty) = self.tty.as_mut() else {
             return Ok(None);
         };
@@ -872,13 +1069,47 @@ impl<'k> Waiter<'k> {
         }
         if first == handin::HAND_IN_BEGIN {
             let mut text = Zeroizing::new(format!("{first}\n"));
-            loop {
+            let mut lines = 1;
+            // The paste ends at its END line. One without (cut short, or not a hand-in)
+            // is refused once it passes a hand-in's size, and dropped when the collection
+            // is stopped or expires meanwhile: the terminal is read only when a whole line
+            // is there, so neither waits on it.
+            let cut = loop {
+                if stop.load(Ordering::SeqCst) != 0 || clock::now()? > self.expires {
+                    break Some("it was not finished when the collection ended");
+                }
+                if !tty.line_ready(TICK)? {
+                    continue;
+                }
                 let l = tty.read_hidden()?;
+                lines += 1;
+                if lines > MAX_PASTE_LINES || text.len() + l.len() >= handin::MAX_TEXT as usize {
+                    // The rest of the paste, if it is still coming, is not read as shares.
+                    let mut more = 0;
+                    while more < MAX_PASTE_LINES && tty.line_ready(TICK)? {
+                        let l = tty.read_hidden()?;
+                        more += 1;
+                        if l.trim() == handin::HAND_IN_END {
+                            break;
+                        }
+                    }
+                    break Some("it has no END line within a hand-in's size");
+                }
                 text.push_str(l.trim());
                 text.push('\n');
                 if l.trim() == handin::HAND_IN_END {
-                    break;
+                    break None;
                 }
+            };
+            if let Some(why) = cut {
+                drop(text);
+                self.say(&format!(
+                    "  the pasted hand-in was not read: {why} ({} lines or {} KiB at most, ending with '{}'); paste it again whole\n",
+                    MAX_PASTE_LINES,
+                    handin::MAX_TEXT / 1024,
+                    handin::HAND_IN_END
+                ));
+                return Ok(None);
             }
             let now = clock::now()?;
             self.hand_in(&text, "terminal", crate::ceremony::collect::SOURCE, now);
@@ -889,10 +1120,14 @@ impl<'k> Waiter<'k> {
                 Some(rest) => format!("{}/{rest}", std::env::var("HOME").unwrap_or_default()),
                 None => first.clone(),
             });
-            let text = match crate::recipient::read_limited(&path, handin::MAX_TEXT) {
-                Ok(b) => Zeroizing::new(String::from_utf8_lossy(&b).into_owned()),
-                Err(e) => {
-                    self.say(&format!("  {}: {e}\n", path.display()));
+            let text = match read_hand_in_file(&path) {
+                Ok(t) => t,
+                Err(why) => {
+                    self.say(&format!(
+                        "  {}: not read: {}\n",
+                        crate::text::clean(&path.display().to_string()),
+                        crate::text::clean(&why)
+                    ));
                     return Ok(None);
                 }
             };
@@ -937,6 +1172,9 @@ impl<'k> Waiter<'k> {
     /// fingerprint and saying why.
     fn hand_in(&mut self, text: &str, via: &'static str, source: &str, now: time::OffsetDateTime) {
         let received = clock::format(now);
+        // A file name (or anything else from a channel) cannot drive the terminal, nor
+        // reach the log as it is.
+        let source = crate::text::clean(source).into_owned();
         let parsed = HandIn::from_armor(text);
         let fingerprint = match &parsed {
             Ok(h) => h.fingerprint(),
@@ -945,11 +1183,16 @@ impl<'k> Waiter<'k> {
         if self.fingerprints.contains(&fingerprint) {
             self.say(&format!(
                 "  hand-in {} ({via}: {source}) is in already\n",
-                &fingerprint[..fingerprint.len().min(23)]
+                fingerprint.chars().take(23).collect::<String>()
             ));
             return;
         }
-        let outcome = self.check_hand_in(parsed, now);
+        let outcome = self.check_hand_in(parsed, now).map_err(|(c, r)| {
+            (
+                c.map(|c| crate::text::clean(&c).into_owned()),
+                crate::text::clean(&r).into_owned(),
+            )
+        });
         let (custodian, result) = match outcome {
             Ok((custodian, share)) => {
                 self.fingerprints.insert(fingerprint.clone());
@@ -962,7 +1205,7 @@ impl<'k> Waiter<'k> {
             }
             Err((custodian, reason)) => (custodian, Some(reason)),
         };
-        let short = &fingerprint[..fingerprint.len().min(23)];
+        let short: String = fingerprint.chars().take(23).collect();
         match &result {
             None => {
                 let who = custodian.clone().unwrap_or_default();
@@ -978,22 +1221,34 @@ impl<'k> Waiter<'k> {
                         .map(|c| format!(" from {c}"))
                         .unwrap_or_default()
                 ));
-                self.refused.push(RejectedShare {
-                    custodian: custodian.clone(),
-                    file: format!("hand-in {fingerprint} ({via}: {source})"),
-                    reason: reason.clone(),
-                });
             }
+        }
+        let refused = result.is_some();
+        if refused && self.refused.len() >= handin::MAX_REFUSED_KEPT {
+            // A flooded channel cannot make the log entry grow without bound: past the
+            // first refusals, the rest are counted.
+            if self.log.refused_not_kept == 0 {
+                self.say(&format!(
+                    "  (more than {} hand-ins refused: the log keeps the first {} and counts the rest)\n",
+                    handin::MAX_REFUSED_KEPT,
+                    handin::MAX_REFUSED_KEPT
+                ));
+            }
+            self.log.refused_not_kept += 1;
+            self.progress();
+            return;
+        }
+        if let Some(reason) = &result {
+            self.refused.push(RejectedShare {
+                custodian: custodian.clone(),
+                file: format!("hand-in {fingerprint} ({via}: {source})"),
+                reason: reason.clone(),
+            });
         }
         self.log.hand_ins.push(HandInLog {
             fingerprint,
             custodian,
-            outcome: if result.is_none() {
-                "accepted"
-            } else {
-                "refused"
-            }
-            .into(),
+            outcome: if refused { "refused" } else { "accepted" }.into(),
             reason: result,
             received,
             via: via.into(),
@@ -1014,7 +1269,7 @@ impl<'k> Waiter<'k> {
                 claimed,
                 format!(
                     "it is for ceremony {}…, not this one ({}…): a hand-in is good for one ceremony only; ask {} to hand in again with this ceremony's request",
-                    &h.ceremony[..8.min(h.ceremony.len())],
+                    handin::short(&h.ceremony),
                     self.request.short_id(),
                     crate::text::clean(&h.custodian)
                 ),
@@ -1063,7 +1318,7 @@ impl<'k> Waiter<'k> {
                 format!(
                     "its header names custodian '{}' but it was made by '{}': the header was edited",
                     crate::text::clean(&h.custodian),
-                    inner.custodian
+                    crate::text::clean(&inner.custodian)
                 ),
             ));
         }
@@ -1080,7 +1335,7 @@ impl<'k> Waiter<'k> {
                 Some(custodian.clone()),
                 format!(
                     "it was made by '{}' but holds the share of '{custodian}'",
-                    inner.custodian
+                    crate::text::clean(&inner.custodian)
                 ),
             ));
         }

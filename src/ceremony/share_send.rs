@@ -54,7 +54,7 @@ enum From {
 pub fn run(ctx: &Context, args: &SendArgs) -> Result<Report> {
     crate::recipient::check_share_files(std::slice::from_ref(&args.share))?;
     let request = read_request(&args.request)?;
-    let what = format!("request {}", args.request.display());
+    let what = format!("request {}", clean(&args.request.display().to_string()));
     let (key, from) = request_key(ctx, &request, args.pubkey.as_deref(), &what)?;
     if !request.verifies_with(&key) {
         return Err(Error::Refused(format!(
@@ -76,21 +76,42 @@ pub fn run(ctx: &Context, args: &SendArgs) -> Result<Report> {
 
     let keys = Keyring::load(&args.identities)?;
     let text = read_share(&args.share, &keys)?;
-    let share = Share::from_armor(&text)
-        .map_err(|r| Error::Refused(format!("share file {}: {r}", args.share.display())))?;
-    let custodian = check_share(&request, &share).map_err(|r| {
+    let share = Share::from_armor(&text).map_err(|r| {
         Error::Refused(format!(
-            "share file {}: {r}; no hand-in was written",
-            args.share.display()
+            "share file {}: {}",
+            args.share.display(),
+            clean(&r)
         ))
     })?;
-    let copy = own_record(ctx, &request, &key);
+    let custodian = check_share(&request, &share).map_err(|r| {
+        Error::Refused(format!(
+            "share file {}: {}; no hand-in was written",
+            args.share.display(),
+            clean(&r)
+        ))
+    })?;
+    let (copy, other_store) = own_record(ctx, &request, &key);
+    // Where the hand-in goes is checked before the custodian is asked: a file there
+    // already is never written over, and they are not made to authorise for nothing.
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "{}.{custodian}.{}.hand-in",
+            request.seal,
+            request.short_id()
+        ))
+    });
+    let to_stdout = out.as_os_str() == "-";
+    if !to_stdout && out.symlink_metadata().is_ok() {
+        return Err(crate::store::exists_error(&out));
+    }
 
     let minutes = (expires - now).whole_minutes();
     let summary = format!(
-        "zeroth: request {} — check it before you hand in your share\n  ceremony:   {}\n  for:        {}\n  seal:       '{}' ({}), owner {}: {}\n  quorum:     any {} of {} (version {}, set {}): {}\n  record:     {}{}\n  operator:   {} on {}, {}\n  expires:    {} (in {} minute{})\n  signed by:  {} ({})\n  your share: {custodian}, share {} of {}: it matches the commitment the signed request holds for you\n",
+        "zeroth: request {} — check it before you hand in your share\n  ceremony:   {}\n  store:      {} ({})\n  for:        {}\n  seal:       '{}' ({}), owner {}: {}\n  quorum:     any {} of {} (version {}, set {}): {}\n  record:     {}{}\n  operator:   {} on {}, {}\n  expires:    {} (in {} minute{})\n  signed by:  {} ({})\n  your share: {custodian}, share {} of {}: it matches the commitment the signed request holds for you\n",
         request.short_id(),
         request.ceremony,
+        clean(&request.store),
+        store_words(&from),
         super::remote::purpose_words(&request.purpose),
         clean(&request.seal),
         clean(&request.env),
@@ -119,7 +140,7 @@ pub fn run(ctx: &Context, args: &SendArgs) -> Result<Report> {
         share.payload.point.x,
         request.custodians.len(),
     );
-    eprint!("{summary}");
+    eprint!("{summary}{other_store}");
     if !args.yes {
         super::confirm_on_terminal(
             &format!(
@@ -158,14 +179,6 @@ pub fn run(ctx: &Context, args: &SendArgs) -> Result<Report> {
     };
     let fingerprint = hand_in.fingerprint();
     let armored = hand_in.to_armor();
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!(
-            "{}.{custodian}.{}.hand-in",
-            request.seal,
-            request.short_id()
-        ))
-    });
-    let to_stdout = out.as_os_str() == "-";
     if !to_stdout {
         crate::store::write_new_secret(&out, armored.as_bytes())?;
     }
@@ -210,6 +223,18 @@ fn clean(s: &str) -> String {
     crate::text::clean(s).into_owned()
 }
 
+/// Where the key that checks the request came from, for the request's store id.
+fn store_words(from: &From) -> String {
+    match from {
+        From::Pinned(p) => format!("its key is the one pinned for it in {}", p.display()),
+        From::Given(p) => format!("its key is the one given with --pubkey {}", p.display()),
+        From::StoreUnpinned(p) => format!(
+            "its key is NOT pinned: it is the one in your copy of the store, {}",
+            p.display()
+        ),
+    }
+}
+
 fn from_words(from: &From) -> String {
     match from {
         From::Pinned(p) => format!("pinned in {}", p.display()),
@@ -241,8 +266,13 @@ fn read_request(path: &Path) -> Result<Request> {
             })?
             .to_vec()
     };
-    Request::from_armor(&String::from_utf8_lossy(&bytes))
-        .map_err(|r| Error::Refused(format!("request {}: {r}", path.display())))
+    Request::from_armor(&String::from_utf8_lossy(&bytes)).map_err(|r| {
+        Error::Refused(format!(
+            "request {}: {}",
+            clean(&path.display().to_string()),
+            clean(&r)
+        ))
+    })
 }
 
 /// The key to check the request with: `--pubkey`; else the pin of the request's store
@@ -297,8 +327,8 @@ fn check_share(request: &Request, share: &Share) -> std::result::Result<String, 
     if share.seal != request.seal || share.env != request.env {
         return Err(format!(
             "it is a share of seal '{}' ({}), and the request is for '{}' ({}): this request does not ask for this share",
-            share.seal,
-            share.env,
+            clean(&share.seal),
+            clean(&share.env),
             clean(&request.seal),
             clean(&request.env)
         ));
@@ -334,47 +364,61 @@ fn check_share(request: &Request, share: &Share) -> std::result::Result<String, 
     if owner.name != share.custodian {
         return Err(format!(
             "its header names '{}' but share {x} belongs to '{}'",
-            share.custodian, owner.name
+            clean(&share.custodian),
+            clean(&owner.name)
         ));
     }
     let c = commitment(&seal_id, request.set, &share.payload.point);
     if hex::encode(c) != owner.commitment {
         return Err(format!(
             "it does not match the commitment the signed request holds for '{}': it is corrupt, forged, or of another seal",
-            owner.name
+            clean(&owner.name)
         ));
     }
     Ok(owner.name.clone())
 }
 
 /// What the custodian's own copy of the store says of the request's record, if they
-/// have one: informative, since the request's commitments are signed by the HSM.
-fn own_record(ctx: &Context, request: &Request, key: &PublicKey) -> String {
+/// have one: informative, since the request's commitments are signed by the HSM. And a
+/// warning when their copy is another store than the request's (another store id).
+fn own_record(ctx: &Context, request: &Request, key: &PublicKey) -> (String, String) {
     let Ok(store) = Store::open(&ctx.store) else {
-        return String::new();
+        return (String::new(), String::new());
     };
     if store.config().store_id.as_deref() != Some(request.store.as_str()) {
-        return String::new();
+        return (
+            String::new(),
+            format!(
+                "  WARNING: your copy of the store, {}, is another store (store id {}, and the request is for store {}): it says nothing of this request; check you were sent the request of your own team's store\n",
+                store.root().display(),
+                clean(store.config().store_id.as_deref().unwrap_or("none")),
+                clean(&request.store)
+            ),
+        );
     }
     let Ok(record) = store.read_record(&request.seal) else {
-        return String::new();
+        return (String::new(), String::new());
     };
     if super::verify_record_with(&store, &record, key).is_err() {
-        return format!(
-            " (your copy of the store, {}, has a record of '{}' that does not verify: ignored)",
-            store.root().display(),
-            clean(&request.seal)
+        return (
+            format!(
+                " (your copy of the store, {}, has a record of '{}' that does not verify: ignored)",
+                store.root().display(),
+                clean(&request.seal)
+            ),
+            String::new(),
         );
     }
     let fp = record
         .signed_bytes()
         .map(|b| crate::audit::fingerprint(&b))
         .unwrap_or_default();
-    if fp == request.record {
+    let copy = if fp == request.record {
         ", the record your copy of the store holds".to_string()
     } else {
         format!(" (your copy of the store holds another version of the record, {fp}: pull it)")
-    }
+    };
+    (copy, String::new())
 }
 
 #[cfg(test)]

@@ -49,13 +49,16 @@ pub fn run(ctx: &Context, args: &UnsealArgs) -> Result<Report> {
 /// asked for a hand-in. When every node is unsealed already, or a node is refused (an
 /// auto-unseal seal, someone else's unseal attempt, another server), the answer is no,
 /// and the ceremony runs without a collection to say so and log it; nobody is woken for
-/// nothing. Any other failure here says yes: the collection, then the ceremony, read
-/// everything again under the lock and report it there.
+/// nothing. The record is read and verified under the ceremony guard, as the ceremony
+/// reads it (the lock is let go without a log entry: nothing happened yet). Any other
+/// failure here says yes: the collection, then the ceremony, read everything again
+/// under the lock and report it there.
 pub fn needs_collection(ctx: &Context, args: &UnsealArgs) -> bool {
     let check = || -> Result<bool> {
-        let store = crate::store::Store::open(&ctx.store)?;
+        let g = Guard::begin(ctx)?;
+        let store = g.store();
         let record = store.read_record(&args.seal)?;
-        verify_record(ctx, &store, &record, None)?;
+        verify_record(ctx, store, &record, None)?;
         let binding = key_binding(&record)?.clone();
         for endpoint in args.server.endpoints(Some(&binding.addr))? {
             let vault = Vault::new(&endpoint, None)?;

@@ -167,6 +167,19 @@ impl Home {
         out: &Path,
         env: &[(&str, &str)],
     ) -> Run {
+        self.send_args(request, share, out, &["--yes"], env)
+    }
+
+    /// `zeroth --json share send REQUEST --share SHARE --out OUT EXTRA…` as the
+    /// custodian.
+    pub(crate) fn send_args(
+        &self,
+        request: &Path,
+        share: &Path,
+        out: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Run {
         let mut c = Command::new(env!("CARGO_BIN_EXE_zeroth"));
         c.args(["--json", "share", "send"])
             .arg(request)
@@ -174,7 +187,7 @@ impl Home {
             .arg(share)
             .arg("--out")
             .arg(out)
-            .arg("--yes")
+            .args(extra)
             .current_dir(&self.dir)
             .env("XDG_CONFIG_HOME", self.dir.join("config"))
             .env("ZEROTH_STORE", self.dir.join("store"))
@@ -1110,4 +1123,247 @@ fn rekey_and_rotate_take_hand_ins_at_both_steps() {
         .ok();
     assert_eq!(std::fs::read(&credential).unwrap(), room.stdout);
     fx.audit_verify().ok();
+}
+
+/// Takes the store's lock as another ceremony would, until the file is dropped.
+fn hold_lock(fx: &Fixture) -> std::fs::File {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(fx.store().join(".lock"))
+        .unwrap();
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    f
+}
+
+#[test]
+fn what_a_channel_drops_in_the_watched_folder_is_refused_by_name() {
+    let fx = Fixture::sealed();
+    let homes: Vec<Home> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|w| home(&fx, w, true, false))
+        .collect();
+    let request = fx.path().join("r.request");
+    let inbox = fx.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    // A --hand-in path that turns out to be a folder.
+    let folder = fx.path().join("a-folder.hand-in");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut args = os(&["unseal", "vault-root", "--remote", "--request"]);
+    args.push(request.clone().into());
+    args.push("--watch".into());
+    args.push(inbox.clone().into());
+    args.push("--hand-in".into());
+    args.push(folder.clone().into());
+    args.push("--output".into());
+    args.push(fx.path().join("credential").into());
+    let op = Background::start(&fx, &args, &[]);
+    wait_for(&request, &op);
+    let kept = fx.path().join("alice.hand-in");
+    homes[0].send(&request, &kept, &[]).ok();
+    let alice = std::fs::read_to_string(&kept).unwrap();
+    let id = alice
+        .lines()
+        .find_map(|l| l.strip_prefix("Ceremony: "))
+        .unwrap()
+        .to_string();
+
+    // A link planted to a secret of the operator's: never followed, never fingerprinted.
+    let secret = fx.path().join("operator-pin");
+    std::fs::write(&secret, "123456\n").unwrap();
+    std::os::unix::fs::symlink(&secret, inbox.join("a-planted.hand-in")).unwrap();
+    // A Ceremony header that is not an id (multi-byte characters): refused, no panic.
+    std::fs::write(
+        inbox.join("b-euro.hand-in"),
+        alice.replace(&format!("Ceremony: {id}"), "Ceremony: €€€€€€€€€€€€"),
+    )
+    .unwrap();
+    // Escapes in a file name and in a Custodian header reach neither screen nor log.
+    std::fs::write(
+        inbox.join("c-\u{1b}]0;owned\u{7}.hand-in"),
+        alice
+            .replace(&id, &"0".repeat(32))
+            .replace("Custodian: alice", "Custodian: al\u{1b}[2Jice"),
+    )
+    .unwrap();
+    // A folder inside the watched one.
+    std::fs::create_dir_all(inbox.join("d-sub")).unwrap();
+    // A flood: more refusals than one entry keeps.
+    for i in 0..105 {
+        std::fs::write(
+            inbox.join(format!("junk-{i:03}.hand-in")),
+            format!("not a hand-in {i}\n"),
+        )
+        .unwrap();
+    }
+    wait_says(&op, "more than 100 hand-ins refused");
+    wait_says(&op, "a-planted.hand-in: not read: it is a symbolic link");
+    for (i, h) in homes.iter().enumerate() {
+        h.send(&request, &inbox.join(format!("zz-{i}.hand-in")), &[])
+            .ok();
+    }
+    let done = op.wait();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let said = &done.stderr;
+    assert!(
+        !said.contains('\u{1b}'),
+        "an escape reached the screen: {said}"
+    );
+    assert!(said.contains("c-\\u{1b}]0;owned\\u{7}.hand-in"), "{said}");
+    assert!(said.contains("from al\\u{1b}[2Jice"), "{said}");
+    assert!(
+        said.contains("its 'Ceremony:' header is not a ceremony id (32 hex digits"),
+        "{said}"
+    );
+    // Each is reported once, however many looks there were.
+    for (what, why) in [
+        ("a-planted.hand-in", "it is a symbolic link"),
+        ("d-sub", "it is a folder"),
+        ("a-folder.hand-in", "it is a folder"),
+    ] {
+        assert_eq!(
+            said.matches(&format!("{what}: not read: {why}")).count(),
+            1,
+            "{what}: {said}"
+        );
+    }
+    let entry = entries(&fx, "unseal").remove(0);
+    let log = serde_json::to_string(&entry).unwrap();
+    assert!(!log.contains("a-planted"), "the link was read: {log}");
+    assert!(!log.contains('\u{1b}'), "{log}");
+    let hand_ins = entry["remote"]["hand_ins"].as_array().unwrap();
+    let refused = hand_ins
+        .iter()
+        .filter(|h| h["outcome"] == "refused")
+        .count();
+    assert_eq!(refused, 100, "{log}");
+    assert_eq!(entry["remote"]["refused_not_kept"], 7, "{log}");
+    assert_eq!(entry["rejected"].as_array().unwrap().len(), 100);
+    assert_eq!(
+        hand_ins
+            .iter()
+            .filter(|h| h["outcome"] == "accepted")
+            .count(),
+        3
+    );
+    fx.audit_verify().ok();
+    let report = fx
+        .zeroth()
+        .args(["audit", "report", "vault-root"])
+        .run()
+        .ok()
+        .stdout_str();
+    assert!(
+        report.contains("7 more (the entry keeps the first 100 refused)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_store_busy_after_the_collection_loses_neither_shares_nor_the_close() {
+    let fx = Fixture::sealed();
+    let homes: Vec<Home> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|w| home(&fx, w, true, false))
+        .collect();
+    // A ceremony waits 300 ms for a busy store here; one after a collection waits longer.
+    let wait: &[(&str, OsString)] = &[("ZEROTH_LOCK_WAIT_MS", "300".into())];
+    let request = fx.path().join("r.request");
+    let inbox = fx.path().join("inbox");
+    let out = fx.path().join("credential");
+    let op = remote_unseal(&fx, &request, &inbox, &out, wait);
+    wait_for(&request, &op);
+    let lock = hold_lock(&fx);
+    for (i, h) in homes.iter().enumerate() {
+        h.send(&request, &inbox.join(format!("{i}.hand-in")), &[])
+            .ok();
+    }
+    wait_says(&op, "the collection is closed and its key wiped");
+    // Busy for longer than a ceremony would wait.
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(lock);
+    let done = op.wait();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert!(out.exists());
+    assert_eq!(entries(&fx, "unseal").len(), 1);
+
+    // Stopped by a SIGTERM while the store is busy: the close is logged once the store
+    // is free, and the signal is named.
+    let second = fx.path().join("second.request");
+    let op = remote_unseal(
+        &fx,
+        &second,
+        &fx.path().join("inbox2"),
+        &fx.path().join("c2"),
+        wait,
+    );
+    wait_for(&second, &op);
+    let lock = hold_lock(&fx);
+    op.signal(rustix::process::Signal::TERM);
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(lock);
+    let done = op.wait();
+    assert_eq!(done.code, 130, "{}", done.stderr);
+    assert!(
+        done.stderr.contains("stopped by SIGTERM"),
+        "{}",
+        done.stderr
+    );
+    assert!(!done.stderr.contains("Ctrl-C"), "{}", done.stderr);
+    let close = entries(&fx, "remote-close");
+    assert_eq!(close.len(), 1, "{:?}", fx.log_lines("prod"));
+    fx.audit_verify().ok();
+}
+
+#[test]
+fn share_send_names_the_store_and_checks_its_output_before_asking() {
+    let fx = Fixture::sealed();
+    let request = fx.path().join("r.request");
+    let op = remote_unseal(
+        &fx,
+        &request,
+        &fx.path().join("inbox"),
+        &fx.path().join("c"),
+        &[],
+    );
+    wait_for(&request, &op);
+    op.signal(rustix::process::Signal::INT);
+    assert_eq!(op.wait().code, 130);
+    let store_id = decode(&std::fs::read_to_string(&request).unwrap())["store"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // alice's copy of the store is another store (another id): she is warned.
+    let alice = home(&fx, "alice", true, true);
+    let config = alice.dir.join("store").join("zeroth.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(&store_id));
+    std::fs::write(
+        &config,
+        text.replace(&store_id, "0123456789abcdef0123456789abcdef"),
+    )
+    .unwrap();
+    let run = alice.send(&request, &fx.path().join("a.hand-in"), &[]).ok();
+    assert!(
+        run.stderr.contains(&format!(
+            "store:      {store_id} (its key is the one pinned for it in"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("WARNING: your copy of the store")
+            && run
+                .stderr
+                .contains("is another store (store id 0123456789abcdef0123456789abcdef"),
+        "{}",
+        run.stderr
+    );
+    // The output is checked before the custodian is asked anything.
+    let bob = home(&fx, "bob", true, false);
+    let there = fx.path().join("there.hand-in");
+    std::fs::write(&there, "mine").unwrap();
+    bob.send_args(&request, &bob.share, &there, &[], &[])
+        .fails(3, &["there.hand-in already exists"]);
+    assert_eq!(std::fs::read_to_string(&there).unwrap(), "mine");
 }

@@ -1055,3 +1055,89 @@ fn a_remote_collection_on_a_terminal_takes_pasted_hand_ins_and_shares_in_the_roo
         .collect();
     assert_eq!(via, [("bob", "terminal"), ("carol", "file")]);
 }
+
+#[test]
+fn a_pasted_hand_in_without_its_end_is_refused_and_the_collection_goes_on() {
+    let fx = Fixture::sealed();
+    let request = fx.path().join("r.request");
+    let mut c = fx.command();
+    c.env("NO_COLOR", "1")
+        .args(["unseal", "vault-root", "--remote", "--request"])
+        .arg(&request)
+        .arg("--output")
+        .arg(fx.path().join("credential"));
+    let mut pty = Pty::spawn(c);
+    pty.expect("progress: 0 of 3 shares in");
+    // A paste cut short (its END line lost), then more text: it is refused once it is
+    // longer than any hand-in, and what follows it is not read as a share.
+    pty.line("-----BEGIN ZEROTH HAND-IN-----");
+    for _ in 0..450 {
+        pty.line("QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB");
+    }
+    pty.expect("the pasted hand-in was not read: it has no END line within a hand-in's size");
+    // The collection still takes hand-ins.
+    let bob = crate::remote::home(&fx, "bob", true, false);
+    let sent = bob.send(&request, Path::new("-"), &[]).ok();
+    let v: serde_json::Value = serde_json::from_slice(&sent.stdout).unwrap();
+    for line in v["hand_in"].as_str().unwrap().lines() {
+        pty.line(line);
+    }
+    pty.expect("from bob (terminal: (terminal)) accepted");
+    pty.expect("progress: 1 of 3 shares in");
+    // A paste begun and never finished does not hold off a stop.
+    pty.line("-----BEGIN ZEROTH HAND-IN-----");
+    pty.line("QUFB");
+    pty.session
+        .process_mut()
+        .signal(rexpect::process::Signal::SIGTERM)
+        .unwrap();
+    pty.expect("stopped by SIGTERM");
+    let (code, seen) = pty.exit_code();
+    assert_eq!(code, 130, "{seen}");
+    let close = crate::remote::entries(&fx, "remote-close");
+    assert_eq!(close.len(), 1);
+}
+
+#[test]
+fn after_a_remote_collection_a_signal_still_clears_a_share_on_screen() {
+    let fx = Fixture::sealed();
+    let request = fx.path().join("r.request");
+    let inbox = fx.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let mut c = fx.command();
+    c.env("NO_COLOR", "1")
+        .args(["rotate", "vault-root", "--remote", "--request"])
+        .arg(&request)
+        .arg("--watch")
+        .arg(&inbox);
+    let mut pty = Pty::spawn(c);
+    pty.expect("progress: 0 of 3 shares in");
+    for w in ["alice", "bob", "carol"] {
+        crate::remote::home(&fx, w, true, false)
+            .send(&request, &inbox.join(format!("{w}.hand-in")), &[])
+            .ok();
+    }
+    pty.expect("the collection is closed and its key wiped");
+    // The new set is dealt on this terminal: a signal while a share is on screen clears
+    // it before zeroth ends, as in any ceremony.
+    pty.expect("alice: press Enter to see your share.");
+    pty.line("");
+    let armor =
+        copied(&pty.expect_re(r"-----BEGIN ZEROTH SHARE-----[\s\S]*?-----END ZEROTH SHARE-----"));
+    pty.expect("Press Enter once you have recorded it");
+    pty.session
+        .process_mut()
+        .signal(rexpect::process::Signal::SIGTERM)
+        .unwrap();
+    match pty.session.exp_eof() {
+        Ok(rest) => pty.seen.push_str(&rest),
+        Err(e) => panic!("waiting for the end: {e}\n{}", pty.seen),
+    }
+    match pty.session.process().wait() {
+        Ok(WaitStatus::Signaled(_, s, _)) => {
+            assert_eq!(s, rexpect::process::Signal::SIGTERM)
+        }
+        other => panic!("zeroth ended with {other:?}\n{}", pty.seen),
+    }
+    share_cleared(&pty.seen, &armor);
+}
