@@ -67,6 +67,43 @@ fn stopped(stop: &AtomicUsize) -> Option<Error> {
     Some(Error::Interrupted(format!("stopped by {name}")))
 }
 
+/// SIGINT, SIGTERM and SIGHUP, watched while a collection is open: each sets `stop`
+/// (to the signal's number) instead of ending zeroth, so the collection ends with its
+/// key wiped and its close logged. When dropped, the signals are handed to the terminal
+/// module's watcher ([`crate::terminal::watch_signals`]) first, then these flags go: a
+/// signal during the ceremony that follows does what it does in every ceremony (a share
+/// on screen is cleared, then the signal ends zeroth), and there is no moment without a
+/// handler that does one or the other.
+struct StopFlags {
+    stop: Arc<AtomicUsize>,
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl StopFlags {
+    fn register() -> Result<StopFlags> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut flags = StopFlags {
+            stop: Arc::new(AtomicUsize::new(0)),
+            ids: Vec::new(),
+        };
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            let id = signal_hook::flag::register_usize(sig, Arc::clone(&flags.stop), sig as usize)
+                .map_err(|e| Error::Io(format!("cannot watch for signals: {e}")))?;
+            flags.ids.push(id);
+        }
+        Ok(flags)
+    }
+}
+
+impl Drop for StopFlags {
+    fn drop(&mut self) {
+        crate::terminal::watch_signals();
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
 /// What a directory entry that is not a regular file is, and why it is not read.
 fn not_a_file(meta: &std::fs::Metadata) -> String {
     use std::os::unix::fs::FileTypeExt;
@@ -306,6 +343,11 @@ pub fn collect_checked(
         ));
     }
     let keys = Keyring::load(identities)?;
+    // The signals that stop a collection are watched before its request exists: a
+    // SIGTERM that comes once the request is written (or while it is being written and
+    // logged) stops the collection with its close logged, never kills zeroth with the
+    // request out and no end to it.
+    let flags = StopFlags::register()?;
     let ceremony = hex::encode(random_id()?);
     let request_path = opts
         .request
@@ -351,7 +393,10 @@ pub fn collect_checked(
         Ok(w) => w,
         Err(e) => return Err(close(ctx, &record, operation, &request, None, e)),
     };
-    let ended = announce(&request, &request_path, opts, &waiter).and_then(|()| waiter.wait(opts));
+    let ended = announce(&request, &request_path, opts, &waiter)
+        .and_then(|()| waiter.wait(opts, &flags.stop));
+    // The signals go back to the terminal module's watcher for the ceremony that follows.
+    drop(flags);
     // The key is gone before anything else happens, whatever ended the collection.
     waiter.wipe();
     match ended {
@@ -851,41 +896,15 @@ impl<'k> Waiter<'k> {
         self.say(&line);
     }
 
-    /// Waits for hand-ins until the collection is done, expires, or is stopped.
-    ///
-    /// While it waits, SIGINT, SIGTERM and SIGHUP stop it (its key is wiped and the stop
-    /// logged). Once it is over, they are handed to the terminal module's watcher
-    /// ([`crate::terminal::watch_signals`]), so a signal during the ceremony that follows
-    /// does what it does in every ceremony: a share on screen is cleared, then the signal
-    /// ends zeroth.
-    fn wait(&mut self, opts: &RemoteOpts) -> Result<()> {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let stop = Arc::new(AtomicUsize::new(0));
-        let mut ids = Vec::new();
-        let mut registered = Ok(());
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            match signal_hook::flag::register_usize(sig, Arc::clone(&stop), sig as usize) {
-                Ok(id) => ids.push(id),
-                Err(e) => {
-                    registered = Err(Error::Io(format!("cannot watch for signals: {e}")));
-                    break;
-                }
-            }
+    /// Waits for hand-ins until the collection is done, expires, or is stopped by one of
+    /// the signals `stop` records ([`StopFlags`]).
+    fn wait(&mut self, opts: &RemoteOpts, stop: &AtomicUsize) -> Result<()> {
+        self.wait_loop(opts, stop)?;
+        // A signal that came after the last look still stops the collection.
+        match stopped(stop) {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        let result = registered.and_then(|()| self.wait_loop(opts, &stop));
-        // The watcher first, then our flags go: there is no moment without a handler
-        // that ends zeroth on these signals.
-        crate::terminal::watch_signals();
-        for id in ids {
-            signal_hook::low_level::unregister(id);
-        }
-        if result.is_ok() {
-            // A signal that came after the last look still stops the collection.
-            if let Some(e) = stopped(&stop) {
-                return Err(e);
-            }
-        }
-        result
     }
 
     fn wait_loop(&mut self, opts: &RemoteOpts, stop: &AtomicUsize) -> Result<()> {
