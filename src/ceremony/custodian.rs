@@ -22,6 +22,44 @@ use crate::recipient::Recipient;
 use crate::settings::{self, Settings};
 use crate::store::Store;
 
+/// Signs a change to custodian `name` into the approved settings of `env`, in a session
+/// on its token (logged through `draft`): the approved settings as they verify against
+/// the pinned key (none yet: an empty set), with `change` made to `name`'s entry and
+/// nothing else of `zeroth.toml`. Refused while the approved settings do not verify.
+/// Used by `custodian add` and `custodian offboard`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn sign_change(
+    ctx: &Context,
+    g: &Guard,
+    env: &str,
+    now: &str,
+    by: &str,
+    draft: &mut Draft,
+    name: &str,
+    change: impl FnOnce(&mut crate::store::CustodianConfig),
+) -> Result<()> {
+    let store = g.store();
+    let (key, _) = ctx.trust.env_key(store, env, None)?;
+    let eff = settings::effective(store, env, &key);
+    if let Some(p) = &eff.problem {
+        return Err(Error::Refused(p.clone()));
+    }
+    with_env_session(g, env, &[], draft, |session, signer, draft| {
+        let mut s = eff.approved.clone().unwrap_or_else(|| Settings {
+            policy: Default::default(),
+            custodians: Default::default(),
+            ..Settings::proposed(store, env, now)
+        });
+        change(s.custodians.entry(name.to_string()).or_default());
+        s.approved = now.to_string();
+        s.approved_by = by.to_string();
+        signer.sign_settings(session, store, &mut s)?;
+        settings::write(store, &s)?;
+        draft.record = Some(s.fingerprint());
+        Ok(())
+    })
+}
+
 /// Adds custodian `name` with `recipient` (or none: plain shares), or with `replace`
 /// changes the recipient of one the store has.
 pub fn add(
@@ -107,27 +145,9 @@ pub fn add(
             "custodian '{name}' added, recipient {}",
             fingerprint(name, canonical.as_deref())
         );
-        let signed = (|| {
-            let (key, _) = ctx.trust.env_key(store, env, None)?;
-            let eff = settings::effective(store, env, &key);
-            if let Some(p) = &eff.problem {
-                return Err(Error::Refused(p.clone()));
-            }
-            with_env_session(&g, env, &[], &mut draft, |session, signer, draft| {
-                let mut s = eff.approved.clone().unwrap_or_else(|| Settings {
-                    policy: Default::default(),
-                    custodians: Default::default(),
-                    ..Settings::proposed(store, env, &now)
-                });
-                s.custodians.entry(name.to_string()).or_default().recipient = canonical.clone();
-                s.approved = now.clone();
-                s.approved_by = by.clone();
-                signer.sign_settings(session, store, &mut s)?;
-                settings::write(store, &s)?;
-                draft.record = Some(s.fingerprint());
-                Ok(())
-            })
-        })();
+        let signed = sign_change(ctx, &g, env, &now, &by, &mut draft, name, |c| {
+            c.recipient = canonical.clone();
+        });
         match signed {
             Ok(()) => signed_in.push(env.clone()),
             Err(e) => {

@@ -10,12 +10,12 @@
 
 use serde_json::json;
 
-use super::{Context, Guard, Report, log_event, with_env_session};
+use super::{Context, Guard, Report, log_event};
 use crate::audit::{self, Draft};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::names::{NameKind, check};
-use crate::settings::{self, Settings};
+use crate::settings;
 
 /// Marks `name` as offboarded.
 pub fn run(ctx: &Context, name: &str) -> Result<Report> {
@@ -98,29 +98,11 @@ pub fn run(ctx: &Context, name: &str) -> Result<Report> {
         }
         // Signed into the environment's approved settings: the approved ones with this
         // offboarding added, nothing else of zeroth.toml.
-        let signed = (|| {
-            let (key, _) = ctx.trust.env_key(store, env, None)?;
-            let eff = settings::effective(store, env, &key);
-            if let Some(p) = &eff.problem {
-                return Err(Error::Refused(p.clone()));
-            }
-            with_env_session(&g, env, &[], &mut draft, |session, signer, draft| {
-                let mut s = eff.approved.clone().unwrap_or_else(|| Settings {
-                    policy: Default::default(),
-                    custodians: Default::default(),
-                    ..Settings::proposed(store, env, &now)
-                });
-                let c = s.custodians.entry(name.to_string()).or_default();
+        let signed =
+            super::custodian::sign_change(ctx, &g, env, &now, &by, &mut draft, name, |c| {
                 c.offboarded = Some(now.clone());
                 c.offboarded_by = Some(by.clone());
-                s.approved = now.clone();
-                s.approved_by = by.clone();
-                signer.sign_settings(session, store, &mut s)?;
-                settings::write(store, &s)?;
-                draft.record = Some(s.fingerprint());
-                Ok(())
-            })
-        })();
+            });
         match signed {
             Ok(()) => signed_in.push(env.to_string()),
             Err(e) => {
