@@ -3,5 +3,6 @@
 //! and as they were first written (known-answer vectors in tests/vectors). No token is
 //! needed: these run once, not once per PKCS#11 module.
 
+mod p256_verify;
 mod roundtrip;
 mod vectors;
