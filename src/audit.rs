@@ -19,7 +19,7 @@
 //! through the chain; until one does, `audit verify` reports the log's tail as unsigned.
 
 use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufRead, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use base64::Engine;
@@ -322,25 +322,37 @@ pub fn host() -> String {
 /// value (`None` for `null`). Returns `None` if the line does not end with a `sig`
 /// member.
 fn split_sig(line: &[u8]) -> Option<(Vec<u8>, Option<String>)> {
+    let (at, _) = sig_member(line)?;
     let text = std::str::from_utf8(line).ok()?;
-    let at = text.rfind(SIG_MEMBER)?;
     let value = text[at + SIG_MEMBER.len()..].strip_suffix('}')?;
     let sig = if value == "null" {
         None
     } else {
-        let inner = value.strip_prefix('"')?.strip_suffix('"')?;
-        if !inner
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
-        {
-            return None;
-        }
-        Some(inner.to_string())
+        Some(value[1..value.len() - 1].to_string())
     };
     let mut message = ENTRY_DOMAIN.to_vec();
     message.extend_from_slice(&line[..at]);
     message.push(b'}');
     Some((message, sig))
+}
+
+/// Where a log line's `sig` member starts, and whether it holds a signature (`false`
+/// for `null`). `None` if the line does not end with a well-formed `sig` member.
+fn sig_member(line: &[u8]) -> Option<(usize, bool)> {
+    let text = std::str::from_utf8(line).ok()?;
+    let at = text.rfind(SIG_MEMBER)?;
+    let value = text[at + SIG_MEMBER.len()..].strip_suffix('}')?;
+    if value == "null" {
+        return Some((at, false));
+    }
+    let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+    if !inner
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+    {
+        return None;
+    }
+    Some((at, true))
 }
 
 /// Reads the last complete line of the log (without its newline), if any, and whether
@@ -438,6 +450,14 @@ fn seq_of(line: &[u8]) -> Option<u64> {
 pub trait LogSigner {
     /// Fingerprint of the signing key.
     fn fingerprint(&self) -> String;
+    /// The public half of the signing key: [`append`] checks with it every entry it is
+    /// about to sign over.
+    fn public_key(&self) -> &PublicKey;
+    /// The (`seq`, `hash`) the token's log anchor of `env` holds, if any: entries up to
+    /// it were checked before it was signed. `None` by default (every entry is checked).
+    fn anchored(&self, _env: &str) -> Result<Option<(u64, String)>> {
+        Ok(None)
+    }
     /// Returns the DER ECDSA-P256-SHA256 signature of `message`.
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
     /// Records (`seq`, `hash`) as the log's head where the store cannot reach it (the
@@ -460,6 +480,14 @@ pub struct Signing<'a> {
 impl LogSigner for Signing<'_> {
     fn fingerprint(&self) -> String {
         self.public.fingerprint()
+    }
+
+    fn public_key(&self) -> &PublicKey {
+        self.public
+    }
+
+    fn anchored(&self, env: &str) -> Result<Option<(u64, String)>> {
+        self.session.log_anchor(env)
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
@@ -543,6 +571,30 @@ pub fn append(
     rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
         .map_err(|e| Error::io("lock the log", &path, e.into()))?;
     let (last, torn) = last_line(&mut file).map_err(|e| Error::io("read the log", &path, e))?;
+    // Nothing is signed over entries nobody checked: every entry since the token's
+    // anchor must verify first (see [`SignatureCheck::Checkpoints`]). Entries that do
+    // not are left as they are, and this one is written unsigned, saying why.
+    let mut unsigned = unsigned;
+    let signing = match signing {
+        Some(s) => {
+            let anchor = s.anchored(&env)?;
+            match tail_problem_in(&mut file, &env, s.public_key(), anchor.as_ref())
+                .map_err(|e| Error::io("read the log", &path, e))?
+            {
+                None => Some(s),
+                Some(problem) => {
+                    eprintln!(
+                        "warning: this entry of the log of '{env}' is not signed: {problem}; run zeroth audit verify --env {env}"
+                    );
+                    unsigned = Some(format!(
+                        "not signed over entries that do not verify: {problem}"
+                    ));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     let (seq, prev) = match &last {
         Some(line) => (seq_of(line).unwrap_or(0) + 1, line_hash(line)),
         None => (1, genesis(&env)),
@@ -757,8 +809,14 @@ pub struct Verification {
     pub path: PathBuf,
     /// Entries read.
     pub entries: u64,
-    /// Entries with a valid signature.
+    /// Signed entries the key vouches for (each verified, or covered by a later
+    /// signature through the chain).
     pub signed: u64,
+    /// Entry signatures verified one by one (one for a clean log checked at its
+    /// checkpoint; every one with `--every-signature` or when the log is damaged).
+    pub checked: u64,
+    /// How signatures were checked.
+    pub check: SignatureCheck,
     /// Entries whose time is earlier than the entry before them.
     pub time_backwards: Vec<u64>,
     /// Unsigned entries covered by a later signed entry.
@@ -782,7 +840,86 @@ impl Verification {
     }
 }
 
-/// Verifies the log of `env` with `key`. Needs no HSM and no PIN.
+/// How verification checks the entries' signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureCheck {
+    /// Every link of the chain, and the signature of the last signed entry: through the
+    /// chain it covers every line before it, byte for byte. This is sound because
+    /// [`append`] signs only after it has verified every entry since the token's log
+    /// anchor, so no signature of this key ever covers a line whose own signature was
+    /// not checked first. On any damage the log is read again with `Every`, so the
+    /// first bad entry is named exactly as a full check names it.
+    Checkpoints,
+    /// Every entry's own signature (`audit verify --every-signature`).
+    Every,
+}
+
+/// What verification says of one entry's signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attested {
+    /// The entry has no signature (it says why).
+    Unsigned,
+    /// Its own signature verifies.
+    Signed,
+    /// Signed, and covered through the chain by a later signature that verifies; its
+    /// own was not checked ([`SignatureCheck::Checkpoints`]).
+    Covered,
+    /// Its signature does not verify.
+    Bad,
+}
+
+impl Attested {
+    /// Returns true if the key vouches for the entry (its signature, or a later one).
+    pub fn vouched(self) -> bool {
+        matches!(self, Attested::Signed | Attested::Covered)
+    }
+}
+
+/// Receives the entries of a log as [`scan`] reads them, in order.
+pub trait Visitor {
+    /// A pass begins: forget what earlier passes gave (a damaged log is read twice).
+    fn start(&mut self);
+    /// One entry of the whole chain, with what its signature is worth.
+    fn entry(&mut self, entry: Entry, attested: Attested);
+    /// One entry after the chain broke (a full pass only): its own signature checked,
+    /// nothing vouched for by the chain. Ignored unless a visitor wants the lines a
+    /// damaged log still holds.
+    fn beyond(&mut self, _entry: Entry, _attested: Attested) {}
+}
+
+/// A visitor that keeps nothing.
+pub struct Ignore;
+
+impl Visitor for Ignore {
+    fn start(&mut self) {}
+    fn entry(&mut self, _: Entry, _: Attested) {}
+}
+
+/// Keeps every entry of the chain and its signature's verdict.
+#[derive(Default)]
+struct Collect {
+    parsed: Vec<Entry>,
+    signatures: Vec<Option<bool>>,
+}
+
+impl Visitor for Collect {
+    fn start(&mut self) {
+        self.parsed.clear();
+        self.signatures.clear();
+    }
+    fn entry(&mut self, entry: Entry, attested: Attested) {
+        self.parsed.push(entry);
+        self.signatures.push(match attested {
+            Attested::Unsigned => None,
+            Attested::Bad => Some(false),
+            Attested::Signed | Attested::Covered => Some(true),
+        });
+    }
+}
+
+/// Verifies the log of `env` with `key`, keeping every entry in `parsed`. Needs no HSM
+/// and no PIN.
 pub fn verify(store: &Store, env: &str, key: &PublicKey) -> Result<Verification> {
     let records: Vec<crate::seal::SealRecord> = store.records()?.into_iter().flatten().collect();
     verify_with(store, env, key, &records)
@@ -795,14 +932,70 @@ pub fn verify_with(
     key: &PublicKey,
     records: &[crate::seal::SealRecord],
 ) -> Result<Verification> {
+    let mut keep = Collect::default();
+    let mut v = scan(
+        store,
+        env,
+        key,
+        records,
+        SignatureCheck::Checkpoints,
+        &mut keep,
+    )?;
+    keep.signatures.resize(v.entries as usize, None);
+    v.parsed = keep.parsed;
+    v.signatures = keep.signatures;
+    Ok(v)
+}
+
+/// Verifies the log of `env` with `key` in one streaming pass, giving each entry to
+/// `visitor`: memory does not grow with the log (`parsed` and `signatures` stay
+/// empty). `records` are the store's records, whose log heads are anchors.
+pub fn scan(
+    store: &Store,
+    env: &str,
+    key: &PublicKey,
+    records: &[crate::seal::SealRecord],
+    check: SignatureCheck,
+    visitor: &mut dyn Visitor,
+) -> Result<Verification> {
+    visitor.start();
+    let (v, again) = pass(store, env, key, records, check, visitor)?;
+    if !again {
+        return Ok(v);
+    }
+    visitor.start();
+    let (v, _) = pass(store, env, key, records, SignatureCheck::Every, visitor)?;
+    Ok(v)
+}
+
+/// Signatures verified together, on every core.
+const BATCH: usize = 4096;
+
+/// Entries of a full pass waiting for their batch's signatures.
+struct Batch {
+    entries: Vec<(Entry, Option<usize>)>,
+    items: Vec<(usize, Vec<u8>, Vec<u8>)>,
+}
+
+/// One pass over the log. Returns the verification and whether a checkpoint pass
+/// found damage and the log must be read again with every signature.
+fn pass(
+    store: &Store,
+    env: &str,
+    key: &PublicKey,
+    records: &[crate::seal::SealRecord],
+    check: SignatureCheck,
+    visitor: &mut dyn Visitor,
+) -> Result<(Verification, bool)> {
     let path = log_path(store, env);
-    let data = read_log(store, env)?;
     let fp = key.fingerprint();
     let mut v = Verification {
         env: env.to_string(),
         path: path.clone(),
         entries: 0,
         signed: 0,
+        checked: 0,
+        check,
         time_backwards: Vec::new(),
         unsigned_covered: Vec::new(),
         key: fp.clone(),
@@ -810,26 +1003,131 @@ pub fn verify_with(
         signatures: Vec::new(),
         parsed: Vec::new(),
     };
-    let mut lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
-    if lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    v.entries = lines.len() as u64;
 
-    // Pass 1: parse, sequence, links, environment. Cheap and in order.
+    // The anchors the end of the log is held to: its signed head, and the heads the
+    // seal records saw. Their lines' hashes are taken on the way.
+    let hp = head_path(store, env);
+    let head = match crate::store::read_regular(&hp) {
+        Ok(bytes) => Some(
+            check_head(&bytes, env, key)
+                .map_err(|why| Error::Refused(format!("{}: {why}", hp.display()))),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io("read", &hp, e)),
+    };
+    let mut anchors: Vec<(LogHead, String)> = Vec::new();
+    if let Some(Ok(h)) = &head {
+        anchors.push((
+            LogHead {
+                seq: h.seq,
+                hash: h.hash.clone(),
+            },
+            format!("its signed head {}", hp.display()),
+        ));
+    }
+    for record in records {
+        if record.env == env {
+            if let Some(h) = &record.log_head {
+                anchors.push((h.clone(), format!("seal record '{}'", record.name)));
+            }
+        }
+    }
+    let mut hash_at: std::collections::HashMap<u64, Option<String>> =
+        anchors.iter().map(|(h, _)| (h.seq, None)).collect();
+
+    let file = match crate::store::open_regular(&path) {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    let mut reader = file.map(|f| std::io::BufReader::with_capacity(1 << 20, f));
+
     let mut chain_damage: Option<(usize, Damage)> = None;
     // Damage that does not break the chain (an unsigned success): the pass goes on, so
     // the entries after it are still read and shown.
     let mut claim_damage: Option<(usize, Damage)> = None;
-    let mut to_check: Vec<(usize, Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut sig_damage: Option<(usize, Damage)> = None;
+    // A line out of sequence: the sequence number expected there, and whether a later
+    // line holds it (reordered) or none does (removed).
+    let mut missing: Option<(usize, u64, u64, bool)> = None;
     let mut prev_hash = genesis(env);
-    let mut unsigned_at: Vec<(usize, u64)> = Vec::new();
+    let mut unsigned_at: Vec<(usize, u64, String)> = Vec::new();
     let mut last_time: Option<time::OffsetDateTime> = None;
-    for (i, line) in lines.iter().enumerate() {
-        let expected = i as u64 + 1;
+    // Checkpoints: the last signed line (its index and bytes). Every: the last line
+    // whose own signature verified.
+    let mut last_signed: Option<(usize, Vec<u8>)> = None;
+    let mut last_valid: Option<usize> = None;
+    let mut batch = Batch {
+        entries: Vec::new(),
+        items: Vec::new(),
+    };
+    let mut line: Vec<u8> = Vec::new();
+    let mut i: usize = 0;
+    // After the chain breaks, a full pass still hands the later entries (the one that
+    // broke it too) to `Visitor::beyond`, each with its own signature checked.
+    let mut beyond = false;
+    let mut broken: Option<Entry> = None;
+    loop {
+        if check == SignatureCheck::Every
+            && !beyond
+            && (chain_damage.is_some() || missing.is_some())
+        {
+            let k = i - 1;
+            flush(
+                key,
+                &mut batch,
+                &mut v,
+                visitor,
+                &mut sig_damage,
+                &mut last_valid,
+                false,
+            );
+            beyond = true;
+            if let Some(entry) = broken.take() {
+                batch.push(entry, &line, k);
+            }
+        }
+        if check == SignatureCheck::Every && batch.items.len() >= BATCH {
+            flush(
+                key,
+                &mut batch,
+                &mut v,
+                visitor,
+                &mut sig_damage,
+                &mut last_valid,
+                beyond,
+            );
+        }
+        let Some(r) = reader.as_mut() else { break };
+        line.clear();
+        let n = r
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io("read", &path, e))?;
+        if n == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        let index = i;
+        i += 1;
+        if let Some((_, expected, _, found)) = &mut missing {
+            if !*found && seq_of(&line) == Some(*expected) {
+                *found = true;
+            }
+        }
+        if chain_damage.is_some() || missing.is_some() {
+            if beyond {
+                if let Ok(entry) = serde_json::from_slice::<Entry>(&line) {
+                    batch.push(entry, &line, index);
+                }
+            }
+            continue;
+        }
+        let expected = index as u64 + 1;
         let damage = |kind, detail: String| {
             Some((
-                i,
+                index,
                 Damage {
                     seq: expected,
                     kind,
@@ -837,39 +1135,20 @@ pub fn verify_with(
                 },
             ))
         };
-        let entry: Entry = match serde_json::from_slice(line) {
+        let entry: Entry = match serde_json::from_slice(&line) {
             Ok(e) => e,
             Err(e) => {
                 chain_damage = damage(
                     DamageKind::Edited,
-                    format!("line {} is not a valid log entry ({e})", i + 1),
+                    format!("line {} is not a valid log entry ({e})", index + 1),
                 );
-                break;
+                continue;
             }
         };
         if entry.seq != expected {
-            let elsewhere = lines.iter().any(|l| seq_of(l) == Some(expected));
-            chain_damage = if entry.seq > expected && !elsewhere {
-                damage(
-                    DamageKind::Removed,
-                    format!(
-                        "entries {expected} to {} are missing: line {} holds entry {}",
-                        entry.seq - 1,
-                        i + 1,
-                        entry.seq
-                    ),
-                )
-            } else {
-                damage(
-                    DamageKind::Reordered,
-                    format!(
-                        "line {} holds entry {} where entry {expected} belongs",
-                        i + 1,
-                        entry.seq
-                    ),
-                )
-            };
-            break;
+            missing = Some((index, expected, entry.seq, false));
+            broken = Some(entry);
+            continue;
         }
         if entry.env != env {
             chain_damage = damage(
@@ -879,11 +1158,12 @@ pub fn verify_with(
                     entry.env
                 ),
             );
-            break;
+            broken = Some(entry);
+            continue;
         }
         if entry.prev != prev_hash {
             chain_damage = Some((
-                i.saturating_sub(1),
+                index.saturating_sub(1),
                 Damage {
                     seq: expected.saturating_sub(1).max(1),
                     kind: DamageKind::Edited,
@@ -893,17 +1173,18 @@ pub fn verify_with(
                     ),
                 },
             ));
-            break;
+            broken = Some(entry);
+            continue;
         }
-        match split_sig(line) {
+        let signed = match sig_member(&line) {
             None => {
                 chain_damage = damage(
                     DamageKind::Edited,
                     format!("entry {expected} does not end with its 'sig' member"),
                 );
-                break;
+                continue;
             }
-            Some((message, Some(sig))) => {
+            Some((_, true)) => {
                 if entry.key.as_deref() != Some(fp.as_str()) {
                     chain_damage = damage(
                         DamageKind::SignedByAnotherKey,
@@ -912,14 +1193,12 @@ pub fn verify_with(
                             entry.key.as_deref().unwrap_or("an unnamed key")
                         ),
                     );
-                    break;
+                    broken = Some(entry);
+                    continue;
                 }
-                let der = base64::engine::general_purpose::STANDARD
-                    .decode(sig)
-                    .unwrap_or_default();
-                to_check.push((i, message, der));
+                true
             }
-            Some((_, None)) => {
+            Some((_, false)) => {
                 if entry.outcome == Outcome::Ok
                     && !may_be_unsigned(&entry.event)
                     && claim_damage.is_none()
@@ -939,43 +1218,85 @@ pub fn verify_with(
                             "entry {expected} has no signature and says no reason: its signature was removed"
                         ),
                     );
-                    break;
+                    broken = Some(entry);
+                    continue;
                 }
-                unsigned_at.push((i, expected));
+                unsigned_at.push((index, expected, entry.unsigned.clone().unwrap_or_default()));
+                false
             }
-        }
+        };
         if let Ok(t) = clock::parse_instant(&entry.time) {
             if last_time.is_some_and(|l| t < l) {
                 v.time_backwards.push(expected);
             }
             last_time = Some(t);
         }
-        prev_hash = line_hash(line);
-        v.parsed.push(entry);
+        prev_hash = line_hash(&line);
+        if let Some(h) = hash_at.get_mut(&expected) {
+            *h = Some(prev_hash.clone());
+        }
+        match check {
+            SignatureCheck::Checkpoints if signed => {
+                let kept = last_signed.get_or_insert_with(|| (index, Vec::new()));
+                kept.0 = index;
+                kept.1.clear();
+                kept.1.extend_from_slice(&line);
+                v.signed += 1;
+                visitor.entry(entry, Attested::Covered);
+            }
+            SignatureCheck::Checkpoints => visitor.entry(entry, Attested::Unsigned),
+            SignatureCheck::Every => batch.push(entry, &line, index),
+        }
+    }
+    flush(
+        key,
+        &mut batch,
+        &mut v,
+        visitor,
+        &mut sig_damage,
+        &mut last_valid,
+        beyond,
+    );
+    v.entries = i as u64;
+    if let Some((index, expected, found_seq, elsewhere)) = missing {
+        let detail = if found_seq > expected && !elsewhere {
+            (
+                DamageKind::Removed,
+                format!(
+                    "entries {expected} to {} are missing: line {} holds entry {found_seq}",
+                    found_seq - 1,
+                    index + 1
+                ),
+            )
+        } else {
+            (
+                DamageKind::Reordered,
+                format!(
+                    "line {} holds entry {found_seq} where entry {expected} belongs",
+                    index + 1
+                ),
+            )
+        };
+        chain_damage = Some((
+            index,
+            Damage {
+                seq: expected,
+                kind: detail.0,
+                detail: detail.1,
+            },
+        ));
     }
 
-    // Pass 2: signatures, on every core; the first failure counts.
-    let limit = chain_damage.as_ref().map(|(i, _)| *i).unwrap_or(usize::MAX);
-    to_check.retain(|(i, _, _)| *i <= limit);
-    let results = verify_parallel(key, &to_check);
-    v.signatures = vec![None; lines.len()];
-    let mut sig_damage: Option<(usize, Damage)> = None;
-    for ((i, _, _), ok) in to_check.iter().zip(&results) {
-        v.signatures[*i] = Some(*ok);
-        if *ok {
-            v.signed += 1;
-        } else if sig_damage.is_none() {
-            sig_damage = Some((
-                *i,
-                Damage {
-                    seq: *i as u64 + 1,
-                    kind: DamageKind::Edited,
-                    detail: format!(
-                        "entry {} does not match its signature: it was changed after it was signed",
-                        i + 1
-                    ),
-                },
-            ));
+    if check == SignatureCheck::Checkpoints {
+        if chain_damage.is_some() || claim_damage.is_some() {
+            return Ok((v, true));
+        }
+        if let Some((index, line)) = &last_signed {
+            v.checked = 1;
+            if !line_verifies(line, key) {
+                return Ok((v, true));
+            }
+            last_valid = Some(*index);
         }
     }
     v.damage = [chain_damage, sig_damage, claim_damage]
@@ -984,57 +1305,32 @@ pub fn verify_with(
         .min_by_key(|(i, _)| *i)
         .map(|(_, d)| d);
     if v.damage.is_some() {
-        return Ok(v);
+        return Ok((v, false));
     }
 
     // The end of the log: its signed head, and the heads seal records saw.
-    let hashes: Vec<String> = lines.iter().map(|l| line_hash(l)).collect();
-    let last = lines.len() as u64;
-    let mut anchors: Vec<(LogHead, String)> = Vec::new();
-    let hp = head_path(store, env);
-    match crate::store::read_regular(&hp) {
-        Ok(bytes) => {
-            let head = check_head(&bytes, env, key)
-                .map_err(|why| Error::Refused(format!("{}: {why}", hp.display())));
-            match head {
-                Ok(h) => anchors.push((
-                    LogHead {
-                        seq: h.seq,
-                        hash: h.hash,
-                    },
-                    format!("its signed head {}", hp.display()),
-                )),
-                Err(e) => {
-                    v.damage = Some(Damage {
-                        seq: last,
-                        kind: DamageKind::Edited,
-                        detail: e.message().to_string(),
-                    });
-                    return Ok(v);
-                }
-            }
+    let last = v.entries;
+    match head {
+        Some(Err(e)) => {
+            v.damage = Some(Damage {
+                seq: last,
+                kind: DamageKind::Edited,
+                detail: e.message().to_string(),
+            });
+            return Ok((v, false));
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if last > 0 || store.config().env.contains_key(env) {
-                v.damage = Some(Damage {
-                    seq: 1,
-                    kind: DamageKind::Truncated,
-                    detail: format!(
-                        "{} is missing: the log's end cannot be vouched for",
-                        hp.display()
-                    ),
-                });
-                return Ok(v);
-            }
+        None if last > 0 || store.config().env.contains_key(env) => {
+            v.damage = Some(Damage {
+                seq: 1,
+                kind: DamageKind::Truncated,
+                detail: format!(
+                    "{} is missing: the log's end cannot be vouched for",
+                    hp.display()
+                ),
+            });
+            return Ok((v, false));
         }
-        Err(e) => return Err(Error::io("read", &hp, e)),
-    }
-    for record in records {
-        if record.env == env {
-            if let Some(h) = &record.log_head {
-                anchors.push((h.clone(), format!("seal record '{}'", record.name)));
-            }
-        }
+        _ => {}
     }
     for (head, source) in &anchors {
         if head.seq > last {
@@ -1048,9 +1344,11 @@ pub fn verify_with(
                     head.seq
                 ),
             });
-            return Ok(v);
+            return Ok((v, false));
         }
-        if head.seq > 0 && hashes[(head.seq - 1) as usize] != head.hash {
+        if head.seq > 0
+            && hash_at.get(&head.seq).cloned().flatten().as_deref() != Some(head.hash.as_str())
+        {
             v.damage = Some(Damage {
                 seq: head.seq,
                 kind: DamageKind::Edited,
@@ -1059,17 +1357,15 @@ pub fn verify_with(
                     head.seq
                 ),
             });
-            return Ok(v);
+            return Ok((v, false));
         }
     }
 
     // Unsigned entries: covered if a signed entry follows, else the tail is unattested.
-    let last_signed = v.signatures.iter().rposition(|s| *s == Some(true));
-    for (i, seq) in unsigned_at {
-        if last_signed.is_some_and(|l| l > i) {
+    for (index, seq, why) in unsigned_at {
+        if last_valid.is_some_and(|l| l > index) {
             v.unsigned_covered.push(seq);
         } else if v.damage.is_none() {
-            let why = v.parsed[i].unsigned.clone().unwrap_or_default();
             v.damage = Some(Damage {
                 seq,
                 kind: DamageKind::Unsigned,
@@ -1079,7 +1375,206 @@ pub fn verify_with(
             });
         }
     }
-    Ok(v)
+    Ok((v, false))
+}
+
+/// Verifies the signatures of a full pass's batch and hands its entries on.
+fn flush(
+    key: &PublicKey,
+    batch: &mut Batch,
+    v: &mut Verification,
+    visitor: &mut dyn Visitor,
+    sig_damage: &mut Option<(usize, Damage)>,
+    last_valid: &mut Option<usize>,
+    beyond: bool,
+) {
+    let results = verify_parallel(key, &batch.items);
+    for (entry, at) in batch.entries.drain(..) {
+        let attested = match at {
+            None => Attested::Unsigned,
+            Some(k) if results[k] => {
+                if !beyond {
+                    v.signed += 1;
+                    *last_valid = Some(batch.items[k].0);
+                }
+                Attested::Signed
+            }
+            Some(k) => {
+                let i = batch.items[k].0;
+                if !beyond && sig_damage.is_none() {
+                    *sig_damage = Some((
+                        i,
+                        Damage {
+                            seq: i as u64 + 1,
+                            kind: DamageKind::Edited,
+                            detail: format!(
+                                "entry {} does not match its signature: it was changed after it was signed",
+                                i + 1
+                            ),
+                        },
+                    ));
+                }
+                Attested::Bad
+            }
+        };
+        if beyond {
+            visitor.beyond(entry, attested);
+        } else {
+            visitor.entry(entry, attested);
+        }
+    }
+    v.checked += batch.items.len() as u64;
+    batch.items.clear();
+}
+
+impl Batch {
+    /// Adds an entry of a full pass, its signature (if it has one) to be checked.
+    fn push(&mut self, entry: Entry, line: &[u8], index: usize) {
+        let at = match split_sig(line) {
+            Some((message, Some(sig))) => {
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(sig)
+                    .unwrap_or_default();
+                self.items.push((index, message, der));
+                Some(self.items.len() - 1)
+            }
+            _ => None,
+        };
+        self.entries.push((entry, at));
+    }
+}
+
+/// What is wrong with the entries after the token's log `anchor` of `env` (after the
+/// first entry when there is no anchor), if anything: an entry that does not follow
+/// the one before it, is signed by another key, does not match its signature, or is an
+/// unsigned success. `None` when a new entry may be signed over them. A ceremony
+/// refuses to begin while there is a problem; [`append`] checks again under its lock.
+pub fn tail_problem(
+    store: &Store,
+    env: &str,
+    key: &PublicKey,
+    anchor: Option<&(u64, String)>,
+) -> Result<Option<String>> {
+    let path = log_path(store, env);
+    let mut file = match crate::store::open_regular(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    tail_problem_in(&mut file, env, key, anchor).map_err(|e| Error::io("read", &path, e))
+}
+
+fn tail_problem_in(
+    file: &mut File,
+    env: &str,
+    key: &PublicKey,
+    anchor: Option<&(u64, String)>,
+) -> std::io::Result<Option<String>> {
+    let lines = match lines_after(file, anchor.map(|a| a.0))? {
+        Some(lines) => lines,
+        None => {
+            return Ok(Some(format!(
+                "the log does not hold entry {}, the last one the token signed",
+                anchor.map(|a| a.0).unwrap_or(0)
+            )));
+        }
+    };
+    let (mut expected, mut prev) = match anchor {
+        Some((seq, hash)) => (seq + 1, hash.clone()),
+        None => (1, genesis(env)),
+    };
+    let mut lines = lines.into_iter();
+    if let Some((seq, hash)) = anchor {
+        let first = lines.next().unwrap_or_default();
+        if line_hash(&first) != *hash {
+            return Ok(Some(format!(
+                "entry {seq} is not the one the token signed there"
+            )));
+        }
+    }
+    let fp = key.fingerprint();
+    for line in lines {
+        // A fragment a crash left is stepped over by the chain and reported by
+        // `audit verify`; it is never vouched for.
+        let Ok(entry) = serde_json::from_slice::<Entry>(&line) else {
+            continue;
+        };
+        let at = format!("entry {}", entry.seq);
+        let problem = if entry.seq != expected {
+            Some(format!("{at} stands where entry {expected} belongs"))
+        } else if entry.env != env {
+            Some(format!("{at} belongs to environment '{}'", entry.env))
+        } else if entry.prev != prev {
+            Some(format!("{at} does not link to the entry before it"))
+        } else {
+            match sig_member(&line) {
+                None => Some(format!("{at} does not end with its 'sig' member")),
+                Some((_, true)) if entry.key.as_deref() != Some(fp.as_str()) => {
+                    Some(format!("{at} is signed by another key"))
+                }
+                Some((_, true)) if !line_verifies(&line, key) => {
+                    Some(format!("{at} does not match its signature"))
+                }
+                Some((_, false))
+                    if entry.unsigned.is_none()
+                        || (entry.outcome == Outcome::Ok && !may_be_unsigned(&entry.event)) =>
+                {
+                    Some(format!(
+                        "{at} is unsigned and claims what only a signed entry can"
+                    ))
+                }
+                _ => None,
+            }
+        };
+        if problem.is_some() {
+            return Ok(problem);
+        }
+        prev = line_hash(&line);
+        expected += 1;
+    }
+    Ok(None)
+}
+
+/// The complete lines of the log from the line holding entry `seq` on (that line
+/// first), read from the end; every complete line when `seq` is `None`. `None` when no
+/// line holds entry `seq`. A torn fragment at the end is not a line.
+fn lines_after(file: &mut File, seq: Option<u64>) -> std::io::Result<Option<Vec<Vec<u8>>>> {
+    let len = file.seek(SeekFrom::End(0))?;
+    let mut window: u64 = 64 * 1024;
+    loop {
+        let start = match seq {
+            None => 0,
+            Some(_) => len.saturating_sub(window),
+        };
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::with_capacity((len - start) as usize);
+        Read::by_ref(file).take(len - start).read_to_end(&mut buf)?;
+        // Complete lines only: up to the last newline, and from the first one on when
+        // the window starts inside a line.
+        let end = buf.iter().rposition(|&b| b == b'\n').map_or(0, |e| e + 1);
+        let mut from = 0;
+        if start > 0 {
+            from = buf[..end]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(end, |p| p + 1);
+        }
+        let lines: Vec<&[u8]> = buf[from..end]
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let Some(seq) = seq else {
+            return Ok(Some(lines.iter().map(|l| l.to_vec()).collect()));
+        };
+        if let Some(k) = lines.iter().rposition(|l| seq_of(l) == Some(seq)) {
+            return Ok(Some(lines[k..].iter().map(|l| l.to_vec()).collect()));
+        }
+        let below = lines.iter().any(|l| seq_of(l).is_some_and(|s| s < seq));
+        if start == 0 || below {
+            return Ok(None);
+        }
+        window *= 4;
+    }
 }
 
 /// Returns true if and only if a successful `event` may be logged unsigned: only what

@@ -585,6 +585,10 @@ pub enum AuditCommand {
         /// Check signatures with this public key (PEM) instead of the store's.
         #[arg(long, value_name = "FILE")]
         pubkey: Option<PathBuf>,
+        /// Check every entry's own signature, not only the last one (which covers the
+        /// lines before it through the chain), and name the first that fails.
+        #[arg(long)]
+        every_signature: bool,
     },
     /// Show log entries as a table (or JSON).
     Show {
@@ -1192,9 +1196,20 @@ pub fn run(cli: Cli) -> Result<Report> {
             custodian,
         } => crate::governance::list(&ctx, env.as_deref(), owner.as_deref(), custodian.as_deref()),
         Command::Check { env, hsm } => crate::governance::check(&ctx, env.as_deref(), hsm),
-        Command::Audit(AuditCommand::Verify { env, pubkey }) => {
-            crate::transcript::verify(&ctx, env.as_deref(), pubkey.as_deref())
-        }
+        Command::Audit(AuditCommand::Verify {
+            env,
+            pubkey,
+            every_signature,
+        }) => crate::transcript::verify(
+            &ctx,
+            env.as_deref(),
+            pubkey.as_deref(),
+            if every_signature {
+                crate::audit::SignatureCheck::Every
+            } else {
+                crate::audit::SignatureCheck::Checkpoints
+            },
+        ),
         Command::Audit(AuditCommand::Show { env, seal, since }) => {
             crate::transcript::show(&ctx, env.as_deref(), seal.as_deref(), since.as_deref())
         }

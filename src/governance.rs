@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::audit::{self, DamageKind, Entry as LogEntry, Outcome};
-use crate::ceremony::{Context, Report, refuse_stale, verify_record_with};
+use crate::ceremony::{Context, Report, judge_stale, verify_record_with};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::hsm::PublicKey;
@@ -86,34 +86,36 @@ struct Activity {
     failed_since_success: u32,
 }
 
-/// What the log of `env` says of each seal. Only entries whose signature `key` verifies
-/// count as evidence that something was done (an unseal, a drill): an unsigned or
-/// forged line can raise a finding, never clear one. The log is read from its end, so
-/// only the last successes of each seal need their signatures checked.
-fn activity(store: &Store, env: &str, key: Option<&PublicKey>) -> BTreeMap<String, Activity> {
-    let mut out: BTreeMap<String, Activity> = BTreeMap::new();
-    let Ok(data) = audit::read_log(store, env) else {
-        return out;
-    };
-    #[derive(Default)]
-    struct Seen {
-        unsealed: bool,
-        drilled: bool,
-    }
-    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
-    for line in data.split(|&b| b == b'\n').rev() {
-        let Ok(e) = serde_json::from_slice::<LogEntry>(line) else {
-            continue;
-        };
-        let Some(seal) = e.seal.clone() else {
-            continue;
-        };
-        if e.env != env {
-            continue;
+/// What one pass over the log of an environment gives `list` and `check`: each seal's
+/// activity, the last entry that names each seal's record (for the staleness check),
+/// the verification, and the entries that name no operator. Only entries the key
+/// vouches for count as evidence that something was done (an unseal, a drill): an
+/// unsigned or forged line can raise a finding, never clear one.
+#[derive(Default)]
+struct LogView {
+    activity: BTreeMap<String, Activity>,
+    last_record: BTreeMap<String, (u64, String, LogEntry)>,
+    verification: Option<audit::Verification>,
+    unnamed: usize,
+    last_unnamed: Option<LogEntry>,
+}
+
+/// Builds a [`LogView`] from the entries [`audit::scan`] hands it.
+struct ViewBuilder<'v> {
+    env: &'v str,
+    view: LogView,
+}
+
+impl ViewBuilder<'_> {
+    fn take(&mut self, e: LogEntry, attested: audit::Attested) {
+        if e.env != self.env {
+            return;
         }
-        let s = seen.entry(seal.clone()).or_default();
-        let a = out.entry(seal).or_default();
-        let signed = || key.is_some_and(|k| audit::line_verifies(line, k));
+        let Some(seal) = e.seal.clone() else {
+            return;
+        };
+        let vouched = attested.vouched();
+        let a = self.view.activity.entry(seal.clone()).or_default();
         // The vault ceremonies recover the key when custodians are named (a vault
         // unseal of servers already unsealed recovers nothing).
         let vault_recovery = matches!(
@@ -121,28 +123,76 @@ fn activity(store: &Store, env: &str, key: Option<&PublicKey>) -> BTreeMap<Strin
             "vault-unseal" | "vault-root" | "vault-rotate" | "vault-rotate-confirm"
         ) && !e.custodians.is_empty();
         match (e.event.as_str(), e.outcome) {
-            ("unseal" | "rotate-confirm", Outcome::Ok) if !s.unsealed && signed() => {
+            ("unseal" | "rotate-confirm", Outcome::Ok) if vouched => {
                 a.last_unsealed = Some(e.time.clone());
-                s.unsealed = true;
+                a.failed_since_success = 0;
             }
-            (_, Outcome::Ok) if vault_recovery && !s.unsealed && signed() => {
+            (_, Outcome::Ok) if vault_recovery && vouched => {
                 a.last_unsealed = Some(e.time.clone());
-                s.unsealed = true;
+                a.failed_since_success = 0;
             }
             (
                 "unseal" | "delivery" | "vault-unseal" | "vault-root",
                 Outcome::Refused | Outcome::Failed,
-            ) if !s.unsealed => {
+            ) => {
                 a.failed_since_success += 1;
             }
-            ("drill", Outcome::Ok) if !s.drilled && signed() => {
+            ("drill", Outcome::Ok) if vouched => {
                 a.last_drilled = Some(e.time.clone());
-                s.drilled = true;
             }
             _ => {}
         }
+        if e.outcome == Outcome::Ok && vouched {
+            if let Some(record) = e.record.clone() {
+                self.view.last_record.insert(seal, (e.seq, record, e));
+            }
+        }
     }
-    out
+}
+
+impl audit::Visitor for ViewBuilder<'_> {
+    fn start(&mut self) {
+        self.view = LogView::default();
+    }
+
+    fn entry(&mut self, e: LogEntry, attested: audit::Attested) {
+        if !audit::names_operator(&e) {
+            self.view.unnamed += 1;
+            self.view.last_unnamed = Some(e.clone());
+        }
+        self.take(e, attested);
+    }
+
+    fn beyond(&mut self, e: LogEntry, attested: audit::Attested) {
+        self.take(e, attested);
+    }
+}
+
+/// Reads the log of `env` once ([`LogView`]); with no key, nothing can be vouched for
+/// and the view is empty.
+fn log_view(
+    store: &Store,
+    env: &str,
+    key: Option<&PublicKey>,
+    records: &[SealRecord],
+) -> Result<LogView> {
+    let Some(key) = key else {
+        return Ok(LogView::default());
+    };
+    let mut b = ViewBuilder {
+        env,
+        view: LogView::default(),
+    };
+    let v = audit::scan(
+        store,
+        env,
+        key,
+        records,
+        audit::SignatureCheck::Checkpoints,
+        &mut b,
+    )?;
+    b.view.verification = Some(v);
+    Ok(b.view)
 }
 
 // ---- the inventory ----------------------------------------------------------------
@@ -274,8 +324,14 @@ struct Checked {
 }
 
 /// The verified records with their activity, the records that could not be read,
-/// each environment's key and its effective settings.
-type Inventory = (Vec<(Checked, Activity)>, Vec<String>, EnvKeys, Settings);
+/// each environment's key, its effective settings, and what its log says.
+type Inventory = (
+    Vec<(Checked, Activity)>,
+    Vec<String>,
+    EnvKeys,
+    Settings,
+    BTreeMap<String, LogView>,
+);
 
 /// Each environment's effective settings ([`crate::settings::effective`]).
 type Settings = BTreeMap<String, crate::settings::Effective>;
@@ -313,17 +369,25 @@ fn env_keys(
 
 /// Verifies every record's signature on every core, and whether it is the newest the
 /// log vouches for; a record of an environment `zeroth.toml` does not have is invalid.
-fn verified(store: &Store, keys: &EnvKeys, records: Vec<SealRecord>) -> Vec<Checked> {
+fn verified(
+    store: &Store,
+    keys: &EnvKeys,
+    views: &BTreeMap<String, LogView>,
+    records: Vec<SealRecord>,
+) -> Vec<Checked> {
     let check = |r: &SealRecord| -> (Option<String>, Option<String>) {
         match keys.get(&r.env) {
             Some(Ok((key, _))) => match verify_record_with(store, r, key) {
                 Err(e) => (Some(e.message().to_string()), None),
-                Ok(()) => (
-                    None,
-                    refuse_stale(store, r, key)
-                        .err()
-                        .map(|e| e.message().to_string()),
-                ),
+                Ok(()) => {
+                    let last = views.get(&r.env).and_then(|v| v.last_record.get(&r.name));
+                    (
+                        None,
+                        judge_stale(store, r, last)
+                            .err()
+                            .map(|e| e.message().to_string()),
+                    )
+                }
             },
             Some(Err(why)) => (Some(why.clone()), None),
             None => (
@@ -389,27 +453,25 @@ fn inventory(ctx: &Context, store: &Store, env: Option<&str>, lenient: bool) -> 
         .chain(env.map(str::to_string))
         .collect();
     let keys = env_keys(ctx, store, envs.clone(), lenient);
-    let activity: BTreeMap<String, BTreeMap<String, Activity>> = envs
-        .into_iter()
-        .map(|e| {
-            let key = keys.get(&e).and_then(|k| k.as_ref().ok()).map(|(k, _)| k);
-            let a = activity(store, &e, key);
-            (e, a)
-        })
-        .collect();
+    let mut views = BTreeMap::new();
+    for e in envs {
+        let key = keys.get(&e).and_then(|k| k.as_ref().ok()).map(|(k, _)| k);
+        let in_env: Vec<SealRecord> = records.iter().filter(|r| r.env == e).cloned().collect();
+        let view = log_view(store, &e, key, &in_env)?;
+        views.insert(e, view);
+    }
     let settings = settings_of(store, &keys);
-    let out = verified(store, &keys, records)
+    let out = verified(store, &keys, &views, records)
         .into_iter()
         .map(|c| {
-            let act = activity
-                .get(&c.record.env)
-                .and_then(|a| a.get(&c.record.name))
-                .cloned()
+            let act = views
+                .get_mut(&c.record.env)
+                .and_then(|v| v.activity.remove(&c.record.name))
                 .unwrap_or_default();
             (c, act)
         })
         .collect();
-    Ok((out, unreadable, keys, settings))
+    Ok((out, unreadable, keys, settings, views))
 }
 
 /// Lists the seals, filtered by environment, owner and custodian.
@@ -421,7 +483,7 @@ pub fn list(
 ) -> Result<Report> {
     let store = Store::open(&ctx.store)?;
     let now = clock::now()?;
-    let (records, unreadable, _, settings) = inventory(ctx, &store, env, false)?;
+    let (records, unreadable, _, settings, _) = inventory(ctx, &store, env, false)?;
     let entries: Vec<Entry> = records
         .iter()
         .filter(|(c, _)| owner.is_none_or(|o| c.record.owner == o))
@@ -952,6 +1014,7 @@ fn env_findings(
     env: &str,
     keys: &EnvKeys,
     records: &[&SealRecord],
+    view: Option<LogView>,
 ) -> Result<()> {
     let (key, source) = match keys.get(env) {
         Some(Ok(k)) => k.clone(),
@@ -981,8 +1044,16 @@ fn env_findings(
             format!("pin it: zeroth env pin {env} (or give the trust file with --trust)"),
         );
     }
-    let records: Vec<SealRecord> = records.iter().map(|r| (*r).clone()).collect();
-    let v = audit::verify_with(store, env, &key, &records)?;
+    let view = match view.filter(|v| v.verification.is_some()) {
+        Some(v) => v,
+        None => {
+            let records: Vec<SealRecord> = records.iter().map(|r| (*r).clone()).collect();
+            log_view(store, env, Some(&key), &records)?
+        }
+    };
+    let Some(v) = &view.verification else {
+        return Ok(());
+    };
     if let Some(d) = &v.damage {
         let (id, action) = if d.kind == DamageKind::Unsigned {
             (
@@ -1009,12 +1080,8 @@ fn env_findings(
             action,
         );
     }
-    let unnamed: Vec<&LogEntry> = v
-        .parsed
-        .iter()
-        .filter(|e| !audit::names_operator(e))
-        .collect();
-    if let Some(last) = unnamed.last() {
+    if let Some(last) = &view.last_unnamed {
+        let unnamed = view.unnamed;
         f.add(
             "operator-unnamed",
             env,
@@ -1022,9 +1089,9 @@ fn env_findings(
             None,
             format!(
                 "{} entr{} of the log of '{env}' name no operator, only the account that ran {} (the latest: entry {}, {} {}, by '{}' on {})",
-                unnamed.len(),
-                if unnamed.len() == 1 { "y" } else { "ies" },
-                if unnamed.len() == 1 { "it" } else { "them" },
+                unnamed,
+                if unnamed == 1 { "y" } else { "ies" },
+                if unnamed == 1 { "it" } else { "them" },
                 last.seq,
                 crate::text::clean(&last.event),
                 crate::text::clean(&last.time),
@@ -1192,7 +1259,7 @@ fn hsm_findings(
             }
             match crate::ceremony::check_anchor(&session, store, env) {
                 Err(e) if failed(&e) => return Err(e),
-                Ok(()) => {}
+                Ok(_) => {}
                 Err(e) => f.add(
                     "store-rollback",
                     env,
@@ -1303,7 +1370,7 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
     let now = clock::now()?;
     let policy = store.config().policy.clone();
     validate_policy(&policy)?;
-    let (records, unreadable, keys, _) = inventory(ctx, &store, env, true)?;
+    let (records, unreadable, keys, _, mut views) = inventory(ctx, &store, env, true)?;
     let envs: Vec<String> = match env {
         Some(e) => vec![e.to_string()],
         None => store.config().env.keys().cloned().collect(),
@@ -1352,7 +1419,7 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
             .map(|(c, _)| &c.record)
             .filter(|r| &r.env == e)
             .collect();
-        env_findings(&mut f, ctx, &store, e, &keys, &in_env)?;
+        env_findings(&mut f, ctx, &store, e, &keys, &in_env, views.remove(e))?;
         if let Some(eff) = settings.get(e) {
             settings_findings(&mut f, &store, e, eff);
         }

@@ -59,6 +59,14 @@ fn summary(v: &Verification, source: &KeySource) -> String {
     match &v.damage {
         None => {
             s.push_str(&format!(": valid, {} signed", v.signed));
+            s.push_str(&match v.check {
+                audit::SignatureCheck::Every => format!(" ({} signatures checked)", v.checked),
+                audit::SignatureCheck::Checkpoints if v.checked > 0 => format!(
+                    " (the last signed entry's signature checked, and the chain that ties it to every line before it; --every-signature checks all {})",
+                    v.signed
+                ),
+                audit::SignatureCheck::Checkpoints => String::new(),
+            });
             if !v.unsigned_covered.is_empty() {
                 s.push_str(&format!(
                     "; {} unsigned (entries {}) covered by later signed entries",
@@ -92,7 +100,12 @@ fn join_seqs(seqs: &[u64]) -> String {
 }
 
 /// `audit verify`: every link and signature of each log; exit 0 only when all are whole.
-pub fn verify(ctx: &Context, env: Option<&str>, pubkey: Option<&Path>) -> Result<Report> {
+pub fn verify(
+    ctx: &Context,
+    env: Option<&str>,
+    pubkey: Option<&Path>,
+    check: audit::SignatureCheck,
+) -> Result<Report> {
     let store = Store::open(&ctx.store)?;
     let envs = envs(&store, env)?;
     if pubkey.is_some() && envs.len() != 1 {
@@ -105,7 +118,9 @@ pub fn verify(ctx: &Context, env: Option<&str>, pubkey: Option<&Path>) -> Result
     let mut damaged = 0;
     for env in &envs {
         let (key, source) = key_for(ctx, &store, env, pubkey)?;
-        let v = audit::verify(&store, env, &key)?;
+        let records: Vec<crate::seal::SealRecord> =
+            store.records()?.into_iter().flatten().collect();
+        let v = audit::scan(&store, env, &key, &records, check, &mut audit::Ignore)?;
         text.push_str(&summary(&v, &source));
         if !v.ok() {
             damaged += 1;

@@ -30,6 +30,10 @@ impl LogSigner for SoftKey {
         self.public.fingerprint()
     }
 
+    fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
     fn sign(&self, message: &[u8]) -> zeroth::Result<Vec<u8>> {
         let sig: p256::ecdsa::Signature = self.key.sign(message);
         Ok(sig.to_der().as_bytes().to_vec())

@@ -284,7 +284,8 @@ fn open<'h>(
         hsm.login(&token, &pin)?
     };
     let signer = check_binding(&session, store, env, store.env(env)?, Some(pin))?;
-    check_anchor(&session, store, env)?;
+    let anchor = check_anchor(&session, store, env)?;
+    check_tail(&session, store, env, &signer.public, anchor.as_ref())?;
     Ok((session, signer))
 }
 
@@ -292,12 +293,16 @@ fn open<'h>(
 /// number the token's log anchor names, the very entry the token signed there. A
 /// store restored from an older copy (log, head and records rolled back together,
 /// which nothing in the store can show) is caught here.
-pub(crate) fn check_anchor(session: &HsmSession<'_>, store: &Store, env: &str) -> Result<()> {
+pub(crate) fn check_anchor(
+    session: &HsmSession<'_>,
+    store: &Store,
+    env: &str,
+) -> Result<Option<crate::hsm::LogAnchor>> {
     let Some((seq, hash)) = session.log_anchor(env)? else {
-        return Ok(());
+        return Ok(None);
     };
     match audit::line_hash_at(store, env, seq)? {
-        Some(h) if h == hash => Ok(()),
+        Some(h) if h == hash => Ok(Some((seq, hash))),
         found => Err(Error::Refused(format!(
             "the store is older than the token: token '{}' last signed entry {seq} of the log of '{env}', but {} {}; the store was rolled back (restored from an old copy, or a ceremony's changes were lost): restore the newest copy of the store (e.g. from git) and try again",
             session.token().label,
@@ -306,6 +311,26 @@ pub(crate) fn check_anchor(session: &HsmSession<'_>, store: &Store, env: &str) -
                 None => "ends before it".to_string(),
                 Some(_) => format!("holds another entry {seq}"),
             }
+        ))),
+    }
+}
+
+/// Refuses to begin a ceremony whose log entry would be signed over entries that do
+/// not verify: every entry after the token's log anchor must, so that one later
+/// signature vouches for every line before it.
+pub(crate) fn check_tail(
+    session: &HsmSession<'_>,
+    store: &Store,
+    env: &str,
+    key: &crate::hsm::PublicKey,
+    anchor: Option<&crate::hsm::LogAnchor>,
+) -> Result<()> {
+    match audit::tail_problem(store, env, key, anchor)? {
+        None => Ok(()),
+        Some(problem) => Err(Error::Refused(format!(
+            "{} has entries after the last one token '{}' signed that do not verify: {problem}; zeroth signs nothing over them: see them with zeroth audit verify --env {env}, and restore the log from a trusted copy",
+            audit::log_path(store, env).display(),
+            session.token().label
         ))),
     }
 }
@@ -529,13 +554,23 @@ pub fn random_id() -> Result<[u8; 16]> {
 /// from before a rekey, a rotation or a revocation). A record signed after that entry
 /// (a crash between a record's write and its log entry) is newer, not stale.
 pub(crate) fn refuse_stale(store: &Store, record: &SealRecord, key: &PublicKey) -> Result<()> {
-    let Some((seq, fingerprint, entry)) =
-        audit::last_record_entry(store, &record.env, &record.name, key)?
-    else {
+    let last = audit::last_record_entry(store, &record.env, &record.name, key)?;
+    judge_stale(store, record, last.as_ref())
+}
+
+/// [`refuse_stale`], given the last successful, vouched-for entry of the seal that
+/// names a record (its sequence number, the record's fingerprint and the entry).
+pub(crate) fn judge_stale(
+    store: &Store,
+    record: &SealRecord,
+    last: Option<&(u64, String, audit::Entry)>,
+) -> Result<()> {
+    let Some((seq, fingerprint, entry)) = last else {
         return Ok(());
     };
+    let seq = *seq;
     let mine = audit::fingerprint(&record.signed_bytes()?);
-    if mine == fingerprint || record.log_head.as_ref().is_some_and(|h| h.seq >= seq) {
+    if mine == *fingerprint || record.log_head.as_ref().is_some_and(|h| h.seq >= seq) {
         return Ok(());
     }
     if entry.event == "revoke" {

@@ -300,6 +300,10 @@ impl LogSigner for SoftSigner {
         self.public.fingerprint()
     }
 
+    fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
     fn sign(&self, message: &[u8]) -> zeroth::Result<Vec<u8>> {
         use p256::ecdsa::signature::Signer;
         let sig: p256::ecdsa::Signature = self.key.sign(message);
@@ -485,4 +489,102 @@ proptest! {
         let back: Config = toml::from_str(&text).unwrap();
         prop_assert_eq!(toml::to_string_pretty(&back).unwrap(), text);
     }
+}
+
+/// Replaces the `sig` member of a log line.
+fn with_sig(line: &str, sig: &str) -> String {
+    format!(
+        "{},\"sig\":{sig}}}",
+        &line[..line.rfind(",\"sig\":").unwrap()]
+    )
+}
+
+fn sig_of(line: &str) -> &str {
+    let at = line.rfind(",\"sig\":").unwrap() + 7;
+    &line[at..line.len() - 1]
+}
+
+/// `append` never signs over an entry whose signature does not verify: it writes its
+/// entry unsigned, saying why. A log where a signature covers such an entry anyway
+/// (written by hand with the key, or by a zeroth from before this rule) passes the
+/// default check, which trusts the signature at the end of the chain; the full check
+/// names the entry.
+#[test]
+fn nothing_is_signed_over_a_forged_entry_and_the_full_check_finds_one_that_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_or_create(dir.path()).unwrap();
+    let signer = SoftSigner::new(3);
+    let drill = |store: &Store| {
+        let mut d = Draft::new("drill");
+        d.env = Some("prod".into());
+        audit::append(store, &mut d, Outcome::Ok, "proven", Some(&signer), None).unwrap();
+    };
+    drill(&store);
+    drill(&store);
+    let path = audit::log_path(&store, "prod");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Entry 2 carries entry 1's signature: well formed, right key, other bytes.
+    let forged = with_sig(lines[1], sig_of(lines[0]));
+    std::fs::write(&path, format!("{}\n{forged}\n", lines[0])).unwrap();
+
+    drill(&store);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let third: audit::Entry = serde_json::from_str(text.lines().nth(2).unwrap()).unwrap();
+    assert!(third.sig.is_none());
+    assert_eq!(third.key, None);
+    let why = third.unsigned.unwrap();
+    assert!(
+        why.contains("entry 2 does not match its signature"),
+        "{why}"
+    );
+    for check in [
+        audit::SignatureCheck::Checkpoints,
+        audit::SignatureCheck::Every,
+    ] {
+        let v = audit::scan(
+            &store,
+            "prod",
+            &signer.public,
+            &[],
+            check,
+            &mut audit::Ignore,
+        )
+        .unwrap();
+        let d = v.damage.expect("damage named");
+        assert_eq!((d.seq, d.kind), (2, audit::DamageKind::Edited), "{check:?}");
+    }
+
+    // A signature over the forged entry, made without `append`'s check.
+    let mut entry: audit::Entry = serde_json::from_str(&forged).unwrap();
+    entry.seq = 3;
+    entry.prev = audit::link_hash(forged.as_bytes());
+    entry.key = Some(signer.fingerprint());
+    let line = audit::seal_line(&mut entry, Some(&signer)).unwrap();
+    std::fs::write(&path, format!("{}\n{forged}\n{line}\n", lines[0])).unwrap();
+    let head = audit::head_text("prod", 3, &audit::link_hash(line.as_bytes()), &signer).unwrap();
+    std::fs::write(audit::head_path(&store, "prod"), head).unwrap();
+    let fast = audit::scan(
+        &store,
+        "prod",
+        &signer.public,
+        &[],
+        audit::SignatureCheck::Checkpoints,
+        &mut audit::Ignore,
+    )
+    .unwrap();
+    assert!(fast.ok(), "{:?}", fast.damage);
+    assert_eq!((fast.signed, fast.checked), (3, 1));
+    let full = audit::scan(
+        &store,
+        "prod",
+        &signer.public,
+        &[],
+        audit::SignatureCheck::Every,
+        &mut audit::Ignore,
+    )
+    .unwrap();
+    let d = full.damage.expect("the full check names the forged entry");
+    assert_eq!((d.seq, d.kind), (2, audit::DamageKind::Edited));
+    assert_eq!(full.checked, 3);
 }

@@ -45,22 +45,38 @@ fn write_lines(fx: &Fixture, env: &str, lines: &[String]) {
     .unwrap();
 }
 
+/// Asserts that `audit verify` names the damage, both as it checks by default (the
+/// chain, and the signature at its end) and with `--every-signature`.
 #[track_caller]
 fn damaged(fx: &Fixture, seq: u64, kind: &str) -> Run {
+    let every = fx
+        .zeroth()
+        .args(["audit", "verify", "--every-signature"])
+        .run();
     let run = fx.audit_verify();
-    assert_eq!(
-        run.code,
-        3,
-        "verify must fail: {}{}",
-        run.stdout_str(),
-        run.stderr
-    );
     let expected = format!("DAMAGED at entry {seq}: {kind}");
-    assert!(
-        run.stdout_str().contains(&expected),
-        "wanted {expected:?} in:\n{}",
+    for (how, run) in [("default", &run), ("--every-signature", &every)] {
+        assert_eq!(
+            run.code,
+            3,
+            "verify ({how}) must fail: {}{}",
+            run.stdout_str(),
+            run.stderr
+        );
+        assert!(
+            run.stdout_str().contains(&expected),
+            "wanted {expected:?} ({how}) in:\n{}",
+            run.stdout_str()
+        );
+    }
+    let damage = |run: &Run| -> Vec<String> {
         run.stdout_str()
-    );
+            .lines()
+            .filter(|l| l.contains("DAMAGED"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(damage(&run), damage(&every));
     run
 }
 
@@ -108,6 +124,72 @@ fn an_untouched_log_verifies() {
     .unwrap();
     assert_eq!(json["logs"][0]["entries"], 7);
     assert_eq!(json["logs"][0]["damage"], serde_json::Value::Null);
+    // By default one signature is checked (the last); the chain ties it to the rest.
+    assert_eq!(json["logs"][0]["check"], "checkpoints");
+    assert_eq!(json["logs"][0]["checked"], 1);
+    let every = fx
+        .zeroth()
+        .args(["audit", "verify", "--every-signature"])
+        .run()
+        .ok();
+    assert!(
+        every
+            .stdout_str()
+            .contains("valid, 7 signed (7 signatures checked)"),
+        "{}",
+        every.stdout_str()
+    );
+}
+
+/// A line with a forged signature at the end of the log: named by `audit verify`, and
+/// no honest ceremony signs over it (the next one refuses to begin, saying why), so no
+/// later signature can ever cover it.
+#[test]
+fn a_forged_signature_is_named_and_never_signed_over() {
+    let fx = busy();
+    let mut lines = raw_lines(&fx, "prod");
+    let last = lines.last().unwrap().clone();
+    let mut v: serde_json::Value = serde_json::from_str(&last).unwrap();
+    v["seq"] = 8.into();
+    v["prev"] = zeroth::audit::link_hash(last.as_bytes()).into();
+    v["event"] = "drill".into();
+    v["seal"] = "vault-root".into();
+    v["detail"] = "5 of 5 shares proven".into();
+    // The signature of another entry: well formed, by the right key, over other bytes.
+    let sig = v.as_object_mut().unwrap().remove("sig").unwrap();
+    let mut line = serde_json::to_string(&v).unwrap();
+    line.pop();
+    line.push_str(&format!(",\"sig\":{sig}}}"));
+    lines.push(line);
+    write_lines(&fx, "prod", &lines);
+    damaged(&fx, 8, "edited");
+    let before = std::fs::read(log_path(&fx, "prod")).unwrap();
+    let run = fx
+        .zeroth()
+        .args(["drill", "vault-root", "--share"])
+        .args(CUSTODIANS[..5].iter().map(|w| fx.share("vault-root", w)))
+        .run();
+    run.fails(
+        3,
+        &[
+            "entries after the last one token",
+            "entry 8 does not match its signature",
+            "zeroth signs nothing over them",
+        ],
+    );
+    // The refusal is logged unsigned after it; nothing signed follows the forgery.
+    let after = raw_lines(&fx, "prod");
+    assert!(
+        std::fs::read(log_path(&fx, "prod"))
+            .unwrap()
+            .starts_with(&before)
+    );
+    for extra in &after[8..] {
+        let e: serde_json::Value = serde_json::from_str(extra).unwrap();
+        assert_eq!(e["sig"], serde_json::Value::Null, "{extra}");
+        assert_eq!(e["outcome"], "refused", "{extra}");
+    }
+    damaged(&fx, 8, "edited");
 }
 
 #[test]

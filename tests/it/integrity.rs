@@ -792,8 +792,17 @@ fn a_hand_written_unsigned_drill_is_damage_and_clears_nothing() {
         findings.iter().any(|f| f["id"] == "log-damaged"),
         "{findings:?}"
     );
-    // A later signed ceremony does not make it evidence.
-    fx.unseal("vault-root", &["alice", "bob", "carol"]).ok();
+    // No later signed ceremony makes it evidence: none signs over it (each entry since
+    // the token's anchor must verify first), so the next one refuses to begin.
+    let run = fx.unseal("vault-root", &["alice", "bob", "carol"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    for f in [
+        "entries after the last one token",
+        "is unsigned and claims what only a signed entry can",
+        "restore the log from a trusted copy",
+    ] {
+        assert!(run.stderr.contains(f), "{f}: {}", run.stderr);
+    }
     let run = fx.audit_verify();
     assert_eq!(run.code, 3);
     assert!(
