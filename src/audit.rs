@@ -719,9 +719,22 @@ pub fn last_record_entry(
     seal: &str,
     key: &PublicKey,
 ) -> Result<Option<(u64, String, Entry)>> {
-    last_signed_entry(store, env, key, |e| {
-        e.seal.as_deref() == Some(seal) && e.record.is_some()
-    })
+    // zeroth writes the member exactly so (a seal's name needs no escaping), and a
+    // signature covers the bytes as zeroth wrote them: lines without it are skipped
+    // unparsed.
+    let member = format!("\"seal\":\"{seal}\",");
+    last_signed_entry_where(
+        store,
+        env,
+        key,
+        |line| contains_bytes(line, member.as_bytes()),
+        |e| e.seal.as_deref() == Some(seal) && e.record.is_some(),
+    )
+}
+
+/// Returns true if `needle` occurs in `haystack`.
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The last successful entry of `env`'s log that `wanted` picks and whose signature
@@ -732,8 +745,29 @@ pub fn last_signed_entry(
     key: &PublicKey,
     wanted: impl Fn(&Entry) -> bool,
 ) -> Result<Option<(u64, String, Entry)>> {
-    let data = read_log(store, env)?;
-    for line in data.split(|&b| b == b'\n').rev() {
+    last_signed_entry_where(store, env, key, |_| true, wanted)
+}
+
+/// [`last_signed_entry`], reading the log from its end a block at a time and parsing
+/// only the lines `may_match` lets through (a quick look at the raw bytes).
+pub fn last_signed_entry_where(
+    store: &Store,
+    env: &str,
+    key: &PublicKey,
+    may_match: impl Fn(&[u8]) -> bool,
+    wanted: impl Fn(&Entry) -> bool,
+) -> Result<Option<(u64, String, Entry)>> {
+    let path = log_path(store, env);
+    let file = match crate::store::open_regular(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    let mut lines = ReverseLines::new(file).map_err(|e| Error::io("read", &path, e))?;
+    while let Some(line) = lines.next_line().map_err(|e| Error::io("read", &path, e))? {
+        if !may_match(line) {
+            continue;
+        }
         let Ok(e) = serde_json::from_slice::<Entry>(line) else {
             continue;
         };
@@ -748,6 +782,64 @@ pub fn last_signed_entry(
         }
     }
     Ok(None)
+}
+
+/// The lines of a file from the last to the first, read a block at a time from the
+/// end: memory is a block and the longest line, whatever the file's size.
+struct ReverseLines {
+    file: File,
+    /// Bytes of the file not read yet: [0, unread).
+    unread: u64,
+    /// Read bytes not yet returned as lines; a line ends where the buffer ends.
+    buf: Vec<u8>,
+    /// The line returned last, cut off the end of `buf` on the next call.
+    returned: usize,
+}
+
+impl ReverseLines {
+    const BLOCK: u64 = 256 * 1024;
+
+    fn new(mut file: File) -> std::io::Result<ReverseLines> {
+        let unread = file.seek(SeekFrom::End(0))?;
+        Ok(ReverseLines {
+            file,
+            unread,
+            buf: Vec::new(),
+            returned: 0,
+        })
+    }
+
+    fn next_line(&mut self) -> std::io::Result<Option<&[u8]>> {
+        // Drop the line returned last, and the newline before it.
+        let keep = self.buf.len() - self.returned;
+        self.buf.truncate(keep);
+        self.returned = 0;
+        loop {
+            // Skip the newline that ends the remaining bytes.
+            if self.buf.last() == Some(&b'\n') {
+                self.buf.pop();
+                continue;
+            }
+            if let Some(nl) = self.buf.iter().rposition(|&b| b == b'\n') {
+                self.returned = self.buf.len() - nl;
+                return Ok(Some(&self.buf[nl + 1..]));
+            }
+            if self.unread == 0 {
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                self.returned = self.buf.len();
+                return Ok(Some(&self.buf[..]));
+            }
+            let start = self.unread.saturating_sub(Self::BLOCK);
+            let mut block = vec![0u8; (self.unread - start) as usize];
+            self.file.seek(SeekFrom::Start(start))?;
+            self.file.read_exact(&mut block)?;
+            block.extend_from_slice(&self.buf);
+            self.buf = block;
+            self.unread = start;
+        }
+    }
 }
 
 /// The kinds of damage `audit verify` names.
@@ -1680,6 +1772,36 @@ mod tests {
             last_line(&mut File::open(&p).unwrap()).unwrap(),
             (None, false)
         );
+    }
+
+    #[test]
+    fn lines_read_from_the_end_are_the_lines_read_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log");
+        let long = "y".repeat(300_000);
+        for text in [
+            String::new(),
+            "a".into(),
+            "a\n".into(),
+            "a\nb".into(),
+            "a\nb\n".into(),
+            format!("{long}\nb\n{long}\n"),
+            format!("x\n{long}{long}\nz"),
+        ] {
+            std::fs::write(&p, &text).unwrap();
+            let mut r = ReverseLines::new(File::open(&p).unwrap()).unwrap();
+            let mut got = Vec::new();
+            while let Some(l) = r.next_line().unwrap() {
+                got.push(l.to_vec());
+            }
+            got.reverse();
+            let want: Vec<Vec<u8>> = text
+                .split('\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| l.as_bytes().to_vec())
+                .collect();
+            assert_eq!(got, want);
+        }
     }
 
     #[test]

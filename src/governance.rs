@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::audit::{self, DamageKind, Entry as LogEntry, Outcome};
+use crate::cache::{RecordDigest, Verified};
 use crate::ceremony::{Context, Report, judge_stale, verify_record_with};
 use crate::clock;
 use crate::error::{Error, Result};
@@ -369,15 +370,29 @@ fn env_keys(
 
 /// Verifies every record's signature on every core, and whether it is the newest the
 /// log vouches for; a record of an environment `zeroth.toml` does not have is invalid.
+///
+/// With `caches` (`list`), a record whose file bytes verified before with its
+/// environment's key ([`crate::cache`]) is not verified again.
 fn verified(
     store: &Store,
     keys: &EnvKeys,
     views: &BTreeMap<String, LogView>,
-    records: Vec<SealRecord>,
+    records: Vec<(SealRecord, RecordDigest)>,
+    mut caches: Option<&mut BTreeMap<String, Verified>>,
 ) -> Vec<Checked> {
-    let check = |r: &SealRecord| -> (Option<String>, Option<String>) {
+    let known = |r: &SealRecord, d: &RecordDigest| {
+        caches
+            .as_deref()
+            .and_then(|c| c.get(&r.env))
+            .is_some_and(|c| c.contains(d))
+    };
+    let check = |(r, d): &(SealRecord, RecordDigest)| -> (Option<String>, Option<String>) {
         match keys.get(&r.env) {
-            Some(Ok((key, _))) => match verify_record_with(store, r, key) {
+            Some(Ok((key, _))) => match if known(r, d) {
+                Ok(())
+            } else {
+                verify_record_with(store, r, key)
+            } {
                 Err(e) => (Some(e.message().to_string()), None),
                 Ok(()) => {
                     let last = views.get(&r.env).and_then(|v| v.last_record.get(&r.name));
@@ -416,39 +431,54 @@ fn verified(
                 .collect();
             handles
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         })
     };
     records
         .into_iter()
         .zip(results)
-        .map(|(record, (problem, stale))| Checked {
-            record,
-            problem,
-            stale,
+        .map(|((record, digest), (problem, stale))| {
+            // A record that verified (its signature; staleness is the log's to say).
+            let signature_ok = problem.is_none();
+            if let Some(c) = caches.as_deref_mut().and_then(|c| c.get_mut(&record.env)) {
+                if signature_ok {
+                    c.note(digest);
+                }
+            }
+            Checked {
+                record,
+                problem,
+                stale,
+            }
         })
         .collect()
 }
 
 /// The records of the store (optionally of one environment), verified, with their log
 /// activity, and the records that could not be read.
-fn inventory(ctx: &Context, store: &Store, env: Option<&str>, lenient: bool) -> Result<Inventory> {
+fn inventory(
+    ctx: &Context,
+    store: &Store,
+    env: Option<&str>,
+    lenient: bool,
+    cached: bool,
+) -> Result<Inventory> {
     if let Some(env) = env {
         store.env(env)?;
     }
     let mut records = Vec::new();
     let mut unreadable = Vec::new();
-    for r in store.records()? {
+    for r in store.records_digested()? {
         match r {
-            Ok(record) if env.is_none_or(|e| e == record.env) => records.push(record),
+            Ok(record) if env.is_none_or(|e| e == record.0.env) => records.push(record),
             Ok(_) => {}
             Err(e) => unreadable.push(e.message().to_string()),
         }
     }
     let envs: BTreeSet<String> = records
         .iter()
-        .map(|r| r.env.clone())
+        .map(|(r, _)| r.env.clone())
         .filter(|e| store.config().env.contains_key(e))
         .chain(env.map(str::to_string))
         .collect();
@@ -456,12 +486,29 @@ fn inventory(ctx: &Context, store: &Store, env: Option<&str>, lenient: bool) -> 
     let mut views = BTreeMap::new();
     for e in envs {
         let key = keys.get(&e).and_then(|k| k.as_ref().ok()).map(|(k, _)| k);
-        let in_env: Vec<SealRecord> = records.iter().filter(|r| r.env == e).cloned().collect();
-        let view = log_view(store, &e, key, &in_env)?;
+        let heads: Vec<SealRecord> = records
+            .iter()
+            .filter(|(r, _)| r.env == e)
+            .map(|(r, _)| r.clone())
+            .collect();
+        let view = log_view(store, &e, key, &heads)?;
         views.insert(e, view);
     }
     let settings = settings_of(store, &keys);
-    let out = verified(store, &keys, &views, records)
+    let mut caches: BTreeMap<String, Verified> = if cached {
+        keys.iter()
+            .filter_map(|(e, k)| match k {
+                // Only a pinned key names a cache: the store's own key is the store's.
+                Ok((k, source)) if !matches!(source, KeySource::Unpinned) => {
+                    Some((e.clone(), Verified::open(k)))
+                }
+                _ => None,
+            })
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let out = verified(store, &keys, &views, records, cached.then_some(&mut caches))
         .into_iter()
         .map(|c| {
             let act = views
@@ -471,6 +518,9 @@ fn inventory(ctx: &Context, store: &Store, env: Option<&str>, lenient: bool) -> 
             (c, act)
         })
         .collect();
+    for c in caches.into_values() {
+        c.save();
+    }
     Ok((out, unreadable, keys, settings, views))
 }
 
@@ -483,7 +533,7 @@ pub fn list(
 ) -> Result<Report> {
     let store = Store::open(&ctx.store)?;
     let now = clock::now()?;
-    let (records, unreadable, _, settings, _) = inventory(ctx, &store, env, false)?;
+    let (records, unreadable, _, settings, _) = inventory(ctx, &store, env, false, true)?;
     let entries: Vec<Entry> = records
         .iter()
         .filter(|(c, _)| owner.is_none_or(|o| c.record.owner == o))
@@ -1370,7 +1420,7 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
     let now = clock::now()?;
     let policy = store.config().policy.clone();
     validate_policy(&policy)?;
-    let (records, unreadable, keys, _, mut views) = inventory(ctx, &store, env, true)?;
+    let (records, unreadable, keys, _, mut views) = inventory(ctx, &store, env, true, false)?;
     let envs: Vec<String> = match env {
         Some(e) => vec![e.to_string()],
         None => store.config().env.keys().cloned().collect(),

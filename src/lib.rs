@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod cache;
 pub mod ceremony;
 pub mod cli;
 pub mod clock;

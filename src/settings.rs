@@ -162,9 +162,14 @@ pub fn verify(store: &Store, s: &Settings, key: &PublicKey) -> Result<()> {
             s.env
         )));
     }
-    let last = audit::last_signed_entry(store, &s.env, key, |e| {
-        SETTINGS_EVENTS.contains(&e.event.as_str()) && e.seal.is_none() && e.record.is_some()
-    })?;
+    // zeroth writes `"seal":null,` on every entry about no seal.
+    let last = audit::last_signed_entry_where(
+        store,
+        &s.env,
+        key,
+        |line| audit::contains_bytes(line, b"\"seal\":null,"),
+        |e| SETTINGS_EVENTS.contains(&e.event.as_str()) && e.seal.is_none() && e.record.is_some(),
+    )?;
     if let Some((seq, fp, entry)) = last {
         if fp != s.fingerprint() && s.log_head.as_ref().is_none_or(|h| h.seq < seq) {
             return Err(Error::Refused(format!(

@@ -336,8 +336,18 @@ impl Store {
     /// Reads the record of `seal` (its signature is checked separately). The name is
     /// checked before it becomes a path, and the file must be a regular file.
     pub fn read_record(&self, seal: &str) -> Result<SealRecord> {
+        self.read_record_digested(seal).map(|(r, _)| r)
+    }
+
+    /// Like [`Store::read_record`], with the SHA-256 of the file's bytes
+    /// ([`crate::cache`]).
+    pub fn read_record_digested(
+        &self,
+        seal: &str,
+    ) -> Result<(SealRecord, crate::cache::RecordDigest)> {
         check(NameKind::Seal, seal)?;
         let path = self.record_path(seal);
+        let mut digest = [0u8; 32];
         let text = match read_regular(&path) {
             Ok(t) => String::from_utf8(t).map_err(|_| {
                 Error::Refused(format!(
@@ -353,6 +363,7 @@ impl Store {
             }
             Err(e) => return Err(Error::io("read", &path, e)),
         };
+        digest.copy_from_slice(&crate::cache::digest(text.as_bytes()));
         let record: SealRecord = serde_json::from_str(&text).map_err(|e| {
             Error::Refused(format!(
                 "{} is not a valid seal record ({e}): restore it from a trusted copy",
@@ -366,7 +377,7 @@ impl Store {
                 record.name
             )));
         }
-        Ok(record)
+        Ok((record, digest))
     }
 
     /// Writes the record of a seal, atomically.
@@ -383,6 +394,18 @@ impl Store {
     /// Reads every record, sorted by name. Unreadable records are returned as errors
     /// beside the good ones so a listing still shows the rest.
     pub fn records(&self) -> Result<Vec<std::result::Result<SealRecord, Error>>> {
+        Ok(self
+            .records_digested()?
+            .into_iter()
+            .map(|r| r.map(|(record, _)| record))
+            .collect())
+    }
+
+    /// Like [`Store::records`], each with the SHA-256 of its file's bytes, read on
+    /// every core.
+    pub fn records_digested(
+        &self,
+    ) -> Result<Vec<std::result::Result<(SealRecord, crate::cache::RecordDigest), Error>>> {
         let dir = self.root.join("seals");
         let mut names = Vec::new();
         let entries = match fs::read_dir(&dir) {
@@ -400,17 +423,33 @@ impl Store {
             }
         }
         names.sort();
-        Ok(names
-            .iter()
-            .map(|n| {
-                self.read_record(n).map_err(|e| match e {
-                    Error::Usage(m) => {
-                        Error::Refused(format!("{}: {m}", dir.join(format!("{n}.json")).display()))
-                    }
-                    other => other,
-                })
+        let read = |n: &String| {
+            self.read_record_digested(n).map_err(|e| match e {
+                Error::Usage(m) => {
+                    Error::Refused(format!("{}: {m}", dir.join(format!("{n}.json")).display()))
+                }
+                other => other,
             })
-            .collect())
+        };
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(16);
+        if threads <= 1 || names.len() < 64 {
+            return Ok(names.iter().map(read).collect());
+        }
+        let chunk = names.len().div_ceil(threads);
+        let read = &read;
+        Ok(std::thread::scope(|scope| {
+            let handles: Vec<_> = names
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(read).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        }))
     }
 
     /// Returns the path of the public key of `env`.

@@ -238,6 +238,7 @@ impl Cmd<'_> {
             .current_dir(self.fx.path())
             .env("ZEROTH_STORE", self.fx.store())
             .env("XDG_CONFIG_HOME", self.fx.config_home())
+            .env("XDG_CACHE_HOME", self.fx.cache_home())
             .env_remove("ZEROTH_TRUST")
             .env("ZEROTH_PIN", PIN)
             .env("ZEROTH_LOCK_WAIT_MS", "500")
@@ -382,6 +383,7 @@ impl Fixture {
         }
         cmd.env(self.kind.conf_var(), &self.conf)
             .env("XDG_CONFIG_HOME", self.config_home())
+            .env("XDG_CACHE_HOME", self.cache_home())
             .env_remove("ZEROTH_TRUST");
         // The shim (see [`shim`]) forwards to the module under test; no fault or
         // record is asked for unless a test says so.
@@ -412,6 +414,11 @@ impl Fixture {
     /// `config/zeroth/trust.toml` under the test's directory.
     pub fn config_home(&self) -> PathBuf {
         self.dir.path().join("config")
+    }
+
+    /// This test's `XDG_CACHE_HOME`, where `list` keeps its verified-record cache.
+    pub fn cache_home(&self) -> PathBuf {
+        self.dir.path().join("cache")
     }
 
     /// The trust file of this test (see [`Fixture::config_home`]).
@@ -568,6 +575,7 @@ impl Fixture {
         c.current_dir(self.path())
             .env("ZEROTH_STORE", self.store())
             .env("XDG_CONFIG_HOME", self.config_home())
+            .env("XDG_CACHE_HOME", self.cache_home())
             .env_remove("ZEROTH_TRUST")
             .env("ZEROTH_PIN", PIN)
             .env("ZEROTH_LOCK_WAIT_MS", "500")

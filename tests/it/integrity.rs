@@ -1171,3 +1171,89 @@ fn check_json_with(cmd: Cmd<'_>, extra: &[&str]) -> (i32, Vec<serde_json::Value>
         v["findings"].as_array().cloned().unwrap_or_default(),
     )
 }
+
+// ---- the verified-record cache of `list` ---------------------------------------------
+
+fn list_entry(fx: &Fixture, seal: &str) -> serde_json::Value {
+    let run = fx.zeroth().args(["--json", "list"]).run().ok();
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    v["seals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == seal)
+        .cloned()
+        .unwrap()
+}
+
+/// `list` keeps the digests of the record files that verified in a cache outside the
+/// store (per user, one file per pinned key, mode 0600), and verifies in full any
+/// record whose bytes changed: an edit is caught on every run. A damaged cache only
+/// costs time. The cache is what `list` trusts for an unchanged file, and `check`
+/// never reads it.
+#[test]
+fn the_list_cache_lives_outside_the_store_and_never_hides_an_edit() {
+    let fx = Fixture::sealed();
+    assert!(list_entry(&fx, "vault-root")["problem"].is_null());
+    let key = fx.record("vault-root")["signature"]["key"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let cache = fx.cache_home().join(format!("zeroth/verified/{key}.bin"));
+    let bytes = std::fs::read(&cache).expect("list wrote its cache");
+    assert_eq!(
+        std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let record_path = fx.store().join("seals/vault-root.json");
+    let original = std::fs::read(&record_path).unwrap();
+    let digest: [u8; 32] = sha2::Sha256::digest(&original).into();
+    assert!(
+        bytes.ends_with(&digest),
+        "the cache holds the record's digest"
+    );
+    assert!(
+        std::fs::read_dir(fx.store()).unwrap().all(|e| {
+            let name = e.unwrap().file_name();
+            !name.to_string_lossy().contains("cache")
+        }),
+        "nothing is cached in the store"
+    );
+
+    // An edited record is verified in full, and fails.
+    let mut r = fx.record("vault-root");
+    r["purpose"] = "edited by someone".into();
+    fx.write_record("vault-root", &r);
+    let edited = std::fs::read(&record_path).unwrap();
+    for _ in 0..2 {
+        let e = list_entry(&fx, "vault-root");
+        assert!(
+            e["problem"]
+                .as_str()
+                .is_some_and(|p| p.contains("fails its signature check")),
+            "{e}"
+        );
+    }
+    // The original bytes verify again; a damaged cache is only read past.
+    std::fs::write(&record_path, &original).unwrap();
+    std::fs::write(&cache, b"not a cache").unwrap();
+    assert!(list_entry(&fx, "vault-root")["problem"].is_null());
+    assert!(std::fs::read(&cache).unwrap().ends_with(&digest));
+
+    // What `list` trusts is this user's cache: planting the edited file's digest
+    // there makes `list` skip its signature; `check` never reads the cache.
+    let mut planted = std::fs::read(&cache).unwrap();
+    planted.extend_from_slice(&<[u8; 32]>::from(sha2::Sha256::digest(&edited)));
+    std::fs::write(&cache, planted).unwrap();
+    std::fs::write(&record_path, &edited).unwrap();
+    assert!(list_entry(&fx, "vault-root")["problem"].is_null());
+    let (code, findings) = check_json(&fx, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["id"] == "record-invalid" && f["seal"] == "vault-root"),
+        "{findings:?}"
+    );
+}
