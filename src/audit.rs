@@ -475,6 +475,9 @@ pub struct Signing<'a> {
     pub key: cryptoki::object::ObjectHandle,
     /// Its public half.
     pub public: &'a PublicKey,
+    /// The token's log anchor as this ceremony last read or wrote it (`None`: not read
+    /// yet): the ceremony holds the store and log locks, so nothing else moves it.
+    pub anchor: &'a std::cell::RefCell<Option<Option<(u64, String)>>>,
 }
 
 impl LogSigner for Signing<'_> {
@@ -487,7 +490,12 @@ impl LogSigner for Signing<'_> {
     }
 
     fn anchored(&self, env: &str) -> Result<Option<(u64, String)>> {
-        self.session.log_anchor(env)
+        if let Some(known) = self.anchor.borrow().clone() {
+            return Ok(known);
+        }
+        let read = self.session.log_anchor(env)?;
+        *self.anchor.borrow_mut() = Some(read.clone());
+        Ok(read)
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
@@ -495,7 +503,11 @@ impl LogSigner for Signing<'_> {
     }
 
     fn anchor(&self, env: &str, seq: u64, hash: &str) -> Result<()> {
-        self.session.set_log_anchor(env, seq, hash)
+        // Whatever happens, read it afresh next time unless it is known to be moved.
+        *self.anchor.borrow_mut() = None;
+        self.session.set_log_anchor(env, seq, hash)?;
+        *self.anchor.borrow_mut() = Some(Some((seq, hash.to_string())));
+        Ok(())
     }
 }
 
@@ -1564,6 +1576,15 @@ fn tail_problem_in(
 ) -> std::io::Result<Option<String>> {
     let lines = match lines_after(file, anchor.map(|a| a.0))? {
         Some(lines) => lines,
+        // A log with no entry yet (an `env init` begun again on a token that kept the
+        // anchor of the first attempt): nothing to sign over.
+        None if lines_after(file, None)?
+            .unwrap_or_default()
+            .iter()
+            .all(|l| seq_of(l).is_none()) =>
+        {
+            return Ok(None);
+        }
         None => {
             return Ok(Some(format!(
                 "the log does not hold entry {}, the last one the token signed",

@@ -497,6 +497,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 /// Writes `bytes` to a new file at `path`, mode 0600, atomically, and never over an
 /// existing file: the file is linked into place only if nothing is there.
 pub fn write_new_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_new_secret_unsynced(path, bytes)?;
+    sync_dir_after(parent(path));
+    Ok(())
+}
+
+/// [`write_new_secret`] but for the directory's sync, which the caller does once after
+/// the last file of a batch ([`sync_directory`]).
+pub fn write_new_secret_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent(path);
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp")
@@ -516,8 +524,13 @@ pub fn write_new_secret(path: &Path, bytes: &[u8]) -> Result<()> {
         }
         Err(e) => return Err(Error::io("write", path, e.error)),
     }
-    sync_dir_after(dir);
     Ok(())
+}
+
+/// Syncs a directory after files were linked into it, so their entries survive a
+/// power cut (a failure is a warning: the files are written).
+pub fn sync_directory(dir: &Path) {
+    sync_dir_after(dir);
 }
 
 /// The error for a file zeroth will not overwrite.

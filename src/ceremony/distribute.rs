@@ -24,7 +24,7 @@ use super::generate::CustodianSpec;
 use crate::error::{Error, Result};
 use crate::recipient::Recipient;
 use crate::share::Share;
-use crate::store::{exists_error, write_new_secret};
+use crate::store::{exists_error, sync_directory, write_new_secret_unsynced};
 use crate::terminal::Tty;
 
 /// Where a new share set goes, as the command line says.
@@ -300,9 +300,9 @@ impl Plan {
                 match recipient {
                     Some(r) => {
                         let sealed = r.encrypt(text.as_bytes(), self.passphrases.get(name))?;
-                        write_new_secret(&path, sealed.as_bytes())?;
+                        write_new_secret_unsynced(&path, sealed.as_bytes())?;
                     }
-                    None => write_new_secret(&path, text.as_bytes())?,
+                    None => write_new_secret_unsynced(&path, text.as_bytes())?,
                 }
                 out.written.push(path.clone());
                 file = Some(path);
@@ -311,11 +311,19 @@ impl Plan {
             if let Some(dir) = &self.outlets.paper {
                 let path = card_path(dir, &share.seal, name);
                 let svg = crate::paper::card(share, created)?;
-                write_new_secret(&path, svg.as_bytes())?;
+                write_new_secret_unsynced(&path, svg.as_bytes())?;
                 out.written.push(path.clone());
                 card = Some(path);
             }
             out.custodians.push((name.clone(), file, card));
+        }
+        // Each file was synced as it was written; each directory once, after the last,
+        // and before the ceremony goes on to its record.
+        for dir in [&self.outlets.out_dir, &self.outlets.paper]
+            .into_iter()
+            .flatten()
+        {
+            sync_directory(dir);
         }
         if self.outlets.terminal() {
             let tty = self

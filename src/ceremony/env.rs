@@ -185,6 +185,7 @@ fn bind<'c>(
         let signer = super::Signer {
             handle: sign_handle,
             public: public.clone(),
+            anchor: std::cell::RefCell::new(None),
         };
         let detail = format!(
             "bound to token '{}' (serial {}) through {} (sha256 {}); wrap mechanism {}; signing key {}{}; pinned in {}",
@@ -201,11 +202,7 @@ fn bind<'c>(
             },
             ctx.trust.path().display()
         );
-        let signing = audit::Signing {
-            session: &session,
-            key: sign_handle,
-            public: &public,
-        };
+        let signing = signer.signing(&session);
         // The pin first: a pin of an environment not bound yet is harmless, a bound
         // environment this machine does not pin is not usable. Then the public key, the
         // approved settings (the custodians and policy zeroth.toml holds now, signed by

@@ -72,6 +72,8 @@ impl Report {
 pub(crate) struct Signer {
     pub handle: ObjectHandle,
     pub public: PublicKey,
+    /// The token's log anchor, once read ([`audit::Signing::anchor`]).
+    pub anchor: std::cell::RefCell<Option<Option<crate::hsm::LogAnchor>>>,
 }
 
 impl Signer {
@@ -134,6 +136,7 @@ impl Signer {
             session,
             key: self.handle,
             public: &self.public,
+            anchor: &self.anchor,
         }
     }
 }
@@ -286,6 +289,7 @@ fn open<'h>(
     let signer = check_binding(&session, store, env, store.env(env)?, Some(pin))?;
     let anchor = check_anchor(&session, store, env)?;
     check_tail(&session, store, env, &signer.public, anchor.as_ref())?;
+    *signer.anchor.borrow_mut() = Some(anchor);
     Ok((session, signer))
 }
 
@@ -487,7 +491,11 @@ pub(crate) fn check_binding(
             public.fingerprint()
         )));
     }
-    Ok(Signer { handle, public })
+    Ok(Signer {
+        handle,
+        public,
+        anchor: std::cell::RefCell::new(None),
+    })
 }
 
 /// Verifies the signature of `record` with its environment's public key, checked

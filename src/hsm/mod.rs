@@ -791,7 +791,14 @@ impl HsmSession<'_> {
     /// the newer one counts.
     pub fn set_log_anchor(&self, env: &str, seq: u64, hash: &str) -> Result<()> {
         let label = anchor_label(env);
-        let old = self.anchor_objects(env)?;
+        // Only the handles: whatever the old anchors hold, they go.
+        let old = self
+            .session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::DATA),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(self.err(&format!("cannot search for the log anchor '{label}'")))?;
         let value = format!("{ANCHOR_DOMAIN}{seq}\n{hash}\n").into_bytes();
         self.session
             .create_object(&[
@@ -804,7 +811,7 @@ impl HsmSession<'_> {
                 Attribute::Value(value),
             ])
             .map_err(self.err(&format!("cannot write the log anchor '{label}'")))?;
-        for (h, _) in old {
+        for h in old {
             self.session
                 .destroy_object(h)
                 .map_err(self.err(&format!("cannot replace the log anchor '{label}'")))?;
