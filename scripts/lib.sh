@@ -61,9 +61,9 @@ softhsm_module() {
 
 # Installs, in one apt-get run, the Debian packages that provide whatever is
 # missing among the given needs (default: all of them). A need is a command
-# name, libsofthsm2.so, or one of the libraries libclang, libssl-dev and
-# libp11-kit-dev (asked of dpkg). Prints one line naming what it installs, or
-# nothing.
+# name (`time` is GNU time, /usr/bin/time), libsofthsm2.so, or one of the
+# libraries libclang, libssl-dev and libp11-kit-dev (asked of dpkg). Prints one
+# line naming what it installs, or nothing.
 # shellcheck disable=SC2120 # the arguments are optional
 ensure_packages() {
     local needs=("$@")
@@ -89,6 +89,7 @@ ensure_packages() {
             libclang) pkg=libclang-dev ;;
             libssl-dev) pkg=libssl-dev ;;
             pkg-config) pkg="pkg-config" ;;
+            time) pkg="time" ;; # GNU time, /usr/bin/time (not the shell's keyword)
             *)
                 zeroth_die "ensure_packages: unknown need '$need'"
                 return 1
@@ -96,6 +97,9 @@ ensure_packages() {
         esac
         if [[ "$need" == libsofthsm2.so ]]; then
             softhsm_module >/dev/null 2>&1 && continue
+        elif [[ "$need" == time ]]; then
+            # 'command -v time' finds the shell's keyword: look for the program itself.
+            [[ -x /usr/bin/time ]] && continue
         elif [[ "$need" == python3-venv ]]; then
             # Debian's python3 makes virtualenvs with pip only with python3-venv: try one.
             _venv_works && continue

@@ -346,8 +346,7 @@ fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source<'_>, draft: &mut Draft) -
         |session, signer, draft| {
             let token = session.token();
             let label = hsm::seal_key_label(&spec.env, &spec.seal, 1, 1);
-            let leftovers = session.seal_keys_with_prefix(&label)?;
-            if leftovers.iter().any(|(l, _)| *l == label) {
+            if !session.secret_keys_labelled(&label)?.is_empty() {
                 return Err(Error::Refused(format!(
                     "token '{}' already holds a key labelled '{label}' that no record in this store references (left by an interrupted ceremony, or used by another store): make sure no store uses it, then delete it with pkcs11-tool --delete-object --type secrkey --label '{label}'",
                     token.label

@@ -303,11 +303,7 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
                 .max(record.history.iter().map(|h| h.set).max().unwrap_or(0))
                 + 1;
             let label = hsm::seal_key_label(&record.env, &record.name, version, set);
-            if session
-                .seal_keys_with_prefix(&label)?
-                .iter()
-                .any(|(l, _)| *l == label)
-            {
+            if !session.secret_keys_labelled(&label)?.is_empty() {
                 return Err(Error::Refused(format!(
                     "token '{}' already holds a key labelled '{label}' that no record references (left by an interrupted ceremony): run 'zeroth cleanup --env {}' first",
                     session.token().label,
@@ -906,12 +902,8 @@ fn complete(
     draft: &mut Draft,
 ) -> Result<Report> {
     let left = with_env_session(g, &record.env, &[], draft, |session, _, draft| {
-        let left: Vec<_> = session
-            .seal_key_objects(&done.key_label)?
-            .into_iter()
-            .filter(|(_, label, _)| *label == done.key_label)
-            .collect();
-        for (h, _, _) in &left {
+        let left = session.secret_keys_labelled(&done.key_label)?;
+        for h in &left {
             session.destroy(*h)?;
         }
         draft.detail = if left.is_empty() {

@@ -698,8 +698,21 @@ impl HsmSession<'_> {
         Ok(Some(h))
     }
 
+    /// Finds the secret keys labelled exactly `label`, whatever their id. One search with
+    /// the label in its template: what it costs does not grow with the other keys on the
+    /// token, as listing them and reading each one's label does (two calls per key).
+    pub fn secret_keys_labelled(&self, label: &str) -> Result<Vec<ObjectHandle>> {
+        self.session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(self.err(&format!("cannot search for keys labelled '{label}'")))
+    }
+
     /// Lists the labels and ids of every secret key on the token whose label starts
-    /// with `prefix`.
+    /// with `prefix`. PKCS#11 matches whole attribute values only, so this reads every
+    /// secret key's label: for an exact label, [`HsmSession::secret_keys_labelled`].
     pub fn seal_keys_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
         Ok(self
             .seal_key_objects(prefix)?

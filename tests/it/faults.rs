@@ -179,6 +179,48 @@ fn an_env_init_cut_short_is_finished_by_adopt() {
     }
 }
 
+/// `generate` makes the same PKCS#11 calls on a token that holds many other keys as on
+/// one that holds few: it asks the token for a key with the new key's label (is one left
+/// over?) rather than reading the label of every key on it.
+#[test]
+fn generate_makes_the_same_calls_whatever_other_keys_the_token_holds() {
+    let fx = Fixture::new();
+    fx.env_init_through_shim("prod", "prod").ok();
+    fx.generate("first", "prod", 2, 3).ok();
+    let calls_per_function = |seal: &str| {
+        let log = fx.path().join(format!("{seal}.calls"));
+        fx.generate_cmd(seal, "prod", 2, 3)
+            .env("ZEROTH_SHIM_LOG", &log)
+            .run()
+            .ok();
+        let mut per = std::collections::BTreeMap::<String, usize>::new();
+        for (f, _) in calls(&log) {
+            *per.entry(f).or_default() += 1;
+        }
+        per
+    };
+    let few = calls_per_function("second");
+    for i in 0..30 {
+        let label = format!("zeroth:prod:other-{i}:v1:s1");
+        let out = fx
+            .pkcs11_tool()
+            .args(["--token-label", "prod", "--login", "--pin", PIN])
+            .args(["--keygen", "--key-type", "AES:32", "--label", &label])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pkcs11-tool --keygen: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let many = calls_per_function("third");
+    assert_eq!(
+        many, few,
+        "calls per function with 30 more keys on the token"
+    );
+}
+
 /// How many times the fault-free run of `cmd` calls `func`, by the shim's record.
 fn calls_of(fx: &Fixture, func: &str, cmd: Cmd<'_>) -> usize {
     let log = fx.path().join(format!("count-{func}.log"));

@@ -689,7 +689,7 @@ fn list_filters_and_shows_recovery() {
 #[test]
 fn check_of_a_large_store_needs_no_hsm() {
     let dir = tempfile::tempdir().unwrap();
-    bigstore::write_store(dir.path(), 1000).unwrap();
+    bigstore::write_store(dir.path(), 1000, 5000).unwrap();
     let run = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_zeroth"))
             .arg("--store")
