@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 use crate::audit::{self, DamageKind, Entry as LogEntry, Outcome};
 use crate::cache::{RecordDigest, Verified};
-use crate::ceremony::{Context, Report, judge_stale, verify_record_with};
+use crate::ceremony::{Context, Report, judge_stale_as, verify_record_signed};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::hsm::PublicKey;
@@ -97,6 +97,8 @@ struct LogView {
     activity: BTreeMap<String, Activity>,
     last_record: BTreeMap<String, (u64, String, LogEntry)>,
     verification: Option<audit::Verification>,
+    /// The last vouched-for entry that wrote the environment's settings.
+    last_settings: crate::settings::LastSettings,
     unnamed: usize,
     last_unnamed: Option<LogEntry>,
 }
@@ -112,10 +114,18 @@ impl ViewBuilder<'_> {
         if e.env != self.env {
             return;
         }
+        let vouched = attested.vouched();
         let Some(seal) = e.seal.clone() else {
+            if vouched
+                && e.outcome == Outcome::Ok
+                && crate::settings::SETTINGS_EVENTS.contains(&e.event.as_str())
+            {
+                if let Some(record) = e.record.clone() {
+                    self.view.last_settings = Some((e.seq, record, e));
+                }
+            }
             return;
         };
-        let vouched = attested.vouched();
         let a = self.view.activity.entry(seal.clone()).or_default();
         // The vault ceremonies recover the key when custodians are named (a vault
         // unseal of servers already unsealed recovers nothing).
@@ -337,12 +347,21 @@ type Inventory = (
 /// Each environment's effective settings ([`crate::settings::effective`]).
 type Settings = BTreeMap<String, crate::settings::Effective>;
 
-fn settings_of(store: &Store, keys: &EnvKeys) -> Settings {
+fn settings_of(store: &Store, keys: &EnvKeys, views: &BTreeMap<String, LogView>) -> Settings {
     keys.iter()
         .filter_map(|(env, k)| {
-            k.as_ref()
-                .ok()
-                .map(|(key, _)| (env.clone(), crate::settings::effective(store, env, key)))
+            k.as_ref().ok().map(|(key, _)| {
+                // The log's last settings entry, when the one pass over the log found it
+                // with this key.
+                let known = views
+                    .get(env)
+                    .filter(|v| v.verification.is_some())
+                    .map(|v| &v.last_settings);
+                (
+                    env.clone(),
+                    crate::settings::effective_given(store, env, key, known),
+                )
+            })
         })
         .collect()
 }
@@ -368,42 +387,40 @@ fn env_keys(
         .collect()
 }
 
-/// Verifies every record's signature on every core, and whether it is the newest the
-/// log vouches for; a record of an environment `zeroth.toml` does not have is invalid.
+/// Verifies every record's signature on every core: for each, why it is invalid (if
+/// it is) and the fingerprint of its signed bytes (for the staleness check). A record of
+/// an environment `zeroth.toml` does not have is invalid.
 ///
 /// With `caches` (`list`), a record whose file bytes verified before with its
 /// environment's key ([`crate::cache`]) is not verified again.
-fn verified(
+fn signatures(
     store: &Store,
     keys: &EnvKeys,
-    views: &BTreeMap<String, LogView>,
-    records: Vec<(SealRecord, RecordDigest)>,
-    mut caches: Option<&mut BTreeMap<String, Verified>>,
-) -> Vec<Checked> {
+    records: &[(SealRecord, RecordDigest)],
+    caches: Option<&BTreeMap<String, Verified>>,
+) -> Vec<(Option<String>, Option<String>)> {
     let known = |r: &SealRecord, d: &RecordDigest| {
         caches
-            .as_deref()
             .and_then(|c| c.get(&r.env))
             .is_some_and(|c| c.contains(d))
     };
     let check = |(r, d): &(SealRecord, RecordDigest)| -> (Option<String>, Option<String>) {
         match keys.get(&r.env) {
-            Some(Ok((key, _))) => match if known(r, d) {
-                Ok(())
-            } else {
-                verify_record_with(store, r, key)
-            } {
-                Err(e) => (Some(e.message().to_string()), None),
-                Ok(()) => {
-                    let last = views.get(&r.env).and_then(|v| v.last_record.get(&r.name));
-                    (
-                        None,
-                        judge_stale(store, r, last)
-                            .err()
-                            .map(|e| e.message().to_string()),
-                    )
+            Some(Ok((key, _))) => {
+                let signed = match r.signed_bytes() {
+                    Ok(s) => s,
+                    Err(e) => return (Some(e.message().to_string()), None),
+                };
+                let fp = audit::fingerprint(&signed);
+                match if known(r, d) {
+                    Ok(())
+                } else {
+                    verify_record_signed(store, r, key, &signed)
+                } {
+                    Err(e) => (Some(e.message().to_string()), None),
+                    Ok(()) => (None, Some(fp)),
                 }
-            },
+            }
             Some(Err(why)) => (Some(why.clone()), None),
             None => (
                 Some(format!(
@@ -419,40 +436,21 @@ fn verified(
         .map(|n| n.get())
         .unwrap_or(1)
         .min(16);
-    let results: Vec<(Option<String>, Option<String>)> = if threads <= 1 || records.len() < 64 {
-        records.iter().map(check).collect()
-    } else {
-        let chunk = records.len().div_ceil(threads);
-        let check = &check;
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = records
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(check).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        })
-    };
-    records
-        .into_iter()
-        .zip(results)
-        .map(|((record, digest), (problem, stale))| {
-            // A record that verified (its signature; staleness is the log's to say).
-            let signature_ok = problem.is_none();
-            if let Some(c) = caches.as_deref_mut().and_then(|c| c.get_mut(&record.env)) {
-                if signature_ok {
-                    c.note(digest);
-                }
-            }
-            Checked {
-                record,
-                problem,
-                stale,
-            }
-        })
-        .collect()
+    if threads <= 1 || records.len() < 64 {
+        return records.iter().map(check).collect();
+    }
+    let chunk = records.len().div_ceil(threads);
+    let check = &check;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = records
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(check).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// The records of the store (optionally of one environment), verified, with their log
@@ -483,19 +481,7 @@ fn inventory(
         .chain(env.map(str::to_string))
         .collect();
     let keys = env_keys(ctx, store, envs.clone(), lenient);
-    let mut views = BTreeMap::new();
-    for e in envs {
-        let key = keys.get(&e).and_then(|k| k.as_ref().ok()).map(|(k, _)| k);
-        let heads: Vec<SealRecord> = records
-            .iter()
-            .filter(|(r, _)| r.env == e)
-            .map(|(r, _)| r.clone())
-            .collect();
-        let view = log_view(store, &e, key, &heads)?;
-        views.insert(e, view);
-    }
-    let settings = settings_of(store, &keys);
-    let mut caches: BTreeMap<String, Verified> = if cached {
+    let caches: BTreeMap<String, Verified> = if cached {
         keys.iter()
             .filter_map(|(e, k)| match k {
                 // Only a pinned key names a cache: the store's own key is the store's.
@@ -508,16 +494,60 @@ fn inventory(
     } else {
         BTreeMap::new()
     };
-    let out = verified(store, &keys, &views, records, cached.then_some(&mut caches))
-        .into_iter()
-        .map(|c| {
-            let act = views
-                .get_mut(&c.record.env)
-                .and_then(|v| v.activity.remove(&c.record.name))
-                .unwrap_or_default();
-            (c, act)
-        })
-        .collect();
+    // The logs are read while the records' signatures are checked: the two do not
+    // depend on each other, and each alone leaves a core idle part of the time.
+    let (views, sigs) = std::thread::scope(|scope| {
+        let logs = scope.spawn(|| -> Result<BTreeMap<String, LogView>> {
+            let mut views = BTreeMap::new();
+            for e in &envs {
+                let key = keys.get(e).and_then(|k| k.as_ref().ok()).map(|(k, _)| k);
+                let heads: Vec<SealRecord> = records
+                    .iter()
+                    .filter(|(r, _)| &r.env == e)
+                    .map(|(r, _)| r.clone())
+                    .collect();
+                views.insert(e.clone(), log_view(store, e, key, &heads)?);
+            }
+            Ok(views)
+        });
+        let sigs = signatures(store, &keys, &records, cached.then_some(&caches));
+        (
+            logs.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            sigs,
+        )
+    });
+    let mut views = views?;
+    let settings = settings_of(store, &keys, &views);
+    let mut caches = caches;
+    let mut out = Vec::with_capacity(records.len());
+    for ((record, digest), (problem, fp)) in records.into_iter().zip(sigs) {
+        let view = views.get_mut(&record.env);
+        let stale = match (&problem, &fp) {
+            (None, Some(fp)) => {
+                let last = view.as_ref().and_then(|v| v.last_record.get(&record.name));
+                judge_stale_as(store, &record, fp, last)
+                    .err()
+                    .map(|e| e.message().to_string())
+            }
+            _ => None,
+        };
+        if problem.is_none() {
+            if let Some(c) = caches.get_mut(&record.env) {
+                c.note(digest);
+            }
+        }
+        let act = view
+            .and_then(|v| v.activity.remove(&record.name))
+            .unwrap_or_default();
+        out.push((
+            Checked {
+                record,
+                problem,
+                stale,
+            },
+            act,
+        ));
+    }
     for c in caches.into_values() {
         c.save();
     }
@@ -1435,7 +1465,7 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
         keys.extend(env_keys(ctx, &store, missing, true));
         keys
     };
-    let settings = settings_of(&store, &keys);
+    let settings = settings_of(&store, &keys, &views);
     for eff in settings.values() {
         validate_policy(&eff.policy)?;
     }

@@ -144,6 +144,21 @@ pub fn write(store: &Store, s: &Settings) -> Result<()> {
 /// successful, signed entry that wrote the settings of its environment named these
 /// (or they were signed after it, a crash between the two).
 pub fn verify(store: &Store, s: &Settings, key: &PublicKey) -> Result<()> {
+    verify_given(store, s, key, None)
+}
+
+/// The last successful entry that wrote the settings of `env`, vouched for by `key`:
+/// what [`verify`] holds the settings to.
+pub type LastSettings = Option<(u64, String, crate::audit::Entry)>;
+
+/// [`verify`], with the log's last settings entry already found (by one pass over the
+/// log, `list` and `check`), or `None` to look for it.
+pub fn verify_given(
+    store: &Store,
+    s: &Settings,
+    key: &PublicKey,
+    known: Option<&LastSettings>,
+) -> Result<()> {
     let p = path(store, &s.env);
     let sig = s.signature.as_ref().ok_or_else(|| {
         Error::Refused(format!(
@@ -162,6 +177,9 @@ pub fn verify(store: &Store, s: &Settings, key: &PublicKey) -> Result<()> {
             s.env
         )));
     }
+    if let Some(known) = known {
+        return judge(&p, s, known.as_ref());
+    }
     // zeroth writes `"seal":null,` on every entry about no seal.
     let last = audit::last_signed_entry_where(
         store,
@@ -170,8 +188,18 @@ pub fn verify(store: &Store, s: &Settings, key: &PublicKey) -> Result<()> {
         |line| audit::contains_bytes(line, b"\"seal\":null,"),
         |e| SETTINGS_EVENTS.contains(&e.event.as_str()) && e.seal.is_none() && e.record.is_some(),
     )?;
+    judge(&p, s, last.as_ref())
+}
+
+/// Refuses settings older than the log's last settings entry.
+fn judge(
+    p: &std::path::Path,
+    s: &Settings,
+    last: Option<&(u64, String, crate::audit::Entry)>,
+) -> Result<()> {
     if let Some((seq, fp, entry)) = last {
-        if fp != s.fingerprint() && s.log_head.as_ref().is_none_or(|h| h.seq < seq) {
+        let seq = *seq;
+        if *fp != s.fingerprint() && s.log_head.as_ref().is_none_or(|h| h.seq < seq) {
             return Err(Error::Refused(format!(
                 "{} is older than the log: entry {seq} ({}, {}) approved other settings; an old copy was restored: restore the newest one (e.g. from git)",
                 p.display(),
@@ -222,9 +250,19 @@ fn stricter(a: &Policy, b: &Policy) -> Policy {
 
 /// The effective settings of `env`, its approved settings checked with `key`.
 pub fn effective(store: &Store, env: &str, key: &PublicKey) -> Effective {
+    effective_given(store, env, key, None)
+}
+
+/// [`effective`], with the log's last settings entry already found ([`verify_given`]).
+pub fn effective_given(
+    store: &Store,
+    env: &str,
+    key: &PublicKey,
+    known: Option<&LastSettings>,
+) -> Effective {
     let mut problem = None;
     let approved = match read(store, env) {
-        Ok(Some(s)) => match verify(store, &s, key) {
+        Ok(Some(s)) => match verify_given(store, &s, key, known) {
             Ok(()) => Some(s),
             Err(e) => {
                 problem = Some(e.message().to_string());

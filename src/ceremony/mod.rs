@@ -519,6 +519,16 @@ pub(crate) fn verify_record_with(
     record: &SealRecord,
     key: &PublicKey,
 ) -> Result<()> {
+    verify_record_signed(store, record, key, &record.signed_bytes()?)
+}
+
+/// [`verify_record_with`], given the record's signed bytes.
+pub(crate) fn verify_record_signed(
+    store: &Store,
+    record: &SealRecord,
+    key: &PublicKey,
+    signed: &[u8],
+) -> Result<()> {
     let path = store.record_path(&record.name);
     let sig = record.signature.as_ref().ok_or_else(|| {
         Error::Refused(format!(
@@ -539,7 +549,7 @@ pub(crate) fn verify_record_with(
     let der = base64::engine::general_purpose::STANDARD
         .decode(&sig.value)
         .unwrap_or_default();
-    if !key.verify(&record.signed_bytes()?, &der) {
+    if !key.verify(signed, &der) {
         return Err(Error::Refused(format!(
             "{} fails its signature check: it was changed after zeroth signed it (threshold, custodians, commitments or blob); restore it from a trusted copy",
             path.display()
@@ -573,11 +583,28 @@ pub(crate) fn judge_stale(
     record: &SealRecord,
     last: Option<&(u64, String, audit::Entry)>,
 ) -> Result<()> {
+    if last.is_none() {
+        return Ok(());
+    }
+    judge_stale_as(
+        store,
+        record,
+        &audit::fingerprint(&record.signed_bytes()?),
+        last,
+    )
+}
+
+/// [`judge_stale`], given the fingerprint of the record's signed bytes.
+pub(crate) fn judge_stale_as(
+    store: &Store,
+    record: &SealRecord,
+    mine: &str,
+    last: Option<&(u64, String, audit::Entry)>,
+) -> Result<()> {
     let Some((seq, fingerprint, entry)) = last else {
         return Ok(());
     };
     let seq = *seq;
-    let mine = audit::fingerprint(&record.signed_bytes()?);
     if mine == *fingerprint || record.log_head.as_ref().is_some_and(|h| h.seq >= seq) {
         return Ok(());
     }
