@@ -56,7 +56,8 @@ done
 ensure_packages softhsm2-util libsofthsm2.so time
 ensure_cargo
 echo "==> building zeroth and the bench's fixtures (release)"
-cargo build --release --quiet --bin zeroth --example governance_store --example token_keys
+cargo build --release --quiet --bin zeroth --example governance_store --example token_keys \
+    --example ceremony_floor
 BIN="$ZEROTH_ROOT/target/release/zeroth"
 EXAMPLES="$ZEROTH_ROOT/target/release/examples"
 
@@ -244,6 +245,22 @@ op_drill() {
     "${Z[@]}" drill fixture --share "${SHARES[@]}"
 }
 
+# The physical floor of each ceremony (examples/ceremony_floor.rs): the token calls,
+# the share arithmetic and the durable writes a ceremony cannot do without, on the
+# same token, and nothing else.
+FLOOR=("$EXAMPLES/ceremony_floor" "$MODULE")
+mkdir -m 700 "$WORK/floor"
+op_floor_generate() {
+    "${FLOOR[@]}" empty "$WORK/pin" empty "$WORK/floor" generate
+}
+op_floor_unseal() {
+    "${FLOOR[@]}" bench "$WORK/pin" bench "$WORK/floor" unseal "$STORE/seals/fixture.json" \
+        "${SHARES[0]}" "${SHARES[2]}" "${SHARES[4]}"
+}
+op_floor_drill() {
+    "${FLOOR[@]}" bench "$WORK/pin" bench "$WORK/floor" drill "$STORE/seals/fixture.json" "${SHARES[@]}"
+}
+
 op_audit_verify() {
     "${RUNNER[@]}" "${REAL[@]}" audit verify --env bench
 }
@@ -283,6 +300,9 @@ measure "$GEN_EMPTY" op_generate_empty
 measure "$GEN_CROWDED" op_generate_crowded
 measure "unseal, 3 shares, --output -" op_unseal
 measure "drill, 5 shares" op_drill
+measure "floor: generate" op_floor_generate
+measure "floor: unseal" op_floor_unseal
+measure "floor: drill" op_floor_drill
 MEASURE_RUNS=$LOG_RUNS MEASURE_RSS=1 measure "$AUDIT" op_audit_verify
 # --every-signature is newer than this bench: timed when this zeroth has it.
 if "$BIN" audit verify --help 2>/dev/null | grep -q -- --every-signature; then
@@ -301,6 +321,9 @@ fi
 report
 echo
 ratio "$GEN_CROWDED" "$GEN_EMPTY"
+ratio "$GEN_EMPTY" "floor: generate"
+ratio "unseal, 3 shares, --output -" "floor: unseal"
+ratio "drill, 5 shares" "floor: drill"
 rate "$AUDIT" "$LOG_ENTRIES" "entries"
 rate "$AUDIT_EVERY" "$LOG_ENTRIES" "entries"
 rate "$CHECK" "$STORE_SEALS" "seals"
