@@ -156,7 +156,6 @@ measure() {
         printf '.'
     done
     RUNNER=()
-    echo
     local sorted
     mapfile -t sorted < <(printf '%s\n' "${times[@]}" | sort -n)
     local n=${#sorted[@]} median
@@ -165,6 +164,8 @@ measure() {
     else
         median=$(((sorted[n / 2 - 1] + sorted[n / 2]) / 2))
     fi
+    # The median at once: a long bench cut short still says what it measured.
+    printf ' %s ms\n' "$(ms "$median")"
     R_NAME+=("$name")
     R_MEDIAN+=("$median")
     R_MIN+=("${sorted[0]}")
