@@ -1029,6 +1029,19 @@ pub fn verify(store: &Store, env: &str, key: &PublicKey) -> Result<Verification>
     verify_with(store, env, key, &records)
 }
 
+/// Like [`verify`], with each entry's own signature checked
+/// ([`SignatureCheck::Every`]): for `audit report`, whose transcript says of each
+/// ceremony whether its signature verified.
+pub fn verify_every(store: &Store, env: &str, key: &PublicKey) -> Result<Verification> {
+    let records: Vec<crate::seal::SealRecord> = store.records()?.into_iter().flatten().collect();
+    let mut keep = Collect::default();
+    let mut v = scan(store, env, key, &records, SignatureCheck::Every, &mut keep)?;
+    keep.signatures.resize(v.entries as usize, None);
+    v.parsed = keep.parsed;
+    v.signatures = keep.signatures;
+    Ok(v)
+}
+
 /// Like [`verify`], with the store's records already read (their log heads are anchors).
 pub fn verify_with(
     store: &Store,
