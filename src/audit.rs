@@ -1034,8 +1034,9 @@ pub fn verify(store: &Store, env: &str, key: &PublicKey) -> Result<Verification>
 /// ceremony whether its signature verified.
 pub fn verify_every(store: &Store, env: &str, key: &PublicKey) -> Result<Verification> {
     let records: Vec<crate::seal::SealRecord> = store.records()?.into_iter().flatten().collect();
+    let heads: Vec<&crate::seal::SealRecord> = records.iter().collect();
     let mut keep = Collect::default();
-    let mut v = scan(store, env, key, &records, SignatureCheck::Every, &mut keep)?;
+    let mut v = scan(store, env, key, &heads, SignatureCheck::Every, &mut keep)?;
     keep.signatures.resize(v.entries as usize, None);
     v.parsed = keep.parsed;
     v.signatures = keep.signatures;
@@ -1049,12 +1050,13 @@ pub fn verify_with(
     key: &PublicKey,
     records: &[crate::seal::SealRecord],
 ) -> Result<Verification> {
+    let heads: Vec<&crate::seal::SealRecord> = records.iter().collect();
     let mut keep = Collect::default();
     let mut v = scan(
         store,
         env,
         key,
-        records,
+        &heads,
         SignatureCheck::Checkpoints,
         &mut keep,
     )?;
@@ -1071,7 +1073,7 @@ pub fn scan(
     store: &Store,
     env: &str,
     key: &PublicKey,
-    records: &[crate::seal::SealRecord],
+    records: &[&crate::seal::SealRecord],
     check: SignatureCheck,
     visitor: &mut dyn Visitor,
 ) -> Result<Verification> {
@@ -1100,7 +1102,7 @@ fn pass(
     store: &Store,
     env: &str,
     key: &PublicKey,
-    records: &[crate::seal::SealRecord],
+    records: &[&crate::seal::SealRecord],
     check: SignatureCheck,
     visitor: &mut dyn Visitor,
 ) -> Result<(Verification, bool)> {

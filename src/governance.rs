@@ -185,7 +185,7 @@ fn log_view(
     store: &Store,
     env: &str,
     key: Option<&PublicKey>,
-    records: &[SealRecord],
+    records: &[&SealRecord],
 ) -> Result<LogView> {
     let Some(key) = key else {
         return Ok(LogView::default());
@@ -501,10 +501,10 @@ fn inventory(
             let mut views = BTreeMap::new();
             for e in &envs {
                 let key = keys.get(e).and_then(|k| k.as_ref().ok()).map(|(k, _)| k);
-                let heads: Vec<SealRecord> = records
+                let heads: Vec<&SealRecord> = records
                     .iter()
                     .filter(|(r, _)| &r.env == e)
-                    .map(|(r, _)| r.clone())
+                    .map(|(r, _)| r)
                     .collect();
                 views.insert(e.clone(), log_view(store, e, key, &heads)?);
             }
@@ -1126,10 +1126,7 @@ fn env_findings(
     }
     let view = match view.filter(|v| v.verification.is_some()) {
         Some(v) => v,
-        None => {
-            let records: Vec<SealRecord> = records.iter().map(|r| (*r).clone()).collect();
-            log_view(store, env, Some(&key), &records)?
-        }
+        None => log_view(store, env, Some(&key), records)?,
     };
     let Some(v) = &view.verification else {
         return Ok(());
