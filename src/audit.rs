@@ -1034,13 +1034,7 @@ pub fn verify(store: &Store, env: &str, key: &PublicKey) -> Result<Verification>
 /// ceremony whether its signature verified.
 pub fn verify_every(store: &Store, env: &str, key: &PublicKey) -> Result<Verification> {
     let records: Vec<crate::seal::SealRecord> = store.records()?.into_iter().flatten().collect();
-    let heads: Vec<&crate::seal::SealRecord> = records.iter().collect();
-    let mut keep = Collect::default();
-    let mut v = scan(store, env, key, &heads, SignatureCheck::Every, &mut keep)?;
-    keep.signatures.resize(v.entries as usize, None);
-    v.parsed = keep.parsed;
-    v.signatures = keep.signatures;
-    Ok(v)
+    collected(store, env, key, &records, SignatureCheck::Every)
 }
 
 /// Like [`verify`], with the store's records already read (their log heads are anchors).
@@ -1050,16 +1044,21 @@ pub fn verify_with(
     key: &PublicKey,
     records: &[crate::seal::SealRecord],
 ) -> Result<Verification> {
+    collected(store, env, key, records, SignatureCheck::Checkpoints)
+}
+
+/// [`scan`], keeping every entry of the chain in `parsed` and its verdict in
+/// `signatures`.
+fn collected(
+    store: &Store,
+    env: &str,
+    key: &PublicKey,
+    records: &[crate::seal::SealRecord],
+    check: SignatureCheck,
+) -> Result<Verification> {
     let heads: Vec<&crate::seal::SealRecord> = records.iter().collect();
     let mut keep = Collect::default();
-    let mut v = scan(
-        store,
-        env,
-        key,
-        &heads,
-        SignatureCheck::Checkpoints,
-        &mut keep,
-    )?;
+    let mut v = scan(store, env, key, &heads, check, &mut keep)?;
     keep.signatures.resize(v.entries as usize, None);
     v.parsed = keep.parsed;
     v.signatures = keep.signatures;
