@@ -590,7 +590,7 @@ pub fn append(
     let signing = match signing {
         Some(s) => {
             let anchor = s.anchored(&env)?;
-            match tail_problem_in(&mut file, &env, s.public_key(), anchor.as_ref())
+            match tail_problem_in(&file, &env, s.public_key(), anchor.as_ref())
                 .map_err(|e| Error::io("read the log", &path, e))?
             {
                 None => Some(s),
@@ -750,18 +750,9 @@ pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The last successful entry of `env`'s log that `wanted` picks and whose signature
-/// `key` verifies: its sequence number, its `record` fingerprint and the entry.
-pub fn last_signed_entry(
-    store: &Store,
-    env: &str,
-    key: &PublicKey,
-    wanted: impl Fn(&Entry) -> bool,
-) -> Result<Option<(u64, String, Entry)>> {
-    last_signed_entry_where(store, env, key, |_| true, wanted)
-}
-
-/// [`last_signed_entry`], reading the log from its end a block at a time and parsing
-/// only the lines `may_match` lets through (a quick look at the raw bytes).
+/// `key` verifies: its sequence number, its `record` fingerprint and the entry. The log
+/// is read from its end a block at a time ([`ReverseLines`]), and only the lines
+/// `may_match` lets through (a quick look at the raw bytes) are parsed.
 pub fn last_signed_entry_where(
     store: &Store,
     env: &str,
@@ -1574,32 +1565,26 @@ pub fn tail_problem(
     anchor: Option<&(u64, String)>,
 ) -> Result<Option<String>> {
     let path = log_path(store, env);
-    let mut file = match crate::store::open_regular(&path) {
+    let file = match crate::store::open_regular(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("read", &path, e)),
     };
-    tail_problem_in(&mut file, env, key, anchor).map_err(|e| Error::io("read", &path, e))
+    tail_problem_in(&file, env, key, anchor).map_err(|e| Error::io("read", &path, e))
 }
 
 fn tail_problem_in(
-    file: &mut File,
+    file: &File,
     env: &str,
     key: &PublicKey,
     anchor: Option<&(u64, String)>,
 ) -> std::io::Result<Option<String>> {
     let lines = match lines_after(file, anchor.map(|a| a.0))? {
-        Some(lines) => lines,
+        Ok(lines) => lines,
         // A log with no entry yet (an `env init` begun again on a token that kept the
         // anchor of the first attempt): nothing to sign over.
-        None if lines_after(file, None)?
-            .unwrap_or_default()
-            .iter()
-            .all(|l| seq_of(l).is_none()) =>
-        {
-            return Ok(None);
-        }
-        None => {
+        Err(false) => return Ok(None),
+        Err(true) => {
             return Ok(Some(format!(
                 "the log does not hold entry {}, the last one the token signed",
                 anchor.map(|a| a.0).unwrap_or(0)
@@ -1662,46 +1647,30 @@ fn tail_problem_in(
     Ok(None)
 }
 
-/// The complete lines of the log from the line holding entry `seq` on (that line
-/// first), read from the end; every complete line when `seq` is `None`. `None` when no
-/// line holds entry `seq`. A torn fragment at the end is not a line.
-fn lines_after(file: &mut File, seq: Option<u64>) -> std::io::Result<Option<Vec<Vec<u8>>>> {
-    let len = file.seek(SeekFrom::End(0))?;
-    let mut window: u64 = 64 * 1024;
-    loop {
-        let start = match seq {
-            None => 0,
-            Some(_) => len.saturating_sub(window),
-        };
-        file.seek(SeekFrom::Start(start))?;
-        let mut buf = Vec::with_capacity((len - start) as usize);
-        Read::by_ref(file).take(len - start).read_to_end(&mut buf)?;
-        // Complete lines only: up to the last newline, and from the first one on when
-        // the window starts inside a line.
-        let end = buf.iter().rposition(|&b| b == b'\n').map_or(0, |e| e + 1);
-        let mut from = 0;
-        if start > 0 {
-            from = buf[..end]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(end, |p| p + 1);
+/// The lines of the log from the line holding entry `seq` on (that line first), read
+/// from the end ([`ReverseLines`]); every line when `seq` is `None`. `None` when no line
+/// holds entry `seq`: then whether the log holds any entry at all.
+fn lines_after(
+    file: &File,
+    seq: Option<u64>,
+) -> std::io::Result<std::result::Result<Vec<Vec<u8>>, bool>> {
+    let mut lines = ReverseLines::new(file.try_clone()?)?;
+    let mut out = Vec::new();
+    let mut any_entry = false;
+    while let Some(line) = lines.next_line()? {
+        let found = seq_of(line);
+        any_entry |= found.is_some();
+        out.push(line.to_vec());
+        if seq.is_some() && found == seq {
+            out.reverse();
+            return Ok(Ok(out));
         }
-        let lines: Vec<&[u8]> = buf[from..end]
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .collect();
-        let Some(seq) = seq else {
-            return Ok(Some(lines.iter().map(|l| l.to_vec()).collect()));
-        };
-        if let Some(k) = lines.iter().rposition(|l| seq_of(l) == Some(seq)) {
-            return Ok(Some(lines[k..].iter().map(|l| l.to_vec()).collect()));
-        }
-        let below = lines.iter().any(|l| seq_of(l).is_some_and(|s| s < seq));
-        if start == 0 || below {
-            return Ok(None);
-        }
-        window *= 4;
     }
+    if seq.is_some() {
+        return Ok(Err(any_entry));
+    }
+    out.reverse();
+    Ok(Ok(out))
 }
 
 /// Returns true if and only if a successful `event` may be logged unsigned: only what
@@ -1737,30 +1706,7 @@ fn check_head(bytes: &[u8], env: &str, key: &PublicKey) -> std::result::Result<H
 }
 
 fn verify_parallel(key: &PublicKey, items: &[(usize, Vec<u8>, Vec<u8>)]) -> Vec<bool> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(16);
-    if threads <= 1 || items.len() < 64 {
-        return items.iter().map(|(_, m, s)| key.verify(m, s)).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(_, m, s)| key.verify(m, s))
-                        .collect::<Vec<bool>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
+    crate::cores::map(items, |(_, m, s)| key.verify(m, s))
 }
 
 #[cfg(test)]

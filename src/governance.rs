@@ -432,25 +432,7 @@ fn signatures(
             ),
         }
     };
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(16);
-    if threads <= 1 || records.len() < 64 {
-        return records.iter().map(check).collect();
-    }
-    let chunk = records.len().div_ceil(threads);
-    let check = &check;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = records
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(check).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
+    crate::cores::map(records, check)
 }
 
 /// The records of the store (optionally of one environment), verified, with their log

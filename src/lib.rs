@@ -14,6 +14,7 @@ pub mod cache;
 pub mod ceremony;
 pub mod cli;
 pub mod clock;
+pub mod cores;
 pub mod deliver;
 pub mod error;
 pub mod fault;

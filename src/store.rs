@@ -347,7 +347,6 @@ impl Store {
     ) -> Result<(SealRecord, crate::cache::RecordDigest)> {
         check(NameKind::Seal, seal)?;
         let path = self.record_path(seal);
-        let mut digest = [0u8; 32];
         let text = match read_regular(&path) {
             Ok(t) => String::from_utf8(t).map_err(|_| {
                 Error::Refused(format!(
@@ -363,7 +362,7 @@ impl Store {
             }
             Err(e) => return Err(Error::io("read", &path, e)),
         };
-        digest.copy_from_slice(&crate::cache::digest(text.as_bytes()));
+        let digest = crate::cache::digest(text.as_bytes());
         let record: SealRecord = serde_json::from_str(&text).map_err(|e| {
             Error::Refused(format!(
                 "{} is not a valid seal record ({e}): restore it from a trusted copy",
@@ -431,25 +430,7 @@ impl Store {
                 other => other,
             })
         };
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(16);
-        if threads <= 1 || names.len() < 64 {
-            return Ok(names.iter().map(read).collect());
-        }
-        let chunk = names.len().div_ceil(threads);
-        let read = &read;
-        Ok(std::thread::scope(|scope| {
-            let handles: Vec<_> = names
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(read).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        }))
+        Ok(crate::cores::map(&names, read))
     }
 
     /// Returns the path of the public key of `env`.
