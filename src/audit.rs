@@ -721,6 +721,38 @@ pub fn line_verifies(line: &[u8], key: &PublicKey) -> bool {
     key.verify(&message, &der)
 }
 
+/// A successful, vouched-for entry naming a record (a seal's, or an environment's
+/// settings'), as much of it as the check that a record is not an old copy needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordEntry {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The fingerprint of the record it left.
+    pub record: String,
+    /// Its event.
+    pub event: String,
+    /// When.
+    pub time: String,
+    /// Who ran it.
+    pub operator: String,
+    /// What happened.
+    pub detail: String,
+}
+
+impl RecordEntry {
+    /// The part of `e` that names a record, if it names one.
+    pub fn of(e: &Entry) -> Option<RecordEntry> {
+        e.record.as_ref().map(|record| RecordEntry {
+            seq: e.seq,
+            record: record.clone(),
+            event: e.event.clone(),
+            time: e.time.clone(),
+            operator: e.operator.clone(),
+            detail: e.detail.clone(),
+        })
+    }
+}
+
 /// The last entry of `env`'s log about `seal` that succeeded, is signed with a
 /// signature `key` verifies, and names a record: its sequence number and the record's
 /// fingerprint. Every successful ceremony names the record as it left it, so this is
@@ -730,7 +762,7 @@ pub fn last_record_entry(
     env: &str,
     seal: &str,
     key: &PublicKey,
-) -> Result<Option<(u64, String, Entry)>> {
+) -> Result<Option<RecordEntry>> {
     // zeroth writes the member exactly so (a seal's name needs no escaping), and a
     // signature covers the bytes as zeroth wrote them: lines without it are skipped
     // unparsed.
@@ -750,7 +782,7 @@ pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The last successful entry of `env`'s log that `wanted` picks and whose signature
-/// `key` verifies: its sequence number, its `record` fingerprint and the entry. The log
+/// `key` verifies, as much of it as names a record ([`RecordEntry`]). The log
 /// is read from its end a block at a time ([`ReverseLines`]), and only the lines
 /// `may_match` lets through (a quick look at the raw bytes) are parsed.
 pub fn last_signed_entry_where(
@@ -759,7 +791,7 @@ pub fn last_signed_entry_where(
     key: &PublicKey,
     may_match: impl Fn(&[u8]) -> bool,
     wanted: impl Fn(&Entry) -> bool,
-) -> Result<Option<(u64, String, Entry)>> {
+) -> Result<Option<RecordEntry>> {
     let path = log_path(store, env);
     let file = match crate::store::open_regular(&path) {
         Ok(f) => f,
@@ -777,11 +809,11 @@ pub fn last_signed_entry_where(
         if e.outcome != Outcome::Ok || e.env != env || !wanted(&e) {
             continue;
         }
-        let Some(record) = e.record.clone() else {
+        let Some(found) = RecordEntry::of(&e) else {
             continue;
         };
         if line_verifies(line, key) {
-            return Ok(Some((e.seq, record, e)));
+            return Ok(Some(found));
         }
     }
     Ok(None)
@@ -1038,6 +1070,34 @@ pub fn verify_with(
     collected(store, env, key, records, SignatureCheck::Checkpoints)
 }
 
+/// The log head a seal record holds: an anchor the end of its environment's log is
+/// held to (a log found shorter, or different there, was cut or rewritten).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordHead<'a> {
+    /// The seal.
+    pub seal: &'a str,
+    /// Its environment.
+    pub env: &'a str,
+    /// The head of the log when its record was signed.
+    pub head: &'a LogHead,
+}
+
+/// The log heads `records` hold.
+pub fn record_heads<'a>(
+    records: impl IntoIterator<Item = &'a crate::seal::SealRecord>,
+) -> Vec<RecordHead<'a>> {
+    records
+        .into_iter()
+        .filter_map(|r| {
+            r.log_head.as_ref().map(|head| RecordHead {
+                seal: &r.name,
+                env: &r.env,
+                head,
+            })
+        })
+        .collect()
+}
+
 /// [`scan`], keeping every entry of the chain in `parsed` and its verdict in
 /// `signatures`.
 fn collected(
@@ -1047,7 +1107,7 @@ fn collected(
     records: &[crate::seal::SealRecord],
     check: SignatureCheck,
 ) -> Result<Verification> {
-    let heads: Vec<&crate::seal::SealRecord> = records.iter().collect();
+    let heads = record_heads(records);
     let mut keep = Collect::default();
     let mut v = scan(store, env, key, &heads, check, &mut keep)?;
     keep.signatures.resize(v.entries as usize, None);
@@ -1063,18 +1123,85 @@ pub fn scan(
     store: &Store,
     env: &str,
     key: &PublicKey,
-    records: &[&crate::seal::SealRecord],
+    heads: &[RecordHead<'_>],
     check: SignatureCheck,
     visitor: &mut dyn Visitor,
 ) -> Result<Verification> {
+    scan_inner(store, env, key, heads, check, visitor, false).map(|(v, _)| v)
+}
+
+/// What identifies a log that verified: its length, the hash of its last line, and the
+/// SHA-256 (hex) of its head file (`None` when absent). Every line carries the hash of
+/// the one before it, so the last line's hash stands for the whole chain: a log of the
+/// same length ending with the same line is that log, or one edited before its end,
+/// whose chain no longer holds (which a full check reports). A view of the log is keyed
+/// by it ([`crate::cache`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogState {
+    /// The log's length in bytes.
+    pub len: u64,
+    /// The hash of its last line ([`link_hash`]); the genesis hash when empty.
+    pub last: String,
+    /// The SHA-256 of the head file's bytes.
+    pub head: Option<String>,
+}
+
+/// The state of the log of `env` as it is now: `None` when there is no log.
+pub fn log_state(store: &Store, env: &str) -> Result<Option<LogState>> {
+    let path = log_path(store, env);
+    let file = match crate::store::open_regular(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("read", &path, e))?
+        .len();
+    let mut lines = ReverseLines::new(file).map_err(|e| Error::io("read", &path, e))?;
+    let last = match lines.next_line().map_err(|e| Error::io("read", &path, e))? {
+        Some(line) => line_hash(line),
+        None => genesis(env),
+    };
+    let hp = head_path(store, env);
+    let head = match crate::store::read_regular(&hp) {
+        Ok(bytes) => Some(hex::encode(Sha256::digest(&bytes))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io("read", &hp, e)),
+    };
+    Ok(Some(LogState { len, last, head }))
+}
+
+/// [`scan`], with the state of the log it read ([`LogState`]) when one pass sufficed
+/// (a damaged log is read twice, and gives none) and the log exists.
+pub fn scan_digested(
+    store: &Store,
+    env: &str,
+    key: &PublicKey,
+    heads: &[RecordHead<'_>],
+    check: SignatureCheck,
+    visitor: &mut dyn Visitor,
+) -> Result<(Verification, Option<LogState>)> {
+    scan_inner(store, env, key, heads, check, visitor, true)
+}
+
+fn scan_inner(
+    store: &Store,
+    env: &str,
+    key: &PublicKey,
+    heads: &[RecordHead<'_>],
+    check: SignatureCheck,
+    visitor: &mut dyn Visitor,
+    digest: bool,
+) -> Result<(Verification, Option<LogState>)> {
     visitor.start();
-    let (v, again) = pass(store, env, key, records, check, visitor)?;
+    let (v, again, d) = pass(store, env, key, heads, check, visitor)?;
     if !again {
-        return Ok(v);
+        return Ok((v, if digest { d } else { None }));
     }
     visitor.start();
-    let (v, _) = pass(store, env, key, records, SignatureCheck::Every, visitor)?;
-    Ok(v)
+    let (v, _, _) = pass(store, env, key, heads, SignatureCheck::Every, visitor)?;
+    Ok((v, None))
 }
 
 /// Signatures verified together, on every core.
@@ -1086,16 +1213,17 @@ struct Batch {
     items: Vec<(usize, Vec<u8>, Vec<u8>)>,
 }
 
-/// One pass over the log. Returns the verification and whether a checkpoint pass
-/// found damage and the log must be read again with every signature.
+/// One pass over the log. Returns the verification, whether a checkpoint pass found
+/// damage and the log must be read again with every signature, and the state of the
+/// log it read (`None` when there is none).
 fn pass(
     store: &Store,
     env: &str,
     key: &PublicKey,
-    records: &[&crate::seal::SealRecord],
+    heads: &[RecordHead<'_>],
     check: SignatureCheck,
     visitor: &mut dyn Visitor,
-) -> Result<(Verification, bool)> {
+) -> Result<(Verification, bool, Option<LogState>)> {
     let path = log_path(store, env);
     let fp = key.fingerprint();
     let mut v = Verification {
@@ -1116,11 +1244,15 @@ fn pass(
     // The anchors the end of the log is held to: its signed head, and the heads the
     // seal records saw. Their lines' hashes are taken on the way.
     let hp = head_path(store, env);
+    let mut head_digest = None;
     let head = match crate::store::read_regular(&hp) {
-        Ok(bytes) => Some(
-            check_head(&bytes, env, key)
-                .map_err(|why| Error::Refused(format!("{}: {why}", hp.display()))),
-        ),
+        Ok(bytes) => {
+            head_digest = Some(hex::encode(Sha256::digest(&bytes)));
+            Some(
+                check_head(&bytes, env, key)
+                    .map_err(|why| Error::Refused(format!("{}: {why}", hp.display()))),
+            )
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(Error::io("read", &hp, e)),
     };
@@ -1134,11 +1266,9 @@ fn pass(
             format!("its signed head {}", hp.display()),
         ));
     }
-    for record in records {
-        if record.env == env {
-            if let Some(h) = &record.log_head {
-                anchors.push((h.clone(), format!("seal record '{}'", record.name)));
-            }
+    for h in heads {
+        if h.env == env {
+            anchors.push((h.head.clone(), format!("seal record '{}'", h.seal)));
         }
     }
     let mut hash_at: std::collections::HashMap<u64, Option<String>> =
@@ -1150,6 +1280,7 @@ fn pass(
         Err(e) => return Err(Error::io("read", &path, e)),
     };
     let mut reader = file.map(|f| std::io::BufReader::with_capacity(1 << 20, f));
+    let mut len: u64 = 0;
 
     let mut chain_damage: Option<(usize, Damage)> = None;
     // Damage that does not break the chain (an unsigned success): the pass goes on, so
@@ -1215,6 +1346,7 @@ fn pass(
         if n == 0 {
             break;
         }
+        len += n as u64;
         if line.last() == Some(&b'\n') {
             line.pop();
         }
@@ -1367,6 +1499,11 @@ fn pass(
         beyond,
     );
     v.entries = i as u64;
+    let digest = reader.is_some().then(|| LogState {
+        len,
+        last: prev_hash.clone(),
+        head: head_digest,
+    });
     if let Some((index, expected, found_seq, elsewhere)) = missing {
         let detail = if found_seq > expected && !elsewhere {
             (
@@ -1398,12 +1535,12 @@ fn pass(
 
     if check == SignatureCheck::Checkpoints {
         if chain_damage.is_some() || claim_damage.is_some() {
-            return Ok((v, true));
+            return Ok((v, true, digest));
         }
         if let Some((index, line)) = &last_signed {
             v.checked = 1;
             if !line_verifies(line, key) {
-                return Ok((v, true));
+                return Ok((v, true, digest));
             }
             last_valid = Some(*index);
         }
@@ -1414,7 +1551,7 @@ fn pass(
         .min_by_key(|(i, _)| *i)
         .map(|(_, d)| d);
     if v.damage.is_some() {
-        return Ok((v, false));
+        return Ok((v, false, digest));
     }
 
     // The end of the log: its signed head, and the heads seal records saw.
@@ -1426,7 +1563,7 @@ fn pass(
                 kind: DamageKind::Edited,
                 detail: e.message().to_string(),
             });
-            return Ok((v, false));
+            return Ok((v, false, digest));
         }
         None if last > 0 || store.config().env.contains_key(env) => {
             v.damage = Some(Damage {
@@ -1437,7 +1574,7 @@ fn pass(
                     hp.display()
                 ),
             });
-            return Ok((v, false));
+            return Ok((v, false, digest));
         }
         _ => {}
     }
@@ -1453,7 +1590,7 @@ fn pass(
                     head.seq
                 ),
             });
-            return Ok((v, false));
+            return Ok((v, false, digest));
         }
         if head.seq > 0
             && hash_at.get(&head.seq).cloned().flatten().as_deref() != Some(head.hash.as_str())
@@ -1466,7 +1603,7 @@ fn pass(
                     head.seq
                 ),
             });
-            return Ok((v, false));
+            return Ok((v, false, digest));
         }
     }
 
@@ -1484,7 +1621,7 @@ fn pass(
             });
         }
     }
-    Ok((v, false))
+    Ok((v, false, digest))
 }
 
 /// Verifies the signatures of a full pass's batch and hands its entries on.

@@ -1,26 +1,46 @@
-//! The verified-record cache: the SHA-256 digests of record files whose signatures
-//! verified with an environment's pinned key, so `list` does not verify an unchanged
-//! record again each time it runs.
+//! The cache of `list`: what it computed from records and logs that verified with an
+//! environment's pinned key, so it does not verify and parse an unchanged record, nor
+//! read an unchanged log, again each time it runs.
 //!
 //! The store is untrusted input, so the cache lives outside it, per user beside the
-//! trust file's kind of state: `$XDG_CACHE_HOME/zeroth/verified/<key>.bin`, else
-//! `~/.cache/zeroth/verified/<key>.bin`, one file per public key (named by its
-//! fingerprint). A record counts as verified only when the bytes read from the store
-//! now hash to a digest the file holds; any other record is verified in full. A
-//! missing, damaged or unwritable cache only costs time. The cache vouches for what
+//! trust file's kind of state: `$XDG_CACHE_HOME/zeroth/list/<key>/`, else
+//! `~/.cache/zeroth/list/<key>/`, one directory per public key (named by its
+//! fingerprint), holding
+//!
+//! - `rows.bin`: for each record file whose signature verified with the key, the
+//!   SHA-256 of the file's bytes and the row `list` made of it. A record's row is used
+//!   only when the bytes read from the store now hash to that digest (and name the same
+//!   seal); any other record is parsed and verified in full.
+//! - `<env>.view.bin`: what one pass over the environment's log found (each seal's
+//!   last unseal and drill, the last entry naming each record, the last settings
+//!   entry), with the state of the log it was computed from ([`LogState`]: its length,
+//!   the hash of its last line, the SHA-256 of its head file) and the SHA-256 of the
+//!   log heads the records held. It is used only when the log, its head and the
+//!   records' heads are in that state now; only a log that verified without damage is
+//!   kept. The log is hash-chained, so its last line stands for every line before it:
+//!   an edit before the end breaks the chain, which `check` and `audit verify` (which
+//!   never read the cache) report, while `list` goes on showing what verified.
+//!
+//! Both are postcard (a compact serde encoding) after a line naming the format.
+//!
+//! A missing, damaged or unwritable cache only costs time. The cache vouches for what
 //! this user's zeroth verified before, no more than the trust file (in the same home)
 //! vouches for the key: whoever can write either can mislead this user's `list`, and
-//! `check` and the ceremonies never read it.
+//! `check`, `audit` and the ceremonies never read it.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::audit::LogState;
 use crate::hsm::PublicKey;
 
-const MAGIC: &[u8] = b"zeroth-verified-records-v1\n";
+const ROWS_FORMAT: &[u8] = b"zeroth-list-rows-v1\n";
+const VIEW_FORMAT: &[u8] = b"zeroth-list-view-v1\n";
 
 /// The SHA-256 of a record file's bytes.
 pub type RecordDigest = [u8; 32];
@@ -30,91 +50,256 @@ pub fn digest(bytes: &[u8]) -> RecordDigest {
     Sha256::digest(bytes).into()
 }
 
-/// The verified digests of one key: those read from the cache file, and those
-/// verified (or found there) by this run.
-pub struct Verified {
-    path: Option<PathBuf>,
-    fingerprint: String,
-    known: HashSet<RecordDigest>,
-    seen: HashSet<RecordDigest>,
-}
-
 fn cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
         let dir = PathBuf::from(dir);
         if dir.is_absolute() {
-            return Some(dir.join("zeroth").join("verified"));
+            return Some(dir.join("zeroth").join("list"));
         }
     }
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
-        .map(|home| PathBuf::from(home).join(".cache/zeroth/verified"))
+        .map(|home| PathBuf::from(home).join(".cache/zeroth/list"))
 }
 
-impl Verified {
-    /// Reads the cache of `key`; empty when there is none or it does not read back.
-    pub fn open(key: &PublicKey) -> Verified {
+/// The cache directory of `key`.
+fn key_dir(key: &PublicKey) -> Option<PathBuf> {
+    let fingerprint = key.fingerprint();
+    cache_dir().map(|d| d.join(fingerprint.trim_start_matches("sha256:")))
+}
+
+/// Reads a cache file: `None` when it is absent, not a regular file, or not `format`
+/// followed by the encoding of a `T`.
+fn read<T: DeserializeOwned>(path: &Path, format: &[u8]) -> Option<T> {
+    let bytes = crate::store::read_regular(path).ok()?;
+    postcard::from_bytes(bytes.strip_prefix(format)?).ok()
+}
+
+/// Writes a cache file (mode 0600, through a temporary file renamed over it). Failures
+/// are ignored: the next run computes again.
+fn write<T: Serialize>(path: &Path, format: &[u8], value: &T) {
+    let Some(dir) = path.parent() else { return };
+    let _ = (|| -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::Builder::new().prefix(".tmp").tempfile_in(dir)?;
+        let mut bytes = format.to_vec();
+        bytes.extend(postcard::to_stdvec(value).map_err(std::io::Error::other)?);
+        tmp.write_all(&bytes)?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    })();
+}
+
+#[derive(Serialize, Deserialize)]
+struct RowsFile<T> {
+    key: String,
+    rows: Vec<(RecordDigest, T)>,
+}
+
+#[derive(Serialize)]
+struct RowsOut<'a, T> {
+    key: &'a str,
+    rows: Vec<(&'a RecordDigest, &'a T)>,
+}
+
+/// The cached rows of one key, taken out one by one as the record files they belong to
+/// are found unchanged.
+pub struct Rows<T> {
+    path: Option<PathBuf>,
+    fingerprint: String,
+    known: HashMap<RecordDigest, T>,
+}
+
+impl<T: Serialize + DeserializeOwned> Rows<T> {
+    /// Reads the rows of `key`; none when there is no cache or it does not read back.
+    pub fn open(key: &PublicKey) -> Rows<T> {
         let fingerprint = key.fingerprint();
-        let name = fingerprint.trim_start_matches("sha256:").to_string();
-        let path = cache_dir().map(|d| d.join(format!("{name}.bin")));
-        let mut known = HashSet::new();
-        if let Some(bytes) = path
+        let path = key_dir(key).map(|d| d.join("rows.bin"));
+        let mut known = HashMap::new();
+        if let Some(file) = path
             .as_deref()
-            .and_then(|p| crate::store::read_regular(p).ok())
+            .and_then(|p| read::<RowsFile<T>>(p, ROWS_FORMAT))
         {
-            let header = format!("{}{fingerprint}\n", String::from_utf8_lossy(MAGIC));
-            if let Some(rest) = bytes.strip_prefix(header.as_bytes()) {
-                if rest.len() % 32 == 0 {
-                    known.extend(rest.chunks_exact(32).map(|c| {
-                        let mut d = [0u8; 32];
-                        d.copy_from_slice(c);
-                        d
-                    }));
-                }
+            if file.key == fingerprint {
+                known.extend(file.rows);
             }
         }
-        Verified {
+        Rows {
             path,
             fingerprint,
             known,
-            seen: HashSet::new(),
         }
     }
 
-    /// Returns true if a record file with this digest verified before.
-    pub fn contains(&self, d: &RecordDigest) -> bool {
-        self.known.contains(d)
+    /// The fingerprint of the key.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
-    /// Notes a record file that verified in this run.
-    pub fn note(&mut self, d: RecordDigest) {
-        self.seen.insert(d);
-    }
-
-    /// Writes the digests this run verified, replacing the file (records changed or
-    /// deleted since drop out); nothing when they are what the file holds. Failures are
-    /// ignored: the next run verifies in full.
-    pub fn save(self) {
-        let Some(path) = self.path else { return };
-        if self.seen == self.known {
-            return;
+    /// Takes out the row of a record file with digest `d`, if there is one and `fits`
+    /// accepts it.
+    pub fn take_if(&mut self, d: &RecordDigest, fits: impl FnOnce(&T) -> bool) -> Option<T> {
+        if self.known.get(d).is_some_and(fits) {
+            self.known.remove(d)
+        } else {
+            None
         }
-        let Some(dir) = path.parent() else { return };
-        let _ = (|| -> std::io::Result<()> {
-            std::fs::create_dir_all(dir)?;
-            let mut tmp = tempfile::Builder::new().prefix(".tmp").tempfile_in(dir)?;
-            let mut digests: Vec<&RecordDigest> = self.seen.iter().collect();
-            digests.sort();
-            let mut out = Vec::with_capacity(MAGIC.len() + 80 + digests.len() * 32);
-            out.extend_from_slice(MAGIC);
-            out.extend_from_slice(self.fingerprint.as_bytes());
-            out.push(b'\n');
-            for d in digests {
-                out.extend_from_slice(d);
-            }
-            tmp.write_all(&out)?;
-            tmp.persist(&path).map_err(|e| e.error)?;
-            Ok(())
-        })();
+    }
+
+    /// Whether the cache still holds rows nobody took (of record files changed or
+    /// removed since it was written).
+    pub fn has_leftovers(&self) -> bool {
+        !self.known.is_empty()
+    }
+
+    /// Replaces the cache file with `rows`: those of the record files that verified (or
+    /// were taken from here) in this run.
+    pub fn save<'a>(&self, rows: impl Iterator<Item = (&'a RecordDigest, &'a T)>)
+    where
+        T: 'a,
+    {
+        let Some(path) = &self.path else { return };
+        let mut rows: Vec<(&RecordDigest, &T)> = rows.collect();
+        rows.sort_by(|a, b| a.0.cmp(b.0));
+        write(
+            path,
+            ROWS_FORMAT,
+            &RowsOut {
+                key: &self.fingerprint,
+                rows,
+            },
+        );
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct ViewFile<T> {
+    key: String,
+    env: String,
+    state: LogState,
+    anchors: String,
+    view: T,
+}
+
+/// An environment's name as a file name: only names that cannot leave the directory.
+fn view_path(key: &PublicKey, env: &str) -> Option<PathBuf> {
+    let plain = !env.is_empty()
+        && !env.starts_with('.')
+        && env
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if !plain {
+        return None;
+    }
+    key_dir(key).map(|d| d.join(format!("{env}.view.bin")))
+}
+
+/// The digest of the log heads the records of an environment hold (`(seq, hash)`,
+/// in any order): a view is computed against them as well as the log.
+pub fn anchors_digest<'a>(heads: impl Iterator<Item = (u64, &'a str)>) -> String {
+    let mut heads: Vec<(u64, &str)> = heads.collect();
+    heads.sort_unstable();
+    heads.dedup();
+    let mut h = Sha256::new();
+    for (seq, hash) in heads {
+        h.update(seq.to_be_bytes());
+        h.update((hash.len() as u64).to_be_bytes());
+        h.update(hash.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// A view of a log from the cache, with what it was computed from.
+pub struct CachedView<T> {
+    /// The state of the log.
+    pub state: LogState,
+    /// The digest of the log heads the records held ([`anchors_digest`]).
+    pub anchors: String,
+    /// The view.
+    pub view: T,
+}
+
+/// The view of the log of `env` the cache has for `key`, if any: it counts only if the
+/// log is in its `state` now and the records hold its `anchors`.
+pub fn view<T: DeserializeOwned>(key: &PublicKey, env: &str) -> Option<CachedView<T>> {
+    let file: ViewFile<T> = read(&view_path(key, env)?, VIEW_FORMAT)?;
+    (file.key == key.fingerprint() && file.env == env).then_some(CachedView {
+        state: file.state,
+        anchors: file.anchors,
+        view: file.view,
+    })
+}
+
+/// Keeps the view of the log of `env` computed from a log in `state` and records that
+/// held `anchors`.
+pub fn keep_view<T: Serialize>(
+    key: &PublicKey,
+    env: &str,
+    state: &LogState,
+    anchors: &str,
+    view: &T,
+) {
+    let Some(path) = view_path(key, env) else {
+        return;
+    };
+    write(
+        &path,
+        VIEW_FORMAT,
+        &ViewFile {
+            key: key.fingerprint(),
+            env: env.to_string(),
+            state: state.clone(),
+            anchors: anchors.to_string(),
+            view,
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_file_reads_back_only_in_its_own_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/rows.bin");
+        let value: Vec<(RecordDigest, String)> = vec![([7; 32], "row".into())];
+        write(&path, ROWS_FORMAT, &value);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            read::<Vec<(RecordDigest, String)>>(&path, ROWS_FORMAT),
+            Some(value)
+        );
+        assert_eq!(
+            read::<Vec<(RecordDigest, String)>>(&path, VIEW_FORMAT),
+            None
+        );
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.truncate(bytes.len() - 1);
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(
+            read::<Vec<(RecordDigest, String)>>(&path, ROWS_FORMAT),
+            None
+        );
+    }
+
+    #[test]
+    fn the_anchors_digest_is_of_the_set_of_heads() {
+        let a = anchors_digest([(3, "aa"), (1, "bb")].into_iter());
+        assert_eq!(
+            a,
+            anchors_digest([(1, "bb"), (3, "aa"), (3, "aa")].into_iter())
+        );
+        assert_ne!(a, anchors_digest([(1, "bb")].into_iter()));
+        assert_ne!(a, anchors_digest([(3, "aa"), (1, "bc")].into_iter()));
+        // The length of each hash is part of the digest: no two sets run together.
+        assert_ne!(
+            anchors_digest([(1, "ab")].into_iter()),
+            anchors_digest([(1, "a")].into_iter())
+        );
     }
 }

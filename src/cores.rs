@@ -1,23 +1,58 @@
 //! Work spread over every core: the record and signature checks of `list`, `check` and
 //! `audit verify --every-signature`, each item independent of the others.
 
+/// How many threads share `len` items: one per core (at most 16), one when there is
+/// one core or fewer than 64 items.
+fn threads(len: usize) -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(16);
+    if len < 64 { 1 } else { cores }
+}
+
 /// Returns `f` of each item, in order, computed on up to 16 threads (one when there is
 /// one core or fewer than 64 items). A panic in `f` is passed on, never turned into a
 /// missing result.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(16);
-    if threads <= 1 || items.len() < 64 {
+    let threads = threads(items.len());
+    if threads <= 1 {
         return items.iter().map(f).collect();
     }
+    run(items.chunks(items.len().div_ceil(threads)), |part| {
+        part.iter().map(&f).collect()
+    })
+}
+
+/// [`map`] over owned items, each handed to `f` by value.
+pub fn map_owned<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = threads(items.len());
+    if threads <= 1 {
+        return items.into_iter().map(f).collect();
+    }
     let chunk = items.len().div_ceil(threads);
-    let f = &f;
+    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let mut items = items.into_iter();
+    loop {
+        let part: Vec<T> = items.by_ref().take(chunk).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    run(parts, |part| part.into_iter().map(&f).collect())
+}
+
+/// Runs `work` on each part on a thread of its own; the results, in the parts' order.
+fn run<P: Send, R: Send>(
+    parts: impl IntoIterator<Item = P>,
+    work: impl Fn(P) -> Vec<R> + Sync,
+) -> Vec<R> {
+    let work = &work;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || work(part)))
             .collect();
         handles
             .into_iter()
@@ -34,6 +69,10 @@ mod tests {
             let items: Vec<usize> = (0..n).collect();
             assert_eq!(
                 super::map(&items, |i| i * 2),
+                items.iter().map(|i| i * 2).collect::<Vec<_>>()
+            );
+            assert_eq!(
+                super::map_owned(items.clone(), |i| i * 2),
                 items.iter().map(|i| i * 2).collect::<Vec<_>>()
             );
         }

@@ -10,13 +10,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::audit::{self, DamageKind, Entry as LogEntry, Outcome};
-use crate::cache::{RecordDigest, Verified};
+use crate::cache::{RecordDigest, Rows};
 use crate::ceremony::{Context, Report, judge_stale_as, verify_record_signed};
 use crate::clock;
 use crate::error::{Error, Result};
@@ -79,7 +79,7 @@ pub const REUSE_MIN_LENGTH: usize = 16;
 // ---- what the logs say about each seal --------------------------------------------
 
 /// What the ceremony log says about one seal.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Activity {
     last_unsealed: Option<String>,
     last_drilled: Option<String>,
@@ -92,14 +92,24 @@ struct Activity {
 /// the verification, and the entries that name no operator. Only entries the key
 /// vouches for count as evidence that something was done (an unseal, a drill): an
 /// unsigned or forged line can raise a finding, never clear one.
-#[derive(Default)]
+///
+/// `list` keeps the view of a log that verified without damage in its cache
+/// ([`crate::cache`]): the members it uses, not the verification or the unnamed
+/// entries, which only `check` reports.
+#[derive(Default, Serialize, Deserialize)]
 struct LogView {
     activity: BTreeMap<String, Activity>,
-    last_record: BTreeMap<String, (u64, String, LogEntry)>,
-    verification: Option<audit::Verification>,
+    last_record: BTreeMap<String, audit::RecordEntry>,
     /// The last vouched-for entry that wrote the environment's settings.
     last_settings: crate::settings::LastSettings,
+    /// Whether the log was read with a key (a view from the cache was).
+    #[serde(skip)]
+    read: bool,
+    #[serde(skip)]
+    verification: Option<audit::Verification>,
+    #[serde(skip)]
     unnamed: usize,
+    #[serde(skip)]
     last_unnamed: Option<LogEntry>,
 }
 
@@ -120,8 +130,8 @@ impl ViewBuilder<'_> {
                 && e.outcome == Outcome::Ok
                 && crate::settings::SETTINGS_EVENTS.contains(&e.event.as_str())
             {
-                if let Some(record) = e.record.clone() {
-                    self.view.last_settings = Some((e.seq, record, e));
+                if let Some(found) = audit::RecordEntry::of(&e) {
+                    self.view.last_settings = Some(found);
                 }
             }
             return;
@@ -154,8 +164,8 @@ impl ViewBuilder<'_> {
             _ => {}
         }
         if e.outcome == Outcome::Ok && vouched {
-            if let Some(record) = e.record.clone() {
-                self.view.last_record.insert(seal, (e.seq, record, e));
+            if let Some(found) = audit::RecordEntry::of(&e) {
+                self.view.last_record.insert(seal, found);
             }
         }
     }
@@ -185,25 +195,38 @@ fn log_view(
     store: &Store,
     env: &str,
     key: Option<&PublicKey>,
-    records: &[&SealRecord],
+    heads: &[audit::RecordHead<'_>],
 ) -> Result<LogView> {
+    log_view_digested(store, env, key, heads).map(|(view, _)| view)
+}
+
+/// [`log_view`], with the digest of the log it read when it verified without damage
+/// (the view is then fit for `list`'s cache).
+fn log_view_digested(
+    store: &Store,
+    env: &str,
+    key: Option<&PublicKey>,
+    heads: &[audit::RecordHead<'_>],
+) -> Result<(LogView, Option<audit::LogState>)> {
     let Some(key) = key else {
-        return Ok(LogView::default());
+        return Ok((LogView::default(), None));
     };
     let mut b = ViewBuilder {
         env,
         view: LogView::default(),
     };
-    let v = audit::scan(
+    let (v, digest) = audit::scan_digested(
         store,
         env,
         key,
-        records,
+        heads,
         audit::SignatureCheck::Checkpoints,
         &mut b,
     )?;
+    let digest = digest.filter(|_| v.damage.is_none());
+    b.view.read = true;
     b.view.verification = Some(v);
-    Ok(b.view)
+    Ok((b.view, digest))
 }
 
 // ---- the inventory ----------------------------------------------------------------
@@ -246,9 +269,9 @@ pub struct Entry {
     /// expired, needs-rekey (an offboarded custodian holds a share of the current
     /// set), pending (a rekey or rotation awaits confirmation), rotation-overdue.
     pub flags: Vec<String>,
-    /// The pending operation, if any: kind, id, when written.
+    /// The pending operation, if any: kind, id, when written, by whom.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pending: Option<serde_json::Value>,
+    pub pending: Option<PendingRow>,
     /// Offboarded custodians still holding a share of the current set.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub offboarded_holders: Vec<String>,
@@ -261,37 +284,128 @@ pub struct Entry {
 }
 
 fn rotation_due(record: &SealRecord) -> Option<OffsetDateTime> {
-    clock::parse_instant(&record.sealed)
-        .ok()
-        .map(|t| t + time::Duration::days(i64::from(record.rotate_every_days)))
+    due(&record.sealed, record.rotate_every_days)
 }
 
-fn entry(settings: &Settings, v: &Checked, act: &Activity, now: OffsetDateTime) -> Entry {
-    let (record, problem, stale) = (&v.record, v.problem.clone(), v.stale.clone());
-    let due = rotation_due(record);
-    let expired = record
+fn due(sealed: &str, every_days: u32) -> Option<OffsetDateTime> {
+    clock::parse_instant(sealed)
+        .ok()
+        .map(|t| t + time::Duration::days(i64::from(every_days)))
+}
+
+/// What `list` shows of a record: the members it reads, and the fingerprint of its
+/// signed bytes (for the staleness check). `list` keeps the rows of records that
+/// verified in its cache ([`crate::cache`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Row {
+    name: String,
+    env: String,
+    owner: String,
+    purpose: String,
+    threshold: u8,
+    custodians: Vec<String>,
+    version: u32,
+    set: u32,
+    created: String,
+    sealed: String,
+    rotate_every_days: u32,
+    expires: Option<String>,
+    revoked: bool,
+    pending: Option<PendingRow>,
+    log_head: Option<audit::LogHead>,
+    fingerprint: String,
+}
+
+impl Row {
+    fn of(record: &SealRecord, fingerprint: String) -> Row {
+        Row {
+            name: record.name.clone(),
+            env: record.env.clone(),
+            owner: record.owner.clone(),
+            purpose: record.purpose.clone(),
+            threshold: record.threshold,
+            custodians: record.custodians.iter().map(|c| c.name.clone()).collect(),
+            version: record.version,
+            set: record.set,
+            created: record.created.clone(),
+            sealed: record.sealed.clone(),
+            rotate_every_days: record.rotate_every_days,
+            expires: record.expires.clone(),
+            revoked: record.revoked.is_some(),
+            pending: record.pending.as_ref().map(|p| PendingRow {
+                kind: p.kind.name().to_string(),
+                operation: p.id.clone(),
+                created: p.created.clone(),
+                operator: p.operator.clone(),
+            }),
+            log_head: record.log_head.clone(),
+            fingerprint,
+        }
+    }
+
+    fn head(&self) -> Option<audit::RecordHead<'_>> {
+        self.log_head.as_ref().map(|head| audit::RecordHead {
+            seal: &self.name,
+            env: &self.env,
+            head,
+        })
+    }
+}
+
+/// A rekey or rotation of a seal written but not confirmed, as `list` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingRow {
+    /// rekey or rotate.
+    pub kind: String,
+    /// The operation's id.
+    pub operation: String,
+    /// When it was written.
+    pub created: String,
+    /// Who wrote it.
+    pub operator: String,
+}
+
+/// A row of `list`, with what the checks of its record found.
+struct Listed {
+    row: Row,
+    /// Why the record is invalid (signature, key, environment), if it is.
+    problem: Option<String>,
+    /// Why it is older than the log, if it is.
+    stale: Option<String>,
+    /// Made from a record parsed and verified in this run (not taken from the cache).
+    fresh: bool,
+}
+
+fn entry(settings: &Settings, v: Listed, act: Activity, now: OffsetDateTime) -> Entry {
+    let Listed {
+        row,
+        problem,
+        stale,
+        ..
+    } = v;
+    let due = due(&row.sealed, row.rotate_every_days);
+    let expired = row
         .expires
         .as_deref()
         .and_then(|e| clock::parse_instant(e).ok())
         .is_some_and(|e| e <= now);
-    let offboarded_holders: Vec<String> = record
-        .custodians
-        .iter()
-        .filter(|c| {
-            settings
-                .get(&record.env)
-                .is_some_and(|e| e.offboarded(&c.name).is_some())
-        })
-        .map(|c| c.name.clone())
-        .collect();
-    let live = record.revoked.is_none();
+    let offboarded_holders: Vec<String> = match settings.get(&row.env) {
+        Some(eff) => row
+            .custodians
+            .iter()
+            .filter(|c| eff.offboarded(c).is_some())
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    let live = !row.revoked;
     let flags: Vec<String> = [
         (problem.is_some(), "invalid"),
         (stale.is_some(), "stale"),
         (!live, "revoked"),
         (live && expired, "expired"),
         (live && !offboarded_holders.is_empty(), "needs-rekey"),
-        (live && record.pending.is_some(), "pending"),
+        (live && row.pending.is_some(), "pending"),
         (live && due.is_some_and(|d| d <= now), "rotation-overdue"),
     ]
     .into_iter()
@@ -300,25 +414,23 @@ fn entry(settings: &Settings, v: &Checked, act: &Activity, now: OffsetDateTime) 
     .collect();
     let status = flags.first().cloned().unwrap_or_else(|| "active".into());
     Entry {
-        name: record.name.clone(),
-        env: record.env.clone(),
-        owner: record.owner.clone(),
-        purpose: record.purpose.clone(),
-        threshold: record.threshold,
-        n: record.custodians.len(),
-        custodians: record.custodians.iter().map(|c| c.name.clone()).collect(),
-        version: record.version,
-        set: record.set,
-        created: record.created.clone(),
-        last_unsealed: act.last_unsealed.clone(),
-        last_drilled: act.last_drilled.clone(),
+        name: row.name,
+        env: row.env,
+        owner: row.owner,
+        purpose: row.purpose,
+        threshold: row.threshold,
+        n: row.custodians.len(),
+        custodians: row.custodians,
+        version: row.version,
+        set: row.set,
+        created: row.created,
+        last_unsealed: act.last_unsealed,
+        last_drilled: act.last_drilled,
         rotation_due: due.map(clock::format).unwrap_or_default(),
-        expires: record.expires.clone(),
+        expires: row.expires,
         status,
         flags,
-        pending: record.pending.as_ref().map(|p| {
-            json!({ "kind": p.kind.name(), "operation": p.id, "created": p.created, "operator": p.operator })
-        }),
+        pending: row.pending,
         offboarded_holders,
         problem,
         stale,
@@ -353,10 +465,7 @@ fn settings_of(store: &Store, keys: &EnvKeys, views: &BTreeMap<String, LogView>)
             k.as_ref().ok().map(|(key, _)| {
                 // The log's last settings entry, when the one pass over the log found it
                 // with this key.
-                let known = views
-                    .get(env)
-                    .filter(|v| v.verification.is_some())
-                    .map(|v| &v.last_settings);
+                let known = views.get(env).filter(|v| v.read).map(|v| &v.last_settings);
                 (
                     env.clone(),
                     crate::settings::effective_given(store, env, key, known),
@@ -390,21 +499,12 @@ fn env_keys(
 /// Verifies every record's signature on every core: for each, why it is invalid (if
 /// it is) and the fingerprint of its signed bytes (for the staleness check). A record of
 /// an environment `zeroth.toml` does not have is invalid.
-///
-/// With `caches` (`list`), a record whose file bytes verified before with its
-/// environment's key ([`crate::cache`]) is not verified again.
 fn signatures(
     store: &Store,
     keys: &EnvKeys,
-    records: &[(SealRecord, RecordDigest)],
-    caches: Option<&BTreeMap<String, Verified>>,
+    records: &[&SealRecord],
 ) -> Vec<(Option<String>, Option<String>)> {
-    let known = |r: &SealRecord, d: &RecordDigest| {
-        caches
-            .and_then(|c| c.get(&r.env))
-            .is_some_and(|c| c.contains(d))
-    };
-    let check = |(r, d): &(SealRecord, RecordDigest)| -> (Option<String>, Option<String>) {
+    let check = |r: &&SealRecord| -> (Option<String>, Option<String>) {
         match keys.get(&r.env) {
             Some(Ok((key, _))) => {
                 let signed = match r.signed_bytes() {
@@ -412,11 +512,7 @@ fn signatures(
                     Err(e) => return (Some(e.message().to_string()), None),
                 };
                 let fp = audit::fingerprint(&signed);
-                match if known(r, d) {
-                    Ok(())
-                } else {
-                    verify_record_signed(store, r, key, &signed)
-                } {
+                match verify_record_signed(store, r, key, &signed) {
                     Err(e) => (Some(e.message().to_string()), None),
                     Ok(()) => (None, Some(fp)),
                 }
@@ -437,45 +533,28 @@ fn signatures(
 
 /// The records of the store (optionally of one environment), verified, with their log
 /// activity, and the records that could not be read.
-fn inventory(
-    ctx: &Context,
-    store: &Store,
-    env: Option<&str>,
-    lenient: bool,
-    cached: bool,
-) -> Result<Inventory> {
+fn inventory(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Inventory> {
     if let Some(env) = env {
         store.env(env)?;
     }
     let mut records = Vec::new();
     let mut unreadable = Vec::new();
-    for r in store.records_digested()? {
+    for r in store.records()? {
         match r {
-            Ok(record) if env.is_none_or(|e| e == record.0.env) => records.push(record),
+            Ok(record) if env.is_none_or(|e| e == record.env) => records.push(record),
             Ok(_) => {}
             Err(e) => unreadable.push(e.message().to_string()),
         }
     }
     let envs: BTreeSet<String> = records
         .iter()
-        .map(|(r, _)| r.env.clone())
+        .map(|r| r.env.clone())
         .filter(|e| store.config().env.contains_key(e))
         .chain(env.map(str::to_string))
         .collect();
-    let keys = env_keys(ctx, store, envs.clone(), lenient);
-    let caches: BTreeMap<String, Verified> = if cached {
-        keys.iter()
-            .filter_map(|(e, k)| match k {
-                // Only a pinned key names a cache: the store's own key is the store's.
-                Ok((k, source)) if !matches!(source, KeySource::Unpinned) => {
-                    Some((e.clone(), Verified::open(k)))
-                }
-                _ => None,
-            })
-            .collect()
-    } else {
-        BTreeMap::new()
-    };
+    let keys = env_keys(ctx, store, envs.clone(), true);
+    let refs: Vec<&SealRecord> = records.iter().collect();
+    let heads = audit::record_heads(records.iter());
     // The logs are read while the records' signatures are checked: the two do not
     // depend on each other, and each alone leaves a core idle part of the time.
     let (views, sigs) = std::thread::scope(|scope| {
@@ -483,57 +562,297 @@ fn inventory(
             let mut views = BTreeMap::new();
             for e in &envs {
                 let key = keys.get(e).and_then(|k| k.as_ref().ok()).map(|(k, _)| k);
-                let heads: Vec<&SealRecord> = records
-                    .iter()
-                    .filter(|(r, _)| &r.env == e)
-                    .map(|(r, _)| r)
-                    .collect();
                 views.insert(e.clone(), log_view(store, e, key, &heads)?);
             }
             Ok(views)
         });
-        let sigs = signatures(store, &keys, &records, cached.then_some(&caches));
+        let sigs = signatures(store, &keys, &refs);
         (
             logs.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
             sigs,
         )
     });
-    let mut views = views?;
+    drop(heads);
+    let views = views?;
     let settings = settings_of(store, &keys, &views);
-    let mut caches = caches;
     let mut out = Vec::with_capacity(records.len());
-    for ((record, digest), (problem, fp)) in records.into_iter().zip(sigs) {
-        let view = views.get_mut(&record.env);
+    for (record, (problem, fp)) in records.into_iter().zip(sigs) {
         let stale = match (&problem, &fp) {
             (None, Some(fp)) => {
-                let last = view.as_ref().and_then(|v| v.last_record.get(&record.name));
-                judge_stale_as(store, &record, fp, last)
+                let last = views
+                    .get(&record.env)
+                    .and_then(|v| v.last_record.get(&record.name));
+                judge_stale_as(store, &record.name, record.log_head.as_ref(), fp, last)
                     .err()
                     .map(|e| e.message().to_string())
             }
             _ => None,
         };
-        if problem.is_none() {
-            if let Some(c) = caches.get_mut(&record.env) {
-                c.note(digest);
+        out.push(Checked {
+            record,
+            problem,
+            stale,
+        });
+    }
+    let mut views = views;
+    let out = out
+        .into_iter()
+        .map(|c| {
+            let act = views
+                .get_mut(&c.record.env)
+                .and_then(|v| v.activity.remove(&c.record.name))
+                .unwrap_or_default();
+            (c, act)
+        })
+        .collect();
+    Ok((out, unreadable, keys, settings, views))
+}
+
+/// What `list` shows: each record's row with its log activity, the records that could
+/// not be read, and each environment's effective settings.
+type Listing = (Vec<(Listed, Activity)>, Vec<String>, Settings);
+
+/// The rows of `list`. Records and logs unchanged since a run that verified them are
+/// taken from this user's cache ([`crate::cache`]), which only environments whose key is
+/// pinned have; everything else is read, parsed and verified as `check` does.
+fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
+    if let Some(env) = env {
+        store.env(env)?;
+    }
+    // The pinned keys of every environment (a cache holds the rows of all of them, also
+    // when one is listed), each with its fingerprint. Only a pinned key names a cache:
+    // the store's own key is the store's.
+    let all_keys = env_keys(ctx, store, store.config().env.keys().cloned(), true);
+    let pinned: BTreeMap<&str, (&PublicKey, String)> = all_keys
+        .iter()
+        .filter_map(|(e, k)| match k {
+            Ok((k, KeySource::Pinned(_))) => Some((e.as_str(), (k, k.fingerprint()))),
+            _ => None,
+        })
+        .collect();
+
+    // The caches are read while the record files are read and hashed.
+    let (caches, cached_views, files) = std::thread::scope(|scope| {
+        let cached = scope.spawn(|| {
+            let mut rows: Vec<Rows<Row>> = Vec::new();
+            for (k, fp) in pinned.values() {
+                if !rows.iter().any(|r| r.fingerprint() == fp) {
+                    rows.push(Rows::open(k));
+                }
             }
+            let views: BTreeMap<&str, crate::cache::CachedView<LogView>> = pinned
+                .iter()
+                .filter_map(|(e, (k, _))| crate::cache::view(k, e).map(|v| (*e, v)))
+                .collect();
+            (rows, views)
+        });
+        let files = store.record_files();
+        let (rows, views) = cached
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (rows, views, files)
+    });
+    let mut caches = caches;
+
+    // Each file unchanged since it verified gives its cached row; the others are parsed.
+    let mut known: Vec<(Row, RecordDigest)> = Vec::new();
+    let mut changed = Vec::new();
+    let mut unreadable = Vec::new();
+    for f in files? {
+        match f {
+            Ok(f) => {
+                let row = caches.iter_mut().find_map(|c| {
+                    let fp = c.fingerprint().to_string();
+                    c.take_if(&f.digest, |row: &Row| {
+                        row.name == f.seal
+                            && pinned.get(row.env.as_str()).is_some_and(|(_, p)| *p == fp)
+                    })
+                });
+                match row {
+                    Some(row) => known.push((row, f.digest)),
+                    None => changed.push(f),
+                }
+            }
+            Err(e) => unreadable.push(e.message().to_string()),
         }
-        let act = view
-            .and_then(|v| v.activity.remove(&record.name))
-            .unwrap_or_default();
-        out.push((
-            Checked {
-                record,
+    }
+    let mut parsed: Vec<(SealRecord, RecordDigest)> = Vec::new();
+    let parses = crate::cores::map_owned(changed, |f| {
+        let digest = f.digest;
+        store.parse_record(&f.seal, f.bytes).map(|r| (r, digest))
+    });
+    for p in parses {
+        match p {
+            Ok((record, d)) => parsed.push((record, d)),
+            Err(e) => unreadable.push(e.message().to_string()),
+        }
+    }
+    let wanted = |e: &str| env.is_none_or(|w| w == e);
+
+    // The keys the records are checked with (warning of an environment not pinned, as
+    // every command that reads its records does).
+    let envs: BTreeSet<String> = parsed
+        .iter()
+        .map(|(r, _)| r.env.as_str())
+        .chain(known.iter().map(|(row, _)| row.env.as_str()))
+        .filter(|e| wanted(e) && store.config().env.contains_key(*e))
+        .chain(env)
+        .map(str::to_string)
+        .collect();
+    let keys = env_keys(ctx, store, envs.iter().cloned(), false);
+    let heads: Vec<audit::RecordHead<'_>> = audit::record_heads(parsed.iter().map(|(r, _)| r))
+        .into_iter()
+        .chain(known.iter().filter_map(|(row, _)| row.head()))
+        .collect();
+    let refs: Vec<&SealRecord> = parsed
+        .iter()
+        .map(|(r, _)| r)
+        .filter(|r| wanted(&r.env))
+        .collect();
+    let mut cached_views = cached_views;
+    let (views, sigs) = std::thread::scope(|scope| {
+        let logs = scope.spawn(|| -> Result<BTreeMap<String, LogView>> {
+            let mut views = BTreeMap::new();
+            for e in &envs {
+                let key = keys.get(e).and_then(|k| k.as_ref().ok()).map(|(k, _)| k);
+                let cached = cached_views.remove(e.as_str());
+                let view = cached_view(store, e, key, &pinned, cached, &heads)?;
+                views.insert(e.clone(), view);
+            }
+            Ok(views)
+        });
+        let sigs = signatures(store, &keys, &refs);
+        (
+            logs.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            sigs,
+        )
+    });
+    drop(heads);
+    let mut views = views?;
+    let settings = settings_of(store, &keys, &views);
+
+    let mut sigs = sigs.into_iter();
+    let mut rows: Vec<(Listed, RecordDigest)> = Vec::with_capacity(parsed.len() + known.len());
+    for (record, d) in parsed {
+        if !wanted(&record.env) {
+            continue;
+        }
+        let (problem, fp) = sigs.next().unwrap_or_default();
+        rows.push((
+            Listed {
+                row: Row::of(&record, fp.unwrap_or_default()),
                 problem,
-                stale,
+                stale: None,
+                fresh: true,
             },
-            act,
+            d,
         ));
     }
-    for c in caches.into_values() {
-        c.save();
+    // Rows of the environments not listed stay in the cache as they were.
+    let mut others: Vec<(Row, RecordDigest)> = Vec::new();
+    for (row, d) in known {
+        if wanted(&row.env) {
+            rows.push((
+                Listed {
+                    row,
+                    problem: None,
+                    stale: None,
+                    fresh: false,
+                },
+                d,
+            ));
+        } else {
+            others.push((row, d));
+        }
     }
-    Ok((out, unreadable, keys, settings, views))
+    rows.sort_by(|a, b| a.0.row.name.cmp(&b.0.row.name));
+
+    // The cache of a key is written again when a record of its environments verified
+    // in full, or one it held changed or went away.
+    for c in &caches {
+        let fp = c.fingerprint();
+        let mine = |e: &str| pinned.get(e).is_some_and(|(_, p)| p == fp);
+        let rewrite = c.has_leftovers()
+            || rows
+                .iter()
+                .any(|(l, _)| l.problem.is_none() && mine(&l.row.env) && l.fresh);
+        if rewrite {
+            c.save(
+                rows.iter()
+                    .filter(|(l, _)| l.problem.is_none() && mine(&l.row.env))
+                    .map(|(l, d)| (d, &l.row))
+                    .chain(
+                        others
+                            .iter()
+                            .filter(|(row, _)| mine(&row.env))
+                            .map(|(row, d)| (d, row)),
+                    ),
+            );
+        }
+    }
+    drop(others);
+
+    let mut out = Vec::with_capacity(rows.len());
+    for (mut listed, _) in rows {
+        let view = views.get_mut(&listed.row.env);
+        if listed.problem.is_none() {
+            let last = view
+                .as_ref()
+                .and_then(|v| v.last_record.get(&listed.row.name));
+            listed.stale = judge_stale_as(
+                store,
+                &listed.row.name,
+                listed.row.log_head.as_ref(),
+                &listed.row.fingerprint,
+                last,
+            )
+            .err()
+            .map(|e| e.message().to_string());
+        }
+        let act = view
+            .and_then(|v| v.activity.remove(&listed.row.name))
+            .unwrap_or_default();
+        out.push((listed, act));
+    }
+    Ok((out, unreadable, settings))
+}
+
+/// The view of the log of `env` for `list`: the cached one when the log and its head are
+/// in the state it was computed from and the records hold the same log heads; else read
+/// (and kept in the cache when the key is pinned and the log verified without damage).
+fn cached_view(
+    store: &Store,
+    env: &str,
+    key: Option<&PublicKey>,
+    pinned: &BTreeMap<&str, (&PublicKey, String)>,
+    cached: Option<crate::cache::CachedView<LogView>>,
+    heads: &[audit::RecordHead<'_>],
+) -> Result<LogView> {
+    let pinned = pinned
+        .get(env)
+        .map(|(k, _)| *k)
+        .filter(|p| key.is_some_and(|k| k.fingerprint() == p.fingerprint()));
+    let Some(k) = pinned else {
+        return log_view(store, env, key, heads);
+    };
+    let anchors = crate::cache::anchors_digest(
+        heads
+            .iter()
+            .filter(|h| h.env == env)
+            .map(|h| (h.head.seq, h.head.hash.as_str())),
+    );
+    if let Some(c) = cached {
+        if c.anchors == anchors && audit::log_state(store, env)?.as_ref() == Some(&c.state) {
+            let mut view = c.view;
+            view.read = true;
+            return Ok(view);
+        }
+    }
+    let (view, state) = log_view_digested(store, env, Some(k), heads)?;
+    if let Some(state) = state {
+        crate::cache::keep_view(k, env, &state, &anchors, &view);
+    }
+    Ok(view)
 }
 
 /// Lists the seals, filtered by environment, owner and custodian.
@@ -545,11 +864,11 @@ pub fn list(
 ) -> Result<Report> {
     let store = Store::open(&ctx.store)?;
     let now = clock::now()?;
-    let (records, unreadable, _, settings, _) = inventory(ctx, &store, env, false, true)?;
-    let entries: Vec<Entry> = records
-        .iter()
-        .filter(|(c, _)| owner.is_none_or(|o| c.record.owner == o))
-        .filter(|(c, _)| custodian.is_none_or(|n| c.record.custodians.iter().any(|k| k.name == n)))
+    let (rows, unreadable, settings) = listing(ctx, &store, env)?;
+    let entries: Vec<Entry> = rows
+        .into_iter()
+        .filter(|(c, _)| owner.is_none_or(|o| c.row.owner == o))
+        .filter(|(c, _)| custodian.is_none_or(|n| c.row.custodians.iter().any(|k| k == n)))
         .map(|(c, a)| entry(&settings, c, a, now))
         .collect();
     let day = |s: &str| s.get(..10).unwrap_or(s).to_string();
@@ -605,13 +924,10 @@ pub fn list(
             text.push_str(&format!("stale: {p}\n"));
         }
         if let Some(p) = &e.pending {
-            let id = p["operation"].as_str().unwrap_or_default();
+            let id = &p.operation;
             text.push_str(&format!(
                 "pending: {} {id} of '{}', written {} by {}: confirm with --confirm {id}, or --cancel {id}\n",
-                p["kind"].as_str().unwrap_or_default(),
-                e.name,
-                p["created"].as_str().unwrap_or_default(),
-                p["operator"].as_str().unwrap_or_default(),
+                p.kind, e.name, p.created, p.operator,
             ));
         }
         if !e.offboarded_holders.is_empty() {
@@ -627,9 +943,11 @@ pub fn list(
     for u in &unreadable {
         text.push_str(&format!("unreadable: {u}\n"));
     }
-    Ok(Report::new(
+    // The JSON of 100,000 rows takes longer to make than the table: made only for
+    // `--json`.
+    Ok(Report::later(
         text,
-        json!({ "seals": entries, "unreadable": unreadable }),
+        move || json!({ "seals": entries, "unreadable": unreadable }),
     ))
 }
 
@@ -1108,7 +1426,12 @@ fn env_findings(
     }
     let view = match view.filter(|v| v.verification.is_some()) {
         Some(v) => v,
-        None => log_view(store, env, Some(&key), records)?,
+        None => log_view(
+            store,
+            env,
+            Some(&key),
+            &audit::record_heads(records.iter().copied()),
+        )?,
     };
     let Some(v) = &view.verification else {
         return Ok(());
@@ -1429,7 +1752,7 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
     let now = clock::now()?;
     let policy = store.config().policy.clone();
     validate_policy(&policy)?;
-    let (records, unreadable, keys, _, mut views) = inventory(ctx, &store, env, true, false)?;
+    let (records, unreadable, keys, _, mut views) = inventory(ctx, &store, env)?;
     let envs: Vec<String> = match env {
         Some(e) => vec![e.to_string()],
         None => store.config().env.keys().cloned().collect(),
@@ -1464,12 +1787,13 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
         seal_findings(&mut f, &settings, c, a, now);
     }
     // Reuse is across environments: compare against every seal of the store.
-    let all: Vec<SealRecord> = if env.is_some() {
-        store.records()?.into_iter().flatten().collect()
+    let others: Vec<SealRecord>;
+    let all_refs: Vec<&SealRecord> = if env.is_some() {
+        others = store.records()?.into_iter().flatten().collect();
+        others.iter().collect()
     } else {
-        records.iter().map(|(c, _)| c.record.clone()).collect()
+        records.iter().map(|(c, _)| &c.record).collect()
     };
-    let all_refs: Vec<&SealRecord> = all.iter().collect();
     reuse_findings(&mut f, &all_refs, env);
     token_shared_findings(&mut f, &store, &envs);
     for e in &envs {

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     // With `--output -`, stdout carries the credential: a JSON error goes to stderr.
     let json_errors_to_stderr = cli.stdout_carries_secret();
     match zeroth::cli::run(cli) {
-        Ok(report) => {
+        Ok(mut report) => {
             let mut out: Box<dyn Write> = if report.on_stderr {
                 Box::new(std::io::stderr().lock())
             } else {
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
                 writeln!(
                     out,
                     "{}",
-                    serde_json::to_string_pretty(&report.json).unwrap_or_default()
+                    serde_json::to_string_pretty(&report.take_json()).unwrap_or_default()
                 )
             } else {
                 out.write_all(report.text.as_bytes())

@@ -149,7 +149,7 @@ pub fn verify(store: &Store, s: &Settings, key: &PublicKey) -> Result<()> {
 
 /// The last successful entry that wrote the settings of `env`, vouched for by `key`:
 /// what [`verify`] holds the settings to.
-pub type LastSettings = Option<(u64, String, crate::audit::Entry)>;
+pub type LastSettings = Option<crate::audit::RecordEntry>;
 
 /// [`verify`], with the log's last settings entry already found (by one pass over the
 /// log, `list` and `check`), or `None` to look for it.
@@ -195,11 +195,11 @@ pub fn verify_given(
 fn judge(
     p: &std::path::Path,
     s: &Settings,
-    last: Option<&(u64, String, crate::audit::Entry)>,
+    last: Option<&crate::audit::RecordEntry>,
 ) -> Result<()> {
-    if let Some((seq, fp, entry)) = last {
-        let seq = *seq;
-        if *fp != s.fingerprint() && s.log_head.as_ref().is_none_or(|h| h.seq < seq) {
+    if let Some(entry) = last {
+        let seq = entry.seq;
+        if entry.record != s.fingerprint() && s.log_head.as_ref().is_none_or(|h| h.seq < seq) {
             return Err(Error::Refused(format!(
                 "{} is older than the log: entry {seq} ({}, {}) approved other settings; an old copy was restored: restore the newest one (e.g. from git)",
                 p.display(),

@@ -141,6 +141,16 @@ pub struct EnvConfig {
     pub created: String,
 }
 
+/// A record file as read by [`Store::record_files`].
+pub struct RecordFile {
+    /// The seal its name names.
+    pub seal: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Their SHA-256.
+    pub digest: crate::cache::RecordDigest,
+}
+
 /// A store directory.
 #[derive(Debug)]
 pub struct Store {
@@ -345,24 +355,50 @@ impl Store {
         &self,
         seal: &str,
     ) -> Result<(SealRecord, crate::cache::RecordDigest)> {
+        let (bytes, digest) = self.read_record_file(seal)?;
+        Ok((self.parse_record(seal, bytes)?, digest))
+    }
+
+    /// The bytes of the record file of `seal`, and their SHA-256.
+    fn read_record_file(&self, seal: &str) -> Result<(Vec<u8>, crate::cache::RecordDigest)> {
+        self.read_record_file_at(None, seal)
+    }
+
+    /// [`Store::read_record_file`], with `dir` the store's `seals` directory when it is
+    /// open.
+    fn read_record_file_at(
+        &self,
+        dir: Option<rustix::fd::BorrowedFd<'_>>,
+        seal: &str,
+    ) -> Result<(Vec<u8>, crate::cache::RecordDigest)> {
         check(NameKind::Seal, seal)?;
         let path = self.record_path(seal);
-        let text = match read_regular(&path) {
-            Ok(t) => String::from_utf8(t).map_err(|_| {
-                Error::Refused(format!(
-                    "{} is not UTF-8 text: restore it from a trusted copy",
-                    path.display()
-                ))
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Usage(format!(
-                    "no seal named '{seal}' in store {}: 'zeroth list' shows the seals",
-                    self.root.display()
-                )));
-            }
-            Err(e) => return Err(Error::io("read", &path, e)),
+        let read = match dir {
+            Some(dir) => read_regular_at(dir, format!("{seal}.json")),
+            None => read_regular(&path),
         };
-        let digest = crate::cache::digest(text.as_bytes());
+        match read {
+            Ok(bytes) => {
+                let digest = crate::cache::digest(&bytes);
+                Ok((bytes, digest))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Usage(format!(
+                "no seal named '{seal}' in store {}: 'zeroth list' shows the seals",
+                self.root.display()
+            ))),
+            Err(e) => Err(Error::io("read", &path, e)),
+        }
+    }
+
+    /// Parses the bytes of the record file of `seal`: a seal record, of that seal.
+    pub fn parse_record(&self, seal: &str, bytes: Vec<u8>) -> Result<SealRecord> {
+        let path = self.record_path(seal);
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::Refused(format!(
+                "{} is not UTF-8 text: restore it from a trusted copy",
+                path.display()
+            ))
+        })?;
         let record: SealRecord = serde_json::from_str(&text).map_err(|e| {
             Error::Refused(format!(
                 "{} is not a valid seal record ({e}): restore it from a trusted copy",
@@ -376,7 +412,7 @@ impl Store {
                 record.name
             )));
         }
-        Ok((record, digest))
+        Ok(record)
     }
 
     /// Writes the record of a seal, atomically.
@@ -405,6 +441,16 @@ impl Store {
     pub fn records_digested(
         &self,
     ) -> Result<Vec<std::result::Result<(SealRecord, crate::cache::RecordDigest), Error>>> {
+        let files = self.record_files()?;
+        Ok(crate::cores::map_owned(files, |f| {
+            f.and_then(|f| Ok((self.parse_record(&f.seal, f.bytes)?, f.digest)))
+        }))
+    }
+
+    /// Every record file, sorted by seal name, read and hashed on every core, not
+    /// parsed (the cache of `list` needs no more of an unchanged one,
+    /// [`crate::cache`]).
+    pub fn record_files(&self) -> Result<Vec<std::result::Result<RecordFile, Error>>> {
         let dir = self.root.join("seals");
         let mut names = Vec::new();
         let entries = match fs::read_dir(&dir) {
@@ -422,15 +468,30 @@ impl Store {
             }
         }
         names.sort();
-        let read = |n: &String| {
-            self.read_record_digested(n).map_err(|e| match e {
-                Error::Usage(m) => {
-                    Error::Refused(format!("{}: {m}", dir.join(format!("{n}.json")).display()))
-                }
-                other => other,
-            })
+        let fd = rustix::fs::open(
+            &dir,
+            rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::NOFOLLOW
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Error::io("open directory", &dir, nofollow_error(e)))?;
+        let read = |n: String| {
+            self.read_record_file_at(Some(rustix::fd::AsFd::as_fd(&fd)), &n)
+                .map(|(bytes, digest)| RecordFile {
+                    seal: n.clone(),
+                    bytes,
+                    digest,
+                })
+                .map_err(|e| match e {
+                    Error::Usage(m) => {
+                        Error::Refused(format!("{}: {m}", dir.join(format!("{n}.json")).display()))
+                    }
+                    other => other,
+                })
         };
-        Ok(crate::cores::map(&names, read))
+        Ok(crate::cores::map_owned(names, read))
     }
 
     /// Returns the path of the public key of `env`.
@@ -647,27 +708,47 @@ fn nofollow_error(e: rustix::io::Errno) -> std::io::Error {
 /// Opens `path` for reading without following a symbolic link, and only if it is a
 /// regular file (a FIFO or a device is refused without blocking).
 pub fn open_regular(path: &Path) -> std::io::Result<File> {
-    let fd = rustix::fs::open(
-        path,
-        rustix::fs::OFlags::RDONLY
-            | rustix::fs::OFlags::NOFOLLOW
-            | rustix::fs::OFlags::NONBLOCK
-            | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(nofollow_error)?;
+    open_regular_at(rustix::fs::CWD, path).map(|(file, _)| file)
+}
+
+const READ_FLAGS: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
+    .union(rustix::fs::OFlags::NOFOLLOW)
+    .union(rustix::fs::OFlags::NONBLOCK)
+    .union(rustix::fs::OFlags::CLOEXEC);
+
+/// [`open_regular`] of `path` relative to the directory `dir`, with the file's size.
+fn open_regular_at(
+    dir: impl rustix::fd::AsFd,
+    path: impl rustix::path::Arg,
+) -> std::io::Result<(File, u64)> {
+    let fd = rustix::fs::openat(dir, path, READ_FLAGS, rustix::fs::Mode::empty())
+        .map_err(nofollow_error)?;
     let file = File::from(fd);
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(std::io::Error::other("it is not a regular file"));
     }
-    Ok(file)
+    Ok((file, meta.len()))
 }
 
 /// Reads the whole of `path` (see [`open_regular`]).
 pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut file = open_regular(path)?;
+    read_regular_at(rustix::fs::CWD, path)
+}
+
+/// [`read_regular`] of `path` relative to the directory `dir` (many files of one
+/// directory are opened without walking its path each time).
+fn read_regular_at(
+    dir: impl rustix::fd::AsFd,
+    path: impl rustix::path::Arg,
+) -> std::io::Result<Vec<u8>> {
+    let (file, len) = open_regular_at(dir, path)?;
+    // Sized from the one fstat above (`File::read_to_end` would ask the size again);
+    // a file that grew meanwhile is still read to its end.
     let mut out = Vec::new();
-    file.read_to_end(&mut out)?;
+    out.try_reserve(usize::try_from(len).unwrap_or(usize::MAX).saturating_add(1))
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::OutOfMemory, "file too large"))?;
+    file.take(u64::MAX).read_to_end(&mut out)?;
     Ok(out)
 }
 

@@ -120,7 +120,7 @@ pub fn verify(
         let (key, source) = key_for(ctx, &store, env, pubkey)?;
         let records: Vec<crate::seal::SealRecord> =
             store.records()?.into_iter().flatten().collect();
-        let heads: Vec<&crate::seal::SealRecord> = records.iter().collect();
+        let heads = audit::record_heads(&records);
         let v = audit::scan(&store, env, &key, &heads, check, &mut audit::Ignore)?;
         text.push_str(&summary(&v, &source));
         if !v.ok() {

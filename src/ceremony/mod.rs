@@ -48,8 +48,8 @@ pub struct Context {
 pub struct Report {
     /// For people.
     pub text: String,
-    /// For machines (`--json`).
-    pub json: serde_json::Value,
+    /// For machines (`--json`): [`Report::take_json`].
+    json: Json,
     /// The exit code: 0, or a child's code after `unseal --exec`.
     pub exit_code: u8,
     /// Print on stderr instead of stdout: stdout carries the credential or belongs to
@@ -57,13 +57,62 @@ pub struct Report {
     pub on_stderr: bool,
 }
 
+/// A report's JSON, or how to make it: a large one (`list` of 100,000 seals) is made
+/// only when `--json` asks for it.
+enum Json {
+    Value(serde_json::Value),
+    Later(Box<dyn FnOnce() -> serde_json::Value>),
+}
+
+impl std::fmt::Debug for Json {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Json::Value(v) => v.fmt(f),
+            Json::Later(_) => f.write_str("<made when asked for>"),
+        }
+    }
+}
+
 impl Report {
     pub(crate) fn new(text: String, json: serde_json::Value) -> Report {
         Report {
             text,
-            json,
+            json: Json::Value(json),
             exit_code: 0,
             on_stderr: false,
+        }
+    }
+
+    /// A report whose JSON `json` makes when it is asked for.
+    pub(crate) fn later(
+        text: String,
+        json: impl FnOnce() -> serde_json::Value + 'static,
+    ) -> Report {
+        Report {
+            text,
+            json: Json::Later(Box::new(json)),
+            exit_code: 0,
+            on_stderr: false,
+        }
+    }
+
+    /// The report for machines (`--json`).
+    pub fn take_json(&mut self) -> serde_json::Value {
+        std::mem::take(self.json_mut())
+    }
+
+    /// The report for machines, made now if it was left for later.
+    pub fn json_mut(&mut self) -> &mut serde_json::Value {
+        if let Json::Later(_) = self.json {
+            if let Json::Later(f) =
+                std::mem::replace(&mut self.json, Json::Value(serde_json::Value::Null))
+            {
+                self.json = Json::Value(f());
+            }
+        }
+        match &mut self.json {
+            Json::Value(v) => v,
+            Json::Later(_) => unreachable!("made above"),
         }
     }
 }
@@ -581,14 +630,15 @@ pub(crate) fn refuse_stale(store: &Store, record: &SealRecord, key: &PublicKey) 
 pub(crate) fn judge_stale(
     store: &Store,
     record: &SealRecord,
-    last: Option<&(u64, String, audit::Entry)>,
+    last: Option<&audit::RecordEntry>,
 ) -> Result<()> {
     if last.is_none() {
         return Ok(());
     }
     judge_stale_as(
         store,
-        record,
+        &record.name,
+        record.log_head.as_ref(),
         &audit::fingerprint(&record.signed_bytes()?),
         last,
     )
@@ -597,32 +647,33 @@ pub(crate) fn judge_stale(
 /// [`judge_stale`], given the fingerprint of the record's signed bytes.
 pub(crate) fn judge_stale_as(
     store: &Store,
-    record: &SealRecord,
+    seal: &str,
+    log_head: Option<&audit::LogHead>,
     mine: &str,
-    last: Option<&(u64, String, audit::Entry)>,
+    last: Option<&audit::RecordEntry>,
 ) -> Result<()> {
-    let Some((seq, fingerprint, entry)) = last else {
+    let Some(entry) = last else {
         return Ok(());
     };
-    let seq = *seq;
-    if mine == *fingerprint || record.log_head.as_ref().is_some_and(|h| h.seq >= seq) {
+    let (seq, fingerprint) = (entry.seq, &entry.record);
+    if mine == *fingerprint || log_head.is_some_and(|h| h.seq >= seq) {
         return Ok(());
     }
     if entry.event == "revoke" {
         return Err(Error::Refused(format!(
             "seal '{}' was revoked at {} by {} ({}; log entry {seq}); {} is a copy from before: its keys are destroyed and nothing can open it any more",
-            record.name,
+            seal,
             entry.time,
             crate::text::clean(&entry.operator),
             crate::text::clean(&entry.detail),
-            store.record_path(&record.name).display()
+            store.record_path(seal).display()
         )));
     }
     Err(Error::Refused(format!(
         "{} is older than the log: entry {seq} ({} {}, {}) left record {fingerprint}, and this record ({mine}) was signed before it; an old copy of the record was restored: restore the newest one (e.g. from git)",
-        store.record_path(&record.name).display(),
+        store.record_path(seal).display(),
         crate::text::clean(&entry.event),
-        entry.outcome.name(),
+        audit::Outcome::Ok.name(),
         entry.time
     )))
 }

@@ -130,7 +130,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
             }),
         }),
     );
-    let key_report = match key_report {
+    let mut key_report = match key_report {
         Ok(r) => r,
         Err(e) if binding.is_some() => {
             return Err(Error::Io(format!(
@@ -150,7 +150,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
             e.message()
         )));
     }
-    let mut text = key_report.text;
+    let mut text = std::mem::take(&mut key_report.text);
     let mut root_json = json!({ "revoked": args.root_token == RootTokenMode::Revoke });
     if let (RootTokenMode::Seal, Some(token)) = (args.root_token, root.take()) {
         let mut root_spec = spec.clone();
@@ -175,9 +175,9 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
             }),
         );
         match sealed {
-            Ok(r) => {
+            Ok(mut r) => {
                 text.push_str(&r.text);
-                root_json = json!({ "seal": root_name, "report": r.json });
+                root_json = json!({ "seal": root_name, "report": r.take_json() });
             }
             Err(e) => {
                 return Err(Error::Io(format!(
@@ -211,7 +211,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
         json!({
             "seal": spec.seal,
             "vault": b,
-            "key": key_report.json,
+            "key": key_report.take_json(),
             "root_token": root_json,
         }),
     ))

@@ -226,7 +226,7 @@ pub fn start(ctx: &Context, args: &RotateArgs) -> Result<Report> {
                         &format!("zeroth vault rotate {} --cancel", args.seal)
                     )
             );
-            if let Some(obj) = report.json.as_object_mut() {
+            if let Some(obj) = report.json_mut().as_object_mut() {
                 obj.insert(
                     "vault".into(),
                     json!({ "addr": vault.addr(), "api": p, "nonce": nonce }),
@@ -587,7 +587,7 @@ pub fn cancel(ctx: &Context, args: &RotateArgs, id: &str) -> Result<Report> {
     let mut report = pending::cancel(ctx, PendingKind::Rotate, &args.seal, id)?;
     if !note.is_empty() {
         report.text = format!("{note}\n{}", report.text);
-        if let Some(obj) = report.json.as_object_mut() {
+        if let Some(obj) = report.json_mut().as_object_mut() {
             obj.insert("vault".into(), json!(note));
         }
     }

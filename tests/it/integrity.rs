@@ -1172,7 +1172,7 @@ fn check_json_with(cmd: Cmd<'_>, extra: &[&str]) -> (i32, Vec<serde_json::Value>
     )
 }
 
-// ---- the verified-record cache of `list` ---------------------------------------------
+// ---- the cache of `list` ------------------------------------------------------------
 
 fn list_entry(fx: &Fixture, seal: &str) -> serde_json::Value {
     let run = fx.zeroth().args(["--json", "list"]).run().ok();
@@ -1186,31 +1186,40 @@ fn list_entry(fx: &Fixture, seal: &str) -> serde_json::Value {
         .unwrap()
 }
 
-/// `list` keeps the digests of the record files that verified in a cache outside the
-/// store (per user, one file per pinned key, mode 0600), and verifies in full any
-/// record whose bytes changed: an edit is caught on every run. A damaged cache only
-/// costs time. The cache is what `list` trusts for an unchanged file, and `check`
-/// never reads it.
-#[test]
-fn the_list_cache_lives_outside_the_store_and_never_hides_an_edit() {
-    let fx = Fixture::sealed();
-    assert!(list_entry(&fx, "vault-root")["problem"].is_null());
-    let key = fx.record("vault-root")["signature"]["key"]
+/// The directory of `list`'s cache for the key that signed `seal`'s record.
+fn list_cache(fx: &Fixture, seal: &str) -> PathBuf {
+    let key = fx.record(seal)["signature"]["key"]
         .as_str()
         .unwrap()
         .trim_start_matches("sha256:")
         .to_string();
-    let cache = fx.cache_home().join(format!("zeroth/verified/{key}.bin"));
-    let bytes = std::fs::read(&cache).expect("list wrote its cache");
+    fx.cache_home().join(format!("zeroth/list/{key}"))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `list` keeps, for each record file that verified, the digest of its bytes and its row
+/// in a cache outside the store (per user, one directory per pinned key, mode 0600), and
+/// verifies in full any record whose bytes changed: an edit is caught on every run. A
+/// damaged cache only costs time. The cache is what `list` trusts for an unchanged file,
+/// and `check` never reads it.
+#[test]
+fn the_list_cache_lives_outside_the_store_and_never_hides_an_edit() {
+    let fx = Fixture::sealed();
+    assert!(list_entry(&fx, "vault-root")["problem"].is_null());
+    let rows = list_cache(&fx, "vault-root").join("rows.bin");
+    let bytes = std::fs::read(&rows).expect("list wrote its cache");
     assert_eq!(
-        std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+        std::fs::metadata(&rows).unwrap().permissions().mode() & 0o777,
         0o600
     );
     let record_path = fx.store().join("seals/vault-root.json");
     let original = std::fs::read(&record_path).unwrap();
     let digest: [u8; 32] = sha2::Sha256::digest(&original).into();
     assert!(
-        bytes.ends_with(&digest),
+        find(&bytes, &digest).is_some(),
         "the cache holds the record's digest"
     );
     assert!(
@@ -1237,17 +1246,25 @@ fn the_list_cache_lives_outside_the_store_and_never_hides_an_edit() {
     }
     // The original bytes verify again; a damaged cache is only read past.
     std::fs::write(&record_path, &original).unwrap();
-    std::fs::write(&cache, b"not a cache").unwrap();
-    assert!(list_entry(&fx, "vault-root")["problem"].is_null());
-    assert!(std::fs::read(&cache).unwrap().ends_with(&digest));
+    std::fs::write(&rows, b"not a cache").unwrap();
+    let e = list_entry(&fx, "vault-root");
+    assert!(e["problem"].is_null(), "{e}");
+    let bytes = std::fs::read(&rows).unwrap();
+    let at = find(&bytes, &digest).expect("the cache is written again");
 
-    // What `list` trusts is this user's cache: planting the edited file's digest
-    // there makes `list` skip its signature; `check` never reads the cache.
-    let mut planted = std::fs::read(&cache).unwrap();
-    planted.extend_from_slice(&<[u8; 32]>::from(sha2::Sha256::digest(&edited)));
-    std::fs::write(&cache, planted).unwrap();
+    // What `list` trusts is this user's cache: putting the edited file's digest in the
+    // place of the original's makes `list` show the row that verified, without looking
+    // at the edited file; `check` never reads the cache.
+    let mut planted = bytes.clone();
+    planted[at..at + 32].copy_from_slice(&<[u8; 32]>::from(sha2::Sha256::digest(&edited)));
+    std::fs::write(&rows, planted).unwrap();
     std::fs::write(&record_path, &edited).unwrap();
-    assert!(list_entry(&fx, "vault-root")["problem"].is_null());
+    let e = list_entry(&fx, "vault-root");
+    assert!(e["problem"].is_null(), "{e}");
+    assert_ne!(
+        e["purpose"], "edited by someone",
+        "the row is the cached one"
+    );
     let (code, findings) = check_json(&fx, &[]);
     assert_eq!(code, 1);
     assert!(
@@ -1256,4 +1273,78 @@ fn the_list_cache_lives_outside_the_store_and_never_hides_an_edit() {
             .any(|f| f["id"] == "record-invalid" && f["seal"] == "vault-root"),
         "{findings:?}"
     );
+}
+
+/// The log's part of `list` (each seal's last unseal and drill, the check that a record
+/// is not an old copy) comes from the cache only while the log, its head and the
+/// records' log heads are as they were: a ceremony, a restored old record or a damaged
+/// cache makes `list` read the log again. An edit before the log's end that keeps its
+/// length and last line leaves `list` showing what verified; `check` names the damage.
+#[test]
+fn the_list_view_of_the_log_follows_every_change() {
+    let fx = Fixture::sealed();
+    let before = list_entry(&fx, "vault-root");
+    assert!(before["last_drilled"].is_null(), "{before}");
+    let view = list_cache(&fx, "vault-root").join("prod.view.bin");
+    assert!(view.exists(), "list kept its view of the log");
+    assert_eq!(
+        std::fs::metadata(&view).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // A drill appends to the log (and rewrites the record): the next list shows it.
+    let old = std::fs::read(fx.store().join("seals/vault-root.json")).unwrap();
+    fx.drill_all();
+    let drilled = list_entry(&fx, "vault-root");
+    assert!(drilled["last_drilled"].is_string(), "{drilled}");
+    assert_eq!(
+        list_entry(&fx, "vault-root"),
+        drilled,
+        "and again, from the cache"
+    );
+
+    // An old copy of the record restored: stale, cache or not.
+    let current = std::fs::read(fx.store().join("seals/vault-root.json")).unwrap();
+    std::fs::write(fx.store().join("seals/vault-root.json"), &old).unwrap();
+    for _ in 0..2 {
+        let e = list_entry(&fx, "vault-root");
+        assert!(e["stale"].is_string(), "{e}");
+    }
+    std::fs::write(fx.store().join("seals/vault-root.json"), &current).unwrap();
+    assert_eq!(list_entry(&fx, "vault-root"), drilled);
+
+    // A damaged view is read past.
+    std::fs::write(&view, b"\0\0\0").unwrap();
+    assert_eq!(list_entry(&fx, "vault-root"), drilled);
+
+    // The first entry's operator rewritten to a name of the same length: the chain
+    // breaks at entry 2, the log keeps its length and its last line.
+    let log = fx.store().join("logs/prod.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let first = text.lines().next().unwrap();
+    let operator = serde_json::from_str::<serde_json::Value>(first).unwrap()["operator"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other: String = operator.chars().map(|_| 'x').collect();
+    assert_ne!(operator, other);
+    let forged = first.replacen(
+        &format!("\"operator\":\"{operator}\""),
+        &format!("\"operator\":\"{other}\""),
+        1,
+    );
+    assert_ne!(forged, first);
+    std::fs::write(&log, text.replacen(first, &forged, 1)).unwrap();
+    assert_eq!(list_entry(&fx, "vault-root"), drilled);
+    let (code, findings) = check_json(&fx, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        findings.iter().any(|f| f["id"] == "log-damaged"),
+        "{findings:?}"
+    );
+    // With the cache gone, list reads the damaged log: the drill, after the break, is
+    // still vouched for by its own signature.
+    std::fs::remove_dir_all(fx.cache_home().join("zeroth")).unwrap();
+    let e = list_entry(&fx, "vault-root");
+    assert_eq!(e["last_drilled"], drilled["last_drilled"], "{e}");
 }
