@@ -225,11 +225,15 @@ pub enum Command {
         #[arg(add = ArgValueCandidates::new(seal_names))]
         seal: String,
         /// Why, in one line; goes into the record and the log.
-        #[arg(long)]
-        reason: String,
+        #[arg(long, required_unless_present = "drill")]
+        reason: Option<String>,
         /// The seal's name again, to confirm.
         #[arg(long, value_name = "SEAL")]
         confirm_seal: Option<String>,
+        /// Prove that revoking would work now, without revoking: the token and PIN, every
+        /// key of the seal found and destroyable, a vault seal's server. Logged.
+        #[arg(long, conflicts_with_all = ["reason", "confirm_seal"])]
+        drill: bool,
     },
     /// Custodian bookkeeping.
     #[command(subcommand)]
@@ -1151,7 +1155,19 @@ pub fn run(cli: Cli) -> Result<Report> {
             seal,
             reason,
             confirm_seal,
-        } => ceremony::revoke::run(&ctx, &seal, &reason, confirm_seal.as_deref()),
+            drill,
+        } => {
+            if drill {
+                ceremony::revoke::drill(&ctx, &seal)
+            } else {
+                ceremony::revoke::run(
+                    &ctx,
+                    &seal,
+                    reason.as_deref().unwrap_or_default(),
+                    confirm_seal.as_deref(),
+                )
+            }
+        }
         Command::Custodian(CustodianCommand::Offboard { name }) => {
             ceremony::offboard::run(&ctx, &name)
         }

@@ -83,6 +83,8 @@ pub const REUSE_MIN_LENGTH: usize = 16;
 struct Activity {
     last_unsealed: Option<String>,
     last_drilled: Option<String>,
+    /// Last successful revocation drill (`revoke --drill`).
+    last_revocation_drill: Option<String>,
     /// Refused or failed unseals after the last successful one.
     failed_since_success: u32,
 }
@@ -160,6 +162,9 @@ impl ViewBuilder<'_> {
             }
             ("drill", Outcome::Ok) if vouched => {
                 a.last_drilled = Some(e.time.clone());
+            }
+            ("revoke-drill", Outcome::Ok) if vouched => {
+                a.last_revocation_drill = Some(e.time.clone());
             }
             _ => {}
         }
@@ -259,6 +264,8 @@ pub struct Entry {
     pub last_unsealed: Option<String>,
     /// Last successful drill (from the log).
     pub last_drilled: Option<String>,
+    /// Last successful revocation drill (from the log).
+    pub last_revocation_drill: Option<String>,
     /// When the next rotation is due.
     pub rotation_due: String,
     /// Expiry, if any.
@@ -426,6 +433,7 @@ fn entry(settings: &Settings, v: Listed, act: Activity, now: OffsetDateTime) -> 
         created: row.created,
         last_unsealed: act.last_unsealed,
         last_drilled: act.last_drilled,
+        last_revocation_drill: act.last_revocation_drill,
         rotation_due: due.map(clock::format).unwrap_or_default(),
         expires: row.expires,
         status,
@@ -1016,6 +1024,7 @@ pub const FINDINGS: &[(&str, Severity)] = &[
     ("settings-unapproved", Severity::Warning),
     ("operator-unnamed", Severity::Warning),
     ("rotation-due-soon", Severity::Warning),
+    ("revocation-untested", Severity::Warning),
 ];
 
 fn severity(id: &'static str) -> Severity {
@@ -1219,6 +1228,31 @@ fn seal_findings(
                 ),
             },
             format!("run a drill: zeroth drill {} --share …", record.name),
+        );
+    }
+    // The revocation path: proven by `revoke --drill`, within the policy's days.
+    let revocation_days = policy.revocation_test();
+    let untested = match act.last_revocation_drill.as_deref() {
+        None => Some("its revocation path was never drilled: nobody has shown that revoking it would work".to_string()),
+        Some(t) => days_since(t, now)
+            .filter(|age| *age > i64::from(revocation_days))
+            .map(|age| {
+                format!(
+                    "its revocation path was last drilled {t} ({age} days ago; policy: {revocation_days} days)"
+                )
+            }),
+    };
+    if let Some(message) = untested {
+        f.add(
+            "revocation-untested",
+            env,
+            seal,
+            None,
+            message,
+            format!(
+                "prove that revoking it would work, without revoking: zeroth revoke {} --drill",
+                record.name
+            ),
         );
     }
     // A share counts from when it was dealt (the set's confirmation or creation).
@@ -1891,6 +1925,7 @@ pub fn validate_policy(policy: &Policy) -> Result<()> {
     for (name, v) in [
         ("recovery_test_days", policy.recovery_test_days),
         ("share_proof_days", policy.share_proof_days),
+        ("revocation_test_days", policy.revocation_test()),
     ] {
         if v == 0 {
             return Err(Error::Usage(format!(

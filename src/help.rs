@@ -144,10 +144,16 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "revoke",
-        &[(
-            "Destroy the key at once (HSM and PIN, no quorum):",
-            "zeroth revoke platform-root --reason 'custodian laptop stolen' --confirm-seal platform-root",
-        )],
+        &[
+            (
+                "Prove that revoking would work, without revoking (check counts it):",
+                "zeroth revoke platform-root --drill",
+            ),
+            (
+                "Destroy the key at once (HSM and PIN, no quorum):",
+                "zeroth revoke platform-root --reason 'custodian laptop stolen' --confirm-seal platform-root",
+            ),
+        ],
     ),
     (
         "custodian add",

@@ -245,6 +245,10 @@ fn stricter(a: &Policy, b: &Policy) -> Policy {
                     .max(y.unwrap_or(Policy::ROTATION_WARNING_DAYS)),
             ),
         },
+        revocation_test_days: match (a.revocation_test_days, b.revocation_test_days) {
+            (None, None) => None,
+            _ => Some(a.revocation_test().min(b.revocation_test())),
+        },
     }
 }
 
@@ -315,6 +319,11 @@ pub fn effective_given(
             proposed
                 .rotation_warning_days
                 .unwrap_or(Policy::ROTATION_WARNING_DAYS),
+        ),
+        (
+            "revocation_test_days",
+            base_policy.revocation_test(),
+            proposed.revocation_test(),
         ),
     ] {
         if a != p {
@@ -431,10 +440,18 @@ mod tests {
             share_proof_days: 100,
             pending_max_age_days: 30,
             rotation_warning_days: Some(3),
+            revocation_test_days: Some(90),
         };
         let s = stricter(&a, &b);
         assert_eq!(s.rotation_warning_days, Some(14));
         assert_eq!(stricter(&a, &a).rotation_warning_days, None);
+        assert_eq!(s.revocation_test_days, Some(90));
+        assert_eq!(stricter(&a, &a).revocation_test_days, None);
+        let c = Policy {
+            revocation_test_days: Some(400),
+            ..Policy::default()
+        };
+        assert_eq!(stricter(&a, &c).revocation_test(), 365);
         assert_eq!(s.expiry_warning_days, 30);
         assert_eq!(s.recovery_test_days, 180);
         assert_eq!(s.share_proof_days, 100);
@@ -443,8 +460,8 @@ mod tests {
 
     #[test]
     fn settings_signed_before_rotation_warnings_keep_their_bytes() {
-        // A policy without rotation_warning_days serializes as it did before the
-        // member existed, so settings signed then still verify.
+        // A policy without rotation_warning_days (or revocation_test_days) serializes
+        // as it did before the member existed, so settings signed then still verify.
         let json = serde_json::to_string(&Policy::default()).unwrap();
         assert_eq!(
             json,

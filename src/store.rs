@@ -76,11 +76,24 @@ pub struct Policy {
     /// it existed keep their signed bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rotation_warning_days: Option<u32>,
+    /// Each seal's revocation path must have been drilled (`revoke --drill`) within
+    /// this many days (365). Optional, like `rotation_warning_days`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation_test_days: Option<u32>,
 }
 
 impl Policy {
     /// The default of `rotation_warning_days`.
     pub const ROTATION_WARNING_DAYS: u32 = 14;
+
+    /// The default of `revocation_test_days`.
+    pub const REVOCATION_TEST_DAYS: u32 = 365;
+
+    /// Within how many days a seal's revocation path must have been drilled.
+    pub fn revocation_test(&self) -> u32 {
+        self.revocation_test_days
+            .unwrap_or(Self::REVOCATION_TEST_DAYS)
+    }
 
     /// How many days before a rotation falls due `check` warns, for a seal rotated
     /// every `period` days: `rotation_warning_days` (14), at most a quarter of the
@@ -100,6 +113,7 @@ impl Default for Policy {
             share_proof_days: 365,
             pending_max_age_days: 7,
             rotation_warning_days: None,
+            revocation_test_days: None,
         }
     }
 }

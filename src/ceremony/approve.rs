@@ -111,7 +111,7 @@ pub fn show(ctx: &Context, env: Option<&str>) -> Result<Report> {
         let (key, _) = ctx.trust.env_key(&store, &e, None)?;
         let eff = settings::effective(&store, &e, &key);
         text.push_str(&format!(
-            "{e}: {}\n  policy: expiry_warning_days {}, recovery_test_days {}, share_proof_days {}, pending_max_age_days {}, rotation_warning_days {}\n",
+            "{e}: {}\n  policy: expiry_warning_days {}, recovery_test_days {}, share_proof_days {}, pending_max_age_days {}, rotation_warning_days {}, revocation_test_days {}\n",
             match (&eff.approved, &eff.problem) {
                 (_, Some(p)) => format!("APPROVED SETTINGS UNUSABLE: {}", crate::text::clean(p)),
                 (Some(s), None) => format!(
@@ -127,7 +127,8 @@ pub fn show(ctx: &Context, env: Option<&str>) -> Result<Report> {
             eff.policy.pending_max_age_days,
             eff.policy
                 .rotation_warning_days
-                .unwrap_or(crate::store::Policy::ROTATION_WARNING_DAYS)
+                .unwrap_or(crate::store::Policy::ROTATION_WARNING_DAYS),
+            eff.policy.revocation_test()
         ));
         for (name, (when, _)) in &eff.offboarded {
             text.push_str(&format!("  offboarded: {name} ({when})\n"));

@@ -103,3 +103,112 @@ pub fn run(ctx: &Context, seal: &str, reason: &str, confirm: Option<&str>) -> Re
         json!({ "seal": seal, "revoked": true, "destroyed": destroyed, "reason": reason }),
     ))
 }
+
+/// `revoke SEAL --drill`: proves, without revoking, that revocation would work now.
+/// The environment's token is reached with its PIN and its signing key (as `revoke`
+/// reaches it), the key the record names is found on it with every other key of the
+/// seal, each one destroyable (`CKA_DESTROYABLE`), and a vault seal's server answers
+/// and is the one recorded. Nothing is destroyed and the record is not written; the
+/// drill is logged, signed when it succeeds (`check` counts the last one:
+/// `revocation-untested`).
+pub fn drill(ctx: &Context, seal: &str) -> Result<Report> {
+    crate::names::check(crate::names::NameKind::Seal, seal)?;
+    let g = Guard::begin(ctx)?;
+    let mut draft = Draft::new("revoke-drill");
+    let result = (|| {
+        let store = g.store();
+        let record = store.read_record(seal)?;
+        if store.env(&record.env).is_ok() {
+            draft.seal(&record);
+        }
+        let (key, _) = verify_record(ctx, store, &record, None)?;
+        record.refuse_revoked()?;
+        // A drill is not an emergency: it proves the path for the record as it is, so
+        // an old copy is refused.
+        refuse_stale(store, &record, &key)?;
+        with_env_session(
+            &g,
+            &record.env,
+            &[],
+            &mut draft,
+            |session, _signer, draft| {
+                let token = &session.token().label;
+                let prefix = format!("zeroth:{}:{}:v", record.env, record.name);
+                let keys = session.seal_key_objects(&prefix)?;
+                if !keys.iter().any(|(_, label, _)| *label == record.key.label) {
+                    return Err(Error::Refused(format!(
+                        "the key of '{seal}' that the record names, {}, is not on token '{token}': revoking would destroy nothing that opens the seal now. If it was destroyed outside zeroth the seal already opens nothing: revoke it to say so in its record; if the token was replaced, find the one that holds it",
+                        record.key.label
+                    )));
+                }
+                let mut labels = Vec::new();
+                for (h, label, _) in &keys {
+                    if !session.destroyable(*h)? {
+                        return Err(Error::Refused(format!(
+                            "key {label} of '{seal}' on token '{token}' cannot be destroyed (CKA_DESTROYABLE is false): revoke would leave it; ask the token's administrator to lift the restriction, or rotate the seal onto a key that can be destroyed"
+                        )));
+                    }
+                    labels.push(label.clone());
+                }
+                let server = match &record.vault {
+                    Some(b) => Some(vault_answers(&record, b)?),
+                    None => None,
+                };
+                draft.detail = format!(
+                    "revocation drill: nothing destroyed; {} destroyable key{} found ({}){}",
+                    labels.len(),
+                    if labels.len() == 1 { "" } else { "s" },
+                    labels.join(", "),
+                    server
+                        .as_deref()
+                        .map(|s| format!("; {s}"))
+                        .unwrap_or_default()
+                );
+                Ok((labels, server))
+            },
+        )
+    })();
+    let (labels, server) = g.finish(&mut draft, result)?;
+    let mut text = format!(
+        "revocation drill of '{seal}' passed: nothing was destroyed\n  the token is reached with its PIN and signs\n  {} key{} of the seal found, each destroyable:\n",
+        labels.len(),
+        if labels.len() == 1 { "" } else { "s" }
+    );
+    for l in &labels {
+        text.push_str(&format!("    {l}\n"));
+    }
+    if let Some(s) = &server {
+        text.push_str(&format!("  {s}\n"));
+    }
+    text.push_str(&format!(
+        "revoking it would work now: zeroth revoke {seal} --reason … --confirm-seal {seal}\n"
+    ));
+    Ok(Report::new(
+        text,
+        json!({ "seal": seal, "drill": true, "revoked": false, "keys": labels, "vault": server }),
+    ))
+}
+
+/// Checks that the vault server of a vault seal answers and is the one recorded.
+fn vault_answers(
+    record: &crate::seal::SealRecord,
+    b: &crate::seal::VaultBinding,
+) -> Result<String> {
+    let endpoints = crate::vault::ServerArgs::default().endpoints(Some(&b.addr))?;
+    let mut last = None;
+    for endpoint in &endpoints {
+        let vault = crate::vault::Vault::new(endpoint, None)?;
+        match vault.seal_status() {
+            Ok(status) => {
+                crate::vault::check_binding(record, b, &vault, &status, None)?;
+                return Ok(format!(
+                    "vault {} answers and is the server recorded ({})",
+                    vault.addr(),
+                    if status.sealed { "sealed" } else { "unsealed" }
+                ));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Usage("no vault address to reach".into())))
+}

@@ -933,6 +933,23 @@ impl HsmSession<'_> {
             .map_err(self.err("cannot destroy an object"))
     }
 
+    /// Whether the token lets `handle` be destroyed: its `CKA_DESTROYABLE`, true when
+    /// the module does not keep the attribute (PKCS#11 before 2.40, whose objects are
+    /// all destroyable).
+    pub fn destroyable(&self, handle: ObjectHandle) -> Result<bool> {
+        let attrs = self
+            .session
+            .get_attributes(handle, &[AttributeType::Destroyable])
+            .map_err(self.err("cannot read whether a key may be destroyed"))?;
+        Ok(attrs
+            .into_iter()
+            .find_map(|a| match a {
+                Attribute::Destroyable(d) => Some(d),
+                _ => None,
+            })
+            .unwrap_or(true))
+    }
+
     /// Returns the module this session belongs to.
     pub fn hsm(&self) -> &Hsm {
         self.hsm

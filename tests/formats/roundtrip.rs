@@ -449,7 +449,7 @@ proptest! {
     /// zeroth.toml reads back as written.
     #[test]
     fn configs_round_trip(
-        policy in (0u32..10000, 0u32..10000, 0u32..10000, 0u32..10000, proptest::option::of(0u32..10000)),
+        policy in (0u32..10000, 0u32..10000, 0u32..10000, 0u32..10000, proptest::option::of(0u32..10000), proptest::option::of(0u32..10000)),
         envs in proptest::collection::btree_map(name(), (text(), text(), text(), wrap(), hex_string(16), text(), time()), 0..3),
         people in proptest::collection::btree_map(name(), (proptest::option::of(time()), proptest::option::of(text()), proptest::option::of(text())), 0..3),
         store_id in proptest::option::of(hex_string(16)),
@@ -463,6 +463,7 @@ proptest! {
                 share_proof_days: policy.2,
                 pending_max_age_days: policy.3,
                 rotation_warning_days: policy.4,
+                revocation_test_days: policy.5,
             },
             env: envs
                 .into_iter()

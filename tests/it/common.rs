@@ -671,6 +671,15 @@ impl Fixture {
             .ok()
     }
 
+    /// A revocation drill of `seal` (`revoke --drill`), with the clock at `now` if given.
+    pub fn revoke_drill(&self, seal: &str, now: Option<&str>) -> Run {
+        let mut c = self.zeroth().args(["revoke", seal, "--drill"]);
+        if let Some(t) = now {
+            c = c.env("ZEROTH_NOW", t);
+        }
+        c.run().ok()
+    }
+
     /// Unseals `seal` with the shares of `who` to stdout.
     pub fn unseal(&self, seal: &str, who: &[&str]) -> Run {
         self.unseal_cmd(seal, who).args(["--output", "-"]).run()

@@ -119,6 +119,7 @@ fn clean_at_t0() -> Fixture {
         .ok();
     seal_at_t0(&fx, "vault-root", 3, 5, &[]);
     drill_all(&fx, "vault-root", 5, Some(T0));
+    fx.revoke_drill("vault-root", Some(T0));
     fx
 }
 
@@ -197,6 +198,7 @@ fn expired_and_expiring_soon() {
         .ok();
     seal_at_t0(&fx, "api", 2, 3, &["--expires", "2030-03-01"]);
     drill_all(&fx, "api", 3, Some(T0));
+    fx.revoke_drill("api", Some(T0));
     let (code, findings, _) = check(&fx, Some("2030-01-15T00:00:00Z"), &[]);
     assert_eq!((code, ids(&findings)), (0, vec![]));
     let (code, findings, _) = check(&fx, Some("2030-02-10T00:00:00Z"), &[]);
@@ -303,6 +305,7 @@ fn threshold_one_and_threshold_all() {
     let fx = Fixture::new();
     fx.env_init("prod", "prod").ok();
     fx.generate("fine", "prod", 2, 3).ok();
+    fx.revoke_drill("fine", None);
     let (code, findings, _) = check(&fx, None, &[]);
     assert_eq!((code, findings.len()), (0, 0), "{findings:?}");
     fx.generate_cmd("solo", "prod", 1, 3)
@@ -330,6 +333,8 @@ fn the_same_secret_in_two_environments() {
     fx.import_cmd("other", "dev", 2, 3, b"a different secret entirely")
         .run()
         .ok();
+    fx.revoke_drill("root-token", None);
+    fx.revoke_drill("other", None);
     let (code, findings, _) = check(&fx, None, &[]);
     assert_eq!((code, findings.len()), (0, 0), "{findings:?}");
     // The prod secret copied into dev.
@@ -421,6 +426,7 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn tokens_inspected_with_hsm() {
     let fx = Fixture::sealed();
+    fx.revoke_drill("vault-root", None);
     let (code, findings, _) = check(&fx, None, &["--hsm"]);
     assert_eq!((code, findings.len()), (0, 0), "{findings:?}");
 
@@ -734,4 +740,175 @@ fn check_needs_no_hsm() {
         .args(["check"])
         .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+// ---- the revocation path ----------------------------------------------------------
+
+/// `revoke --drill` proves the revocation path without using it: the token answers to
+/// its PIN and signs, every key of the seal is on it and destroyable. Nothing is
+/// destroyed, the record is not written, and the credential still opens; the signed
+/// drill entry clears `revocation-untested` until the policy's days run out.
+#[test]
+fn a_revocation_drill_proves_the_path_and_destroys_nothing() {
+    let fx = Fixture::sealed();
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!(code, 0, "a warning does not fail check: {findings:?}");
+    let f = has(&findings, "revocation-untested");
+    assert_eq!(f["seal"], "vault-root");
+    assert_eq!(f["severity"], "warning");
+    assert!(
+        f["message"].as_str().unwrap().contains("never drilled"),
+        "{f}"
+    );
+    assert!(
+        f["action"]
+            .as_str()
+            .unwrap()
+            .contains("zeroth revoke vault-root --drill"),
+        "{f}"
+    );
+
+    let record = std::fs::read(fx.store().join("seals/vault-root.json")).unwrap();
+    let objects = without_log_anchor(&fx.token_objects("prod"));
+    let label = fx.record("vault-root")["key"]["label"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = fx
+        .zeroth()
+        .args(["revoke", "vault-root", "--drill"])
+        .run()
+        .ok()
+        .stdout_str();
+    assert!(
+        out.contains("revocation drill of 'vault-root' passed"),
+        "{out}"
+    );
+    assert!(out.contains(&label), "{out}");
+    assert!(out.contains("nothing was destroyed"), "{out}");
+    assert_eq!(
+        std::fs::read(fx.store().join("seals/vault-root.json")).unwrap(),
+        record,
+        "the record is not written"
+    );
+    assert_eq!(
+        without_log_anchor(&fx.token_objects("prod")),
+        objects,
+        "no key destroyed"
+    );
+    let entry = fx.log_lines("prod").pop().unwrap();
+    assert_eq!(entry["event"], "revoke-drill");
+    assert_eq!(entry["outcome"], "ok");
+    assert!(entry["sig"].is_string(), "the drill is signed: {entry}");
+    assert!(
+        entry["detail"].as_str().unwrap().contains(&label),
+        "{entry}"
+    );
+    assert_eq!(
+        fx.unseal("vault-root", &["alice", "bob", "carol"])
+            .ok()
+            .stdout
+            .len(),
+        64
+    );
+    fx.audit_verify().ok();
+
+    let (_, findings, _) = check(&fx, None, &[]);
+    lacks(&findings, "revocation-untested");
+    let list = fx.zeroth().args(["--json", "list"]).run().ok();
+    let v: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(v["seals"][0]["last_revocation_drill"], entry["time"]);
+
+    // A year and a day later, the drill is too old; a stricter policy says so sooner.
+    let later = {
+        let t = time::OffsetDateTime::parse(
+            entry["time"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        (t + time::Duration::days(366))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let f = has(&check(&fx, Some(&later), &[]).1, "revocation-untested");
+    assert!(
+        f["message"].as_str().unwrap().contains("policy: 365 days"),
+        "{f}"
+    );
+    let soon = {
+        let t = time::OffsetDateTime::parse(
+            entry["time"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        (t + time::Duration::days(31))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    lacks(&check(&fx, Some(&soon), &[]).1, "revocation-untested");
+    set_policy(&fx, "revocation_test_days = 30");
+    let f = has(&check(&fx, Some(&soon), &[]).1, "revocation-untested");
+    assert!(
+        f["message"].as_str().unwrap().contains("policy: 30 days"),
+        "{f}"
+    );
+
+    // A drill is not a revocation: it takes no reason and no confirmation, and revoke
+    // without --drill still needs its reason.
+    fx.zeroth()
+        .args(["revoke", "vault-root", "--drill", "--reason", "x"])
+        .run()
+        .fails(2, &["--reason"]);
+    fx.zeroth()
+        .args(["revoke", "vault-root"])
+        .run()
+        .fails(2, &["--reason"]);
+}
+
+/// A revocation drill that cannot pass names why — the key gone from the token, a wrong
+/// PIN, no token — and counts for nothing: the refusal is logged and
+/// `revocation-untested` stays.
+#[test]
+fn a_revocation_drill_names_what_would_stop_the_revocation() {
+    let fx = Fixture::sealed();
+    let drill = || fx.zeroth().args(["revoke", "vault-root", "--drill"]);
+
+    unchanged(&fx, &["prod"], || drill().env("ZEROTH_PIN", "999999").run())
+        .fails(3, &["wrong PIN for token 'prod'"]);
+
+    let none = Fixture::empty();
+    unchanged(&fx, &["prod"], || {
+        drill().env(fx.kind.conf_var(), &none.conf).run()
+    })
+    .fails(4, &["'prod'"]);
+
+    // The key the record names, destroyed outside zeroth.
+    let label = fx.record("vault-root")["key"]["label"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut c = fx.pkcs11_tool();
+    c.args(["--token-label", "prod", "--login", "--pin", PIN])
+        .args(["--delete-object", "--type", "secrkey", "--label", &label]);
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    unchanged(&fx, &["prod"], || drill().run()).fails(
+        3,
+        &[
+            &format!("{label}, is not on token 'prod'"),
+            "revoking would destroy nothing",
+        ],
+    );
+    let entries = fx.log_lines("prod");
+    let refused: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["event"] == "revoke-drill")
+        .collect();
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    assert!(refused.iter().all(|e| e["outcome"] != "ok"));
+    has(&check(&fx, None, &[]).1, "revocation-untested");
 }

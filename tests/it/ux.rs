@@ -184,6 +184,7 @@ fn allow_tty_ends_the_value_with_a_newline_on_a_terminal() {
 fn rotation_due_soon_is_a_warning_before_it_is_overdue() {
     let fx = Fixture::sealed();
     fx.drill_all();
+    fx.revoke_drill("vault-root", None);
     let sealed = fx.record("vault-root")["sealed"]
         .as_str()
         .unwrap()
