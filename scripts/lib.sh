@@ -376,6 +376,43 @@ _openbao_install() {
     echo "==> OpenBao installed in $((SECONDS - start))s: $dir/bao"
 }
 
+# The Prometheus client library's text-format parser, which the tests hold
+# `check --metrics` to: prints the path of a python with prometheus-client importable,
+# ZEROTH_PROM_PYTHON if set, else a virtualenv installed once per machine under
+# $(zeroth_cache_dir) by pip.
+PROMETHEUS_CLIENT_VERSION=0.26.0
+ensure_prometheus_client() {
+    if [[ -n "${ZEROTH_PROM_PYTHON:-}" ]]; then
+        printf '%s\n' "$ZEROTH_PROM_PYTHON"
+        return 0
+    fi
+    local dir py
+    dir="$(zeroth_cache_dir)/prometheus-client-$PROMETHEUS_CLIENT_VERSION"
+    py="$dir/venv/bin/python"
+    if [[ -x "$py" ]] && "$py" -c 'import prometheus_client.parser' 2>/dev/null; then
+        printf '%s\n' "$py"
+        return 0
+    fi
+    ensure_packages python3 python3-venv flock >&2 || return 1
+    mkdir -p "$dir" || {
+        zeroth_die "cannot create the cache directory $dir"
+        return 1
+    }
+    (
+        flock 9 || exit 1
+        "$py" -c 'import prometheus_client.parser' 2>/dev/null && exit 0
+        echo "==> installing prometheus-client $PROMETHEUS_CLIENT_VERSION (PyPI), once; kept in $dir"
+        rm -rf "$dir/venv"
+        python3 -m venv "$dir/venv" &&
+            "$dir/venv/bin/pip" install --quiet --disable-pip-version-check \
+                "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
+    ) 9>"$dir/.lock" >&2 || {
+        zeroth_die "pip could not install prometheus-client==$PROMETHEUS_CLIENT_VERSION"
+        return 1
+    }
+    printf '%s\n' "$py"
+}
+
 # Prints a loopback TCP port that is free now, as the kernel hands one out.
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

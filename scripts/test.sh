@@ -51,6 +51,10 @@ step="installing OpenBao (ensure_openbao)"
 ZEROTH_BAO="$(ensure_openbao)"
 export ZEROTH_BAO
 echo "==> OpenBao: $ZEROTH_BAO"
+# `check --metrics` is parsed by the Prometheus client library's own parser.
+step="installing prometheus-client (ensure_prometheus_client)"
+ZEROTH_PROM_PYTHON="$(ensure_prometheus_client)"
+export ZEROTH_PROM_PYTHON
 
 run cargo fmt --all -- --check
 run cargo clippy --all-targets -- -D warnings

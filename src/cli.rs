@@ -298,6 +298,10 @@ pub enum Command {
         /// Also inspect the tokens (needs the PIN): markers, orphan and revoked keys.
         #[arg(long)]
         hsm: bool,
+        /// Also write the state as Prometheus metrics to FILE (replaced whole, for
+        /// node_exporter's textfile collector), or to stdout with '-'.
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<PathBuf>,
     },
     /// OpenBao and Vault: initialize, unseal, rotate the unseal key, lend a time-bound
     /// root token, with the key recovered by a quorum and the HSM and sent by the API.
@@ -1211,7 +1215,9 @@ pub fn run(cli: Cli) -> Result<Report> {
             owner,
             custodian,
         } => crate::governance::list(&ctx, env.as_deref(), owner.as_deref(), custodian.as_deref()),
-        Command::Check { env, hsm } => crate::governance::check(&ctx, env.as_deref(), hsm),
+        Command::Check { env, hsm, metrics } => {
+            crate::governance::check(&ctx, env.as_deref(), hsm, metrics.as_deref())
+        }
         Command::Audit(AuditCommand::Verify {
             env,
             pubkey,

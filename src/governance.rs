@@ -1781,7 +1781,15 @@ fn hsm_findings(
 }
 
 /// `check`: the governance findings; exit 1 when an error-level one remains.
-pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
+///
+/// With `metrics`, the state is also written as Prometheus metrics ([`crate::metrics`])
+/// to that file, or printed instead of the findings when it is `-`.
+pub fn check(
+    ctx: &Context,
+    env: Option<&str>,
+    hsm: bool,
+    metrics: Option<&std::path::Path>,
+) -> Result<Report> {
     let store = Store::open(&ctx.store)?;
     let now = clock::now()?;
     let policy = store.config().policy.clone();
@@ -1917,7 +1925,76 @@ pub fn check(ctx: &Context, env: Option<&str>, hsm: bool) -> Result<Report> {
     if errors > 0 {
         report.exit_code = 1;
     }
+    if let Some(path) = metrics {
+        let text = seal_metrics(&records, &f.0, now);
+        if path == std::path::Path::new("-") {
+            report.text = text;
+        } else {
+            crate::metrics::write(path, &text)?;
+        }
+    }
     Ok(report)
+}
+
+/// The metrics of `check --metrics`: each seal's figures and the findings.
+fn seal_metrics(
+    records: &[(Checked, Activity)],
+    findings: &[Finding],
+    now: OffsetDateTime,
+) -> String {
+    let severity = |s: Severity| match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let seals: Vec<crate::metrics::SealFigures<'_>> = records
+        .iter()
+        .map(|(c, a)| {
+            let r = &c.record;
+            let expires = r
+                .expires
+                .as_deref()
+                .and_then(|e| clock::parse_instant(e).ok());
+            let of_seal = |s: Severity| {
+                findings
+                    .iter()
+                    .filter(|f| {
+                        f.severity == s
+                            && f.env.as_deref() == Some(r.env.as_str())
+                            && f.seal.as_deref() == Some(r.name.as_str())
+                    })
+                    .count()
+            };
+            crate::metrics::SealFigures {
+                env: &r.env,
+                seal: &r.name,
+                owner: &r.owner,
+                status: if c.problem.is_some() {
+                    "invalid"
+                } else if r.revoked.is_some() {
+                    "revoked"
+                } else if expires.is_some_and(|e| e <= now) {
+                    "expired"
+                } else {
+                    "active"
+                },
+                last_unseal: a.last_unsealed.as_deref(),
+                last_drill: a.last_drilled.as_deref(),
+                last_revocation_drill: a.last_revocation_drill.as_deref(),
+                rotation_due: rotation_due(r),
+                expires,
+                errors: of_seal(Severity::Error),
+                warnings: of_seal(Severity::Warning),
+            }
+        })
+        .collect();
+    let figures: Vec<crate::metrics::FindingFigure<'_>> = findings
+        .iter()
+        .map(|f| crate::metrics::FindingFigure {
+            id: f.id,
+            severity: severity(f.severity),
+        })
+        .collect();
+    crate::metrics::render(now, &seals, &figures)
 }
 
 /// Refuses a policy that makes no sense.

@@ -22,6 +22,7 @@ pub mod governance;
 pub mod handin;
 pub mod help;
 pub mod hsm;
+pub mod metrics;
 pub mod names;
 pub mod paper;
 pub mod passphrase;

@@ -7,7 +7,8 @@ use std::path::Path;
 mod bigstore;
 use crate::soft_key;
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt;
 
 use crate::common::*;
 
@@ -911,4 +912,213 @@ fn a_revocation_drill_names_what_would_stop_the_revocation() {
     assert_eq!(refused.len(), 3, "{refused:?}");
     assert!(refused.iter().all(|e| e["outcome"] != "ok"));
     has(&check(&fx, None, &[]).1, "revocation-untested");
+}
+
+// ---- check --metrics ---------------------------------------------------------------
+
+/// A python with the Prometheus client library: `ZEROTH_PROM_PYTHON`, else what
+/// `ensure_prometheus_client` installs.
+fn prom_python() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("ZEROTH_PROM_PYTHON") {
+        return p.into();
+    }
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(". scripts/lib.sh && ensure_prometheus_client")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run scripts/lib.sh ensure_prometheus_client");
+    assert!(
+        out.status.success(),
+        "ensure_prometheus_client failed: run scripts/test.sh, which installs it"
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .expect("a path")
+        .trim()
+        .into()
+}
+
+/// Parses Prometheus text with the client library's parser: each sample as
+/// (name, labels, value).
+fn parse_metrics(text: &str) -> Vec<(String, serde_json::Map<String, Value>, f64)> {
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = []
+for family in text_string_to_metric_families(sys.stdin.read()):
+    assert family.type == "gauge", family
+    assert family.documentation, family
+    for s in family.samples:
+        out.append([s.name, s.labels, s.value])
+print(json.dumps(out))
+"#;
+    let mut child = std::process::Command::new(prom_python())
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the Prometheus parser refused the metrics: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Vec<(String, serde_json::Map<String, Value>, f64)> =
+        serde_json::from_slice(&out.stdout).unwrap();
+    v
+}
+
+fn sample(
+    samples: &[(String, serde_json::Map<String, Value>, f64)],
+    name: &str,
+    labels: &[(&str, &str)],
+) -> Option<f64> {
+    samples
+        .iter()
+        .find(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.get(*k) == Some(&json!(v))))
+        .map(|(_, _, v)| *v)
+}
+
+/// `check --metrics FILE` writes the state for node_exporter's textfile collector: the
+/// file replaced whole (no temporary left beside it), parsed by Prometheus's own client
+/// library; each seal's days since its last drill and revocation drill and to its
+/// rotation, what it never had, and the findings by id and severity.
+#[test]
+fn check_metrics_are_prometheus_text_an_alert_can_use() {
+    let fx = clean_at_t0();
+    let dir = fx.path().join("textfile");
+    std::fs::create_dir(&dir).unwrap();
+    let prom = dir.join("zeroth.prom");
+    let run = fx
+        .zeroth()
+        .env("ZEROTH_NOW", "2031-01-02T00:00:00Z")
+        .args(["check", "--metrics"])
+        .arg(&prom)
+        .run();
+    assert_eq!(run.code, 1, "rotation is overdue: {}", run.stderr);
+    assert!(
+        run.stdout_str().contains("rotation-overdue"),
+        "the findings are printed"
+    );
+    assert_eq!(
+        std::fs::metadata(&prom).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["zeroth.prom".to_string()]);
+    let samples = parse_metrics(&std::fs::read_to_string(&prom).unwrap());
+    let seal = [("env", "prod"), ("seal", "vault-root")];
+    assert_eq!(
+        sample(
+            &samples,
+            "zeroth_seal_info",
+            &[
+                ("seal", "vault-root"),
+                ("owner", "platform"),
+                ("status", "active")
+            ]
+        ),
+        Some(1.0)
+    );
+    // Sealed, drilled and revocation-drilled at T0 (2030-01-01), rotated every year.
+    assert_eq!(
+        sample(&samples, "zeroth_seal_days_since_drill", &seal),
+        Some(366.0)
+    );
+    assert_eq!(
+        sample(&samples, "zeroth_seal_days_since_revocation_drill", &seal),
+        Some(366.0)
+    );
+    assert_eq!(
+        sample(&samples, "zeroth_seal_days_since_unseal", &seal),
+        None
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            "zeroth_seal_never",
+            &[("seal", "vault-root"), ("what", "unseal")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            "zeroth_seal_never",
+            &[("seal", "vault-root"), ("what", "drill")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&samples, "zeroth_seal_days_to_rotation", &seal),
+        Some(-1.0)
+    );
+    assert_eq!(sample(&samples, "zeroth_seal_days_to_expiry", &seal), None);
+    assert_eq!(
+        sample(
+            &samples,
+            "zeroth_findings",
+            &[("id", "rotation-overdue"), ("severity", "error")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            "zeroth_seal_findings",
+            &[("seal", "vault-root"), ("severity", "error")]
+        ),
+        sample(
+            &samples,
+            "zeroth_findings_by_severity",
+            &[("severity", "error")]
+        ),
+    );
+    let t = sample(&samples, "zeroth_check_timestamp_seconds", &[]).unwrap();
+    assert_eq!(t, 1_925_078_400.0, "2031-01-02T00:00:00Z");
+
+    // A clean state gives 0 findings by severity, and '-' prints the metrics instead.
+    let out = fx
+        .zeroth()
+        .env("ZEROTH_NOW", "2030-02-01T00:00:00Z")
+        .args(["check", "--metrics", "-"])
+        .run()
+        .ok()
+        .stdout_str();
+    let samples = parse_metrics(&out);
+    for severity in ["error", "warning"] {
+        assert_eq!(
+            sample(
+                &samples,
+                "zeroth_findings_by_severity",
+                &[("severity", severity)]
+            ),
+            Some(0.0)
+        );
+    }
+    assert!(!samples.iter().any(|(n, _, _)| n == "zeroth_findings"));
+
+    // A directory that is not there: named, nothing written.
+    let missing = fx.path().join("no-such-dir/zeroth.prom");
+    fx.zeroth()
+        .args(["check", "--metrics"])
+        .arg(&missing)
+        .run()
+        .fails(2, &["no-such-dir", "does not exist"]);
 }
