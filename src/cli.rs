@@ -610,6 +610,36 @@ pub enum AuditCommand {
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
     },
+    /// Write the log in a SIEM's format (OCSF JSON, CEF, syslog), each entry with
+    /// what its signature is worth.
+    Export {
+        /// Only this environment's log.
+        #[arg(long, add = ArgValueCandidates::new(env_names))]
+        env: Option<String>,
+        /// The format.
+        #[arg(long, value_enum)]
+        format: crate::siem::Format,
+        /// Only entries from this date on (YYYY-MM-DD or RFC 3339).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+    },
+    /// Stream new log entries as JSON lines for a log shipper, from where the last run
+    /// stopped (--state).
+    Follow {
+        /// The environment whose log to follow.
+        #[arg(long, add = ArgValueCandidates::new(env_names))]
+        env: String,
+        /// Where to keep the position (the last entry written); without it, every
+        /// entry from the first.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// Return once caught up, instead of waiting for new entries.
+        #[arg(long)]
+        once: bool,
+        /// How often to look for new entries, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        interval: u64,
+    },
     /// A Markdown transcript of every ceremony of one seal, for an auditor to file.
     Report {
         /// Seal name.
@@ -1236,6 +1266,21 @@ pub fn run(cli: Cli) -> Result<Report> {
             crate::transcript::show(&ctx, env.as_deref(), seal.as_deref(), since.as_deref())
         }
         Command::Audit(AuditCommand::Report { seal }) => crate::transcript::report(&ctx, &seal),
+        Command::Audit(AuditCommand::Export { env, format, since }) => {
+            crate::siem::export(&ctx, env.as_deref(), format, since.as_deref())
+        }
+        Command::Audit(AuditCommand::Follow {
+            env,
+            state,
+            once,
+            interval,
+        }) => crate::siem::follow(
+            &ctx,
+            &env,
+            state.as_deref(),
+            once,
+            std::time::Duration::from_millis(interval.max(10)),
+        ),
         Command::Audit(AuditCommand::Attest { env }) => ceremony::attest::run(&ctx, &env),
     }
 }

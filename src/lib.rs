@@ -34,6 +34,7 @@ pub mod secret;
 pub mod settings;
 pub mod shamir;
 pub mod share;
+pub mod siem;
 pub mod store;
 pub mod terminal;
 pub mod text;

@@ -714,3 +714,248 @@ fn a_torn_last_line_is_reported_and_removing_it_mends_the_chain() {
     write_lines(&fx, "prod", &mended);
     fx.audit_verify().ok();
 }
+
+// ---- audit export and audit follow ------------------------------------------------
+
+/// `audit export`: every entry, once per line, in OCSF (with the fields the schema
+/// requires of an Entity Management event and of the objects in it), CEF and RFC 5424
+/// syslog, each saying what its signature is worth — a forged signature says `bad`.
+#[test]
+fn audit_export_writes_every_entry_in_each_format_with_its_signature() {
+    let fx = busy();
+    let lines = fx.log_lines("prod");
+    let export = |format: &str| -> Vec<String> {
+        fx.zeroth()
+            .args(["audit", "export", "--env", "prod", "--format", format])
+            .run()
+            .ok()
+            .stdout_str()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+
+    // OCSF 1.5, class Entity Management: the required attributes of the base event
+    // (activity_id, category_uid, class_uid, metadata, severity_id, time, type_uid), of
+    // the class (entity), and of the objects used (metadata: product, version; product
+    // and entity: a name or uid; actor: a user; device: type_id).
+    let ocsf = export("ocsf");
+    assert_eq!(ocsf.len(), lines.len());
+    for (text, entry) in ocsf.iter().zip(&lines) {
+        let e: serde_json::Value = serde_json::from_str(text).unwrap();
+        let activity = e["activity_id"].as_u64().unwrap();
+        assert!([1, 2, 3, 4, 99].contains(&activity), "{e}");
+        assert_eq!(e["category_uid"], 3);
+        assert_eq!(e["class_uid"], 3004);
+        assert_eq!(e["type_uid"].as_u64().unwrap(), 3004 * 100 + activity);
+        assert!(e["severity_id"].as_u64().unwrap() <= 6, "{e}");
+        assert!(
+            e["time"].as_i64().unwrap() > 1_600_000_000_000,
+            "milliseconds: {e}"
+        );
+        assert!(e["metadata"]["version"].as_str().unwrap().starts_with("1."));
+        assert_eq!(e["metadata"]["product"]["name"], "zeroth");
+        assert!(e["entity"]["name"].is_string(), "{e}");
+        assert!(e["actor"]["user"]["name"].is_string(), "{e}");
+        assert!(e["device"]["type_id"].is_u64(), "{e}");
+        assert_eq!(e["unmapped"]["zeroth"]["seq"], entry["seq"]);
+        assert_eq!(e["unmapped"]["zeroth"]["event"], entry["event"]);
+        assert_eq!(e["unmapped"]["zeroth"]["signature"], "signed");
+        let ok = entry["outcome"] == "ok";
+        assert_eq!(e["status_id"], if ok { 1 } else { 2 }, "{e}");
+    }
+    let refused = ocsf
+        .iter()
+        .map(|t| serde_json::from_str::<serde_json::Value>(t).unwrap())
+        .find(|e| e["unmapped"]["zeroth"]["outcome"] == "refused")
+        .expect("the refused unseal");
+    assert_eq!(refused["activity_id"], 2);
+    assert_eq!(refused["severity_id"], 3);
+
+    let cef = export("cef");
+    assert_eq!(cef.len(), lines.len());
+    for (text, entry) in cef.iter().zip(&lines) {
+        assert!(text.starts_with("CEF:0|zeroth|zeroth|"), "{text}");
+        // Seven header fields, then the extension (no '|' is escaped in these).
+        let fields: Vec<&str> = text.splitn(8, '|').collect();
+        assert_eq!(fields.len(), 8, "{text}");
+        assert_eq!(fields[4], entry["event"].as_str().unwrap());
+        assert!(
+            fields[7].contains(&format!("cn1={}", entry["seq"])),
+            "{text}"
+        );
+        assert!(
+            fields[7].contains("cs3Label=signature cs3=signed"),
+            "{text}"
+        );
+        assert!(fields[7].contains("cs1Label=env cs1=prod"), "{text}");
+    }
+
+    let syslog = export("syslog");
+    assert_eq!(syslog.len(), lines.len());
+    for (text, entry) in syslog.iter().zip(&lines) {
+        let pri: u32 = text[1..text.find('>').unwrap()].parse().unwrap();
+        let ok = entry["outcome"] == "ok";
+        assert_eq!(pri / 8, 10, "authpriv: {text}");
+        assert_eq!(pri % 8 == 6, ok, "{text}");
+        let rest = &text[text.find('>').unwrap() + 1..];
+        let parts: Vec<&str> = rest.splitn(7, ' ').collect();
+        assert_eq!(parts[0], "1", "RFC 5424 version: {text}");
+        assert_eq!(parts[1], entry["time"].as_str().unwrap());
+        assert_eq!(parts[3], "zeroth");
+        assert!(parts[6].starts_with("[zeroth@32473 env=\"prod\""), "{text}");
+        assert!(
+            parts[6].contains(&format!("seq=\"{}\"", entry["seq"])),
+            "{text}"
+        );
+        assert!(parts[6].contains("signature=\"signed\""), "{text}");
+    }
+
+    // The last entry's signature forged: exported, and said to be bad.
+    let path = log_path(&fx, "prod");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let last = text.lines().last().unwrap();
+    let sig = serde_json::from_str::<serde_json::Value>(last).unwrap()["sig"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut forged_sig = base64::engine::general_purpose::STANDARD
+        .decode(&sig)
+        .unwrap();
+    let n = forged_sig.len();
+    forged_sig[n - 1] ^= 1;
+    let forged = last.replace(
+        &sig,
+        &base64::engine::general_purpose::STANDARD.encode(&forged_sig),
+    );
+    std::fs::write(&path, text.replace(last, &forged)).unwrap();
+    let run = fx
+        .zeroth()
+        .args(["audit", "export", "--env", "prod", "--format", "ocsf"])
+        .run()
+        .ok();
+    let out = run.stdout_str();
+    let last: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(last["unmapped"]["zeroth"]["signature"], "bad");
+    assert!(run.stderr.contains("damaged"), "{}", run.stderr);
+}
+
+fn follow_once(fx: &Fixture, state: &std::path::Path) -> Vec<serde_json::Value> {
+    fx.zeroth()
+        .args(["audit", "follow", "--env", "prod", "--once", "--state"])
+        .arg(state)
+        .run()
+        .ok()
+        .stdout_str()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// `audit follow` writes each entry as a JSON line with its signature's worth, keeps
+/// its position in the state file, resumes after it, and stops on a log cut or
+/// rewritten under it. Without --once it waits for new entries.
+#[test]
+fn audit_follow_resumes_where_it_stopped() {
+    let fx = Fixture::sealed();
+    let state = fx.path().join("follow.state");
+    let first = follow_once(&fx, &state);
+    let lines = fx.log_lines("prod");
+    assert_eq!(first.len(), lines.len());
+    for (got, entry) in first.iter().zip(&lines) {
+        assert_eq!(got["seq"], entry["seq"]);
+        assert_eq!(got["event"], entry["event"]);
+        assert_eq!(got["signature"], "signed");
+    }
+    assert!(follow_once(&fx, &state).is_empty(), "nothing new");
+
+    fx.drill_all();
+    fx.unseal("vault-root", &["dave"])
+        .fails(3, &["more needed"]);
+    let next = follow_once(&fx, &state);
+    let seqs: Vec<u64> = next.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    let n = lines.len() as u64;
+    assert_eq!(seqs, vec![n + 1, n + 2]);
+    assert_eq!(next[0]["event"], "drill");
+    assert_eq!(next[1]["outcome"], "refused");
+    assert!(follow_once(&fx, &state).is_empty());
+
+    // Streaming: a new entry appears on stdout while it runs.
+    let mut cmd = fx.command();
+    cmd.args([
+        "audit",
+        "follow",
+        "--env",
+        "prod",
+        "--interval",
+        "50",
+        "--state",
+    ])
+    .arg(&state)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    fx.drill_all();
+    let got = rx.recv_timeout(std::time::Duration::from_secs(60));
+    // The position is stored after the line is written (at least once): wait for it.
+    let stored = |seq: u64| {
+        std::fs::read(&state)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["seq"] == seq)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !stored(n + 3) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let got: serde_json::Value =
+        serde_json::from_str(&got.expect("a line within a minute")).unwrap();
+    assert_eq!(got["seq"], n + 3);
+    assert_eq!(got["event"], "drill");
+    assert!(follow_once(&fx, &state).is_empty(), "the position was kept");
+
+    // A log cut under the position, or another environment's state: refused.
+    let path = log_path(&fx, "prod");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let cut: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&path, &cut).unwrap();
+    fx.zeroth()
+        .args(["audit", "follow", "--env", "prod", "--once", "--state"])
+        .arg(&state)
+        .run()
+        .fails(
+            3,
+            &["shorter than where audit follow stopped", "audit verify"],
+        );
+    // The same length, another line where the position was: the chain says so.
+    std::fs::write(&path, &text).unwrap();
+    let mut state_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    state_json["hash"] = "00".repeat(32).into();
+    std::fs::write(&state, state_json.to_string()).unwrap();
+    fx.drill_all();
+    fx.zeroth()
+        .args(["audit", "follow", "--env", "prod", "--once", "--state"])
+        .arg(&state)
+        .run()
+        .fails(3, &["does not follow entry", "rewritten"]);
+    state_json["env"] = "dev".into();
+    std::fs::write(&state, state_json.to_string()).unwrap();
+    fx.zeroth()
+        .args(["audit", "follow", "--env", "prod", "--once", "--state"])
+        .arg(&state)
+        .run()
+        .fails(2, &["holds a position in the log of 'dev'"]);
+}
