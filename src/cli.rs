@@ -238,6 +238,9 @@ pub enum Command {
     /// Custodian bookkeeping.
     #[command(subcommand)]
     Custodian(CustodianCommand),
+    /// The owners of seals: offboard a team, hand a seal to a new owner.
+    #[command(subcommand)]
+    Owner(OwnerCommand),
     /// The trust file: what this machine pins for the store's environments.
     #[command(subcommand)]
     Trust(TrustCommand),
@@ -302,6 +305,9 @@ pub enum Command {
         /// node_exporter's textfile collector), or to stdout with '-'.
         #[arg(long, value_name = "FILE")]
         metrics: Option<PathBuf>,
+        /// Only the seals this owner answers for (a team's view).
+        #[arg(long)]
+        owner: Option<String>,
     },
     /// OpenBao and Vault: initialize, unseal, rotate the unseal key, lend a time-bound
     /// root token, with the key recovered by a quorum and the HSM and sent by the API.
@@ -579,6 +585,26 @@ pub enum CustodianCommand {
     Offboard {
         /// Custodian name.
         name: String,
+    },
+}
+
+/// `owner` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum OwnerCommand {
+    /// Record that a team has left: each live seal it owns is marked (in its signed
+    /// record), and check reports it until it is handed over or revoked. HSM and PIN.
+    Offboard {
+        /// The owner, as the seals name it (--owner at generate).
+        team: String,
+    },
+    /// Hand a seal to a new owner (a signed record change). HSM and PIN.
+    Transfer {
+        /// Seal name.
+        #[arg(add = ArgValueCandidates::new(seal_names))]
+        seal: String,
+        /// The new owner.
+        #[arg(long, value_name = "OWNER")]
+        to: String,
     },
 }
 
@@ -1202,6 +1228,10 @@ pub fn run(cli: Cli) -> Result<Report> {
                 )
             }
         }
+        Command::Owner(OwnerCommand::Offboard { team }) => ceremony::owner::offboard(&ctx, &team),
+        Command::Owner(OwnerCommand::Transfer { seal, to }) => {
+            ceremony::owner::transfer(&ctx, &seal, &to)
+        }
         Command::Custodian(CustodianCommand::Offboard { name }) => {
             ceremony::offboard::run(&ctx, &name)
         }
@@ -1245,9 +1275,20 @@ pub fn run(cli: Cli) -> Result<Report> {
             owner,
             custodian,
         } => crate::governance::list(&ctx, env.as_deref(), owner.as_deref(), custodian.as_deref()),
-        Command::Check { env, hsm, metrics } => {
-            crate::governance::check(&ctx, env.as_deref(), hsm, metrics.as_deref())
-        }
+        Command::Check {
+            env,
+            hsm,
+            metrics,
+            owner,
+        } => crate::governance::check(
+            &ctx,
+            &crate::governance::CheckArgs {
+                env: env.as_deref(),
+                hsm,
+                metrics: metrics.as_deref(),
+                owner: owner.as_deref(),
+            },
+        ),
         Command::Audit(AuditCommand::Verify {
             env,
             pubkey,

@@ -272,8 +272,8 @@ pub struct Entry {
     pub expires: Option<String>,
     /// The most pressing of `flags`, or active.
     pub status: String,
-    /// Every state that applies: invalid (the record fails its checks), revoked,
-    /// expired, needs-rekey (an offboarded custodian holds a share of the current
+    /// Every state that applies: invalid (the record fails its checks), stale,
+    /// revoked, owner-offboarded (`owner offboard`), expired, needs-rekey (an offboarded custodian holds a share of the current
     /// set), pending (a rekey or rotation awaits confirmation), rotation-overdue.
     pub flags: Vec<String>,
     /// The pending operation, if any: kind, id, when written, by whom.
@@ -318,6 +318,7 @@ struct Row {
     rotate_every_days: u32,
     expires: Option<String>,
     revoked: bool,
+    owner_offboarded: bool,
     pending: Option<PendingRow>,
     log_head: Option<audit::LogHead>,
     fingerprint: String,
@@ -339,6 +340,7 @@ impl Row {
             rotate_every_days: record.rotate_every_days,
             expires: record.expires.clone(),
             revoked: record.revoked.is_some(),
+            owner_offboarded: record.owner_offboarded.is_some(),
             pending: record.pending.as_ref().map(|p| PendingRow {
                 kind: p.kind.name().to_string(),
                 operation: p.id.clone(),
@@ -410,6 +412,7 @@ fn entry(settings: &Settings, v: Listed, act: Activity, now: OffsetDateTime) -> 
         (problem.is_some(), "invalid"),
         (stale.is_some(), "stale"),
         (!live, "revoked"),
+        (live && row.owner_offboarded, "owner-offboarded"),
         (live && expired, "expired"),
         (live && !offboarded_holders.is_empty(), "needs-rekey"),
         (live && row.pending.is_some(), "pending"),
@@ -1025,6 +1028,7 @@ pub const FINDINGS: &[(&str, Severity)] = &[
     ("operator-unnamed", Severity::Warning),
     ("rotation-due-soon", Severity::Warning),
     ("revocation-untested", Severity::Warning),
+    ("owner-offboarded", Severity::Error),
 ];
 
 fn severity(id: &'static str) -> Severity {
@@ -1123,6 +1127,24 @@ fn seal_findings(
     }
     if record.revoked.is_some() {
         return;
+    }
+    if let Some(o) = &record.owner_offboarded {
+        f.add(
+            "owner-offboarded",
+            env,
+            seal,
+            None,
+            format!(
+                "its owner '{}' was offboarded at {} (recorded by {}): nobody answers for it",
+                crate::text::clean(&record.owner),
+                o.time,
+                crate::text::clean(&o.operator)
+            ),
+            format!(
+                "hand it over: zeroth owner transfer {} --to NEW-OWNER (or revoke it)",
+                record.name
+            ),
+        );
     }
     if record.credential.reuse.is_none() && record.credential.origin == Origin::Imported {
         f.add(
@@ -1780,21 +1802,35 @@ fn hsm_findings(
     }
 }
 
+/// What `check` is asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckArgs<'a> {
+    /// Only this environment.
+    pub env: Option<&'a str>,
+    /// Also inspect the tokens.
+    pub hsm: bool,
+    /// Also write Prometheus metrics here (`-`: print them instead).
+    pub metrics: Option<&'a std::path::Path>,
+    /// Only the seals this owner answers for.
+    pub owner: Option<&'a str>,
+}
+
 /// `check`: the governance findings; exit 1 when an error-level one remains.
 ///
 /// With `metrics`, the state is also written as Prometheus metrics ([`crate::metrics`])
 /// to that file, or printed instead of the findings when it is `-`.
-pub fn check(
-    ctx: &Context,
-    env: Option<&str>,
-    hsm: bool,
-    metrics: Option<&std::path::Path>,
-) -> Result<Report> {
+pub fn check(ctx: &Context, args: &CheckArgs<'_>) -> Result<Report> {
+    let CheckArgs {
+        env,
+        hsm,
+        metrics,
+        owner,
+    } = *args;
     let store = Store::open(&ctx.store)?;
     let now = clock::now()?;
     let policy = store.config().policy.clone();
     validate_policy(&policy)?;
-    let (records, unreadable, keys, _, mut views) = inventory(ctx, &store, env)?;
+    let (mut records, unreadable, keys, _, mut views) = inventory(ctx, &store, env)?;
     let envs: Vec<String> = match env {
         Some(e) => vec![e.to_string()],
         None => store.config().env.keys().cloned().collect(),
@@ -1861,6 +1897,25 @@ pub fn check(
         for x in f.0.iter_mut().filter(|x| x.id == "env-unpinned") {
             x.severity = Severity::Error;
         }
+    }
+    // A team's view: the findings about the seals it owns.
+    if let Some(o) = owner {
+        records.retain(|(c, _)| c.record.owner == o);
+        if records.is_empty() {
+            return Err(Error::Usage(format!(
+                "no seal{} is owned by '{o}': 'zeroth list' shows the owners",
+                env.map(|e| format!(" of environment '{e}'"))
+                    .unwrap_or_default()
+            )));
+        }
+        let mine: BTreeSet<(&str, &str)> = records
+            .iter()
+            .map(|(c, _)| (c.record.env.as_str(), c.record.name.as_str()))
+            .collect();
+        f.0.retain(|x| match (&x.env, &x.seal) {
+            (Some(e), Some(s)) => mine.contains(&(e.as_str(), s.as_str())),
+            _ => false,
+        });
     }
     f.0.sort_by(|a, b| {
         (a.severity, &a.env, &a.seal, a.id, &a.custodian).cmp(&(

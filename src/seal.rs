@@ -78,6 +78,10 @@ pub struct SealRecord {
     /// Set when the seal was revoked: its K_seal is destroyed and nothing opens it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub revoked: Option<Revocation>,
+    /// Set when its owner was offboarded (`owner offboard`): `check` reports the seal
+    /// until it is handed over (`owner transfer`) or revoked.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub owner_offboarded: Option<OwnerOffboarded>,
     /// The vault server this credential belongs to (`zeroth vault init`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub vault: Option<VaultBinding>,
@@ -316,6 +320,16 @@ pub struct Revocation {
     pub reason: String,
 }
 
+/// When and by whom a seal's owner was offboarded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerOffboarded {
+    /// When.
+    pub time: String,
+    /// Who recorded it.
+    pub operator: String,
+}
+
 /// The record's signature.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -527,6 +541,7 @@ mod tests {
             log_head: None,
             pending: None,
             revoked: None,
+            owner_offboarded: None,
             vault: None,
             signature: None,
         }

@@ -70,7 +70,9 @@ fn activity(event: &str) -> (u8, &'static str) {
         | "vault-rotate"
         | "vault-rotate-confirm"
         | "settings-approve"
-        | "attest" => (3, "Update"),
+        | "attest"
+        | "owner-offboard"
+        | "owner-transfer" => (3, "Update"),
         "revoke" => (4, "Delete"),
         _ => (99, "Other"),
     }

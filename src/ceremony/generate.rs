@@ -485,6 +485,7 @@ fn seal_with_key(
         log_head: None,
         pending: None,
         revoked: None,
+        owner_offboarded: None,
         vault,
         signature: None,
     };

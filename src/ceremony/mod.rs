@@ -12,6 +12,7 @@ pub mod drill;
 pub mod env;
 pub mod generate;
 pub mod offboard;
+pub mod owner;
 pub mod pending;
 pub mod remote;
 pub mod revoke;

@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 use zeroth::audit::{self, Draft, LogSigner, Outcome};
 use zeroth::hsm::{PublicKey, WrapMechanism};
 use zeroth::seal::{
-    Blob, CredentialInfo, Custodian, HistoryEntry, KeyRef, Origin, Pending, PendingKind,
-    RecordSignature, Revocation, SealRecord,
+    Blob, CredentialInfo, Custodian, HistoryEntry, KeyRef, Origin, OwnerOffboarded, Pending,
+    PendingKind, RecordSignature, Revocation, SealRecord,
 };
 use zeroth::secret::Encoding;
 use zeroth::shamir::SharePoint;
@@ -189,6 +189,7 @@ fn record() -> impl Strategy<Value = SealRecord> {
         )),
         proptest::option::of((time(), text(), text())),
         proptest::option::of((text(), b64(80))),
+        proptest::option::of((time(), text())),
     );
     (head, body).prop_map(
         |(
@@ -214,6 +215,7 @@ fn record() -> impl Strategy<Value = SealRecord> {
                 pending,
                 revoked,
                 signature,
+                owner_offboarded,
             ),
         )| SealRecord {
             format: 1,
@@ -270,6 +272,8 @@ fn record() -> impl Strategy<Value = SealRecord> {
                 operator,
                 reason,
             }),
+            owner_offboarded: owner_offboarded
+                .map(|(time, operator)| OwnerOffboarded { time, operator }),
             signature: signature.map(|(key, value)| RecordSignature { key, value }),
             vault: None,
         },

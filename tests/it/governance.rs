@@ -1122,3 +1122,147 @@ fn check_metrics_are_prometheus_text_an_alert_can_use() {
         .run()
         .fails(2, &["no-such-dir", "does not exist"]);
 }
+
+// ---- owners -------------------------------------------------------------------------
+
+/// `owner offboard TEAM` marks each live seal TEAM owns in its signed record; `check`
+/// reports each as an error (and `list` flags it) until it is handed over (`owner
+/// transfer`, a signed record change) or revoked. The mark cannot be edited away: the
+/// record then fails its signature. `check --owner` is the team's view.
+#[test]
+fn an_offboarded_owner_is_an_error_until_the_seal_is_handed_over_or_revoked() {
+    let fx = Fixture::sealed();
+    fx.generate("api", "prod", 2, 3).ok();
+    fx.zeroth()
+        .args(["owner", "offboard", "nobody"])
+        .run()
+        .fails(2, &["'nobody' owns no live seal"]);
+    let out = fx
+        .zeroth()
+        .args(["owner", "offboard", "platform"])
+        .run()
+        .ok()
+        .stdout_str();
+    assert!(out.contains("zeroth owner transfer api --to"), "{out}");
+    assert!(
+        out.contains("zeroth owner transfer vault-root --to"),
+        "{out}"
+    );
+    let marked = fx.record("vault-root");
+    assert!(marked["owner_offboarded"]["time"].is_string(), "{marked}");
+    let entries = fx.log_lines("prod");
+    let offboards: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["event"] == "owner-offboard")
+        .collect();
+    assert_eq!(offboards.len(), 2);
+    assert!(
+        offboards
+            .iter()
+            .all(|e| e["outcome"] == "ok" && e["sig"].is_string())
+    );
+    fx.audit_verify().ok();
+
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!(code, 1);
+    let seals: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["id"] == "owner-offboarded")
+        .map(|f| f["seal"].as_str().unwrap())
+        .collect();
+    assert_eq!(seals, vec!["api", "vault-root"]);
+    assert_eq!(has(&findings, "owner-offboarded")["severity"], "error");
+    let list = fx.zeroth().args(["--json", "list"]).run().ok();
+    let v: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert!(
+        v["seals"].as_array().unwrap().iter().all(|s| s["flags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("owner-offboarded"))),
+        "{v}"
+    );
+    fx.zeroth()
+        .args(["owner", "offboard", "platform"])
+        .run()
+        .fails(2, &["was offboarded already"]);
+
+    // Edited away in the store: the record fails its signature.
+    let path = fx.store().join("seals/vault-root.json");
+    let signed = std::fs::read(&path).unwrap();
+    let mut edited = marked.clone();
+    edited.as_object_mut().unwrap().remove("owner_offboarded");
+    fx.write_record("vault-root", &edited);
+    let (_, findings, _) = check(&fx, None, &[]);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["id"] == "record-invalid" && f["seal"] == "vault-root"),
+        "{findings:?}"
+    );
+    std::fs::write(&path, &signed).unwrap();
+
+    // Handed over: the new owner answers for it, the mark is gone, the record signed.
+    let out = fx
+        .zeroth()
+        .args(["owner", "transfer", "vault-root", "--to", "security"])
+        .run()
+        .ok()
+        .stdout_str();
+    assert!(
+        out.contains("now owned by 'security' (was 'platform')"),
+        "{out}"
+    );
+    let record = fx.record("vault-root");
+    assert_eq!(record["owner"], "security");
+    assert!(record.get("owner_offboarded").is_none());
+    let transferred = std::fs::read(&path).unwrap();
+    fx.zeroth()
+        .args(["owner", "transfer", "vault-root", "--to", "security"])
+        .run()
+        .fails(2, &["owned by 'security' already"]);
+    let (_, findings, _) = check(&fx, None, &[]);
+    let seals: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["id"] == "owner-offboarded")
+        .map(|f| f["seal"].as_str().unwrap())
+        .collect();
+    assert_eq!(seals, vec!["api"]);
+    // The old, marked copy restored: stale against the log.
+    std::fs::write(&path, &signed).unwrap();
+    has(&check(&fx, None, &[]).1, "record-stale");
+    fx.zeroth()
+        .args(["owner", "transfer", "vault-root", "--to", "someone"])
+        .run()
+        .fails(3, &["older than the log"]);
+    std::fs::write(&path, &transferred).unwrap();
+
+    // A team's view.
+    let (_, findings, json) = check(&fx, None, &["--owner", "security"]);
+    assert!(
+        findings.iter().all(|f| f["seal"] == "vault-root"),
+        "{findings:?}"
+    );
+    lacks(&findings, "owner-offboarded");
+    assert_eq!(json["summary"]["seals"], 1);
+    let (code, findings, _) = check(&fx, None, &["--owner", "platform"]);
+    assert_eq!(code, 1);
+    assert!(findings.iter().all(|f| f["seal"] == "api"), "{findings:?}");
+    fx.zeroth()
+        .args(["check", "--owner", "nobody"])
+        .run()
+        .fails(2, &["no seal is owned by 'nobody'"]);
+
+    // Revoked: nobody needs to answer for it any more.
+    fx.zeroth()
+        .args([
+            "revoke",
+            "api",
+            "--reason",
+            "team gone",
+            "--confirm-seal",
+            "api",
+        ])
+        .run()
+        .ok();
+    lacks(&check(&fx, None, &[]).1, "owner-offboarded");
+}
