@@ -255,6 +255,40 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
         )],
     ),
     (
+        "audit export",
+        &[
+            (
+                "Every log as OCSF events, one per line, for a SIEM:",
+                "zeroth audit export --format ocsf > zeroth-ocsf.jsonl",
+            ),
+            (
+                "One environment as CEF, from a date:",
+                "zeroth audit export --env prod --format cef --since 2026-01-01",
+            ),
+        ],
+    ),
+    (
+        "audit follow",
+        &[(
+            "Stream new entries to a log shipper, resuming where it stopped:",
+            "zeroth audit follow --env prod --state /var/lib/zeroth/follow.state | vector --config vector.toml",
+        )],
+    ),
+    (
+        "owner offboard",
+        &[(
+            "A team leaves: its seals need a new owner or their revocation:",
+            "zeroth owner offboard payments-team",
+        )],
+    ),
+    (
+        "owner transfer",
+        &[(
+            "Hand a seal to the team that answers for it now:",
+            "zeroth owner transfer platform-root --to platform-team",
+        )],
+    ),
+    (
         "audit attest",
         &[(
             "Sign over an unsigned tail, after reviewing it:",
@@ -282,6 +316,11 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "Also the tokens (needs the PIN):",
                 "zeroth check --hsm --env prod",
             ),
+            (
+                "Metrics for node_exporter's textfile collector (from cron):",
+                "zeroth check --metrics /var/lib/node_exporter/zeroth.prom",
+            ),
+            ("One team's seals:", "zeroth check --owner platform-team"),
         ],
     ),
     (
