@@ -241,6 +241,16 @@ pub enum Command {
     /// The owners of seals: offboard a team, hand a seal to a new owner.
     #[command(subcommand)]
     Owner(OwnerCommand),
+    /// Declare what a seal's credential unlocks (replacing what it declared): a signed
+    /// record change. HSM and PIN.
+    Reach {
+        /// Seal name.
+        #[arg(add = ArgValueCandidates::new(seal_names))]
+        seal: String,
+        /// A system the credential unlocks, by name (repeat): vault:prod-cluster.
+        #[arg(long = "unlocks", value_name = "SYSTEM", required = true)]
+        unlocks: Vec<String>,
+    },
     /// The trust file: what this machine pins for the store's environments.
     #[command(subcommand)]
     Trust(TrustCommand),
@@ -818,6 +828,10 @@ pub struct SpecArgs {
     /// Permit threshold 1: any single custodian recovers the credential.
     #[arg(long)]
     pub allow_threshold_one: bool,
+    /// A system the credential unlocks, by name (repeat): vault:prod-cluster,
+    /// db:orders-prod. check reports a seal that declares none.
+    #[arg(long = "unlocks", value_name = "SYSTEM")]
+    pub unlocks: Vec<String>,
     /// Keep a custodian's passphrase that zxcvbn judges weak (a warning instead of a
     /// refusal).
     #[arg(long)]
@@ -867,6 +881,7 @@ impl SpecArgs {
                 .transpose()
                 .map_err(|e| Error::Usage(format!("--expires: {}", e.message())))?,
             allow_threshold_one: self.allow_threshold_one,
+            unlocks: self.unlocks,
             outlets: Outlets {
                 out_dir: self.out_dir,
                 paper: self.paper,
@@ -1229,6 +1244,7 @@ pub fn run(cli: Cli) -> Result<Report> {
             }
         }
         Command::Owner(OwnerCommand::Offboard { team }) => ceremony::owner::offboard(&ctx, &team),
+        Command::Reach { seal, unlocks } => ceremony::owner::reach(&ctx, &seal, &unlocks),
         Command::Owner(OwnerCommand::Transfer { seal, to }) => {
             ceremony::owner::transfer(&ctx, &seal, &to)
         }

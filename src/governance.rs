@@ -258,6 +258,8 @@ pub struct Entry {
     pub version: u32,
     /// Share set.
     pub set: u32,
+    /// What it declares it unlocks.
+    pub unlocks: Vec<String>,
     /// When created.
     pub created: String,
     /// Last successful unseal (from the log).
@@ -319,6 +321,7 @@ struct Row {
     expires: Option<String>,
     revoked: bool,
     owner_offboarded: bool,
+    unlocks: Vec<String>,
     pending: Option<PendingRow>,
     log_head: Option<audit::LogHead>,
     fingerprint: String,
@@ -341,6 +344,7 @@ impl Row {
             expires: record.expires.clone(),
             revoked: record.revoked.is_some(),
             owner_offboarded: record.owner_offboarded.is_some(),
+            unlocks: record.unlocks.clone(),
             pending: record.pending.as_ref().map(|p| PendingRow {
                 kind: p.kind.name().to_string(),
                 operation: p.id.clone(),
@@ -433,6 +437,7 @@ fn entry(settings: &Settings, v: Listed, act: Activity, now: OffsetDateTime) -> 
         custodians: row.custodians,
         version: row.version,
         set: row.set,
+        unlocks: row.unlocks,
         created: row.created,
         last_unsealed: act.last_unsealed,
         last_drilled: act.last_drilled,
@@ -897,6 +902,7 @@ pub fn list(
             "ROTATE BY",
             "EXPIRES",
             "STATUS",
+            "UNLOCKS",
         ]
         .map(String::from),
     ];
@@ -919,6 +925,11 @@ pub fn list(
                 "active".to_string()
             } else {
                 e.flags.join(",")
+            },
+            if e.unlocks.is_empty() {
+                "-".to_string()
+            } else {
+                crate::text::clean(&e.unlocks.join(",")).into_owned()
             },
         ]);
     }
@@ -1029,6 +1040,9 @@ pub const FINDINGS: &[(&str, Severity)] = &[
     ("rotation-due-soon", Severity::Warning),
     ("revocation-untested", Severity::Warning),
     ("owner-offboarded", Severity::Error),
+    ("reach-undeclared", Severity::Warning),
+    ("reach-crosses-env", Severity::Error),
+    ("reach-shared", Severity::Error),
 ];
 
 fn severity(id: &'static str) -> Severity {
@@ -1387,6 +1401,97 @@ fn seal_findings(
 
 /// Pairs of live seals in different environments with matching reuse marks. With
 /// `only_env`, only the pairs with a side in it, reported on that side.
+/// What seals declare they unlock: none declared (`reach-undeclared`), a system named
+/// for another environment of the store (`reach-crosses-env`: a token per environment
+/// means a prod credential never opens a dev system, nor the reverse), and one system
+/// unlocked by seals of two environments (`reach-shared`, the cross-environment coupling
+/// seen from the consumer's side). Live seals only; with `only_env`, the seals of that
+/// environment, compared with every other.
+fn reach_findings(
+    f: &mut Findings,
+    records: &[&SealRecord],
+    envs: &[String],
+    only_env: Option<&str>,
+) {
+    let live: Vec<&SealRecord> = records
+        .iter()
+        .copied()
+        .filter(|r| r.revoked.is_none())
+        .collect();
+    let mine = |r: &SealRecord| only_env.is_none_or(|e| r.env == e);
+    for r in live.iter().filter(|r| mine(r)) {
+        if r.unlocks.is_empty() {
+            f.add(
+                "reach-undeclared",
+                &r.env,
+                Some(&r.name),
+                None,
+                "it does not say what it unlocks: nobody can tell from the store what a compromise of it would open".into(),
+                format!("declare it: zeroth reach {} --unlocks SYSTEM", r.name),
+            );
+        }
+        for target in &r.unlocks {
+            let words: Vec<String> = target
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_ascii_lowercase)
+                .collect();
+            let own = r.env.to_ascii_lowercase();
+            if let Some(other) = envs.iter().find(|e| {
+                let e = e.to_ascii_lowercase();
+                e != own && words.contains(&e)
+            }) {
+                f.add(
+                    "reach-crosses-env",
+                    &r.env,
+                    Some(&r.name),
+                    None,
+                    format!(
+                        "a seal of environment '{}' unlocks '{}', which names environment '{other}': one credential must not open two environments",
+                        r.env,
+                        crate::text::clean(target)
+                    ),
+                    format!(
+                        "give '{other}' its own credential, sealed in '{other}', and declare this seal's reach without it: zeroth reach {} --unlocks …",
+                        r.name
+                    ),
+                );
+            }
+        }
+    }
+    let mut by_target: BTreeMap<String, Vec<&SealRecord>> = BTreeMap::new();
+    for r in &live {
+        for t in &r.unlocks {
+            by_target.entry(t.to_ascii_lowercase()).or_default().push(r);
+        }
+    }
+    for (target, seals) in &by_target {
+        for r in seals.iter().filter(|r| mine(r)) {
+            let others: Vec<String> = seals
+                .iter()
+                .filter(|o| o.env != r.env)
+                .map(|o| format!("'{}' ({})", o.name, o.env))
+                .collect();
+            if others.is_empty() {
+                continue;
+            }
+            f.add(
+                "reach-shared",
+                &r.env,
+                Some(&r.name),
+                None,
+                format!(
+                    "'{}' unlocks '{}', as {} of another environment does: one system opened from two environments couples them",
+                    r.name,
+                    crate::text::clean(target),
+                    others.join(", ")
+                ),
+                "give each environment its own system (or its own credential on it) and declare each seal's reach".into(),
+            );
+        }
+    }
+}
+
 fn reuse_findings(f: &mut Findings, records: &[&SealRecord], only_env: Option<&str>) {
     let live: Vec<(&SealRecord, &ReuseMark)> = records
         .iter()
@@ -1873,6 +1978,8 @@ pub fn check(ctx: &Context, args: &CheckArgs<'_>) -> Result<Report> {
         records.iter().map(|(c, _)| &c.record).collect()
     };
     reuse_findings(&mut f, &all_refs, env);
+    let env_names: Vec<String> = store.config().env.keys().cloned().collect();
+    reach_findings(&mut f, &all_refs, &env_names, env);
     token_shared_findings(&mut f, &store, &envs);
     for e in &envs {
         let in_env: Vec<&SealRecord> = records

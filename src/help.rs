@@ -275,6 +275,13 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
         )],
     ),
     (
+        "reach",
+        &[(
+            "Say what a seal's credential unlocks (check reports a seal that does not):",
+            "zeroth reach platform-root --unlocks vault:prod-cluster",
+        )],
+    ),
+    (
         "owner offboard",
         &[(
             "A team leaves: its seals need a new owner or their revocation:",

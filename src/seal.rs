@@ -78,6 +78,11 @@ pub struct SealRecord {
     /// Set when the seal was revoked: its K_seal is destroyed and nothing opens it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub revoked: Option<Revocation>,
+    /// What the credential unlocks (`--unlocks`, e.g. `vault:prod-cluster`): the
+    /// systems it opens, by name. Absent unless declared, so records signed before it
+    /// existed keep their bytes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unlocks: Vec<String>,
     /// Set when its owner was offboarded (`owner offboard`): `check` reports the seal
     /// until it is handed over (`owner transfer`) or revoked.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -320,6 +325,32 @@ pub struct Revocation {
     pub reason: String,
 }
 
+/// What a vault seal unlocks: `vault:` and the cluster id the server reported, else
+/// its address.
+pub fn vault_target(b: &VaultBinding) -> String {
+    format!(
+        "vault:{}",
+        b.cluster_id.as_deref().unwrap_or(b.addr.as_str())
+    )
+}
+
+/// Checks `--unlocks` targets: each one line of at most 200 characters, not empty, none
+/// twice.
+pub fn check_unlocks(targets: &[String]) -> Result<()> {
+    for (i, t) in targets.iter().enumerate() {
+        if t.trim().is_empty() || t.len() > 200 || t.chars().any(char::is_control) {
+            return Err(Error::Usage(format!(
+                "--unlocks '{}' must name a system in one line of at most 200 characters (e.g. vault:prod-cluster)",
+                t.escape_debug()
+            )));
+        }
+        if targets[..i].iter().any(|o| o.eq_ignore_ascii_case(t)) {
+            return Err(Error::Usage(format!("--unlocks '{t}' is given twice")));
+        }
+    }
+    Ok(())
+}
+
 /// When and by whom a seal's owner was offboarded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -541,6 +572,7 @@ mod tests {
             log_head: None,
             pending: None,
             revoked: None,
+            unlocks: Vec::new(),
             owner_offboarded: None,
             vault: None,
             signature: None,

@@ -72,7 +72,8 @@ fn activity(event: &str) -> (u8, &'static str) {
         | "settings-approve"
         | "attest"
         | "owner-offboard"
-        | "owner-transfer" => (3, "Update"),
+        | "owner-transfer"
+        | "reach" => (3, "Update"),
         "revoke" => (4, "Delete"),
         _ => (99, "Other"),
     }

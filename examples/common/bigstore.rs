@@ -153,6 +153,7 @@ fn record_of(i: u64, env: &str) -> SealRecord {
             operator: "bench".into(),
             reason: "retired".into(),
         }),
+        unlocks: vec![format!("service:svc-{i:05}")],
         owner_offboarded: None,
         vault: None,
         signature: None,

@@ -130,6 +130,8 @@ pub struct SealSpec {
     pub expires: Option<OffsetDateTime>,
     /// Permit threshold 1 (with a warning).
     pub allow_threshold_one: bool,
+    /// What the credential unlocks (`--unlocks`).
+    pub unlocks: Vec<String>,
     /// Where the shares go: files, paper, or the terminal.
     pub outlets: Outlets,
 }
@@ -185,6 +187,7 @@ impl SealSpec {
     pub fn validate(&self, now: OffsetDateTime) -> Result<()> {
         check(NameKind::Seal, &self.seal)?;
         check(NameKind::Environment, &self.env)?;
+        crate::seal::check_unlocks(&self.unlocks)?;
         for (field, value) in [("--owner", &self.owner), ("--purpose", &self.purpose)] {
             if value.trim().is_empty() {
                 return Err(Error::Usage(format!(
@@ -485,6 +488,11 @@ fn seal_with_key(
         log_head: None,
         pending: None,
         revoked: None,
+        unlocks: match (&vault, spec.unlocks.is_empty()) {
+            // A vault's key unlocks that vault: its cluster, else its address.
+            (Some(b), true) => vec![crate::seal::vault_target(b)],
+            _ => spec.unlocks.clone(),
+        },
         owner_offboarded: None,
         vault,
         signature: None,

@@ -1,9 +1,15 @@
+//! What a seal declares of itself, changed by signed record changes: who answers for it
+//! and what it unlocks.
+//!
 //! `owner offboard TEAM` and `owner transfer SEAL --to NEW`: offboarding bound to the
 //! credentials a team answers for. Offboarding marks each live seal the team owns, in
 //! its record, signed by the environment's HSM key (so removing the mark from the store
 //! is a record that fails its signature, and restoring an old copy is a stale record);
 //! `check` reports every marked seal as an error until it is handed over to a new owner
 //! (a signed record change) or revoked.
+//!
+//! `reach SEAL --unlocks SYSTEM…`: declares (replaces) what the credential unlocks, for a
+//! seal made before it was declared or whose reach changed.
 
 use serde_json::json;
 
@@ -160,5 +166,46 @@ pub fn transfer(ctx: &Context, seal: &str, to: &str) -> Result<Report> {
             updated.owner, updated.env
         ),
         json!({ "seal": seal, "owner": updated.owner, "previous_owner": from }),
+    ))
+}
+
+/// `reach SEAL --unlocks SYSTEM…`: declares what the seal's credential unlocks,
+/// replacing what it declared.
+pub fn reach(ctx: &Context, seal: &str, unlocks: &[String]) -> Result<Report> {
+    crate::names::check(crate::names::NameKind::Seal, seal)?;
+    if unlocks.is_empty() {
+        return Err(Error::Usage(
+            "name what the credential unlocks: --unlocks SYSTEM (repeat)".into(),
+        ));
+    }
+    crate::seal::check_unlocks(unlocks)?;
+    let g = Guard::begin(ctx)?;
+    let targets = unlocks.to_vec();
+    let updated = resign(ctx, &g, seal, "reach", move |r| {
+        if r.unlocks == targets {
+            return Err(Error::Usage(format!(
+                "'{}' declares that already: {}",
+                r.name,
+                targets.join(", ")
+            )));
+        }
+        let before = if r.unlocks.is_empty() {
+            "nothing".to_string()
+        } else {
+            r.unlocks.join(", ")
+        };
+        r.unlocks = targets.clone();
+        Ok(format!(
+            "unlocks {} (declared before: {before})",
+            targets.join(", ")
+        ))
+    })?;
+    Ok(Report::new(
+        format!(
+            "seal '{seal}' unlocks {}, the record signed by environment '{}'\n",
+            updated.unlocks.join(", "),
+            updated.env
+        ),
+        json!({ "seal": seal, "unlocks": updated.unlocks }),
     ))
 }

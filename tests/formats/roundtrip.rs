@@ -190,6 +190,7 @@ fn record() -> impl Strategy<Value = SealRecord> {
         proptest::option::of((time(), text(), text())),
         proptest::option::of((text(), b64(80))),
         proptest::option::of((time(), text())),
+        proptest::collection::vec(text(), 0..3),
     );
     (head, body).prop_map(
         |(
@@ -216,6 +217,7 @@ fn record() -> impl Strategy<Value = SealRecord> {
                 revoked,
                 signature,
                 owner_offboarded,
+                unlocks,
             ),
         )| SealRecord {
             format: 1,
@@ -272,6 +274,7 @@ fn record() -> impl Strategy<Value = SealRecord> {
                 operator,
                 reason,
             }),
+            unlocks,
             owner_offboarded: owner_offboarded
                 .map(|(time, operator)| OwnerOffboarded { time, operator }),
             signature: signature.map(|(key, value)| RecordSignature { key, value }),

@@ -612,6 +612,7 @@ impl Fixture {
                 "--purpose",
                 "unseal vault",
             ])
+            .args(["--unlocks", &format!("app:{seal}")])
             .args([
                 "--threshold",
                 &t.to_string(),
@@ -639,6 +640,7 @@ impl Fixture {
                 "--purpose",
                 "root token",
             ])
+            .args(["--unlocks", &format!("app:{seal}")])
             .args([
                 "--threshold",
                 &t.to_string(),

@@ -94,6 +94,7 @@ fn seal_at_t0(fx: &Fixture, seal: &str, t: u8, n: usize, extra: &[&str]) {
             "--purpose",
             "unseal vault",
         ])
+        .args(["--unlocks", &format!("app:{seal}")])
         .args([
             "--threshold",
             &t.to_string(),
@@ -1265,4 +1266,125 @@ fn an_offboarded_owner_is_an_error_until_the_seal_is_handed_over_or_revoked() {
         .run()
         .ok();
     lacks(&check(&fx, None, &[]).1, "owner-offboarded");
+}
+
+// ---- declared reach -------------------------------------------------------------------
+
+fn generate_without_reach(fx: &Fixture, seal: &str, env: &str) {
+    fx.zeroth()
+        .args(["generate", seal, "--env", env, "--owner", "platform"])
+        .args(["--purpose", "unseal vault", "--threshold", "2"])
+        .args(["--rotate-every", "90d", "--out-dir"])
+        .arg(fx.shares_dir())
+        .args([
+            "--custodian",
+            "alice",
+            "--custodian",
+            "bob",
+            "--custodian",
+            "carol",
+        ])
+        .run()
+        .ok();
+}
+
+fn finding_seals(findings: &[Value], id: &str) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f["id"] == id)
+        .map(|f| f["seal"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Each seal says what it unlocks (`--unlocks`, or `reach` for a seal made without):
+/// `list` shows it; `check` warns of a seal that declares nothing, and reports a seal
+/// whose reach names another environment and one system unlocked from two
+/// environments.
+#[test]
+fn declared_reach_is_shown_and_judged() {
+    let fx = Fixture::new();
+    fx.init_token("dev");
+    fx.env_init("prod", "prod").ok();
+    fx.env_init("dev", "dev").ok();
+    generate_without_reach(&fx, "legacy", "prod");
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!(code, 0, "a warning: {findings:?}");
+    assert_eq!(finding_seals(&findings, "reach-undeclared"), vec!["legacy"]);
+    assert!(
+        has(&findings, "reach-undeclared")["action"]
+            .as_str()
+            .unwrap()
+            .contains("zeroth reach legacy --unlocks")
+    );
+    let list = fx.zeroth().arg("list").run().ok().stdout_str();
+    assert!(list.contains("UNLOCKS"), "{list}");
+
+    let out = fx
+        .zeroth()
+        .args(["reach", "legacy", "--unlocks", "vault:prod-cluster"])
+        .run()
+        .ok()
+        .stdout_str();
+    assert!(out.contains("unlocks vault:prod-cluster"), "{out}");
+    assert_eq!(
+        fx.record("legacy")["unlocks"],
+        json!(["vault:prod-cluster"])
+    );
+    let entry = fx.log_lines("prod").pop().unwrap();
+    assert_eq!(
+        (entry["event"].as_str(), entry["outcome"].as_str()),
+        (Some("reach"), Some("ok"))
+    );
+    assert!(entry["sig"].is_string());
+    lacks(&check(&fx, None, &[]).1, "reach-undeclared");
+    let list = fx.zeroth().arg("list").run().ok().stdout_str();
+    assert!(list.contains("vault:prod-cluster"), "{list}");
+    fx.zeroth()
+        .args(["reach", "legacy", "--unlocks", "vault:prod-cluster"])
+        .run()
+        .fails(2, &["declares that already"]);
+    fx.zeroth()
+        .args(["reach", "legacy", "--unlocks", " "])
+        .run()
+        .fails(2, &["--unlocks", "one line"]);
+
+    // A dev seal that opens the prod cluster: it names prod, and prod's system is
+    // opened from two environments.
+    fx.generate_cmd("dev-vault", "dev", 2, 3)
+        .args(["--unlocks", "vault:prod-cluster"])
+        .run()
+        .ok();
+    let (code, findings, _) = check(&fx, None, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        finding_seals(&findings, "reach-crosses-env"),
+        vec!["dev-vault"]
+    );
+    assert!(
+        has(&findings, "reach-crosses-env")["message"]
+            .as_str()
+            .unwrap()
+            .contains("names environment 'prod'")
+    );
+    let mut shared = finding_seals(&findings, "reach-shared");
+    shared.sort();
+    assert_eq!(shared, vec!["dev-vault", "legacy"]);
+    let (_, findings, _) = check(&fx, None, &["--env", "dev"]);
+    assert_eq!(finding_seals(&findings, "reach-shared"), vec!["dev-vault"]);
+
+    // Revoked, it unlocks nothing any more.
+    fx.zeroth()
+        .args([
+            "revoke",
+            "dev-vault",
+            "--reason",
+            "wrong env",
+            "--confirm-seal",
+            "dev-vault",
+        ])
+        .run()
+        .ok();
+    let findings = check(&fx, None, &[]).1;
+    lacks(&findings, "reach-shared");
+    lacks(&findings, "reach-crosses-env");
 }
