@@ -87,6 +87,73 @@ struct Activity {
     last_revocation_drill: Option<String>,
     /// Refused or failed unseals after the last successful one.
     failed_since_success: u32,
+    /// What `check` judges of who recovered the seal from where, and of refused
+    /// attempts (`list` and its cache need none of it).
+    #[serde(skip)]
+    access: Access,
+}
+
+/// How many refused attempts to recover a seal within [`BURST_WINDOW_MINUTES`] are a
+/// burst (`access-refused-burst`).
+const BURST_ATTEMPTS: usize = 3;
+/// The window of a burst.
+const BURST_WINDOW_MINUTES: i64 = 60;
+/// How far back `check` reports unfamiliar recoveries and bursts (a finding about an
+/// event older than this has been seen or is moot).
+const ACCESS_REVIEW_DAYS: i64 = 30;
+
+/// The access to one seal the log shows: the operators and hosts seen in its
+/// successful, vouched-for ceremonies; recoveries by an operator or from a host none of
+/// the earlier ones had; bursts of refused attempts.
+#[derive(Debug, Clone, Default)]
+struct Access {
+    operators: BTreeSet<String>,
+    hosts: BTreeSet<String>,
+    /// (time, event, operator if new, host if new).
+    unfamiliar: Vec<(OffsetDateTime, String, Option<String>, Option<String>)>,
+    /// The refused attempts within the last window.
+    refused: std::collections::VecDeque<OffsetDateTime>,
+    /// (first, last, attempts) of each burst.
+    bursts: Vec<(OffsetDateTime, OffsetDateTime, usize)>,
+}
+
+impl Access {
+    fn recovered(&mut self, e: &LogEntry) {
+        if let Ok(t) = clock::parse_instant(&e.time) {
+            let op = (!self.operators.contains(&e.operator)).then(|| e.operator.clone());
+            let host = (!self.hosts.contains(&e.host)).then(|| e.host.clone());
+            if op.is_some() || host.is_some() {
+                self.unfamiliar.push((t, e.event.clone(), op, host));
+            }
+        }
+    }
+
+    fn seen(&mut self, e: &LogEntry) {
+        self.operators.insert(e.operator.clone());
+        self.hosts.insert(e.host.clone());
+    }
+
+    fn refused(&mut self, e: &LogEntry) {
+        let Ok(t) = clock::parse_instant(&e.time) else {
+            return;
+        };
+        let window = time::Duration::minutes(BURST_WINDOW_MINUTES);
+        while self.refused.front().is_some_and(|f| t - *f > window) {
+            self.refused.pop_front();
+        }
+        self.refused.push_back(t);
+        if self.refused.len() >= BURST_ATTEMPTS {
+            let first = self.refused.front().copied().unwrap_or(t);
+            match self.bursts.last_mut() {
+                // The same burst going on.
+                Some(b) if first <= b.1 => {
+                    b.1 = t;
+                    b.2 += 1;
+                }
+                _ => self.bursts.push((first, t, self.refused.len())),
+            }
+        }
+    }
 }
 
 /// What one pass over the log of an environment gives `list` and `check`: each seal's
@@ -149,16 +216,23 @@ impl ViewBuilder<'_> {
             ("unseal" | "rotate-confirm", Outcome::Ok) if vouched => {
                 a.last_unsealed = Some(e.time.clone());
                 a.failed_since_success = 0;
+                if e.event == "unseal" {
+                    a.access.recovered(&e);
+                }
             }
             (_, Outcome::Ok) if vault_recovery && vouched => {
                 a.last_unsealed = Some(e.time.clone());
                 a.failed_since_success = 0;
+                a.access.recovered(&e);
             }
             (
                 "unseal" | "delivery" | "vault-unseal" | "vault-root",
                 Outcome::Refused | Outcome::Failed,
             ) => {
                 a.failed_since_success += 1;
+                if e.outcome == Outcome::Refused && e.event != "delivery" {
+                    a.access.refused(&e);
+                }
             }
             ("drill", Outcome::Ok) if vouched => {
                 a.last_drilled = Some(e.time.clone());
@@ -169,6 +243,7 @@ impl ViewBuilder<'_> {
             _ => {}
         }
         if e.outcome == Outcome::Ok && vouched {
+            a.access.seen(&e);
             if let Some(found) = audit::RecordEntry::of(&e) {
                 self.view.last_record.insert(seal, found);
             }
@@ -1040,6 +1115,8 @@ pub const FINDINGS: &[(&str, Severity)] = &[
     ("rotation-due-soon", Severity::Warning),
     ("revocation-untested", Severity::Warning),
     ("owner-offboarded", Severity::Error),
+    ("access-unfamiliar", Severity::Warning),
+    ("access-refused-burst", Severity::Error),
     ("reach-undeclared", Severity::Warning),
     ("reach-crosses-env", Severity::Error),
     ("reach-shared", Severity::Error),
@@ -1264,6 +1341,63 @@ fn seal_findings(
                 ),
             },
             format!("run a drill: zeroth drill {} --share …", record.name),
+        );
+    }
+    // Monitored access, from the signed log: recent recoveries by an operator or from a
+    // host the seal's earlier ceremonies never had, and bursts of refused attempts.
+    let review = time::Duration::days(ACCESS_REVIEW_DAYS);
+    for (t, event, op, host) in &act.access.unfamiliar {
+        if now - *t > review {
+            continue;
+        }
+        let who = match (op, host) {
+            (Some(o), Some(h)) => format!(
+                "by operator '{}', from host '{}', neither seen for this seal before",
+                crate::text::clean(o),
+                crate::text::clean(h)
+            ),
+            (Some(o), None) => format!(
+                "by operator '{}', never seen for this seal before",
+                crate::text::clean(o)
+            ),
+            (None, Some(h)) => format!(
+                "from host '{}', never seen for this seal before",
+                crate::text::clean(h)
+            ),
+            (None, None) => continue,
+        };
+        f.add(
+            "access-unfamiliar",
+            env,
+            seal,
+            None,
+            format!("recovered ({event}) at {} {who}", clock::format(*t)),
+            format!(
+                "confirm with the operator that it was planned: zeroth audit show --seal {} --since {}",
+                record.name,
+                clock::format(*t).get(..10).unwrap_or_default()
+            ),
+        );
+    }
+    for (first, last, attempts) in &act.access.bursts {
+        if now - *last > review {
+            continue;
+        }
+        f.add(
+            "access-refused-burst",
+            env,
+            seal,
+            None,
+            format!(
+                "{attempts} refused attempts to recover it between {} and {} ({BURST_ATTEMPTS} or more within {BURST_WINDOW_MINUTES} minutes)",
+                clock::format(*first),
+                clock::format(*last)
+            ),
+            format!(
+                "find out who tried and why: zeroth audit show --seal {} --since {}",
+                record.name,
+                clock::format(*first).get(..10).unwrap_or_default()
+            ),
         );
     }
     // The revocation path: proven by `revoke --drill`, within the policy's days.

@@ -1388,3 +1388,108 @@ fn declared_reach_is_shown_and_judged() {
     lacks(&findings, "reach-shared");
     lacks(&findings, "reach-crosses-env");
 }
+
+// ---- monitored access -----------------------------------------------------------------
+
+fn shifted(base: &str, minutes: i64) -> String {
+    let t =
+        time::OffsetDateTime::parse(base, &time::format_description::well_known::Rfc3339).unwrap();
+    (t + time::Duration::minutes(minutes))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// From the signed log, written by real ceremonies: a recovery by an operator or from a
+/// host the seal's earlier ceremonies never had (`access-unfamiliar`, a warning for 30
+/// days), and three refused attempts within an hour (`access-refused-burst`, an error);
+/// ordinary recoveries and scattered refusals stay quiet.
+#[test]
+fn monitored_access_findings_fire_on_a_planted_log_and_stay_quiet_on_a_normal_one() {
+    let fx = Fixture::sealed();
+    let three = ["alice", "bob", "carol"];
+    fx.unseal("vault-root", &three).ok();
+    fx.unseal("vault-root", &["dave"])
+        .fails(3, &["more needed"]);
+    let base = fx.log_lines("prod").pop().unwrap()["time"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let quiet = |findings: &[Value]| {
+        lacks(findings, "access-unfamiliar");
+        lacks(findings, "access-refused-burst");
+    };
+    quiet(&check(&fx, None, &[]).1);
+
+    // Another operator; then another host.
+    fx.unseal_cmd("vault-root", &three)
+        .env("ZEROTH_OPERATOR", "mallory")
+        .env("ZEROTH_NOW", shifted(&base, 10))
+        .args(["--output", "-"])
+        .run()
+        .ok();
+    fx.unseal_cmd("vault-root", &three)
+        .env("ZEROTH_HOST", "jumpbox-7")
+        .env("ZEROTH_NOW", shifted(&base, 20))
+        .args(["--output", "-"])
+        .run()
+        .ok();
+    // Seen once, they are familiar.
+    fx.unseal_cmd("vault-root", &three)
+        .env("ZEROTH_OPERATOR", "mallory")
+        .env("ZEROTH_NOW", shifted(&base, 30))
+        .args(["--output", "-"])
+        .run()
+        .ok();
+    let findings = check(&fx, Some(&shifted(&base, 60)), &[]).1;
+    let messages: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["id"] == "access-unfamiliar")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].contains("operator 'mallory'"), "{messages:?}");
+    assert!(messages[1].contains("host 'jumpbox-7'"), "{messages:?}");
+    assert_eq!(has(&findings, "access-unfamiliar")["severity"], "warning");
+    lacks(&findings, "access-refused-burst");
+    // A month later they are old news.
+    lacks(
+        &check(&fx, Some(&shifted(&base, 31 * 24 * 60)), &[]).1,
+        "access-unfamiliar",
+    );
+
+    // Refused attempts: two within the hour, then a third seventy minutes after the
+    // second, are no burst; three within the hour are.
+    let refuse = |minutes: i64| {
+        fx.unseal_cmd("vault-root", &["dave"])
+            .env("ZEROTH_NOW", shifted(&base, minutes))
+            .args(["--output", "-"])
+            .run()
+            .fails(3, &["more needed"]);
+    };
+    refuse(100);
+    refuse(130);
+    refuse(200);
+    lacks(
+        &check(&fx, Some(&shifted(&base, 205)), &[]).1,
+        "access-refused-burst",
+    );
+    refuse(210);
+    refuse(215);
+    let (code, findings, _) = check(&fx, Some(&shifted(&base, 220)), &[]);
+    assert_eq!(code, 1, "{findings:?}");
+    let burst = has(&findings, "access-refused-burst");
+    assert_eq!(burst["severity"], "error");
+    let message = burst["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("3 refused attempts to recover it between"),
+        "{burst}"
+    );
+    assert!(
+        message.contains(&shifted(&base, 200)) && message.contains(&shifted(&base, 215)),
+        "{burst}"
+    );
+    lacks(
+        &check(&fx, Some(&shifted(&base, 31 * 24 * 60)), &[]).1,
+        "access-refused-burst",
+    );
+}

@@ -622,7 +622,10 @@ fn init_restart_unseal_and_the_plain_delivery() {
     assert_eq!(rec["vault"]["cluster_id"], cluster.as_str());
     assert_eq!(rec["vault"]["seal_type"], "shamir");
     // What it unlocks is declared for it: that cluster.
-    assert_eq!(rec["unlocks"], serde_json::json!([format!("vault:{cluster}")]));
+    assert_eq!(
+        rec["unlocks"],
+        serde_json::json!([format!("vault:{cluster}")])
+    );
     assert_eq!(
         (
             rec["vault"]["threshold"].as_u64(),
