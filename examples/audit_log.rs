@@ -91,6 +91,7 @@ fn main() -> zeroth::Result<()> {
             key_label: Some(format!("zeroth:{env}:{seal}:v1:s1")),
             operation: None,
             remote: None,
+            reason: None,
             prev: prev.clone(),
             key: Some(signer.fingerprint()),
             unsigned: None,

@@ -126,6 +126,10 @@ pub struct Entry {
     /// existed).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub remote: Option<crate::handin::RemoteLog>,
+    /// Why the operator recovered the credential (`unseal --reason`). Absent when none
+    /// was given (and on entries written before it existed).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
     /// SHA-256 (hex) of the previous line, or of the genesis string for the first.
     pub prev: String,
     /// Fingerprint of the key that signed this entry.
@@ -166,6 +170,8 @@ pub struct Draft {
     pub operation: Option<String>,
     /// The remote collection the ceremony's shares came through, if any.
     pub remote: Option<crate::handin::RemoteLog>,
+    /// Why the operator recovered the credential (`--reason`).
+    pub reason: Option<String>,
     /// Set once the entry is written, so a ceremony logs exactly once.
     pub logged: bool,
 }
@@ -186,6 +192,7 @@ impl Draft {
             key_label: None,
             operation: None,
             remote: None,
+            reason: None,
             logged: false,
         }
     }
@@ -634,6 +641,7 @@ pub fn append(
         key_label: draft.key_label.clone(),
         operation: draft.operation.clone(),
         remote: draft.remote.clone(),
+        reason: draft.reason.as_deref().map(one_line),
         prev,
         key: signing.map(|s| s.fingerprint()),
         unsigned: if signing.is_some() {

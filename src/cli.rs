@@ -110,6 +110,10 @@ pub enum Command {
         /// Allow '--output -' when stdout is a terminal.
         #[arg(long)]
         allow_tty: bool,
+        /// Why the credential is recovered, in one line: it goes into the signed log
+        /// (a seal can require it: zeroth access SEAL --require-reason).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
         /// Custodians who are not in the room.
         #[command(flatten)]
         remote: RemoteArgs,
@@ -241,6 +245,26 @@ pub enum Command {
     /// The owners of seals: offboard a team, hand a seal to a new owner.
     #[command(subcommand)]
     Owner(OwnerCommand),
+    /// When and how a seal is expected to be recovered (replacing what was set): a
+    /// reason required, a rate, days and hours; check reports recoveries outside it. A
+    /// signed record change: HSM and PIN.
+    Access {
+        /// Seal name.
+        #[arg(add = ArgValueCandidates::new(seal_names))]
+        seal: String,
+        /// unseal refuses to recover it without --reason.
+        #[arg(long)]
+        require_reason: bool,
+        /// At most COUNT recoveries in any PERIOD: 2/30d.
+        #[arg(long, value_name = "COUNT/PERIOD")]
+        max_recoveries: Option<String>,
+        /// When recoveries are expected: 'Mon-Fri 08:00-18:00 Europe/Berlin'.
+        #[arg(long, value_name = "DAYS HOURS TZ")]
+        window: Option<String>,
+        /// Remove the seal's access policy.
+        #[arg(long, conflicts_with_all = ["require_reason", "max_recoveries", "window"])]
+        clear: bool,
+    },
     /// Declare what a seal's credential unlocks (replacing what it declared): a signed
     /// record change. HSM and PIN.
     Reach {
@@ -903,6 +927,16 @@ impl Cli {
     }
 }
 
+/// Refuses a `--reason` that is not one line of at most 300 characters.
+fn check_reason(reason: &str) -> Result<()> {
+    if reason.trim().is_empty() || reason.len() > 300 || reason.chars().any(char::is_control) {
+        return Err(Error::Usage(
+            "--reason must say why, in one line of at most 300 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The command line's definition, with the examples at the end of each command's help.
 pub fn command() -> clap::Command {
     crate::help::with_examples(Cli::command())
@@ -1001,7 +1035,11 @@ pub fn run(cli: Cli) -> Result<Report> {
             allow_tty,
             remote,
             command,
+            reason,
         } => {
+            if let Some(r) = &reason {
+                check_reason(r)?;
+            }
             let delivery = delivery(output, exec, allow_tty, command)?;
             let remote = match remote.opts() {
                 Some(opts) => {
@@ -1027,6 +1065,7 @@ pub fn run(cli: Cli) -> Result<Report> {
                     delivery,
                     encoding: encoding.map(Encoding::from),
                     remote,
+                    reason,
                 },
             )
         }
@@ -1245,6 +1284,35 @@ pub fn run(cli: Cli) -> Result<Report> {
         }
         Command::Owner(OwnerCommand::Offboard { team }) => ceremony::owner::offboard(&ctx, &team),
         Command::Reach { seal, unlocks } => ceremony::owner::reach(&ctx, &seal, &unlocks),
+        Command::Access {
+            seal,
+            require_reason,
+            max_recoveries,
+            window,
+            clear,
+        } => {
+            let access = if clear {
+                None
+            } else {
+                if !require_reason && max_recoveries.is_none() && window.is_none() {
+                    return Err(Error::Usage(
+                        "say what to set: --require-reason, --max-recoveries COUNT/PERIOD, --window 'DAYS HOURS TZ' (or --clear)".into(),
+                    ));
+                }
+                Some(crate::seal::SealAccess {
+                    require_reason,
+                    max_recoveries: max_recoveries
+                        .as_deref()
+                        .map(crate::seal::Rate::parse)
+                        .transpose()?,
+                    window: window
+                        .as_deref()
+                        .map(crate::seal::Window::parse)
+                        .transpose()?,
+                })
+            };
+            ceremony::owner::access(&ctx, &seal, access)
+        }
         Command::Owner(OwnerCommand::Transfer { seal, to }) => {
             ceremony::owner::transfer(&ctx, &seal, &to)
         }

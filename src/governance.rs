@@ -115,11 +115,15 @@ struct Access {
     refused: std::collections::VecDeque<OffsetDateTime>,
     /// (first, last, attempts) of each burst.
     bursts: Vec<(OffsetDateTime, OffsetDateTime, usize)>,
+    /// Every successful, vouched-for recovery: when, its event, and whether it said why.
+    recoveries: Vec<(OffsetDateTime, String, bool)>,
 }
 
 impl Access {
     fn recovered(&mut self, e: &LogEntry) {
         if let Ok(t) = clock::parse_instant(&e.time) {
+            self.recoveries
+                .push((t, e.event.clone(), e.reason.is_some()));
             let op = (!self.operators.contains(&e.operator)).then(|| e.operator.clone());
             let host = (!self.hosts.contains(&e.host)).then(|| e.host.clone());
             if op.is_some() || host.is_some() {
@@ -1117,6 +1121,9 @@ pub const FINDINGS: &[(&str, Severity)] = &[
     ("owner-offboarded", Severity::Error),
     ("access-unfamiliar", Severity::Warning),
     ("access-refused-burst", Severity::Error),
+    ("access-no-reason", Severity::Warning),
+    ("access-outside-window", Severity::Warning),
+    ("access-rate", Severity::Error),
     ("reach-undeclared", Severity::Warning),
     ("reach-crosses-env", Severity::Error),
     ("reach-shared", Severity::Error),
@@ -1399,6 +1406,79 @@ fn seal_findings(
                 clock::format(*first).get(..10).unwrap_or_default()
             ),
         );
+    }
+    // The seal's own access policy (`zeroth access`).
+    if let Some(policy) = &record.access {
+        let recent = act
+            .access
+            .recoveries
+            .iter()
+            .filter(|(t, _, _)| now - *t <= review);
+        for (t, event, with_reason) in recent {
+            if policy.require_reason && !with_reason {
+                f.add(
+                    "access-no-reason",
+                    env,
+                    seal,
+                    None,
+                    format!(
+                        "recovered ({event}) at {} without a reason, though the seal requires one",
+                        clock::format(*t)
+                    ),
+                    format!(
+                        "ask the operator why and note it; zeroth audit show --seal {}",
+                        record.name
+                    ),
+                );
+            }
+            if let Some(w) = &policy.window {
+                if w.contains(*t) == Some(false) {
+                    f.add(
+                        "access-outside-window",
+                        env,
+                        seal,
+                        None,
+                        format!(
+                            "recovered ({event}) at {}, outside its window ({})",
+                            clock::format(*t),
+                            w.words()
+                        ),
+                        format!(
+                            "confirm it was a planned break-glass: zeroth audit show --seal {}",
+                            record.name
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(rate) = &policy.max_recoveries {
+            let period = time::Duration::days(i64::from(rate.days));
+            let within: Vec<&OffsetDateTime> = act
+                .access
+                .recoveries
+                .iter()
+                .map(|(t, _, _)| t)
+                .filter(|t| now - **t <= period)
+                .collect();
+            if within.len() > rate.count as usize {
+                f.add(
+                    "access-rate",
+                    env,
+                    seal,
+                    None,
+                    format!(
+                        "recovered {} times in the last {} days; it allows {}",
+                        within.len(),
+                        rate.days,
+                        rate.count
+                    ),
+                    format!(
+                        "find out why it is recovered so often: zeroth audit show --seal {}",
+                        record.name
+                    ),
+                );
+            }
+        }
     }
     // The revocation path: proven by `revoke --drill`, within the policy's days.
     let revocation_days = policy.revocation_test();

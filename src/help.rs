@@ -275,6 +275,13 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
         )],
     ),
     (
+        "access",
+        &[(
+            "Break-glass only: a reason, twice a month at most, on working days:",
+            "zeroth access platform-root --require-reason --max-recoveries 2/30d --window 'Mon-Fri 08:00-18:00 Europe/Berlin'",
+        )],
+    ),
+    (
         "reach",
         &[(
             "Say what a seal's credential unlocks (check reports a seal that does not):",

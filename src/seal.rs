@@ -78,6 +78,10 @@ pub struct SealRecord {
     /// Set when the seal was revoked: its K_seal is destroyed and nothing opens it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub revoked: Option<Revocation>,
+    /// When and how the credential is expected to be recovered (`zeroth access`):
+    /// `check` reports recoveries outside it. Absent unless set.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub access: Option<SealAccess>,
     /// What the credential unlocks (`--unlocks`, e.g. `vault:prod-cluster`): the
     /// systems it opens, by name. Absent unless declared, so records signed before it
     /// existed keep their bytes.
@@ -325,6 +329,171 @@ pub struct Revocation {
     pub reason: String,
 }
 
+/// When and how a seal's credential is expected to be recovered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealAccess {
+    /// A recovery must say why (`unseal --reason`): `unseal` refuses one without.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_reason: bool,
+    /// At most `count` recoveries in any `days` days.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub max_recoveries: Option<Rate>,
+    /// When recoveries are expected: days of the week and hours in a named time zone.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub window: Option<Window>,
+}
+
+/// `count` per `days` days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    /// How many.
+    pub count: u32,
+    /// In how many days.
+    pub days: u32,
+}
+
+impl Rate {
+    /// Parses `2/30d` (a count, then a period as `--rotate-every` takes it).
+    pub fn parse(s: &str) -> Result<Rate> {
+        let bad = || {
+            Error::Usage(format!(
+                "--max-recoveries '{s}': give a count and a period, e.g. 2/30d"
+            ))
+        };
+        let (count, period) = s.split_once('/').ok_or_else(bad)?;
+        let count: u32 = count.trim().parse().map_err(|_| bad())?;
+        let days = crate::clock::parse_days(period.trim()).map_err(|_| bad())?;
+        if count == 0 || days == 0 {
+            return Err(bad());
+        }
+        Ok(Rate { count, days })
+    }
+}
+
+/// Days of the week and hours, in a time zone of the IANA database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// The days, 1 = Monday … 7 = Sunday.
+    pub days: Vec<u8>,
+    /// From this minute of the day (0..1440).
+    pub from: u16,
+    /// To this minute of the day, exclusive (from < to).
+    pub to: u16,
+    /// The time zone, e.g. Europe/Berlin.
+    pub tz: String,
+}
+
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+impl Window {
+    /// Parses `Mon-Fri 08:00-18:00 Europe/Berlin` (days as a range or a list,
+    /// `Mon,Wed`; hours from-to, the end exclusive; a time zone name).
+    pub fn parse(s: &str) -> Result<Window> {
+        let bad = |why: &str| {
+            Error::Usage(format!(
+                "--window '{s}': {why}; give days, hours and a time zone, e.g. 'Mon-Fri 08:00-18:00 Europe/Berlin'"
+            ))
+        };
+        let parts: Vec<&str> = s.split_whitespace().collect();
+        let [days, hours, tz] = parts[..] else {
+            return Err(bad("three parts expected"));
+        };
+        let day = |d: &str| {
+            WEEKDAYS
+                .iter()
+                .position(|w| d.eq_ignore_ascii_case(w))
+                .map(|i| i as u8 + 1)
+                .ok_or_else(|| bad(&format!("'{d}' is not a day (Mon … Sun)")))
+        };
+        let mut list = Vec::new();
+        for part in days.split(',') {
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (day(a)?, day(b)?);
+                    if a > b {
+                        return Err(bad(&format!("'{part}' runs backwards")));
+                    }
+                    list.extend(a..=b);
+                }
+                None => list.push(day(part)?),
+            }
+        }
+        list.sort_unstable();
+        list.dedup();
+        let minute = |t: &str| -> Result<u16> {
+            let (h, m) = t
+                .split_once(':')
+                .ok_or_else(|| bad(&format!("'{t}' is not HH:MM")))?;
+            let (h, m): (u16, u16) = (
+                h.parse().map_err(|_| bad(&format!("'{t}' is not HH:MM")))?,
+                m.parse().map_err(|_| bad(&format!("'{t}' is not HH:MM")))?,
+            );
+            if h > 24 || m > 59 || (h == 24 && m != 0) {
+                return Err(bad(&format!("'{t}' is not a time of day")));
+            }
+            Ok(h * 60 + m)
+        };
+        let (from, to) = hours
+            .split_once('-')
+            .ok_or_else(|| bad("hours as HH:MM-HH:MM"))?;
+        let (from, to) = (minute(from)?, minute(to)?);
+        if from >= to {
+            return Err(bad("the hours end before they begin"));
+        }
+        jiff::tz::TimeZone::get(tz)
+            .map_err(|_| bad(&format!("'{tz}' is not a time zone of the IANA database")))?;
+        Ok(Window {
+            days: list,
+            from,
+            to,
+            tz: tz.to_string(),
+        })
+    }
+
+    /// Whether the instant `t` falls inside the window (`None`: the time zone is not
+    /// known here).
+    pub fn contains(&self, t: time::OffsetDateTime) -> Option<bool> {
+        let tz = jiff::tz::TimeZone::get(&self.tz).ok()?;
+        let ts = jiff::Timestamp::from_second(t.unix_timestamp()).ok()?;
+        let local = ts.to_zoned(tz);
+        let day = local.weekday().to_monday_one_offset() as u8;
+        let minute = local.hour() as u16 * 60 + local.minute() as u16;
+        Some(self.days.contains(&day) && minute >= self.from && minute < self.to)
+    }
+
+    /// The window in words, as `--window` takes it.
+    pub fn words(&self) -> String {
+        let days: Vec<&str> = self
+            .days
+            .iter()
+            .map(|d| {
+                let w = WEEKDAYS[usize::from(d - 1)];
+                match w {
+                    "mon" => "Mon",
+                    "tue" => "Tue",
+                    "wed" => "Wed",
+                    "thu" => "Thu",
+                    "fri" => "Fri",
+                    "sat" => "Sat",
+                    _ => "Sun",
+                }
+            })
+            .collect();
+        format!(
+            "{} {:02}:{:02}-{:02}:{:02} {}",
+            days.join(","),
+            self.from / 60,
+            self.from % 60,
+            self.to / 60,
+            self.to % 60,
+            self.tz
+        )
+    }
+}
+
 /// What a vault seal unlocks: `vault:` and the cluster id the server reported, else
 /// its address.
 pub fn vault_target(b: &VaultBinding) -> String {
@@ -535,6 +704,33 @@ impl SealRecord {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn windows_parse_days_as_ranges_and_lists_and_judge_in_their_time_zone() {
+        let w = Window::parse("Mon,Wed-Thu,Sat 09:30-17:00 America/New_York").unwrap();
+        assert_eq!(w.days, vec![1, 3, 4, 6]);
+        assert_eq!((w.from, w.to), (570, 1020));
+        assert_eq!(w.words(), "Mon,Wed,Thu,Sat 09:30-17:00 America/New_York");
+        let t = |s: &str| crate::clock::parse_instant(s).unwrap();
+        // Wednesday 14:00 UTC is 09:00 in New York in winter (outside), 10:00 in summer.
+        assert_eq!(w.contains(t("2030-01-02T14:00:00Z")), Some(false));
+        assert_eq!(w.contains(t("2030-07-03T14:00:00Z")), Some(true));
+        // Tuesday is not in it.
+        assert_eq!(w.contains(t("2030-07-02T15:00:00Z")), Some(false));
+        for bad in [
+            "Mon-Fri 08:00-18:00",
+            "Fri-Mon 08:00-18:00 UTC",
+            "Mon 8-18 UTC",
+            "Mon 08:00-24:01 UTC",
+            "Funday 08:00-18:00 UTC",
+            "Mon 08:00-18:00 Nowhere/City",
+        ] {
+            assert!(Window::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Rate::parse("3/2w").unwrap(), Rate { count: 3, days: 14 });
+        assert!(Rate::parse("3").is_err());
+        assert!(Rate::parse("0/30d").is_err());
+    }
+
     use super::*;
 
     pub(crate) fn sample() -> SealRecord {
@@ -573,6 +769,7 @@ mod tests {
             pending: None,
             revoked: None,
             unlocks: Vec::new(),
+            access: None,
             owner_offboarded: None,
             vault: None,
             signature: None,

@@ -73,7 +73,8 @@ fn activity(event: &str) -> (u8, &'static str) {
         | "attest"
         | "owner-offboard"
         | "owner-transfer"
-        | "reach" => (3, "Update"),
+        | "reach"
+        | "access" => (3, "Update"),
         "revoke" => (4, "Delete"),
         _ => (99, "Other"),
     }

@@ -56,6 +56,8 @@ fn drill(
             keys: &keys,
             all: true,
             remote,
+            for_use: false,
+            reason: None,
         },
         draft,
         Box::new(|session, signer, record, credential, accepted, draft| {

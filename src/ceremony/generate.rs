@@ -493,6 +493,7 @@ fn seal_with_key(
             (Some(b), true) => vec![crate::seal::vault_target(b)],
             _ => spec.unlocks.clone(),
         },
+        access: None,
         owner_offboarded: None,
         vault,
         signature: None,

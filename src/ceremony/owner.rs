@@ -209,3 +209,55 @@ pub fn reach(ctx: &Context, seal: &str, unlocks: &[String]) -> Result<Report> {
         json!({ "seal": seal, "unlocks": updated.unlocks }),
     ))
 }
+
+/// `access SEAL …`: sets when and how the credential is expected to be recovered
+/// (replacing what was set; `clear` removes it): a signed record change.
+pub fn access(
+    ctx: &Context,
+    seal: &str,
+    access: Option<crate::seal::SealAccess>,
+) -> Result<Report> {
+    crate::names::check(crate::names::NameKind::Seal, seal)?;
+    let g = Guard::begin(ctx)?;
+    let wanted = access.clone();
+    let updated = resign(ctx, &g, seal, "access", move |r| {
+        if r.access == wanted {
+            return Err(Error::Usage(format!(
+                "'{}' has that access policy already",
+                r.name
+            )));
+        }
+        r.access = wanted.clone();
+        Ok(match &wanted {
+            Some(a) => format!("access policy: {}", access_words(a)),
+            None => "access policy cleared".into(),
+        })
+    })?;
+    let text = match &updated.access {
+        Some(a) => format!("seal '{seal}': {}\n", access_words(a)),
+        None => format!("seal '{seal}': no access policy\n"),
+    };
+    Ok(Report::new(
+        text,
+        json!({ "seal": seal, "access": updated.access }),
+    ))
+}
+
+/// An access policy in words.
+pub fn access_words(a: &crate::seal::SealAccess) -> String {
+    let mut parts = Vec::new();
+    if a.require_reason {
+        parts.push("a reason required".to_string());
+    }
+    if let Some(r) = &a.max_recoveries {
+        parts.push(format!("at most {} recoveries in {} days", r.count, r.days));
+    }
+    if let Some(w) = &a.window {
+        parts.push(format!("recovered within {}", w.words()));
+    }
+    if parts.is_empty() {
+        "no constraint".into()
+    } else {
+        parts.join("; ")
+    }
+}

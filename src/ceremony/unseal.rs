@@ -38,6 +38,8 @@ pub struct UnsealArgs {
     pub encoding: Option<Encoding>,
     /// Shares collected remotely (`--remote`), instead of `shares` or the terminal.
     pub remote: Option<super::remote::Collected>,
+    /// Why (`--reason`).
+    pub reason: Option<String>,
 }
 
 /// The ceremony that recovers a credential, and what it does besides.
@@ -55,6 +57,11 @@ pub(crate) struct Recovery<'a> {
     pub all: bool,
     /// Shares collected remotely, checked again here against the record.
     pub remote: Option<super::remote::Collected>,
+    /// A recovery for use (unseal): a seal that requires a reason refuses one without
+    /// (`reason`). A drill recovers nothing for use and needs none.
+    pub for_use: bool,
+    /// Why the operator recovers the credential (`--reason`).
+    pub reason: Option<&'a str>,
 }
 
 /// What a ceremony does with the recovered credential, inside the HSM session.
@@ -79,6 +86,16 @@ pub(crate) fn recover<T>(
     let (key, _) = verify_record(g.ctx, store, &record, None)?;
     record.refuse_revoked()?;
     refuse_stale(store, &record, &key)?;
+    if how.for_use
+        && how.reason.is_none()
+        && record.access.as_ref().is_some_and(|a| a.require_reason)
+    {
+        return Err(Error::Usage(format!(
+            "seal '{}' requires a reason to recover it: add --reason 'why, in one line' (it goes into the signed log)",
+            record.name
+        )));
+    }
+    draft.reason = how.reason.map(str::to_string);
     if let Some(expires) = &record.expires {
         let at = clock::parse_instant(expires)?;
         if at <= clock::now()? {
@@ -327,6 +344,8 @@ fn unseal(g: &Guard<'_>, args: &UnsealArgs, draft: &mut Draft) -> Result<Report>
             keys: &keys,
             all: false,
             remote: args.remote.clone(),
+            for_use: true,
+            reason: args.reason.as_deref(),
         },
         draft,
         Box::new(|session, signer, record, credential, accepted, draft| {

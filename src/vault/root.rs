@@ -205,6 +205,8 @@ fn root(g: &Guard<'_>, args: &RootArgs, ttl: u64, draft: &mut Draft) -> Result<R
             keys: &keys,
             all: false,
             remote: None,
+            for_use: true,
+            reason: None,
         },
         draft,
         Box::new(|session, signer, record, key, accepted, draft| {

@@ -320,6 +320,8 @@ fn start_server(
             keys: &keys,
             all: false,
             remote: None,
+            for_use: true,
+            reason: None,
         },
         draft,
         Box::new(|_session, _signer, _record, key, accepted, draft| {

@@ -174,6 +174,8 @@ fn unseal(g: &Guard<'_>, args: &UnsealArgs, draft: &mut Draft) -> Result<Report>
                 keys: &keys,
                 all: false,
                 remote: args.remote.clone(),
+                for_use: true,
+                reason: None,
             },
             draft,
             Box::new(|session, signer, record, key, accepted, draft| {

@@ -275,6 +275,7 @@ fn record() -> impl Strategy<Value = SealRecord> {
                 reason,
             }),
             unlocks,
+            access: None,
             owner_offboarded: owner_offboarded
                 .map(|(time, operator)| OwnerOffboarded { time, operator }),
             signature: signature.map(|(key, value)| RecordSignature { key, value }),

@@ -1493,3 +1493,137 @@ fn monitored_access_findings_fire_on_a_planted_log_and_stay_quiet_on_a_normal_on
         "access-refused-burst",
     );
 }
+
+/// A seal's access policy (`zeroth access`): `unseal` refuses to recover it without a
+/// reason when it requires one (changing nothing); `check` reports a recovery without a
+/// reason, one outside its window (days and hours in its time zone, daylight saving
+/// and all), and more recoveries in a period than it allows.
+#[test]
+fn a_seals_access_policy_is_enforced_and_judged() {
+    let fx = Fixture::sealed();
+    let three = ["alice", "bob", "carol"];
+    let at = |t: &str| fx.zeroth().env("ZEROTH_NOW", t);
+    // Wednesday 2 January 2030, 10:00 in Berlin: recovered without a reason, before
+    // any policy.
+    fx.unseal_cmd("vault-root", &three)
+        .env("ZEROTH_NOW", "2030-01-02T09:00:00Z")
+        .args(["--output", "-"])
+        .run()
+        .ok();
+    at("2030-01-02T09:30:00Z")
+        .args([
+            "access",
+            "vault-root",
+            "--require-reason",
+            "--max-recoveries",
+            "2/30d",
+        ])
+        .args(["--window", "Mon-Fri 08:00-18:00 Europe/Berlin"])
+        .run()
+        .ok();
+    let access = &fx.record("vault-root")["access"];
+    assert_eq!(access["require_reason"], true);
+    assert_eq!(access["max_recoveries"], json!({ "count": 2, "days": 30 }));
+    assert_eq!(
+        access["window"],
+        json!({ "days": [1, 2, 3, 4, 5], "from": 480, "to": 1080, "tz": "Europe/Berlin" })
+    );
+    let entry = fx.log_lines("prod").pop().unwrap();
+    assert_eq!(
+        (entry["event"].as_str(), entry["outcome"].as_str()),
+        (Some("access"), Some("ok"))
+    );
+
+    unchanged(&fx, &["prod"], || {
+        fx.unseal_cmd("vault-root", &three)
+            .env("ZEROTH_NOW", "2030-01-02T10:00:00Z")
+            .args(["--output", "-"])
+            .run()
+    })
+    .fails(2, &["requires a reason", "--reason"]);
+    // Thursday: 16:30 UTC is 17:30 in Berlin, inside; 17:30 UTC is 18:30, outside.
+    for t in ["2030-01-03T16:30:00Z", "2030-01-03T17:30:00Z"] {
+        fx.unseal_cmd("vault-root", &three)
+            .env("ZEROTH_NOW", t)
+            .args([
+                "--output",
+                "-",
+                "--reason",
+                "incident 4711: vault sealed after a power cut",
+            ])
+            .run()
+            .ok();
+    }
+    let last = fx.log_lines("prod").pop().unwrap();
+    assert_eq!(
+        last["reason"],
+        "incident 4711: vault sealed after a power cut"
+    );
+    assert!(last["sig"].is_string());
+
+    let (code, findings, _) = check(&fx, Some("2030-01-03T18:00:00Z"), &[]);
+    assert_eq!(code, 1, "{findings:?}");
+    let no_reason = has(&findings, "access-no-reason");
+    assert!(
+        no_reason["message"]
+            .as_str()
+            .unwrap()
+            .contains("2030-01-02T09:00:00Z"),
+        "{no_reason}"
+    );
+    assert_eq!(finding_seals(&findings, "access-no-reason").len(), 1);
+    let outside: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["id"] == "access-outside-window")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(outside.len(), 1, "{outside:?}");
+    assert!(outside[0].contains("2030-01-03T17:30:00Z"), "{outside:?}");
+    assert!(outside[0].contains("Mon,Tue,Wed,Thu,Fri 08:00-18:00 Europe/Berlin"));
+    let rate = has(&findings, "access-rate");
+    assert_eq!(rate["severity"], "error");
+    assert!(
+        rate["message"]
+            .as_str()
+            .unwrap()
+            .contains("recovered 3 times in the last 30 days; it allows 2"),
+        "{rate}"
+    );
+    // In summer Berlin is two hours ahead: 16:30 UTC on a Monday is 18:30 there.
+    fx.unseal_cmd("vault-root", &three)
+        .env("ZEROTH_NOW", "2030-07-01T16:30:00Z")
+        .args(["--output", "-", "--reason", "drill of the runbook"])
+        .run()
+        .ok();
+    let findings = check(&fx, Some("2030-07-01T17:00:00Z"), &[]).1;
+    assert_eq!(finding_seals(&findings, "access-outside-window").len(), 1);
+    lacks(&findings, "access-no-reason");
+    lacks(&findings, "access-rate");
+
+    // What the command refuses.
+    for (args, why) in [
+        (
+            vec!["--window", "Mon-Fri 08:00-18:00 Mars/Olympus"],
+            "Mars/Olympus",
+        ),
+        (
+            vec!["--window", "Mon-Fri 18:00-08:00 UTC"],
+            "end before they begin",
+        ),
+        (vec!["--max-recoveries", "0/30d"], "a count and a period"),
+        (vec![], "say what to set"),
+    ] {
+        fx.zeroth()
+            .args(["access", "vault-root"])
+            .args(args)
+            .run()
+            .fails(2, &[why]);
+    }
+    at("2030-07-01T18:00:00Z")
+        .args(["access", "vault-root", "--clear"])
+        .run()
+        .ok();
+    assert!(fx.record("vault-root").get("access").is_none());
+    let findings = check(&fx, Some("2030-07-01T19:00:00Z"), &[]).1;
+    lacks(&findings, "access-outside-window");
+}
