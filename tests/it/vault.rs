@@ -1741,3 +1741,32 @@ fn custodians_away_unseal_the_vault_through_hand_ins() {
     assert_eq!(entries(&fx, "remote-request").len(), 1);
     fx.audit_verify().ok();
 }
+
+/// `revoke --drill` of a vault seal also asks the server it belongs to: it answers and
+/// is the one recorded; a server that does not answer fails the drill, by address.
+#[test]
+fn a_revocation_drill_of_a_vault_seal_asks_its_server() {
+    let (fx, mut bao) = initialized(Opts::default());
+    let out = fx
+        .zeroth()
+        .args(["revoke", SEAL, "--drill"])
+        .run()
+        .ok()
+        .stdout_str();
+    assert!(
+        out.contains(&format!(
+            "vault {} answers and is the server recorded",
+            bao.addr()
+        )),
+        "{out}"
+    );
+    let entry = fx.log_lines("prod").pop().unwrap();
+    assert_eq!(entry["event"], "revoke-drill");
+    assert_eq!(entry["outcome"], "ok");
+    bao.stop();
+    let run = unchanged(&fx, &["prod"], || {
+        fx.zeroth().args(["revoke", SEAL, "--drill"]).run()
+    });
+    assert!(run.stderr.contains(&bao.addr()), "{}", run.stderr);
+    assert_ne!(fx.log_lines("prod").pop().unwrap()["outcome"], "ok");
+}
