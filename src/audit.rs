@@ -1139,7 +1139,7 @@ pub fn scan(
     check: SignatureCheck,
     visitor: &mut dyn Visitor,
 ) -> Result<Verification> {
-    scan_inner(store, env, key, heads, check, visitor, false).map(|(v, _)| v)
+    scan_with_state(store, env, key, heads, check, visitor).map(|(v, _)| v)
 }
 
 /// What identifies a log that verified: its length, the hash of its last line, and the
@@ -1186,30 +1186,18 @@ pub fn log_state(store: &Store, env: &str) -> Result<Option<LogState>> {
 
 /// [`scan`], with the state of the log it read ([`LogState`]) when one pass sufficed
 /// (a damaged log is read twice, and gives none) and the log exists.
-pub fn scan_digested(
+pub fn scan_with_state(
     store: &Store,
     env: &str,
     key: &PublicKey,
     heads: &[RecordHead<'_>],
     check: SignatureCheck,
     visitor: &mut dyn Visitor,
-) -> Result<(Verification, Option<LogState>)> {
-    scan_inner(store, env, key, heads, check, visitor, true)
-}
-
-fn scan_inner(
-    store: &Store,
-    env: &str,
-    key: &PublicKey,
-    heads: &[RecordHead<'_>],
-    check: SignatureCheck,
-    visitor: &mut dyn Visitor,
-    digest: bool,
 ) -> Result<(Verification, Option<LogState>)> {
     visitor.start();
-    let (v, again, d) = pass(store, env, key, heads, check, visitor)?;
+    let (v, again, state) = pass(store, env, key, heads, check, visitor)?;
     if !again {
-        return Ok((v, if digest { d } else { None }));
+        return Ok((v, state));
     }
     visitor.start();
     let (v, _, _) = pass(store, env, key, heads, SignatureCheck::Every, visitor)?;
@@ -1511,7 +1499,7 @@ fn pass(
         beyond,
     );
     v.entries = i as u64;
-    let digest = reader.is_some().then(|| LogState {
+    let state = reader.is_some().then(|| LogState {
         len,
         last: prev_hash.clone(),
         head: head_digest,
@@ -1547,12 +1535,12 @@ fn pass(
 
     if check == SignatureCheck::Checkpoints {
         if chain_damage.is_some() || claim_damage.is_some() {
-            return Ok((v, true, digest));
+            return Ok((v, true, state));
         }
         if let Some((index, line)) = &last_signed {
             v.checked = 1;
             if !line_verifies(line, key) {
-                return Ok((v, true, digest));
+                return Ok((v, true, state));
             }
             last_valid = Some(*index);
         }
@@ -1563,7 +1551,7 @@ fn pass(
         .min_by_key(|(i, _)| *i)
         .map(|(_, d)| d);
     if v.damage.is_some() {
-        return Ok((v, false, digest));
+        return Ok((v, false, state));
     }
 
     // The end of the log: its signed head, and the heads seal records saw.
@@ -1575,7 +1563,7 @@ fn pass(
                 kind: DamageKind::Edited,
                 detail: e.message().to_string(),
             });
-            return Ok((v, false, digest));
+            return Ok((v, false, state));
         }
         None if last > 0 || store.config().env.contains_key(env) => {
             v.damage = Some(Damage {
@@ -1586,7 +1574,7 @@ fn pass(
                     hp.display()
                 ),
             });
-            return Ok((v, false, digest));
+            return Ok((v, false, state));
         }
         _ => {}
     }
@@ -1602,7 +1590,7 @@ fn pass(
                     head.seq
                 ),
             });
-            return Ok((v, false, digest));
+            return Ok((v, false, state));
         }
         if head.seq > 0
             && hash_at.get(&head.seq).cloned().flatten().as_deref() != Some(head.hash.as_str())
@@ -1615,7 +1603,7 @@ fn pass(
                     head.seq
                 ),
             });
-            return Ok((v, false, digest));
+            return Ok((v, false, state));
         }
     }
 
@@ -1633,7 +1621,7 @@ fn pass(
             });
         }
     }
-    Ok((v, false, digest))
+    Ok((v, false, state))
 }
 
 /// Verifies the signatures of a full pass's batch and hands its entries on.

@@ -281,12 +281,12 @@ fn log_view(
     key: Option<&PublicKey>,
     heads: &[audit::RecordHead<'_>],
 ) -> Result<LogView> {
-    log_view_digested(store, env, key, heads).map(|(view, _)| view)
+    log_view_with_state(store, env, key, heads).map(|(view, _)| view)
 }
 
 /// [`log_view`], with the digest of the log it read when it verified without damage
 /// (the view is then fit for `list`'s cache).
-fn log_view_digested(
+fn log_view_with_state(
     store: &Store,
     env: &str,
     key: Option<&PublicKey>,
@@ -299,7 +299,7 @@ fn log_view_digested(
         env,
         view: LogView::default(),
     };
-    let (v, digest) = audit::scan_digested(
+    let (v, digest) = audit::scan_with_state(
         store,
         env,
         key,
@@ -943,7 +943,7 @@ fn cached_view(
             return Ok(view);
         }
     }
-    let (view, state) = log_view_digested(store, env, Some(k), heads)?;
+    let (view, state) = log_view_with_state(store, env, Some(k), heads)?;
     if let Some(state) = state {
         crate::cache::keep_view(k, env, &state, &anchors, &view);
     }

@@ -552,6 +552,23 @@ pub(crate) fn check_binding(
 /// against the trust file's pin ([`Trust::env_key`]) or given as `pubkey`. A record of
 /// an environment `zeroth.toml` does not have is refused. Returns the key that
 /// verified it and where that key was checked against.
+/// Reads the record of `seal` for a ceremony: notes it in `draft` (when its
+/// environment is known, so that a refusal is logged there) and verifies its signature
+/// with the environment's pinned key.
+pub(crate) fn read_verified(
+    ctx: &Context,
+    store: &Store,
+    seal: &str,
+    draft: &mut Draft,
+) -> Result<(SealRecord, PublicKey)> {
+    let record = store.read_record(seal)?;
+    if store.env(&record.env).is_ok() {
+        draft.seal(&record);
+    }
+    let (key, _) = verify_record(ctx, store, &record, None)?;
+    Ok((record, key))
+}
+
 pub(crate) fn verify_record(
     ctx: &Context,
     store: &Store,

@@ -13,7 +13,7 @@
 
 use serde_json::json;
 
-use super::{Context, Guard, Report, refuse_stale, verify_record, with_env_session};
+use super::{Context, Guard, Report, read_verified, refuse_stale, with_env_session};
 use crate::audit::{self, Draft};
 use crate::clock;
 use crate::error::{Error, Result};
@@ -42,11 +42,7 @@ fn resign(
     let mut draft = Draft::new(event);
     let result = (|| {
         let store = g.store();
-        let record = store.read_record(seal)?;
-        if store.env(&record.env).is_ok() {
-            draft.seal(&record);
-        }
-        let (key, _) = verify_record(ctx, store, &record, None)?;
+        let (record, key) = read_verified(ctx, store, seal, &mut draft)?;
         record.refuse_revoked()?;
         refuse_stale(store, &record, &key)?;
         let mut updated = record.clone();

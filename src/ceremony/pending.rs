@@ -27,8 +27,8 @@ use super::generate::{CustodianSpec, approved_recipient, handed_out, refuse_offb
 use super::shares;
 use super::unseal::{log_and_deliver, trim};
 use super::{
-    Context, Guard, Report, deal, random_id, refuse_stale, verify_record, verify_record_with,
-    with_env_session,
+    Context, Guard, Report, deal, random_id, read_verified, refuse_stale, verify_record,
+    verify_record_with, with_env_session,
 };
 use crate::audit::{self, Draft};
 use crate::clock;
@@ -964,11 +964,7 @@ pub fn cancel(ctx: &Context, kind: PendingKind, seal: &str, id: &str) -> Result<
     draft.operation = Some(id.to_string());
     let result = (|| {
         let store = g.store();
-        let record = store.read_record(seal)?;
-        if store.env(&record.env).is_ok() {
-            draft.seal(&record);
-        }
-        let (key, _) = verify_record(ctx, store, &record, None)?;
+        let (record, key) = read_verified(ctx, store, seal, &mut draft)?;
         refuse_stale(store, &record, &key)?;
         if record.pending.is_none() {
             if let Some(done) = record

@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use super::{Context, Guard, Report, refuse_stale, verify_record, with_env_session};
+use super::{Context, Guard, Report, read_verified, refuse_stale, with_env_session};
 use crate::audit::{self, Draft};
 use crate::clock;
 use crate::error::{Error, Result};
@@ -32,11 +32,7 @@ pub fn run(ctx: &Context, seal: &str, reason: &str, confirm: Option<&str>) -> Re
     let mut draft = Draft::new("revoke");
     let result = (|| {
         let store = g.store();
-        let record = store.read_record(seal)?;
-        if store.env(&record.env).is_ok() {
-            draft.seal(&record);
-        }
-        let (key, _) = verify_record(ctx, store, &record, None)?;
+        let (record, key) = read_verified(ctx, store, seal, &mut draft)?;
         record.refuse_revoked()?;
         // A revocation is an emergency: an old copy of the record does not stop it
         // (every key of the seal goes, whatever the record says), but it is said.
@@ -117,11 +113,7 @@ pub fn drill(ctx: &Context, seal: &str) -> Result<Report> {
     let mut draft = Draft::new("revoke-drill");
     let result = (|| {
         let store = g.store();
-        let record = store.read_record(seal)?;
-        if store.env(&record.env).is_ok() {
-            draft.seal(&record);
-        }
-        let (key, _) = verify_record(ctx, store, &record, None)?;
+        let (record, key) = read_verified(ctx, store, seal, &mut draft)?;
         record.refuse_revoked()?;
         // A drill is not an emergency: it proves the path for the record as it is, so
         // an old copy is refused.
