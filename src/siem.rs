@@ -363,8 +363,9 @@ fn write_position(path: &Path, p: &Position) -> Result<()> {
 /// `audit follow`: writes each entry of `env`'s log after the position in `state` (all
 /// of them without one) as a JSON line, the entry with its `signature`, and stores the
 /// position after each batch (an entry written just before a crash may be written
-/// again: at least once). Each new line must follow the one before it; a log rewritten
-/// under the position stops it (exit 3). With `once`, it returns when it has caught up;
+/// again: at least once). Each new entry must follow the one before it; a log cut or
+/// rewritten under the position stops it (exit 3); a line that is no entry (a fragment a
+/// crash left) is stepped over with a warning. With `once`, it returns when it has caught up;
 /// else it looks for new entries every `interval`.
 pub fn follow(
     ctx: &Context,
@@ -376,9 +377,16 @@ pub fn follow(
     let store = Store::open(&ctx.store)?;
     store.env(env)?;
     let (key, _) = ctx.trust.env_key(&store, env, None)?;
+    // Nothing written yet: before the first entry, which links to the genesis hash.
+    let start = Position {
+        env: env.to_string(),
+        seq: 0,
+        hash: audit::genesis_hash(env),
+        offset: 0,
+    };
     let mut pos = match state {
-        Some(p) => read_position(p, env)?,
-        None => None,
+        Some(p) => read_position(p, env)?.unwrap_or(start),
+        None => start,
     };
     let path = audit::log_path(&store, env);
     let stdout = std::io::stdout();
@@ -394,21 +402,20 @@ pub fn follow(
                 .metadata()
                 .map_err(|e| Error::io("read", &path, e))?
                 .len();
-            let offset = pos.as_ref().map_or(0, |p| p.offset);
-            if len < offset {
+            if len < pos.offset {
                 return Err(Error::Refused(format!(
-                    "{} is shorter than where audit follow stopped (byte {offset}, entry {}): the log was cut or replaced; run zeroth audit verify",
+                    "{} is shorter than where audit follow stopped (byte {}, entry {}): the log was cut or replaced; run zeroth audit verify",
                     path.display(),
-                    pos.as_ref().map_or(0, |p| p.seq)
+                    pos.offset,
+                    pos.seq
                 )));
             }
-            file.seek(SeekFrom::Start(offset))
+            file.seek(SeekFrom::Start(pos.offset))
                 .map_err(|e| Error::io("read", &path, e))?;
             let mut reader = std::io::BufReader::new(file);
             let mut line = Vec::new();
             let mut batch = String::new();
             let mut next = pos.clone();
-            let mut at = offset;
             loop {
                 line.clear();
                 let n = reader
@@ -418,36 +425,32 @@ pub fn follow(
                 if n == 0 || line.last() != Some(&b'\n') {
                     break;
                 }
-                at += n as u64;
+                next.offset += n as u64;
                 line.pop();
-                let entry: Entry = serde_json::from_slice(&line).map_err(|e| {
-                    Error::Refused(format!(
-                        "{}: the line after entry {} is not a log entry ({e}): run zeroth audit verify",
+                let Ok(entry) = serde_json::from_slice::<Entry>(&line) else {
+                    // A fragment a crash left (the next entry starts on its own line and
+                    // links to the one before the fragment): stepped over, and said. A
+                    // rewritten log is caught by the next entry's link.
+                    eprintln!(
+                        "warning: {}: the line after entry {} is not a log entry (a fragment a crash left?); skipped; zeroth audit verify names it",
                         path.display(),
-                        next.as_ref().map_or(0, |p| p.seq)
-                    ))
-                })?;
-                let (want_seq, want_prev) = match &next {
-                    Some(p) => (p.seq + 1, p.hash.clone()),
-                    None => (1, audit::genesis_hash(env)),
+                        next.seq
+                    );
+                    continue;
                 };
-                if entry.seq != want_seq || entry.prev != want_prev || entry.env != env {
+                if entry.seq != next.seq + 1 || entry.prev != next.hash || entry.env != env {
                     return Err(Error::Refused(format!(
                         "{}: entry {} does not follow entry {} that audit follow wrote before: the log was rewritten; run zeroth audit verify",
                         path.display(),
                         entry.seq,
-                        want_seq - 1
+                        next.seq
                     )));
                 }
                 let sig = signature(&line, &entry, &key);
                 batch.push_str(&follow_line(env, &entry, sig)?);
                 batch.push('\n');
-                next = Some(Position {
-                    env: env.to_string(),
-                    seq: entry.seq,
-                    hash: audit::link_hash(&line),
-                    offset: at,
-                });
+                next.seq = entry.seq;
+                next.hash = audit::link_hash(&line);
                 written += 1;
             }
             if !batch.is_empty() {
@@ -455,9 +458,10 @@ pub fn follow(
                 out.write_all(batch.as_bytes())
                     .and_then(|()| out.flush())
                     .map_err(|e| Error::Io(format!("cannot write to stdout: {e}")))?;
-                drop(out);
-                if let (Some(p), Some(n)) = (state, &next) {
-                    write_position(p, n)?;
+            }
+            if next.offset != pos.offset {
+                if let Some(p) = state {
+                    write_position(p, &next)?;
                 }
                 pos = next;
             }
@@ -469,6 +473,6 @@ pub fn follow(
     }
     Ok(Report::new(
         String::new(),
-        json!({ "followed": written, "seq": pos.as_ref().map(|p| p.seq) }),
+        json!({ "followed": written, "seq": pos.seq }),
     ))
 }

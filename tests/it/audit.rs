@@ -880,6 +880,63 @@ fn audit_follow_resumes_where_it_stopped() {
     assert_eq!(next[1]["outcome"], "refused");
     assert!(follow_once(&fx, &state).is_empty());
 
+    // A fragment a crash left (torn, no newline): the next entry starts on a line of
+    // its own, linked to the one before the fragment; follow steps over the fragment,
+    // saying so, and goes on.
+    {
+        use std::io::Write;
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(log_path(&fx, "prod"))
+            .unwrap();
+        log.write_all(b"{\"seq\":").unwrap();
+    }
+    fx.drill_all();
+    let run = fx
+        .zeroth()
+        .args(["audit", "follow", "--env", "prod", "--once", "--state"])
+        .arg(&state)
+        .run()
+        .ok();
+    assert!(run.stderr.contains("is not a log entry"), "{}", run.stderr);
+    let got: Vec<serde_json::Value> = run
+        .stdout_str()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0]["seq"].as_u64(), got[0]["event"].as_str()),
+        (Some(n + 3), Some("drill"))
+    );
+    let run = fx
+        .zeroth()
+        .args(["audit", "follow", "--env", "prod", "--once", "--state"])
+        .arg(&state)
+        .run()
+        .ok();
+    assert!(
+        run.stdout.is_empty() && run.stderr.is_empty(),
+        "{}",
+        run.stderr
+    );
+    // The fragment removed (as audit verify advises), follow is where it was.
+    let text = std::fs::read_to_string(log_path(&fx, "prod")).unwrap();
+    let mended: String = text
+        .lines()
+        .filter(|l| *l != "{\"seq\":")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(log_path(&fx, "prod"), mended).unwrap();
+    fx.audit_verify().ok();
+    std::fs::remove_file(&state).unwrap();
+    assert_eq!(
+        follow_once(&fx, &state).len() as u64,
+        n + 3,
+        "from the start again"
+    );
+    let n = n + 1;
+
     // Streaming: a new entry appears on stdout while it runs.
     let mut cmd = fx.command();
     cmd.args([
