@@ -3,9 +3,10 @@
 //! read an unchanged log, again each time it runs.
 //!
 //! The store is untrusted input, so the cache lives outside it, per user beside the
-//! trust file's kind of state: `$XDG_CACHE_HOME/zeroth/list/<key>/`, else
-//! `~/.cache/zeroth/list/<key>/`, one directory per public key (named by its
-//! fingerprint), holding
+//! trust file's kind of state: `$XDG_CACHE_HOME/zeroth/list/<key>/<store>/`, else
+//! `~/.cache/zeroth/list/<key>/<store>/`, one directory per public key (named by its
+//! fingerprint) and store directory (the first 16 hex digits of the SHA-256 of its
+//! canonical path: two checkouts of one store keep a cache each), holding
 //!
 //! - `rows.bin`: for each record file whose signature verified with the key, the
 //!   SHA-256 of the file's bytes and the row `list` made of it. A record's row is used
@@ -62,10 +63,15 @@ fn cache_dir() -> Option<PathBuf> {
         .map(|home| PathBuf::from(home).join(".cache/zeroth/list"))
 }
 
-/// The cache directory of `key`.
-fn key_dir(key: &PublicKey) -> Option<PathBuf> {
+/// The cache directory of `key` for the store at `store`.
+fn key_dir(key: &PublicKey, store: &Path) -> Option<PathBuf> {
     let fingerprint = key.fingerprint();
-    cache_dir().map(|d| d.join(fingerprint.trim_start_matches("sha256:")))
+    let place = std::fs::canonicalize(store).unwrap_or_else(|_| store.to_path_buf());
+    let place = hex::encode(Sha256::digest(place.as_os_str().as_encoded_bytes()));
+    cache_dir().map(|d| {
+        d.join(fingerprint.trim_start_matches("sha256:"))
+            .join(&place[..16])
+    })
 }
 
 /// Reads a cache file: `None` when it is absent, not a regular file, or not `format`
@@ -111,10 +117,11 @@ pub struct Rows<T> {
 }
 
 impl<T: Serialize + DeserializeOwned> Rows<T> {
-    /// Reads the rows of `key`; none when there is no cache or it does not read back.
-    pub fn open(key: &PublicKey) -> Rows<T> {
+    /// Reads the rows of `key` for the store at `store`; none when there is no cache or
+    /// it does not read back.
+    pub fn open(key: &PublicKey, store: &Path) -> Rows<T> {
         let fingerprint = key.fingerprint();
-        let path = key_dir(key).map(|d| d.join("rows.bin"));
+        let path = key_dir(key, store).map(|d| d.join("rows.bin"));
         let mut known = HashMap::new();
         if let Some(file) = path
             .as_deref()
@@ -182,7 +189,7 @@ struct ViewFile<T> {
 }
 
 /// An environment's name as a file name: only names that cannot leave the directory.
-fn view_path(key: &PublicKey, env: &str) -> Option<PathBuf> {
+fn view_path(key: &PublicKey, store: &Path, env: &str) -> Option<PathBuf> {
     let plain = !env.is_empty()
         && !env.starts_with('.')
         && env
@@ -191,7 +198,7 @@ fn view_path(key: &PublicKey, env: &str) -> Option<PathBuf> {
     if !plain {
         return None;
     }
-    key_dir(key).map(|d| d.join(format!("{env}.view.bin")))
+    key_dir(key, store).map(|d| d.join(format!("{env}.view.bin")))
 }
 
 /// The digest of the log heads the records of an environment hold (`(seq, hash)`,
@@ -221,8 +228,12 @@ pub struct CachedView<T> {
 
 /// The view of the log of `env` the cache has for `key`, if any: it counts only if the
 /// log is in its `state` now and the records hold its `anchors`.
-pub fn view<T: DeserializeOwned>(key: &PublicKey, env: &str) -> Option<CachedView<T>> {
-    let file: ViewFile<T> = read(&view_path(key, env)?, VIEW_FORMAT)?;
+pub fn view<T: DeserializeOwned>(
+    key: &PublicKey,
+    store: &Path,
+    env: &str,
+) -> Option<CachedView<T>> {
+    let file: ViewFile<T> = read(&view_path(key, store, env)?, VIEW_FORMAT)?;
     (file.key == key.fingerprint() && file.env == env).then_some(CachedView {
         state: file.state,
         anchors: file.anchors,
@@ -234,12 +245,13 @@ pub fn view<T: DeserializeOwned>(key: &PublicKey, env: &str) -> Option<CachedVie
 /// held `anchors`.
 pub fn keep_view<T: Serialize>(
     key: &PublicKey,
+    store: &Path,
     env: &str,
     state: &LogState,
     anchors: &str,
     view: &T,
 ) {
-    let Some(path) = view_path(key, env) else {
+    let Some(path) = view_path(key, store, env) else {
         return;
     };
     write(

@@ -732,12 +732,12 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
             let mut rows: Vec<Rows<Row>> = Vec::new();
             for (k, fp) in pinned.values() {
                 if !rows.iter().any(|r| r.fingerprint() == fp) {
-                    rows.push(Rows::open(k));
+                    rows.push(Rows::open(k, store.root()));
                 }
             }
             let views: BTreeMap<&str, crate::cache::CachedView<LogView>> = pinned
                 .iter()
-                .filter_map(|(e, (k, _))| crate::cache::view(k, e).map(|v| (*e, v)))
+                .filter_map(|(e, (k, _))| crate::cache::view(k, store.root(), e).map(|v| (*e, v)))
                 .collect();
             (rows, views)
         });
@@ -945,7 +945,7 @@ fn cached_view(
     }
     let (view, state) = log_view_with_state(store, env, Some(k), heads)?;
     if let Some(state) = state {
-        crate::cache::keep_view(k, env, &state, &anchors, &view);
+        crate::cache::keep_view(k, store.root(), env, &state, &anchors, &view);
     }
     Ok(view)
 }

@@ -1186,14 +1186,18 @@ fn list_entry(fx: &Fixture, seal: &str) -> serde_json::Value {
         .unwrap()
 }
 
-/// The directory of `list`'s cache for the key that signed `seal`'s record.
+/// The directory of `list`'s cache for the key that signed `seal`'s record and this
+/// store.
 fn list_cache(fx: &Fixture, seal: &str) -> PathBuf {
     let key = fx.record(seal)["signature"]["key"]
         .as_str()
         .unwrap()
         .trim_start_matches("sha256:")
         .to_string();
-    fx.cache_home().join(format!("zeroth/list/{key}"))
+    let store = std::fs::canonicalize(fx.store()).unwrap();
+    let place = hex::encode(sha2::Sha256::digest(store.as_os_str().as_encoded_bytes()));
+    fx.cache_home()
+        .join(format!("zeroth/list/{key}/{}", &place[..16]))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -1347,4 +1351,34 @@ fn the_list_view_of_the_log_follows_every_change() {
     std::fs::remove_dir_all(fx.cache_home().join("zeroth")).unwrap();
     let e = list_entry(&fx, "vault-root");
     assert_eq!(e["last_drilled"], drilled["last_drilled"], "{e}");
+}
+
+/// Two copies of one store (two checkouts, a backup) keep a cache each: listing one
+/// does not throw away what the other's listing kept.
+#[test]
+fn each_copy_of_a_store_keeps_its_own_list_cache() {
+    let fx = Fixture::sealed();
+    list_entry(&fx, "vault-root");
+    let copy = fx.path().join("store-copy");
+    copy_dir(&fx.store(), &copy);
+    let run = fx
+        .zeroth()
+        .arg("--store")
+        .arg(&copy)
+        .args(["--json", "list"])
+        .run()
+        .ok();
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert!(v["seals"][0]["problem"].is_null(), "{v}");
+    let mine = list_cache(&fx, "vault-root");
+    let key_dir = mine.parent().unwrap();
+    let places: Vec<_> = std::fs::read_dir(key_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(places.len(), 2, "{places:?}");
+    for p in &places {
+        assert!(p.join("rows.bin").exists(), "{}", p.display());
+        assert!(p.join("prod.view.bin").exists(), "{}", p.display());
+    }
 }
