@@ -133,8 +133,12 @@ impl Access {
     }
 
     fn seen(&mut self, e: &LogEntry) {
-        self.operators.insert(e.operator.clone());
-        self.hosts.insert(e.host.clone());
+        if !self.operators.contains(&e.operator) {
+            self.operators.insert(e.operator.clone());
+        }
+        if !self.hosts.contains(&e.host) {
+            self.hosts.insert(e.host.clone());
+        }
     }
 
     fn refused(&mut self, e: &LogEntry) {
