@@ -515,6 +515,10 @@ pub enum VaultCommand {
         /// Clear an unseal attempt someone else left in progress before sending.
         #[arg(long)]
         reset: bool,
+        /// Why the key is recovered, in one line: it goes into the signed log (a seal
+        /// can require it: zeroth access SEAL --require-reason).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
         /// Custodians who are not in the room.
         #[command(flatten)]
         remote: RemoteArgs,
@@ -584,6 +588,10 @@ pub enum VaultCommand {
         /// Cancel a root token generation someone else left in progress first.
         #[arg(long)]
         reset: bool,
+        /// Why a root token is needed, in one line: it goes into the signed log (a seal
+        /// can require it: zeroth access SEAL --require-reason).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
         /// The command to run with the token.
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<OsString>,
@@ -1445,8 +1453,12 @@ fn vault(ctx: &Context, command: VaultCommand) -> Result<Report> {
             identities,
             server,
             reset,
+            reason,
             remote,
         } => {
+            if let Some(r) = &reason {
+                check_reason(r)?;
+            }
             let mut args = unseal::UnsealArgs {
                 seal,
                 shares,
@@ -1455,6 +1467,7 @@ fn vault(ctx: &Context, command: VaultCommand) -> Result<Report> {
                 accept_certificate: server.accept_certificate.clone(),
                 server: server.server(),
                 remote: None,
+                reason,
             };
             if let Some(opts) = remote.opts() {
                 if unseal::needs_collection(ctx, &args) {
@@ -1513,21 +1526,28 @@ fn vault(ctx: &Context, command: VaultCommand) -> Result<Report> {
             token_file,
             ttl,
             reset,
+            reason,
             command,
-        } => root::run(
-            ctx,
-            &root::RootArgs {
-                seal,
-                shares,
-                identities,
-                accept_certificate: server.accept_certificate.clone(),
-                server: server.server(),
-                token_file,
-                ttl,
-                reset,
-                command,
-            },
-        ),
+        } => {
+            if let Some(r) = &reason {
+                check_reason(r)?;
+            }
+            root::run(
+                ctx,
+                &root::RootArgs {
+                    seal,
+                    shares,
+                    identities,
+                    accept_certificate: server.accept_certificate.clone(),
+                    server: server.server(),
+                    token_file,
+                    ttl,
+                    reset,
+                    reason,
+                    command,
+                },
+            )
+        }
     }
 }
 

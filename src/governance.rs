@@ -231,7 +231,10 @@ impl ViewBuilder<'_> {
             (_, Outcome::Ok) if vault_recovery && vouched => {
                 a.last_unsealed = Some(e.time.clone());
                 a.failed_since_success = 0;
-                a.access.recovered(&e);
+                // A rotation replaces the key rather than putting it to use.
+                if matches!(e.event.as_str(), "vault-unseal" | "vault-root") {
+                    a.access.recovered(&e);
+                }
             }
             (
                 "unseal" | "delivery" | "vault-unseal" | "vault-root",

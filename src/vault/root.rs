@@ -53,6 +53,8 @@ pub struct RootArgs {
     pub reset: bool,
     /// A new certificate fingerprint the operator checked.
     pub accept_certificate: Option<String>,
+    /// Why (`--reason`).
+    pub reason: Option<String>,
     /// The command to run with the token.
     pub command: Vec<OsString>,
 }
@@ -206,7 +208,7 @@ fn root(g: &Guard<'_>, args: &RootArgs, ttl: u64, draft: &mut Draft) -> Result<R
             all: false,
             remote: None,
             for_use: true,
-            reason: None,
+            reason: args.reason.as_deref(),
         },
         draft,
         Box::new(|session, signer, record, key, accepted, draft| {

@@ -320,7 +320,8 @@ fn start_server(
             keys: &keys,
             all: false,
             remote: None,
-            for_use: true,
+            // A rotation replaces the key; it does not put it to use.
+            for_use: false,
             reason: None,
         },
         draft,

@@ -33,6 +33,8 @@ pub struct UnsealArgs {
     pub accept_certificate: Option<String>,
     /// Shares collected remotely (`--remote`).
     pub remote: Option<crate::ceremony::remote::Collected>,
+    /// Why (`--reason`).
+    pub reason: Option<String>,
 }
 
 /// Runs `vault unseal`.
@@ -175,7 +177,7 @@ fn unseal(g: &Guard<'_>, args: &UnsealArgs, draft: &mut Draft) -> Result<Report>
                 all: false,
                 remote: args.remote.clone(),
                 for_use: true,
-                reason: None,
+                reason: args.reason.as_deref(),
             },
             draft,
             Box::new(|session, signer, record, key, accepted, draft| {

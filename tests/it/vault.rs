@@ -1770,3 +1770,31 @@ fn a_revocation_drill_of_a_vault_seal_asks_its_server() {
     assert!(run.stderr.contains(&bao.addr()), "{}", run.stderr);
     assert_ne!(fx.log_lines("prod").pop().unwrap()["outcome"], "ok");
 }
+
+/// A vault seal that requires a reason (`zeroth access --require-reason`): `vault
+/// unseal` refuses without `--reason`, before the server or the token is touched, and
+/// with one the reason is in the signed log entry.
+#[test]
+fn vault_unseal_asks_for_the_reason_a_seal_requires() {
+    let (fx, mut bao) = initialized(Opts::default());
+    fx.zeroth()
+        .args(["access", SEAL, "--require-reason"])
+        .run()
+        .ok();
+    bao.restart();
+    let run = unchanged(&fx, &["prod"], || {
+        vault_unseal(&fx, &bao, &["alice", "bob", "carol"]).run()
+    });
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("requires a reason"), "{}", run.stderr);
+    assert_eq!(bao.status()["sealed"], true);
+    vault_unseal(&fx, &bao, &["alice", "bob", "carol"])
+        .args(["--reason", "the node restarted after patching"])
+        .run()
+        .ok();
+    assert_eq!(bao.status()["sealed"], false);
+    let entry = fx.log_lines("prod").pop().unwrap();
+    assert_eq!(entry["event"], "vault-unseal");
+    assert_eq!(entry["reason"], "the node restarted after patching");
+    assert!(entry["sig"].is_string());
+}
