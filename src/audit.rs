@@ -1130,7 +1130,8 @@ fn collected(
 
 /// Verifies the log of `env` with `key` in one streaming pass, giving each entry to
 /// `visitor`: memory does not grow with the log (`parsed` and `signatures` stay
-/// empty). `records` are the store's records, whose log heads are anchors.
+/// empty). `heads` are the log heads the store's records hold: anchors the end of the
+/// log is held to.
 pub fn scan(
     store: &Store,
     env: &str,
@@ -1175,13 +1176,23 @@ pub fn log_state(store: &Store, env: &str) -> Result<Option<LogState>> {
         Some(line) => line_hash(line),
         None => genesis(env),
     };
-    let hp = head_path(store, env);
-    let head = match crate::store::read_regular(&hp) {
-        Ok(bytes) => Some(hex::encode(Sha256::digest(&bytes))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io("read", &hp, e)),
-    };
+    let head = read_head(store, env)?.as_deref().map(head_hash);
     Ok(Some(LogState { len, last, head }))
+}
+
+/// The bytes of the head file of `env`, `None` when there is none.
+fn read_head(store: &Store, env: &str) -> Result<Option<Vec<u8>>> {
+    let hp = head_path(store, env);
+    match crate::store::read_regular(&hp) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", &hp, e)),
+    }
+}
+
+/// The SHA-256 (hex) of a head file's bytes, as [`LogState`] keeps it.
+fn head_hash(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// [`scan`], with the state of the log it read ([`LogState`]) when one pass sufficed
@@ -1244,18 +1255,12 @@ fn pass(
     // The anchors the end of the log is held to: its signed head, and the heads the
     // seal records saw. Their lines' hashes are taken on the way.
     let hp = head_path(store, env);
-    let mut head_digest = None;
-    let head = match crate::store::read_regular(&hp) {
-        Ok(bytes) => {
-            head_digest = Some(hex::encode(Sha256::digest(&bytes)));
-            Some(
-                check_head(&bytes, env, key)
-                    .map_err(|why| Error::Refused(format!("{}: {why}", hp.display()))),
-            )
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io("read", &hp, e)),
-    };
+    let head_bytes = read_head(store, env)?;
+    let head_digest = head_bytes.as_deref().map(head_hash);
+    let head = head_bytes.map(|bytes| {
+        check_head(&bytes, env, key)
+            .map_err(|why| Error::Refused(format!("{}: {why}", hp.display())))
+    });
     let mut anchors: Vec<(LogHead, String)> = Vec::new();
     if let Some(Ok(h)) = &head {
         anchors.push((

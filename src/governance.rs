@@ -801,7 +801,18 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
         .chain(env)
         .map(str::to_string)
         .collect();
-    let keys = env_keys(ctx, store, envs.iter().cloned(), false);
+    // A pinned key was read and checked above; the others are read again as every
+    // command reads them, with the warning that they are not pinned.
+    let (checked, unpinned): (Vec<String>, Vec<String>) = envs
+        .iter()
+        .cloned()
+        .partition(|e| pinned.contains_key(e.as_str()));
+    let mut keys = env_keys(ctx, store, unpinned, false);
+    for e in checked {
+        if let Some(k) = all_keys.get(&e) {
+            keys.insert(e, k.clone());
+        }
+    }
     let heads: Vec<audit::RecordHead<'_>> = audit::record_heads(parsed.iter().map(|(r, _)| r))
         .into_iter()
         .chain(known.iter().filter_map(|(row, _)| row.head()))

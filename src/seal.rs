@@ -386,7 +386,7 @@ pub struct Window {
     pub tz: String,
 }
 
-const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 impl Window {
     /// Parses `Mon-Fri 08:00-18:00 Europe/Berlin` (days as a range or a list,
@@ -469,18 +469,7 @@ impl Window {
         let days: Vec<&str> = self
             .days
             .iter()
-            .map(|d| {
-                let w = WEEKDAYS[usize::from(d - 1)];
-                match w {
-                    "mon" => "Mon",
-                    "tue" => "Tue",
-                    "wed" => "Wed",
-                    "thu" => "Thu",
-                    "fri" => "Fri",
-                    "sat" => "Sat",
-                    _ => "Sun",
-                }
-            })
+            .filter_map(|d| WEEKDAYS.get(usize::from(*d).wrapping_sub(1)).copied())
             .collect();
         format!(
             "{} {:02}:{:02}-{:02}:{:02} {}",

@@ -360,31 +360,17 @@ impl Store {
     /// Reads the record of `seal` (its signature is checked separately). The name is
     /// checked before it becomes a path, and the file must be a regular file.
     pub fn read_record(&self, seal: &str) -> Result<SealRecord> {
-        self.read_record_digested(seal).map(|(r, _)| r)
+        let bytes = self.read_record_file(None, seal)?;
+        self.parse_record(seal, bytes)
     }
 
-    /// Like [`Store::read_record`], with the SHA-256 of the file's bytes
-    /// ([`crate::cache`]).
-    pub fn read_record_digested(
-        &self,
-        seal: &str,
-    ) -> Result<(SealRecord, crate::cache::RecordDigest)> {
-        let (bytes, digest) = self.read_record_file(seal)?;
-        Ok((self.parse_record(seal, bytes)?, digest))
-    }
-
-    /// The bytes of the record file of `seal`, and their SHA-256.
-    fn read_record_file(&self, seal: &str) -> Result<(Vec<u8>, crate::cache::RecordDigest)> {
-        self.read_record_file_at(None, seal)
-    }
-
-    /// [`Store::read_record_file`], with `dir` the store's `seals` directory when it is
-    /// open.
-    fn read_record_file_at(
+    /// The bytes of the record file of `seal`, read through `dir`, the store's `seals`
+    /// directory, when it is open.
+    fn read_record_file(
         &self,
         dir: Option<rustix::fd::BorrowedFd<'_>>,
         seal: &str,
-    ) -> Result<(Vec<u8>, crate::cache::RecordDigest)> {
+    ) -> Result<Vec<u8>> {
         check(NameKind::Seal, seal)?;
         let path = self.record_path(seal);
         let read = match dir {
@@ -392,10 +378,7 @@ impl Store {
             None => read_regular(&path),
         };
         match read {
-            Ok(bytes) => {
-                let digest = crate::cache::digest(&bytes);
-                Ok((bytes, digest))
-            }
+            Ok(bytes) => Ok(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Usage(format!(
                 "no seal named '{seal}' in store {}: 'zeroth list' shows the seals",
                 self.root.display()
@@ -443,21 +426,9 @@ impl Store {
     /// Reads every record, sorted by name. Unreadable records are returned as errors
     /// beside the good ones so a listing still shows the rest.
     pub fn records(&self) -> Result<Vec<std::result::Result<SealRecord, Error>>> {
-        Ok(self
-            .records_digested()?
-            .into_iter()
-            .map(|r| r.map(|(record, _)| record))
-            .collect())
-    }
-
-    /// Like [`Store::records`], each with the SHA-256 of its file's bytes, read on
-    /// every core.
-    pub fn records_digested(
-        &self,
-    ) -> Result<Vec<std::result::Result<(SealRecord, crate::cache::RecordDigest), Error>>> {
         let files = self.record_files()?;
         Ok(crate::cores::map_owned(files, |f| {
-            f.and_then(|f| Ok((self.parse_record(&f.seal, f.bytes)?, f.digest)))
+            f.and_then(|f| self.parse_record(&f.seal, f.bytes))
         }))
     }
 
@@ -492,11 +463,11 @@ impl Store {
         )
         .map_err(|e| Error::io("open directory", &dir, nofollow_error(e)))?;
         let read = |n: String| {
-            self.read_record_file_at(Some(rustix::fd::AsFd::as_fd(&fd)), &n)
-                .map(|(bytes, digest)| RecordFile {
+            self.read_record_file(Some(rustix::fd::AsFd::as_fd(&fd)), &n)
+                .map(|bytes| RecordFile {
                     seal: n.clone(),
+                    digest: crate::cache::digest(&bytes),
                     bytes,
-                    digest,
                 })
                 .map_err(|e| match e {
                     Error::Usage(m) => {

@@ -840,16 +840,23 @@ fn audit_export_writes_every_entry_in_each_format_with_its_signature() {
     assert!(run.stderr.contains("damaged"), "{}", run.stderr);
 }
 
-fn follow_once(fx: &Fixture, state: &std::path::Path) -> Vec<serde_json::Value> {
+/// `audit follow --once` with the position in `state`, not yet run.
+fn follow_cmd<'f>(fx: &'f Fixture, state: &std::path::Path) -> Cmd<'f> {
     fx.zeroth()
         .args(["audit", "follow", "--env", "prod", "--once", "--state"])
         .arg(state)
-        .run()
-        .ok()
-        .stdout_str()
+}
+
+/// The entries `audit follow --once` writes.
+fn entries_of(run: &Run) -> Vec<serde_json::Value> {
+    run.stdout_str()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+fn follow_once(fx: &Fixture, state: &std::path::Path) -> Vec<serde_json::Value> {
+    entries_of(&follow_cmd(fx, state).run().ok())
 }
 
 /// `audit follow` writes each entry as a JSON line with its signature's worth, keeps
@@ -892,29 +899,15 @@ fn audit_follow_resumes_where_it_stopped() {
         log.write_all(b"{\"seq\":").unwrap();
     }
     fx.drill_all();
-    let run = fx
-        .zeroth()
-        .args(["audit", "follow", "--env", "prod", "--once", "--state"])
-        .arg(&state)
-        .run()
-        .ok();
+    let run = follow_cmd(&fx, &state).run().ok();
     assert!(run.stderr.contains("is not a log entry"), "{}", run.stderr);
-    let got: Vec<serde_json::Value> = run
-        .stdout_str()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let got = entries_of(&run);
     assert_eq!(got.len(), 1);
     assert_eq!(
         (got[0]["seq"].as_u64(), got[0]["event"].as_str()),
         (Some(n + 3), Some("drill"))
     );
-    let run = fx
-        .zeroth()
-        .args(["audit", "follow", "--env", "prod", "--once", "--state"])
-        .arg(&state)
-        .run()
-        .ok();
+    let run = follow_cmd(&fx, &state).run().ok();
     assert!(
         run.stdout.is_empty() && run.stderr.is_empty(),
         "{}",
@@ -988,14 +981,10 @@ fn audit_follow_resumes_where_it_stopped() {
     let text = std::fs::read_to_string(&path).unwrap();
     let cut: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
     std::fs::write(&path, &cut).unwrap();
-    fx.zeroth()
-        .args(["audit", "follow", "--env", "prod", "--once", "--state"])
-        .arg(&state)
-        .run()
-        .fails(
-            3,
-            &["shorter than where audit follow stopped", "audit verify"],
-        );
+    follow_cmd(&fx, &state).run().fails(
+        3,
+        &["shorter than where audit follow stopped", "audit verify"],
+    );
     // The same length, another line where the position was: the chain says so.
     std::fs::write(&path, &text).unwrap();
     let mut state_json: serde_json::Value =
@@ -1003,16 +992,12 @@ fn audit_follow_resumes_where_it_stopped() {
     state_json["hash"] = "00".repeat(32).into();
     std::fs::write(&state, state_json.to_string()).unwrap();
     fx.drill_all();
-    fx.zeroth()
-        .args(["audit", "follow", "--env", "prod", "--once", "--state"])
-        .arg(&state)
+    follow_cmd(&fx, &state)
         .run()
         .fails(3, &["does not follow entry", "rewritten"]);
     state_json["env"] = "dev".into();
     std::fs::write(&state, state_json.to_string()).unwrap();
-    fx.zeroth()
-        .args(["audit", "follow", "--env", "prod", "--once", "--state"])
-        .arg(&state)
+    follow_cmd(&fx, &state)
         .run()
         .fails(2, &["holds a position in the log of 'dev'"]);
 }
