@@ -106,6 +106,17 @@ pub struct HsmSession<'h> {
     hsm: &'h Hsm,
     session: Session,
     token: Token,
+    /// zeroth's data objects on the token ([`HsmSession::data_objects`]), once read.
+    data: std::cell::RefCell<Option<Vec<DataObject>>>,
+}
+
+/// A data object zeroth wrote (the environment marker, a log anchor): its handle,
+/// label and value.
+#[derive(Clone)]
+struct DataObject {
+    handle: ObjectHandle,
+    label: Vec<u8>,
+    value: Vec<u8>,
 }
 
 /// The public half of an environment's signing key.
@@ -345,6 +356,7 @@ impl Hsm {
             hsm: self,
             session,
             token: token.clone(),
+            data: std::cell::RefCell::new(None),
         })
     }
 
@@ -409,27 +421,59 @@ impl HsmSession<'_> {
         }
     }
 
-    /// Returns the environment named by the token's marker, if it has one.
-    pub fn marker(&self) -> Result<Option<String>> {
+    /// zeroth's data objects on the token (each carries `CKA_APPLICATION` "zeroth":
+    /// the environment marker and the log anchors), found by one search and kept for
+    /// the session. A ceremony reads the marker and the anchor as it starts, and a
+    /// search costs some modules a read of every object on the token (SoftHSM2 opens
+    /// each object's file twice per search). Forgotten when zeroth writes one
+    /// ([`HsmSession::write_marker`], [`HsmSession::set_log_anchor`]).
+    fn data_objects(&self) -> Result<Vec<DataObject>> {
+        if let Some(known) = self.data.borrow().as_ref() {
+            return Ok(known.clone());
+        }
         let found = self
             .session
             .find_objects(&[
                 Attribute::Class(ObjectClass::DATA),
-                Attribute::Label(MARKER_LABEL.as_bytes().to_vec()),
+                Attribute::Application(APPLICATION.to_vec()),
             ])
-            .map_err(self.err("cannot search for the environment marker"))?;
-        let mut envs = Vec::new();
-        for h in found {
+            .map_err(self.err("cannot search for zeroth's data objects"))?;
+        let mut out = Vec::with_capacity(found.len());
+        for handle in found {
             let attrs = self
                 .session
-                .get_attributes(h, &[AttributeType::Value])
-                .map_err(self.err("cannot read the environment marker"))?;
+                .get_attributes(handle, &[AttributeType::Label, AttributeType::Value])
+                .map_err(self.err("cannot read a zeroth data object"))?;
+            let mut object = DataObject {
+                handle,
+                label: Vec::new(),
+                value: Vec::new(),
+            };
             for a in attrs {
-                if let Attribute::Value(v) = a {
-                    envs.push(String::from_utf8_lossy(&v).into_owned());
+                match a {
+                    Attribute::Label(l) => object.label = l,
+                    Attribute::Value(v) => object.value = v,
+                    _ => {}
                 }
             }
+            out.push(object);
         }
+        *self.data.borrow_mut() = Some(out.clone());
+        Ok(out)
+    }
+
+    /// Returns the environment named by the token's marker, if it has one.
+    pub fn marker(&self) -> Result<Option<String>> {
+        let found: Vec<Vec<u8>> = self
+            .data_objects()?
+            .into_iter()
+            .filter(|o| o.label == MARKER_LABEL.as_bytes())
+            .map(|o| o.value)
+            .collect();
+        let mut envs: Vec<String> = found
+            .iter()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
         envs.sort();
         envs.dedup();
         match envs.len() {
@@ -445,6 +489,7 @@ impl HsmSession<'_> {
 
     /// Writes the marker binding this token to `env`.
     pub fn write_marker(&self, env: &str) -> Result<ObjectHandle> {
+        *self.data.borrow_mut() = None;
         self.session
             .create_object(&[
                 Attribute::Class(ObjectClass::DATA),
@@ -540,29 +585,48 @@ impl HsmSession<'_> {
     }
 
     /// Finds the environment's signing key pair by label and id: (private, public).
+    /// One search for the label and id finds both halves (and anything else bearing
+    /// them, which is passed over); each half's class is read.
     pub fn signing_key(&self, env: &str, id: &[u8]) -> Result<(ObjectHandle, PublicKey)> {
         let label = signing_label(env).into_bytes();
         let what = format!("the signing key '{}'", signing_label(env));
-        let private = self
-            .find_one(
-                &[
-                    Attribute::Class(ObjectClass::PRIVATE_KEY),
-                    Attribute::Label(label.clone()),
-                    Attribute::Id(id.to_vec()),
-                ],
-                &what,
-            )?
-            .ok_or_else(|| self.missing(&what))?;
-        let public = self
-            .find_one(
-                &[
-                    Attribute::Class(ObjectClass::PUBLIC_KEY),
-                    Attribute::Label(label),
-                    Attribute::Id(id.to_vec()),
-                ],
-                &what,
-            )?
-            .ok_or_else(|| self.missing(&what))?;
+        let found = self
+            .session
+            .find_objects(&[Attribute::Label(label), Attribute::Id(id.to_vec())])
+            .map_err(self.err(&format!("cannot search for {what}")))?;
+        // The class of each (one call: its size is fixed); the public key's point
+        // read after. No request a half cannot answer: some HSMs log every error.
+        let mut private = Vec::new();
+        let mut public = Vec::new();
+        for h in found {
+            let class = self
+                .session
+                .get_attributes(h, &[AttributeType::Class])
+                .map_err(self.err(&format!("cannot read {what}")))?
+                .into_iter()
+                .find_map(|a| match a {
+                    Attribute::Class(c) => Some(c),
+                    _ => None,
+                });
+            match class {
+                Some(ObjectClass::PRIVATE_KEY) => private.push(h),
+                Some(ObjectClass::PUBLIC_KEY) => public.push(h),
+                _ => {}
+            }
+        }
+        let one = |n: usize| -> Result<()> {
+            if n > 1 {
+                return Err(Error::Refused(format!(
+                    "token '{}' holds {n} objects that look like {what}: zeroth expects exactly one; inspect the token with pkcs11-tool -O",
+                    self.token.label
+                )));
+            }
+            Ok(())
+        };
+        one(private.len())?;
+        one(public.len())?;
+        let private = private.pop().ok_or_else(|| self.missing(&what))?;
+        let public = public.pop().ok_or_else(|| self.missing(&what))?;
         Ok((private, self.read_public_key(public)?))
     }
 
@@ -753,29 +817,12 @@ impl HsmSession<'_> {
     /// creation of a new anchor and the destruction of the old one.
     fn anchor_objects(&self, env: &str) -> Result<Vec<(ObjectHandle, Option<LogAnchor>)>> {
         let label = anchor_label(env);
-        let found = self
-            .session
-            .find_objects(&[
-                Attribute::Class(ObjectClass::DATA),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ])
-            .map_err(self.err(&format!("cannot search for the log anchor '{label}'")))?;
-        let mut out = Vec::new();
-        for h in found {
-            let attrs = self
-                .session
-                .get_attributes(h, &[AttributeType::Value])
-                .map_err(self.err(&format!("cannot read the log anchor '{label}'")))?;
-            let value = attrs
-                .into_iter()
-                .find_map(|a| match a {
-                    Attribute::Value(v) => Some(v),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            out.push((h, parse_anchor(&value)));
-        }
-        Ok(out)
+        Ok(self
+            .data_objects()?
+            .into_iter()
+            .filter(|o| o.label == label.as_bytes())
+            .map(|o| (o.handle, parse_anchor(&o.value)))
+            .collect())
     }
 
     /// Reads the environment's log anchor: the sequence number and line hash of the
@@ -803,6 +850,7 @@ impl HsmSession<'_> {
     /// `CKA_VALUE` of a data object change). A crash between the two leaves both, and
     /// the newer one counts.
     pub fn set_log_anchor(&self, env: &str, seq: u64, hash: &str) -> Result<()> {
+        *self.data.borrow_mut() = None;
         let label = anchor_label(env);
         // Only the handles: whatever the old anchors hold, they go.
         let old = self
@@ -928,6 +976,7 @@ impl HsmSession<'_> {
 
     /// Destroys an object.
     pub fn destroy(&self, handle: ObjectHandle) -> Result<()> {
+        *self.data.borrow_mut() = None;
         self.session
             .destroy_object(handle)
             .map_err(self.err("cannot destroy an object"))
