@@ -763,6 +763,27 @@ impl RecordEntry {
             detail: e.detail.clone(),
         })
     }
+
+    /// [`RecordEntry::of`], taking the strings out of `e` rather than copying them.
+    pub fn from_entry(e: Entry) -> Option<RecordEntry> {
+        let Entry {
+            seq,
+            record,
+            event,
+            time,
+            operator,
+            detail,
+            ..
+        } = e;
+        record.map(|record| RecordEntry {
+            seq,
+            record,
+            event,
+            time,
+            operator,
+            detail,
+        })
+    }
 }
 
 /// The last entry of `env`'s log about `seal` that succeeded, is signed with a

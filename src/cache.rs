@@ -9,9 +9,12 @@
 //! canonical path: two checkouts of one store keep a cache each), holding
 //!
 //! - `rows.bin`: for each record file whose signature verified with the key, the
-//!   SHA-256 of the file's bytes and the row `list` made of it. A record's row is used
-//!   only when the bytes read from the store now hash to that digest (and name the same
-//!   seal); any other record is parsed and verified in full.
+//!   SHA-256 of the file's bytes and the row `list` made of it, each row encoded on its
+//!   own (so opening the cache costs an index of digests, and a row is decoded by the
+//!   thread that found its file unchanged). A record's row is used only when the bytes
+//!   read from the store now hash to that digest (and it decodes to its last byte, and
+//!   names the same seal, in an environment whose pinned key is the cache's); any
+//!   other record is parsed and verified in full.
 //! - `<env>.view.bin`: what one pass over the environment's log found (each seal's
 //!   last unseal and drill, the last entry naming each record, the last settings
 //!   entry), with the state of the log it was computed from ([`LogState`]: its length,
@@ -40,7 +43,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::LogState;
 use crate::hsm::PublicKey;
 
-const ROWS_FORMAT: &[u8] = b"zeroth-list-rows-v1\n";
+const ROWS_FORMAT: &[u8] = b"zeroth-list-rows-v2\n";
 const VIEW_FORMAT: &[u8] = b"zeroth-list-view-v1\n";
 
 /// The SHA-256 of a record file's bytes.
@@ -96,46 +99,85 @@ fn write<T: Serialize>(path: &Path, format: &[u8], value: &T) {
     })();
 }
 
-#[derive(Serialize, Deserialize)]
-struct RowsFile<T> {
-    key: String,
-    rows: Vec<(RecordDigest, T)>,
-}
-
-#[derive(Serialize)]
-struct RowsOut<'a, T> {
+/// `rows.bin` as read: the key's fingerprint and each row's encoding, by digest.
+#[derive(Deserialize)]
+struct RowsIndex<'a> {
     key: &'a str,
-    rows: Vec<(&'a RecordDigest, &'a T)>,
+    #[serde(borrow)]
+    rows: Vec<(RecordDigest, &'a [u8])>,
 }
 
-/// The cached rows of one key, taken out one by one as the record files they belong to
-/// are found unchanged.
-pub struct Rows<T> {
+/// `rows.bin` as written.
+#[derive(Serialize)]
+struct RowsOut<'a> {
+    key: &'a str,
+    rows: Vec<(&'a RecordDigest, Bytes)>,
+}
+
+/// A row's own encoding, written as bytes (what `&[u8]` reads back borrowed).
+struct Bytes(Vec<u8>);
+
+impl Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+/// The cached rows of one key. Each row is encoded on its own, so opening the cache
+/// reads one file and an index of digests; a row is decoded only when a record file
+/// with its digest is found (by the threads that read the record files).
+pub struct Rows {
     path: Option<PathBuf>,
     fingerprint: String,
-    known: HashMap<RecordDigest, T>,
+    bytes: Vec<u8>,
+    /// Where each row's encoding lies in `bytes`.
+    known: HashMap<RecordDigest, std::ops::Range<usize>>,
 }
 
-impl<T: Serialize + DeserializeOwned> Rows<T> {
+impl Rows {
     /// Reads the rows of `key` for the store at `store`; none when there is no cache or
     /// it does not read back.
-    pub fn open(key: &PublicKey, store: &Path) -> Rows<T> {
-        let fingerprint = key.fingerprint();
-        let path = key_dir(key, store).map(|d| d.join("rows.bin"));
-        let mut known = HashMap::new();
-        if let Some(file) = path
+    pub fn open(key: &PublicKey, store: &Path) -> Rows {
+        Rows::at(
+            key_dir(key, store).map(|d| d.join("rows.bin")),
+            key.fingerprint(),
+        )
+    }
+
+    /// The rows kept at `path` for the key with `fingerprint`.
+    fn at(path: Option<PathBuf>, fingerprint: String) -> Rows {
+        let bytes = path
             .as_deref()
-            .and_then(|p| read::<RowsFile<T>>(p, ROWS_FORMAT))
-        {
-            if file.key == fingerprint {
-                known.extend(file.rows);
-            }
-        }
+            .and_then(|p| crate::store::read_regular(p).ok())
+            .unwrap_or_default();
+        let known = Self::index(&bytes, &fingerprint).unwrap_or_default();
         Rows {
             path,
             fingerprint,
+            bytes,
             known,
         }
+    }
+
+    fn index(
+        bytes: &[u8],
+        fingerprint: &str,
+    ) -> Option<HashMap<RecordDigest, std::ops::Range<usize>>> {
+        let body = bytes.strip_prefix(ROWS_FORMAT)?;
+        let file: RowsIndex<'_> = postcard::from_bytes(body).ok()?;
+        if file.key != fingerprint {
+            return None;
+        }
+        let base = bytes.as_ptr() as usize;
+        Some(
+            file.rows
+                .into_iter()
+                .map(|(d, row)| {
+                    let start = row.as_ptr() as usize - base;
+                    (d, start..start + row.len())
+                })
+                .collect(),
+        )
     }
 
     /// The fingerprint of the key.
@@ -143,37 +185,47 @@ impl<T: Serialize + DeserializeOwned> Rows<T> {
         &self.fingerprint
     }
 
-    /// Takes out the row of a record file with digest `d`, if there is one and `fits`
-    /// accepts it.
-    pub fn take_if(&mut self, d: &RecordDigest, fits: impl FnOnce(&T) -> bool) -> Option<T> {
-        if self.known.get(d).is_some_and(fits) {
-            self.known.remove(d)
-        } else {
-            None
-        }
+    /// How many rows the cache holds.
+    pub fn len(&self) -> usize {
+        self.known.len()
     }
 
-    /// Whether the cache still holds rows nobody took (of record files changed or
-    /// removed since it was written).
-    pub fn has_leftovers(&self) -> bool {
-        !self.known.is_empty()
+    /// Whether the cache holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.known.is_empty()
+    }
+
+    /// The row of a record file with digest `d`, if the cache holds one that decodes,
+    /// to its last byte, as a `T`.
+    pub fn get<T: DeserializeOwned>(&self, d: &RecordDigest) -> Option<T> {
+        let range = self.known.get(d)?;
+        match postcard::take_from_bytes(self.bytes.get(range.clone())?) {
+            Ok((row, [])) => Some(row),
+            _ => None,
+        }
     }
 
     /// Replaces the cache file with `rows`: those of the record files that verified (or
     /// were taken from here) in this run.
-    pub fn save<'a>(&self, rows: impl Iterator<Item = (&'a RecordDigest, &'a T)>)
-    where
-        T: 'a,
-    {
+    pub fn save<'a, T: Serialize + 'a>(
+        &self,
+        rows: impl Iterator<Item = (&'a RecordDigest, &'a T)>,
+    ) {
         let Some(path) = &self.path else { return };
-        let mut rows: Vec<(&RecordDigest, &T)> = rows.collect();
-        rows.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out: Vec<(&RecordDigest, Bytes)> = Vec::new();
+        for (d, row) in rows {
+            match postcard::to_stdvec(row) {
+                Ok(b) => out.push((d, Bytes(b))),
+                Err(_) => return,
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(b.0));
         write(
             path,
             ROWS_FORMAT,
             &RowsOut {
                 key: &self.fingerprint,
-                rows,
+                rows: out,
             },
         );
     }
@@ -297,6 +349,34 @@ mod tests {
             read::<Vec<(RecordDigest, String)>>(&path, ROWS_FORMAT),
             None
         );
+    }
+
+    #[test]
+    fn rows_read_back_one_by_one_and_only_for_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k/rows.bin");
+        let key = "sha256:aa".to_string();
+        let empty = Rows::at(Some(path.clone()), key.clone());
+        assert!(empty.is_empty());
+        let rows = [
+            ([1u8; 32], "one".to_string()),
+            ([2u8; 32], "two".to_string()),
+        ];
+        empty.save(rows.iter().map(|(d, r)| (d, r)));
+        let back = Rows::at(Some(path.clone()), key.clone());
+        assert_eq!(back.len(), 2);
+        assert_eq!(back.get::<String>(&[1; 32]).as_deref(), Some("one"));
+        assert_eq!(back.get::<String>(&[2; 32]).as_deref(), Some("two"));
+        assert_eq!(back.get::<String>(&[3; 32]), None);
+        // A row that does not decode as what is asked, to its last byte, is no row.
+        assert_eq!(back.get::<(String, String)>(&[1; 32]), None);
+        assert_eq!(back.get::<u8>(&[1; 32]), None);
+        // Another key's cache, or a damaged file, holds nothing.
+        assert_eq!(Rows::at(Some(path.clone()), "sha256:bb".into()).len(), 0);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.truncate(bytes.len() - 2);
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(Rows::at(Some(path), key).len(), 0);
     }
 
     #[test]

@@ -26,9 +26,20 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 
 /// [`map`] over owned items, each handed to `f` by value.
 pub fn map_owned<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    map_owned_with(items, || (), |_, item| f(item))
+}
+
+/// [`map_owned`] with a state each thread makes once with `init` and hands to `f` with
+/// every item of its share (a buffer the items are read into, say).
+pub fn map_owned_with<T: Send, S, R: Send>(
+    items: Vec<T>,
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, T) -> R + Sync,
+) -> Vec<R> {
     let threads = threads(items.len());
     if threads <= 1 {
-        return items.into_iter().map(f).collect();
+        let mut state = init();
+        return items.into_iter().map(|item| f(&mut state, item)).collect();
     }
     let chunk = items.len().div_ceil(threads);
     let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
@@ -40,7 +51,10 @@ pub fn map_owned<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> 
         }
         parts.push(part);
     }
-    run(parts, |part| part.into_iter().map(&f).collect())
+    run(parts, |part| {
+        let mut state = init();
+        part.into_iter().map(|item| f(&mut state, item)).collect()
+    })
 }
 
 /// Runs `work` on each part on a thread of its own; the results, in the parts' order.
@@ -75,6 +89,18 @@ mod tests {
                 super::map_owned(items.clone(), |i| i * 2),
                 items.iter().map(|i| i * 2).collect::<Vec<_>>()
             );
+            // Each thread's state is its own: the count of items it saw so far.
+            let counted = super::map_owned_with(
+                items.clone(),
+                || 0usize,
+                |seen, i| {
+                    *seen += 1;
+                    (i, *seen)
+                },
+            );
+            assert_eq!(counted.iter().map(|c| c.0).collect::<Vec<_>>(), items);
+            assert!(counted.iter().all(|&(_, seen)| seen >= 1));
+            assert_eq!(counted.first().map(|c| c.1), (n > 0).then_some(1));
         }
     }
 }

@@ -8,7 +8,7 @@
 //! `--hsm`, from the tokens), and reports findings with a stable id, a severity, what
 //! they concern and what to do. It exits 1 when an error-level finding remains.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -88,9 +88,30 @@ struct Activity {
     /// Refused or failed unseals after the last successful one.
     failed_since_success: u32,
     /// What `check` judges of who recovered the seal from where, and of refused
-    /// attempts (`list` and its cache need none of it).
+    /// attempts (`list` and its cache need none of it). Boxed, and only made when
+    /// there is something to keep: `list` holds an activity for each of 10,000 seals.
     #[serde(skip)]
-    access: Access,
+    access: Option<Box<Access>>,
+}
+
+impl Activity {
+    /// The access record, made on first use.
+    fn access_mut(&mut self) -> &mut Access {
+        self.access.get_or_insert_with(Box::default)
+    }
+
+    /// The access record, empty when nothing was kept.
+    fn access(&self) -> &Access {
+        static NONE: Access = Access {
+            operators: BTreeSet::new(),
+            hosts: BTreeSet::new(),
+            unfamiliar: Vec::new(),
+            refused: std::collections::VecDeque::new(),
+            bursts: Vec::new(),
+            recoveries: Vec::new(),
+        };
+        self.access.as_deref().unwrap_or(&NONE)
+    }
 }
 
 /// How many refused attempts to recover a seal within [`BURST_WINDOW_MINUTES`] are a
@@ -175,8 +196,8 @@ impl Access {
 /// entries, which only `check` reports.
 #[derive(Default, Serialize, Deserialize)]
 struct LogView {
-    activity: BTreeMap<String, Activity>,
-    last_record: BTreeMap<String, audit::RecordEntry>,
+    activity: HashMap<String, Activity>,
+    last_record: HashMap<String, audit::RecordEntry>,
     /// The last vouched-for entry that wrote the environment's settings.
     last_settings: crate::settings::LastSettings,
     /// Whether the log was read with a key (a view from the cache was).
@@ -197,23 +218,30 @@ struct ViewBuilder<'v> {
 }
 
 impl ViewBuilder<'_> {
-    fn take(&mut self, e: LogEntry, attested: audit::Attested) {
+    fn take(&mut self, mut e: LogEntry, attested: audit::Attested) {
         if e.env != self.env {
             return;
         }
         let vouched = attested.vouched();
-        let Some(seal) = e.seal.clone() else {
+        let Some(seal) = e.seal.take() else {
             if vouched
                 && e.outcome == Outcome::Ok
                 && crate::settings::SETTINGS_EVENTS.contains(&e.event.as_str())
             {
-                if let Some(found) = audit::RecordEntry::of(&e) {
+                if let Some(found) = audit::RecordEntry::from_entry(e) {
                     self.view.last_settings = Some(found);
                 }
             }
             return;
         };
-        let a = self.view.activity.entry(seal.clone()).or_default();
+        // A seal's name is copied once, at its first entry (100,000 entries name
+        // 10,000 seals).
+        if !self.view.activity.contains_key(&seal) {
+            self.view.activity.insert(seal.clone(), Activity::default());
+        }
+        let Some(a) = self.view.activity.get_mut(&seal) else {
+            return;
+        };
         // The vault ceremonies recover the key when custodians are named (a vault
         // unseal of servers already unsealed recovers nothing).
         let vault_recovery = matches!(
@@ -225,7 +253,7 @@ impl ViewBuilder<'_> {
                 a.last_unsealed = Some(e.time.clone());
                 a.failed_since_success = 0;
                 if e.event == "unseal" {
-                    a.access.recovered(&e);
+                    a.access_mut().recovered(&e);
                 }
             }
             (_, Outcome::Ok) if vault_recovery && vouched => {
@@ -233,7 +261,7 @@ impl ViewBuilder<'_> {
                 a.failed_since_success = 0;
                 // A rotation replaces the key rather than putting it to use.
                 if matches!(e.event.as_str(), "vault-unseal" | "vault-root") {
-                    a.access.recovered(&e);
+                    a.access_mut().recovered(&e);
                 }
             }
             (
@@ -242,7 +270,7 @@ impl ViewBuilder<'_> {
             ) => {
                 a.failed_since_success += 1;
                 if e.outcome == Outcome::Refused && e.event != "delivery" {
-                    a.access.refused(&e);
+                    a.access_mut().refused(&e);
                 }
             }
             ("drill", Outcome::Ok) if vouched => {
@@ -254,9 +282,14 @@ impl ViewBuilder<'_> {
             _ => {}
         }
         if e.outcome == Outcome::Ok && vouched {
-            a.access.seen(&e);
-            if let Some(found) = audit::RecordEntry::of(&e) {
-                self.view.last_record.insert(seal, found);
+            a.access_mut().seen(&e);
+            if let Some(found) = audit::RecordEntry::from_entry(e) {
+                match self.view.last_record.get_mut(&seal) {
+                    Some(last) => *last = found,
+                    None => {
+                        self.view.last_record.insert(seal, found);
+                    }
+                }
             }
         }
     }
@@ -359,11 +392,11 @@ pub struct Entry {
     /// Expiry, if any.
     pub expires: Option<String>,
     /// The most pressing of `flags`, or active.
-    pub status: String,
+    pub status: &'static str,
     /// Every state that applies: invalid (the record fails its checks), stale,
     /// revoked, owner-offboarded (`owner offboard`), expired, needs-rekey (an offboarded custodian holds a share of the current
     /// set), pending (a rekey or rotation awaits confirmation), rotation-overdue.
-    pub flags: Vec<String>,
+    pub flags: Vec<&'static str>,
     /// The pending operation, if any: kind, id, when written, by whom.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingRow>,
@@ -411,10 +444,17 @@ struct Row {
     pending: Option<PendingRow>,
     log_head: Option<audit::LogHead>,
     fingerprint: String,
+    /// When the next rotation is due (RFC 3339, empty when `sealed` is not a time),
+    /// and as a Unix time: worked out once, when the row is made.
+    rotation_due: String,
+    due_at: Option<i64>,
+    /// `expires` as a Unix time.
+    expires_at: Option<i64>,
 }
 
 impl Row {
     fn of(record: &SealRecord, fingerprint: String) -> Row {
+        let due = rotation_due(record);
         Row {
             name: record.name.clone(),
             env: record.env.clone(),
@@ -439,6 +479,13 @@ impl Row {
             }),
             log_head: record.log_head.clone(),
             fingerprint,
+            rotation_due: due.map(clock::format).unwrap_or_default(),
+            due_at: due.map(OffsetDateTime::unix_timestamp),
+            expires_at: record
+                .expires
+                .as_deref()
+                .and_then(|e| clock::parse_instant(e).ok())
+                .map(OffsetDateTime::unix_timestamp),
         }
     }
 
@@ -466,7 +513,8 @@ pub struct PendingRow {
 
 /// A row of `list`, with what the checks of its record found.
 struct Listed {
-    row: Row,
+    /// Boxed: 10,000 rows move between vectors as pointers.
+    row: Box<Row>,
     /// Why the record is invalid (signature, key, environment), if it is.
     problem: Option<String>,
     /// Why it is older than the log, if it is.
@@ -482,12 +530,8 @@ fn entry(settings: &Settings, v: Listed, act: Activity, now: OffsetDateTime) -> 
         stale,
         ..
     } = v;
-    let due = due(&row.sealed, row.rotate_every_days);
-    let expired = row
-        .expires
-        .as_deref()
-        .and_then(|e| clock::parse_instant(e).ok())
-        .is_some_and(|e| e <= now);
+    let now = now.unix_timestamp();
+    let expired = row.expires_at.is_some_and(|e| e <= now);
     let offboarded_holders: Vec<String> = match settings.get(&row.env) {
         Some(eff) => row
             .custodians
@@ -498,7 +542,7 @@ fn entry(settings: &Settings, v: Listed, act: Activity, now: OffsetDateTime) -> 
         None => Vec::new(),
     };
     let live = !row.revoked;
-    let flags: Vec<String> = [
+    let flags: Vec<&'static str> = [
         (problem.is_some(), "invalid"),
         (stale.is_some(), "stale"),
         (!live, "revoked"),
@@ -506,13 +550,16 @@ fn entry(settings: &Settings, v: Listed, act: Activity, now: OffsetDateTime) -> 
         (live && expired, "expired"),
         (live && !offboarded_holders.is_empty(), "needs-rekey"),
         (live && row.pending.is_some(), "pending"),
-        (live && due.is_some_and(|d| d <= now), "rotation-overdue"),
+        (
+            live && row.due_at.is_some_and(|d| d <= now),
+            "rotation-overdue",
+        ),
     ]
     .into_iter()
     .filter(|(on, _)| *on)
-    .map(|(_, f)| f.to_string())
+    .map(|(_, f)| f)
     .collect();
-    let status = flags.first().cloned().unwrap_or_else(|| "active".into());
+    let status = flags.first().copied().unwrap_or("active");
     Entry {
         name: row.name,
         env: row.env,
@@ -528,7 +575,7 @@ fn entry(settings: &Settings, v: Listed, act: Activity, now: OffsetDateTime) -> 
         last_unsealed: act.last_unsealed,
         last_drilled: act.last_drilled,
         last_revocation_drill: act.last_revocation_drill,
-        rotation_due: due.map(clock::format).unwrap_or_default(),
+        rotation_due: row.rotation_due,
         expires: row.expires,
         status,
         flags,
@@ -710,6 +757,13 @@ fn inventory(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Inventor
     Ok((out, unreadable, keys, settings, views))
 }
 
+/// A record file as `list` reads it: unchanged since it verified (its row from the
+/// cache, its digest, which cache), or to be parsed and verified (seal, bytes, digest).
+enum Read {
+    Known(Box<Row>, RecordDigest, usize),
+    Changed(String, Vec<u8>, RecordDigest),
+}
+
 /// What `list` shows: each record's row with its log activity, the records that could
 /// not be read, and each environment's effective settings.
 type Listing = (Vec<(Listed, Activity)>, Vec<String>, Settings);
@@ -733,55 +787,66 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
         })
         .collect();
 
-    // The caches are read while the record files are read and hashed.
-    let (caches, cached_views, files) = std::thread::scope(|scope| {
-        let cached = scope.spawn(|| {
-            let mut rows: Vec<Rows<Row>> = Vec::new();
-            for (k, fp) in pinned.values() {
-                if !rows.iter().any(|r| r.fingerprint() == fp) {
-                    rows.push(Rows::open(k, store.root()));
-                }
+    // The caches of rows are opened first (one file each, its rows decoded only when
+    // used); the views of the logs are read while the record files are read and
+    // hashed, and each unchanged file's row decoded, on every core.
+    let caches: Vec<Rows> = {
+        let mut caches: Vec<Rows> = Vec::new();
+        for (k, fp) in pinned.values() {
+            if !caches.iter().any(|r| r.fingerprint() == fp) {
+                caches.push(Rows::open(k, store.root()));
             }
-            let views: BTreeMap<&str, crate::cache::CachedView<LogView>> = pinned
+        }
+        caches
+    };
+    let (cached_views, files) = std::thread::scope(|scope| {
+        let views = scope.spawn(|| {
+            pinned
                 .iter()
-                .filter_map(|(e, (k, _))| crate::cache::view(k, store.root(), e).map(|v| (*e, v)))
-                .collect();
-            (rows, views)
+                .filter_map(|(e, (k, _))| {
+                    crate::cache::view::<LogView>(k, store.root(), e).map(|v| (*e, v))
+                })
+                .collect::<BTreeMap<&str, _>>()
         });
-        let files = store.record_files();
-        let (rows, views) = cached
+        let files = store.each_record_file(|seal, bytes| {
+            let digest = crate::cache::digest(bytes);
+            let known = caches.iter().enumerate().find_map(|(i, c)| {
+                let row: Box<Row> = c.get(&digest)?;
+                let fits = row.name == seal
+                    && pinned
+                        .get(row.env.as_str())
+                        .is_some_and(|(_, p)| p == c.fingerprint());
+                fits.then_some((row, i))
+            });
+            Ok(match known {
+                Some((row, cache)) => Read::Known(row, digest, cache),
+                None => Read::Changed(seal.to_string(), bytes.to_vec(), digest),
+            })
+        });
+        let views = views
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (rows, views, files)
+        (views, files)
     });
-    let mut caches = caches;
 
     // Each file unchanged since it verified gives its cached row; the others are parsed.
-    let mut known: Vec<(Row, RecordDigest)> = Vec::new();
+    let mut known: Vec<(Box<Row>, RecordDigest)> = Vec::new();
+    let mut used = vec![0usize; caches.len()];
     let mut changed = Vec::new();
     let mut unreadable = Vec::new();
     for f in files? {
         match f {
-            Ok(f) => {
-                let row = caches.iter_mut().find_map(|c| {
-                    let fp = c.fingerprint().to_string();
-                    c.take_if(&f.digest, |row: &Row| {
-                        row.name == f.seal
-                            && pinned.get(row.env.as_str()).is_some_and(|(_, p)| *p == fp)
-                    })
-                });
-                match row {
-                    Some(row) => known.push((row, f.digest)),
-                    None => changed.push(f),
-                }
+            Ok(Read::Known(row, digest, cache)) => {
+                used[cache] += 1;
+                known.push((row, digest));
             }
+            Ok(Read::Changed(seal, bytes, digest)) => changed.push((seal, bytes, digest)),
             Err(e) => unreadable.push(e.message().to_string()),
         }
     }
     let mut parsed: Vec<(SealRecord, RecordDigest)> = Vec::new();
-    let parses = crate::cores::map_owned(changed, |f| {
-        let digest = f.digest;
-        store.parse_record(&f.seal, f.bytes).map(|r| (r, digest))
+    let parses = crate::cores::map_owned(changed, |(seal, bytes, digest)| {
+        store.parse_record(&seal, &bytes).map(|r| (r, digest))
     });
     for p in parses {
         match p {
@@ -797,6 +862,8 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
         .iter()
         .map(|(r, _)| r.env.as_str())
         .chain(known.iter().map(|(row, _)| row.env.as_str()))
+        .collect::<BTreeSet<&str>>()
+        .into_iter()
         .filter(|e| wanted(e) && store.config().env.contains_key(*e))
         .chain(env)
         .map(str::to_string)
@@ -841,7 +908,7 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
         )
     });
     drop(heads);
-    let mut views = views?;
+    let views = views?;
     let settings = settings_of(store, &keys, &views);
 
     let mut sigs = sigs.into_iter();
@@ -853,7 +920,7 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
         let (problem, fp) = sigs.next().unwrap_or_default();
         rows.push((
             Listed {
-                row: Row::of(&record, fp.unwrap_or_default()),
+                row: Box::new(Row::of(&record, fp.unwrap_or_default())),
                 problem,
                 stale: None,
                 fresh: true,
@@ -862,7 +929,7 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
         ));
     }
     // Rows of the environments not listed stay in the cache as they were.
-    let mut others: Vec<(Row, RecordDigest)> = Vec::new();
+    let mut others: Vec<(Box<Row>, RecordDigest)> = Vec::new();
     for (row, d) in known {
         if wanted(&row.env) {
             rows.push((
@@ -882,10 +949,10 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
 
     // The cache of a key is written again when a record of its environments verified
     // in full, or one it held changed or went away.
-    for c in &caches {
+    for (c, used) in caches.iter().zip(used) {
         let fp = c.fingerprint();
         let mine = |e: &str| pinned.get(e).is_some_and(|(_, p)| p == fp);
-        let rewrite = c.has_leftovers()
+        let rewrite = used < c.len()
             || rows
                 .iter()
                 .any(|(l, _)| l.problem.is_none() && mine(&l.row.env) && l.fresh);
@@ -905,26 +972,30 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
     }
     drop(others);
 
+    // Each row judged against its log's view, whose parts about the seal are taken
+    // out of it (moved, not copied).
+    let mut views = views;
     let mut out = Vec::with_capacity(rows.len());
     for (mut listed, _) in rows {
         let view = views.get_mut(&listed.row.env);
+        let (last, act) = match view {
+            Some(v) => (
+                v.last_record.remove(&listed.row.name),
+                v.activity.remove(&listed.row.name).unwrap_or_default(),
+            ),
+            None => (None, Activity::default()),
+        };
         if listed.problem.is_none() {
-            let last = view
-                .as_ref()
-                .and_then(|v| v.last_record.get(&listed.row.name));
             listed.stale = judge_stale_as(
                 store,
                 &listed.row.name,
                 listed.row.log_head.as_ref(),
                 &listed.row.fingerprint,
-                last,
+                last.as_ref(),
             )
             .err()
             .map(|e| e.message().to_string());
         }
-        let act = view
-            .and_then(|v| v.activity.remove(&listed.row.name))
-            .unwrap_or_default();
         out.push((listed, act));
     }
     Ok((out, unreadable, settings))
@@ -984,56 +1055,58 @@ pub fn list(
         .filter(|(c, _)| custodian.is_none_or(|n| c.row.custodians.iter().any(|k| k == n)))
         .map(|(c, a)| entry(&settings, c, a, now))
         .collect();
-    let day = |s: &str| s.get(..10).unwrap_or(s).to_string();
-    let opt_day = |s: &Option<String>| s.as_deref().map(day).unwrap_or_else(|| "never".into());
-    let mut rows = vec![
-        [
-            "SEAL",
-            "ENV",
-            "OWNER",
-            "T/N",
-            "VERSION",
-            "CREATED",
-            "UNSEALED",
-            "DRILLED",
-            "ROTATE BY",
-            "EXPIRES",
-            "STATUS",
-            "UNLOCKS",
-        ]
-        .map(String::from),
+    fn day(s: &str) -> &str {
+        s.get(..10).unwrap_or(s)
+    }
+    fn opt_day(s: &Option<String>) -> &str {
+        s.as_deref().map_or("never", day)
+    }
+    use crate::{Cell, Short};
+    const HEADER: [&str; 12] = [
+        "SEAL",
+        "ENV",
+        "OWNER",
+        "T/N",
+        "VERSION",
+        "CREATED",
+        "UNSEALED",
+        "DRILLED",
+        "ROTATE BY",
+        "EXPIRES",
+        "STATUS",
+        "UNLOCKS",
     ];
-    for e in &entries {
-        rows.push([
-            e.name.clone(),
-            e.env.clone(),
-            e.owner.clone(),
-            format!("{}/{}", e.threshold, e.n),
-            format!("v{}", e.version),
-            day(&e.created),
-            opt_day(&e.last_unsealed),
-            opt_day(&e.last_drilled),
-            day(&e.rotation_due),
-            e.expires
-                .as_deref()
-                .map(day)
-                .unwrap_or_else(|| "never".into()),
-            if e.flags.is_empty() {
-                "active".to_string()
-            } else {
-                e.flags.join(",")
+    let row = |i: usize| -> [Cell<'_>; 12] {
+        let Some(e) = i.checked_sub(1).and_then(|i| entries.get(i)) else {
+            return HEADER.map(Cell::Str);
+        };
+        [
+            Cell::Str(&e.name),
+            Cell::Str(&e.env),
+            Cell::Str(&e.owner),
+            Cell::Short(Short::of(format_args!("{}/{}", e.threshold, e.n))),
+            Cell::Short(Short::of(format_args!("v{}", e.version))),
+            Cell::Str(day(&e.created)),
+            Cell::Str(opt_day(&e.last_unsealed)),
+            Cell::Str(opt_day(&e.last_drilled)),
+            Cell::Str(day(&e.rotation_due)),
+            Cell::Str(opt_day(&e.expires)),
+            match e.flags.as_slice() {
+                [] => Cell::Str("active"),
+                [one] => Cell::Str(one),
+                many => Cell::Own(many.join(",")),
             },
             if e.unlocks.is_empty() {
-                "-".to_string()
+                Cell::Str("-")
             } else {
-                crate::text::clean(&e.unlocks.join(",")).into_owned()
+                Cell::Own(crate::text::clean(&e.unlocks.join(",")).into_owned())
             },
-        ]);
-    }
+        ]
+    };
     let mut text = if entries.is_empty() {
         "no seals\n".to_string()
     } else {
-        crate::table(&rows)
+        crate::table_by(entries.len() + 1, row)
     };
     for e in &entries {
         if let Some(p) = &e.problem {
@@ -1371,7 +1444,7 @@ fn seal_findings(
     // Monitored access, from the signed log: recent recoveries by an operator or from a
     // host the seal's earlier ceremonies never had, and bursts of refused attempts.
     let review = time::Duration::days(ACCESS_REVIEW_DAYS);
-    for (t, event, op, host) in &act.access.unfamiliar {
+    for (t, event, op, host) in &act.access().unfamiliar {
         if now - *t > review {
             continue;
         }
@@ -1404,7 +1477,7 @@ fn seal_findings(
             ),
         );
     }
-    for (first, last, attempts) in &act.access.bursts {
+    for (first, last, attempts) in &act.access().bursts {
         if now - *last > review {
             continue;
         }
@@ -1428,7 +1501,7 @@ fn seal_findings(
     // The seal's own access policy (`zeroth access`).
     if let Some(policy) = &record.access {
         let recent = act
-            .access
+            .access()
             .recoveries
             .iter()
             .filter(|(t, _, _)| now - *t <= review);
@@ -1472,7 +1545,7 @@ fn seal_findings(
         if let Some(rate) = &policy.max_recoveries {
             let period = time::Duration::days(i64::from(rate.days));
             let within: Vec<&OffsetDateTime> = act
-                .access
+                .access()
                 .recoveries
                 .iter()
                 .map(|(t, _, _)| t)
@@ -2267,25 +2340,29 @@ pub fn check(ctx: &Context, args: &CheckArgs<'_>) -> Result<Report> {
     });
     let errors = f.0.iter().filter(|x| x.severity == Severity::Error).count();
     let warnings = f.0.len() - errors;
-    let mut text = String::new();
+    let mut text = String::with_capacity(f.0.len() * 160);
     for x in &f.0 {
-        let what = match (&x.env, &x.seal, &x.custodian) {
-            (Some(e), Some(s), Some(c)) => format!("{e}/{s} ({c})"),
-            (Some(e), Some(s), None) => format!("{e}/{s}"),
-            (Some(e), None, _) => e.clone(),
-            _ => "-".into(),
-        };
-        text.push_str(&format!(
-            "{:<7}  {:<21}  {what}: {}\n{:>32}→ {}\n",
+        use std::fmt::Write as _;
+        let _ = write!(
+            text,
+            "{:<7}  {:<21}  ",
             match x.severity {
                 Severity::Error => "ERROR",
                 Severity::Warning => "warning",
             },
             x.id,
-            x.message,
-            "",
-            x.action
-        ));
+        );
+        match (&x.env, &x.seal, &x.custodian) {
+            (Some(e), Some(s), Some(c)) => {
+                let _ = write!(text, "{e}/{s} ({c})");
+            }
+            (Some(e), Some(s), None) => {
+                let _ = write!(text, "{e}/{s}");
+            }
+            (Some(e), None, _) => text.push_str(e),
+            _ => text.push('-'),
+        }
+        let _ = writeln!(text, ": {}\n{:>32}→ {}", x.message, "", x.action);
     }
     text.push_str(&format!(
         "{errors} error{}, {warnings} warning{} in {} seal{} and {} environment{}{}\n",
@@ -2297,30 +2374,34 @@ pub fn check(ctx: &Context, args: &CheckArgs<'_>) -> Result<Report> {
         if envs.len() == 1 { "" } else { "s" },
         if hsm { " (tokens inspected)" } else { "" }
     ));
-    let mut report = Report::new(
-        text,
+    let metrics_text = metrics.map(|_| seal_metrics(&records, &f.0, now));
+    // The JSON of 50,000 findings takes longer to make than the text: made only for
+    // `--json`.
+    let seals = records.len();
+    let effective_policy: serde_json::Map<String, serde_json::Value> = settings
+        .iter()
+        .map(|(e, s)| (e.clone(), json!(s.policy)))
+        .collect();
+    let findings = f.0;
+    let mut report = Report::later(text, move || {
         json!({
-            "findings": f.0,
+            "findings": findings,
             "summary": {
                 "errors": errors,
                 "warnings": warnings,
-                "seals": records.len(),
+                "seals": seals,
                 "environments": envs,
                 "hsm": hsm,
                 "time": clock::format(now),
             },
             "policy": policy,
-            "effective_policy": settings
-                .iter()
-                .map(|(e, s)| (e.clone(), json!(s.policy)))
-                .collect::<serde_json::Map<String, serde_json::Value>>(),
-        }),
-    );
+            "effective_policy": effective_policy,
+        })
+    });
     if errors > 0 {
         report.exit_code = 1;
     }
-    if let Some(path) = metrics {
-        let text = seal_metrics(&records, &f.0, now);
+    if let (Some(path), Some(text)) = (metrics, metrics_text) {
         if path == std::path::Path::new("-") {
             report.text = text;
         } else {

@@ -44,26 +44,133 @@ pub mod vault;
 
 pub use error::{Error, Result};
 
-/// Lays out rows as left-aligned columns separated by two spaces.
-pub(crate) fn table<const N: usize>(rows: &[[String; N]]) -> String {
+/// Lays out rows as left-aligned columns separated by two spaces (no trailing space).
+pub(crate) fn table<const N: usize, S: AsRef<str>>(rows: &[[S; N]]) -> String {
+    table_by(rows.len(), |i| rows[i].each_ref())
+}
+
+/// [`table`] of `n` rows, each made by `row` when it is needed: once to measure the
+/// columns and once to write it, so no row is kept (`list` lays out 100,000 rows).
+pub(crate) fn table_by<const N: usize, S: AsRef<str>>(
+    n: usize,
+    row: impl Fn(usize) -> [S; N],
+) -> String {
+    let width = |cell: &str| {
+        if cell.is_ascii() {
+            cell.len()
+        } else {
+            cell.chars().count()
+        }
+    };
     let mut widths = [0usize; N];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+    for i in 0..n {
+        for (w, cell) in widths.iter_mut().zip(row(i)) {
+            *w = (*w).max(width(cell.as_ref()));
         }
     }
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
-            if i + 1 == N {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<w$}  "));
+    let mut out = String::with_capacity(n * (widths.iter().sum::<usize>() + 2 * N + 1));
+    for i in 0..n {
+        let start = out.len();
+        for (c, (cell, w)) in row(i).iter().zip(widths).enumerate() {
+            let cell = cell.as_ref();
+            out.push_str(cell);
+            if c + 1 < N {
+                out.extend(std::iter::repeat_n(' ', w - width(cell) + 2));
             }
         }
-        out.push_str(line.trim_end());
+        let line_end = out[start..].trim_end().len();
+        out.truncate(start + line_end);
         out.push('\n');
     }
     out
+}
+
+/// A short text made on the stack (a count, a version number): a table cell that
+/// costs no allocation. Longer text is cut at 24 bytes.
+pub(crate) struct Short {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl Short {
+    /// Formats `args`.
+    pub(crate) fn of(args: std::fmt::Arguments<'_>) -> Short {
+        let mut s = Short {
+            buf: [0; 24],
+            len: 0,
+        };
+        let _ = std::fmt::Write::write_fmt(&mut s, args);
+        s
+    }
+}
+
+impl std::fmt::Write for Short {
+    fn write_str(&mut self, part: &str) -> std::fmt::Result {
+        let room = self.buf.len() - self.len;
+        let mut take = part.len().min(room);
+        while !part.is_char_boundary(take) {
+            take -= 1;
+        }
+        self.buf[self.len..self.len + take].copy_from_slice(&part.as_bytes()[..take]);
+        self.len += take;
+        Ok(())
+    }
+}
+
+impl AsRef<str> for Short {
+    fn as_ref(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+/// A table cell: borrowed, short, or owned text.
+pub(crate) enum Cell<'a> {
+    /// Text that lives elsewhere.
+    Str(&'a str),
+    /// A short text of its own ([`Short`]).
+    Short(Short),
+    /// A text of its own.
+    Own(String),
+}
+
+impl AsRef<str> for Cell<'_> {
+    fn as_ref(&self) -> &str {
+        match self {
+            Cell::Str(s) => s,
+            Cell::Short(s) => s.as_ref(),
+            Cell::Own(s) => s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_table_aligns_columns_by_characters_and_ends_lines_without_spaces() {
+        let rows = [
+            ["SEAL", "OWNER", "X"],
+            ["é-seal", "a", ""],
+            ["s", "team-long", "y"],
+        ];
+        assert_eq!(
+            super::table(&rows),
+            "SEAL    OWNER      X\né-seal  a\ns       team-long  y\n"
+        );
+        let owned: Vec<[String; 1]> = vec![["a".into()], ["bb".into()]];
+        assert_eq!(super::table(&owned), "a\nbb\n");
+    }
+
+    #[test]
+    fn short_cells_hold_what_fits_and_cut_on_a_character() {
+        let s = super::Short::of(format_args!("{}/{}", 3, 5));
+        assert_eq!(s.as_ref(), "3/5");
+        let long = super::Short::of(format_args!("{}", "é".repeat(20)));
+        assert_eq!(long.as_ref(), "é".repeat(12));
+        let cells = [[
+            super::Cell::Str("a"),
+            super::Cell::Short(s),
+            super::Cell::Own("x".into()),
+        ]];
+        assert_eq!(super::table(&cells), "a  3/5  x\n");
+    }
 }

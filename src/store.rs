@@ -155,16 +155,6 @@ pub struct EnvConfig {
     pub created: String,
 }
 
-/// A record file as read by [`Store::record_files`].
-pub struct RecordFile {
-    /// The seal its name names.
-    pub seal: String,
-    /// Its bytes.
-    pub bytes: Vec<u8>,
-    /// Their SHA-256.
-    pub digest: crate::cache::RecordDigest,
-}
-
 /// A store directory.
 #[derive(Debug)]
 pub struct Store {
@@ -357,55 +347,61 @@ impl Store {
         Ok(self.record_path(seal).symlink_metadata().is_ok())
     }
 
+    /// The bytes of the record file of `seal`.
+    pub fn record_bytes(&self, seal: &str) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.read_record_file(None, seal, &mut bytes)?;
+        Ok(bytes)
+    }
+
     /// Reads the record of `seal` (its signature is checked separately). The name is
     /// checked before it becomes a path, and the file must be a regular file.
     pub fn read_record(&self, seal: &str) -> Result<SealRecord> {
-        let bytes = self.read_record_file(None, seal)?;
-        self.parse_record(seal, bytes)
+        self.parse_record(seal, &self.record_bytes(seal)?)
     }
 
-    /// The bytes of the record file of `seal`, read through `dir`, the store's `seals`
-    /// directory, when it is open.
+    /// Reads the record file of `seal` into `buf` (emptied first), through `dir`, the
+    /// store's `seals` directory, when it is open.
     fn read_record_file(
         &self,
         dir: Option<rustix::fd::BorrowedFd<'_>>,
         seal: &str,
-    ) -> Result<Vec<u8>> {
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
         check(NameKind::Seal, seal)?;
-        let path = self.record_path(seal);
         let read = match dir {
-            Some(dir) => read_regular_at(dir, format!("{seal}.json")),
-            None => read_regular(&path),
+            Some(dir) => read_regular_at_into(dir, format!("{seal}.json"), buf),
+            None => read_regular_at_into(rustix::fs::CWD, self.record_path(seal), buf),
         };
         match read {
-            Ok(bytes) => Ok(bytes),
+            Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Usage(format!(
                 "no seal named '{seal}' in store {}: 'zeroth list' shows the seals",
                 self.root.display()
             ))),
-            Err(e) => Err(Error::io("read", &path, e)),
+            Err(e) => Err(Error::io("read", &self.record_path(seal), e)),
         }
     }
 
     /// Parses the bytes of the record file of `seal`: a seal record, of that seal.
-    pub fn parse_record(&self, seal: &str, bytes: Vec<u8>) -> Result<SealRecord> {
-        let path = self.record_path(seal);
-        let text = String::from_utf8(bytes).map_err(|_| {
+    pub fn parse_record(&self, seal: &str, bytes: &[u8]) -> Result<SealRecord> {
+        let path = || self.record_path(seal);
+        let text = std::str::from_utf8(bytes).map_err(|_| {
             Error::Refused(format!(
                 "{} is not UTF-8 text: restore it from a trusted copy",
-                path.display()
+                path().display()
             ))
         })?;
-        let record: SealRecord = serde_json::from_str(&text).map_err(|e| {
+        let record: SealRecord = serde_json::from_str(text).map_err(|e| {
             Error::Refused(format!(
                 "{} is not a valid seal record ({e}): restore it from a trusted copy",
-                path.display()
+                path().display()
             ))
         })?;
         if record.name != seal {
             return Err(Error::Refused(format!(
                 "{} holds the record of seal '{}', not '{seal}': the file was renamed or replaced",
-                path.display(),
+                path().display(),
                 record.name
             )));
         }
@@ -426,57 +422,54 @@ impl Store {
     /// Reads every record, sorted by name. Unreadable records are returned as errors
     /// beside the good ones so a listing still shows the rest.
     pub fn records(&self) -> Result<Vec<std::result::Result<SealRecord, Error>>> {
-        let files = self.record_files()?;
-        Ok(crate::cores::map_owned(files, |f| {
-            f.and_then(|f| self.parse_record(&f.seal, f.bytes))
-        }))
+        self.each_record_file(|seal, bytes| self.parse_record(seal, bytes))
     }
 
-    /// Every record file, sorted by seal name, read and hashed on every core, not
-    /// parsed (the cache of `list` needs no more of an unchanged one,
-    /// [`crate::cache`]).
-    pub fn record_files(&self) -> Result<Vec<std::result::Result<RecordFile, Error>>> {
+    /// Every record file, sorted by seal name, read on every core (each thread into
+    /// one buffer it reuses) and handed to `f` with its seal's name; a file that cannot
+    /// be read is an error in its place. `records` parses each; `list` hashes each and
+    /// parses only those its cache does not hold ([`crate::cache`]).
+    pub fn each_record_file<R: Send>(
+        &self,
+        f: impl Fn(&str, &[u8]) -> Result<R> + Sync,
+    ) -> Result<Vec<std::result::Result<R, Error>>> {
         let dir = self.root.join("seals");
-        let mut names = Vec::new();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io("read directory", &dir, e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io("read directory", &dir, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(seal) = name.strip_suffix(".json") {
-                if !seal.starts_with('.') {
-                    names.push(seal.to_string());
-                }
-            }
-        }
-        names.sort();
-        let fd = rustix::fs::open(
+        let fd = match rustix::fs::open(
             &dir,
             rustix::fs::OFlags::RDONLY
                 | rustix::fs::OFlags::DIRECTORY
                 | rustix::fs::OFlags::NOFOLLOW
                 | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
-        )
-        .map_err(|e| Error::io("open directory", &dir, nofollow_error(e)))?;
-        let read = |n: String| {
-            self.read_record_file(Some(rustix::fd::AsFd::as_fd(&fd)), &n)
-                .map(|bytes| RecordFile {
-                    seal: n.clone(),
-                    digest: crate::cache::digest(&bytes),
-                    bytes,
-                })
+        ) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("open directory", &dir, nofollow_error(e))),
+        };
+        // The names straight from the directory's entries (one allocation each).
+        let mut names = Vec::new();
+        let entries = rustix::fs::Dir::read_from(&fd)
+            .map_err(|e| Error::io("read directory", &dir, e.into()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("read directory", &dir, e.into()))?;
+            if let Some(seal) = entry.file_name().to_bytes().strip_suffix(b".json") {
+                if !seal.starts_with(b".") {
+                    names.push(String::from_utf8_lossy(seal).into_owned());
+                }
+            }
+        }
+        names.sort_unstable();
+        let read = |buf: &mut Vec<u8>, n: String| {
+            self.read_record_file(Some(rustix::fd::AsFd::as_fd(&fd)), &n, buf)
                 .map_err(|e| match e {
                     Error::Usage(m) => {
                         Error::Refused(format!("{}: {m}", dir.join(format!("{n}.json")).display()))
                     }
                     other => other,
                 })
+                .and_then(|()| f(&n, buf))
         };
-        Ok(crate::cores::map_owned(names, read))
+        Ok(crate::cores::map_owned_with(names, Vec::new, read))
     }
 
     /// Returns the path of the public key of `env`.
@@ -727,14 +720,42 @@ fn read_regular_at(
     dir: impl rustix::fd::AsFd,
     path: impl rustix::path::Arg,
 ) -> std::io::Result<Vec<u8>> {
-    let (file, len) = open_regular_at(dir, path)?;
-    // Sized from the one fstat above (`File::read_to_end` would ask the size again);
-    // a file that grew meanwhile is still read to its end.
     let mut out = Vec::new();
-    out.try_reserve(usize::try_from(len).unwrap_or(usize::MAX).saturating_add(1))
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::OutOfMemory, "file too large"))?;
-    file.take(u64::MAX).read_to_end(&mut out)?;
+    read_regular_at_into(dir, path, &mut out)?;
     Ok(out)
+}
+
+/// [`read_regular_at`] into `out`, emptied first (a buffer reused for many files).
+fn read_regular_at_into(
+    dir: impl rustix::fd::AsFd,
+    path: impl rustix::path::Arg,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let (mut file, len) = open_regular_at(dir, path)?;
+    // The size the one fstat above gave is what is read: no second fstat
+    // (`File::read_to_end` would ask again) and no read to find the end (a read each of
+    // 10,000 record files in `list`). A file that grew meanwhile is read as it was at
+    // the fstat; one that shrank, to its end.
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    out.clear();
+    out.try_reserve(len)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::OutOfMemory, "file too large"))?;
+    out.resize(len, 0);
+    let mut got = 0;
+    while got < len {
+        match file.read(&mut out[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    out.truncate(got);
+    if len == 0 {
+        // A size of 0 may be a file system that does not know it (a pseudo-file).
+        file.read_to_end(out)?;
+    }
+    Ok(())
 }
 
 /// Opens the ceremony log `path` for appending: created if missing, never through a
