@@ -347,17 +347,12 @@ impl Store {
         Ok(self.record_path(seal).symlink_metadata().is_ok())
     }
 
-    /// The bytes of the record file of `seal`.
-    pub fn record_bytes(&self, seal: &str) -> Result<Vec<u8>> {
-        let mut bytes = Vec::new();
-        self.read_record_file(None, seal, &mut bytes)?;
-        Ok(bytes)
-    }
-
     /// Reads the record of `seal` (its signature is checked separately). The name is
     /// checked before it becomes a path, and the file must be a regular file.
     pub fn read_record(&self, seal: &str) -> Result<SealRecord> {
-        self.parse_record(seal, &self.record_bytes(seal)?)
+        let mut bytes = Vec::new();
+        self.read_record_file(None, seal, &mut bytes)?;
+        self.parse_record(seal, &bytes)
     }
 
     /// Reads the record file of `seal` into `buf` (emptied first), through `dir`, the

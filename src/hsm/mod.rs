@@ -464,15 +464,11 @@ impl HsmSession<'_> {
 
     /// Returns the environment named by the token's marker, if it has one.
     pub fn marker(&self) -> Result<Option<String>> {
-        let found: Vec<Vec<u8>> = self
+        let mut envs: Vec<String> = self
             .data_objects()?
             .into_iter()
             .filter(|o| o.label == MARKER_LABEL.as_bytes())
-            .map(|o| o.value)
-            .collect();
-        let mut envs: Vec<String> = found
-            .iter()
-            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .map(|o| String::from_utf8_lossy(&o.value).into_owned())
             .collect();
         envs.sort();
         envs.dedup();
