@@ -752,19 +752,7 @@ pub struct RecordEntry {
 }
 
 impl RecordEntry {
-    /// The part of `e` that names a record, if it names one.
-    pub fn of(e: &Entry) -> Option<RecordEntry> {
-        e.record.as_ref().map(|record| RecordEntry {
-            seq: e.seq,
-            record: record.clone(),
-            event: e.event.clone(),
-            time: e.time.clone(),
-            operator: e.operator.clone(),
-            detail: e.detail.clone(),
-        })
-    }
-
-    /// [`RecordEntry::of`], taking the strings out of `e` rather than copying them.
+    /// The part of `e` that names a record, if it names one (its strings moved out).
     pub fn from_entry(e: Entry) -> Option<RecordEntry> {
         let Entry {
             seq,
@@ -842,7 +830,7 @@ pub fn last_signed_entry_where(
         if e.outcome != Outcome::Ok || e.env != env || !wanted(&e) {
             continue;
         }
-        let Some(found) = RecordEntry::of(&e) else {
+        let Some(found) = RecordEntry::from_entry(e) else {
             continue;
         };
         if line_verifies(line, key) {
