@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use soft_key::SoftKey;
 use zeroth::audit::{self, Entry, LogSigner, Outcome, RejectedShare};
-use zeroth::hsm::WrapMechanism;
+use zeroth::mechanism::WrapMechanism;
 use zeroth::store::{CONFIG_FORMAT, Config, EnvConfig, Store};
 
 fn main() -> zeroth::Result<()> {

@@ -225,8 +225,8 @@ fn main() {
             let object = session
                 .unwrap_key(
                     &match record.key.mechanism {
-                        zeroth::hsm::WrapMechanism::AesKeyWrapPad => Mechanism::AesKeyWrapPad,
-                        zeroth::hsm::WrapMechanism::AesKeyWrap => Mechanism::AesKeyWrap,
+                        zeroth::mechanism::WrapMechanism::AesKeyWrapPad => Mechanism::AesKeyWrapPad,
+                        zeroth::mechanism::WrapMechanism::AesKeyWrap => Mechanism::AesKeyWrap,
                     },
                     kseal,
                     &wrapped,

@@ -57,8 +57,10 @@ ZEROTH_PROM_PYTHON="$(ensure_prometheus_client)"
 export ZEROTH_PROM_PYTHON
 
 run cargo fmt --all -- --check
-run cargo clippy --all-targets -- -D warnings
-run cargo test --all-targets # integration tests on SoftHSM2
+run cargo clippy --workspace --all-targets -- -D warnings
+# The format-and-verify core alone, as an auditor builds it: no PKCS#11, no age.
+run cargo build -p zeroth-core
+run cargo test --workspace --all-targets # zeroth-core's tests, and zeroth's on SoftHSM2
 
 step="building Kryoptic (ensure_kryoptic)"
 echo
@@ -68,7 +70,7 @@ kryoptic="$(ensure_kryoptic)"
 echo "==> took $((SECONDS - t0))s: Kryoptic module $kryoptic"
 run env ZEROTH_TEST_MODULE="$kryoptic" cargo test --test it # the same tests on Kryoptic
 
-run cargo test --doc
+run cargo test --workspace --doc
 
 # Random ceremonies with kill -9 at random moments, a short round on each module
 # (scripts/soak.sh runs longer by hand).

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audit::LogState;
-use crate::hsm::PublicKey;
+use crate::key::PublicKey;
 
 const ROWS_FORMAT: &[u8] = b"zeroth-list-rows-v2\n";
 const VIEW_FORMAT: &[u8] = b"zeroth-list-view-v1\n";

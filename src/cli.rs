@@ -18,7 +18,7 @@ use crate::ceremony::{self, Context, Report};
 use crate::clock;
 use crate::deliver::Delivery;
 use crate::error::{Error, Result};
-use crate::hsm::WrapMechanism;
+use crate::mechanism::WrapMechanism;
 use crate::seal::PendingKind;
 use crate::secret::{Credential, Encoding};
 
@@ -730,7 +730,7 @@ fn start_remotely(ctx: &Context, mut start: Start, remote: &RemoteArgs) -> Resul
         let check = |ctx: &Context,
                      store: &crate::store::Store,
                      record: &crate::seal::SealRecord,
-                     key: &crate::hsm::PublicKey| {
+                     key: &crate::key::PublicKey| {
             ceremony::pending::precheck(ctx, store, record, key, &start)
         };
         let collected = ceremony::remote::collect_checked(

@@ -1,106 +1,92 @@
-//! The one error type of zeroth, and the exit code each kind of error maps to.
-//!
-//! Every message is written for the person at the terminal: it names the file, the
-//! custodian, the field or the token at fault and says what to do next. A message never
-//! contains a secret: callers build messages from names, paths and public metadata only.
+//! zeroth's error type (zeroth-core's `error`), and how a cryptoki error becomes one:
+//! a failed PKCS#11 call keeps its function and return value as data
+//! ([`Error::Pkcs11`]).
 
-use std::fmt;
-use std::path::Path;
+pub use zeroth_core::error::*;
 
-/// What went wrong, sorted by who can fix it; each kind has its own exit code.
-#[derive(Debug)]
-pub enum Error {
-    /// The command line or its inputs are malformed or inconsistent (exit 2).
-    Usage(String),
-    /// zeroth understood the request and refuses it: a bad share, a bad signature, an
-    /// expired or revoked seal, a wrong environment, a file it will not overwrite, a
-    /// wrong PIN (exit 3).
-    Refused(String),
-    /// The HSM could not do what was asked: module missing, token absent, a PKCS#11
-    /// function failed (exit 4).
-    Hsm(String),
-    /// A file or directory could not be read or written, or the store is locked (exit 4).
-    Io(String),
-    /// The person at the terminal stopped the ceremony with Ctrl-C (exit 130, as a
-    /// shell reports an interrupted command); logged as refused.
-    Interrupted(String),
-}
+use cryptoki::error::{Rv, RvError};
 
-/// Shorthand for results in zeroth.
-pub type Result<T> = std::result::Result<T, Error>;
-
-impl Error {
-    /// Returns the process exit code for this error, as the design fixes them.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Usage(_) => 2,
-            Error::Refused(_) => 3,
-            Error::Hsm(_) | Error::Io(_) => 4,
-            Error::Interrupted(_) => 130,
-        }
-    }
-
-    /// The same kind of error with its message rewritten by `f`.
-    pub fn map_message(self, f: impl FnOnce(&str) -> String) -> Error {
-        match self {
-            Error::Usage(m) => Error::Usage(f(&m)),
-            Error::Refused(m) => Error::Refused(f(&m)),
-            Error::Hsm(m) => Error::Hsm(f(&m)),
-            Error::Io(m) => Error::Io(f(&m)),
-            Error::Interrupted(m) => Error::Interrupted(f(&m)),
-        }
-    }
-
-    /// Returns the message without the kind.
-    pub fn message(&self) -> &str {
-        match self {
-            Error::Usage(m)
-            | Error::Refused(m)
-            | Error::Hsm(m)
-            | Error::Io(m)
-            | Error::Interrupted(m) => m,
-        }
-    }
-
-    /// An I/O error on `path`, while doing `action` ("read", "write", "create" …).
-    pub fn io(action: &str, path: &Path, err: std::io::Error) -> Error {
-        Error::Io(format!("cannot {action} {}: {err}", path.display()))
-    }
-
-    /// Wraps a PKCS#11 failure, keeping which function failed and its return value.
-    pub fn hsm(context: &str, err: cryptoki::error::Error) -> Error {
-        Error::Hsm(format!("{context}: {}", describe_pkcs11(&err)))
+/// Wraps a cryptoki error met while doing `context`: an [`Error::Pkcs11`] when a
+/// PKCS#11 function returned an error, else an [`Error::Hsm`] (the module could not be
+/// loaded, a value could not be converted).
+pub fn hsm(context: &str, err: cryptoki::error::Error) -> Error {
+    let message = format!("{context}: {}", describe_pkcs11(&err));
+    match call(&err) {
+        Some((function, rv)) => Error::Pkcs11(Pkcs11Failure {
+            message,
+            function,
+            rv,
+        }),
+        None => Error::Hsm(message),
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())
+/// [`hsm`] with a message of the caller's own: `message` says what failed and what to
+/// do, and already names the call (made with [`describe_pkcs11`]).
+pub fn hsm_with(message: String, err: &cryptoki::error::Error) -> Error {
+    match call(err) {
+        Some((function, rv)) => Error::Pkcs11(Pkcs11Failure {
+            message,
+            function,
+            rv,
+        }),
+        None => Error::Hsm(message),
     }
 }
 
-impl std::error::Error for Error {}
-
-/// Returns the PKCS#11 return value of `err` as its specification name
-/// (`CKR_PIN_INCORRECT`), if `err` carries one.
-pub fn ckr_name(err: &cryptoki::error::Error) -> Option<String> {
+/// The function (`C_Login`) and the return value of a failed PKCS#11 call.
+fn call(err: &cryptoki::error::Error) -> Option<(String, u64)> {
     match err {
-        cryptoki::error::Error::Pkcs11(rv, _) => Some(ckr_from_debug(&format!("{rv:?}"))),
+        cryptoki::error::Error::Pkcs11(rv, func) => Some((format!("C_{func:?}"), rv_number(*rv))),
         _ => None,
     }
 }
 
-/// Describes a cryptoki error as `C_Function returned CKR_NAME`, the way PKCS#11
+/// The `CK_RV` of a cryptoki return value. cryptoki maps numbers to its enum but not
+/// back, so the number is found by mapping the specification's range (a vendor's own
+/// value carries its number).
+fn rv_number(rv: RvError) -> u64 {
+    match rv {
+        RvError::VendorDefined(n) | RvError::UnknownErrorCode(n) => n,
+        _ => (0..0x200)
+            .find(|&n| Rv::from(n) == Rv::Error(rv))
+            .unwrap_or(u64::MAX),
+    }
+}
+
+/// Returns the PKCS#11 return value of `err` as its specification name
+/// (`CKR_PIN_INCORRECT`), if `err` carries one.
+pub fn rv_name(err: &cryptoki::error::Error) -> Option<String> {
+    match err {
+        cryptoki::error::Error::Pkcs11(rv, _) => Some(name_of(*rv)),
+        _ => None,
+    }
+}
+
+/// Describes a cryptoki error as `C_Function returned CKR_NAME (0x…)`, the way PKCS#11
 /// documentation and vendor support speak of it.
 pub fn describe_pkcs11(err: &cryptoki::error::Error) -> String {
     match err {
         cryptoki::error::Error::Pkcs11(rv, func) => {
-            format!("C_{func:?} returned {}", ckr_from_debug(&format!("{rv:?}")))
+            format!(
+                "C_{func:?} returned {} ({:#010X})",
+                name_of(*rv),
+                rv_number(*rv)
+            )
         }
         cryptoki::error::Error::LibraryLoading(e) => {
             format!("the module could not be loaded ({e})")
         }
         other => other.to_string(),
+    }
+}
+
+/// The specification's name of `rv`: zeroth-core's table, else cryptoki's variant name
+/// turned into the specification's form.
+fn name_of(rv: RvError) -> String {
+    match ckr_name(rv_number(rv)) {
+        Some(name) => name.to_string(),
+        None => ckr_from_debug(&format!("{rv:?}")),
     }
 }
 
@@ -120,19 +106,35 @@ fn ckr_from_debug(camel: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cryptoki::context::Function;
 
     #[test]
-    fn return_values_are_named_as_in_the_specification() {
-        assert_eq!(ckr_from_debug("PinIncorrect"), "CKR_PIN_INCORRECT");
-        assert_eq!(ckr_from_debug("TokenNotPresent"), "CKR_TOKEN_NOT_PRESENT");
+    fn a_failed_call_keeps_its_function_and_return_value_as_data() {
+        let err = hsm(
+            "cannot log in",
+            cryptoki::error::Error::Pkcs11(RvError::PinIncorrect, Function::Login),
+        );
+        let failed = err.pkcs11().expect("a PKCS#11 failure");
+        assert_eq!(failed.function, "C_Login");
+        assert_eq!(failed.rv, 0xA0);
+        assert_eq!(failed.rv_name(), "CKR_PIN_INCORRECT");
+        assert_eq!(
+            err.message(),
+            "cannot log in: C_Login returned CKR_PIN_INCORRECT (0x000000A0)"
+        );
+        assert_eq!(err.exit_code(), 4);
     }
 
     #[test]
-    fn exit_codes_follow_the_design() {
-        assert_eq!(Error::Usage(String::new()).exit_code(), 2);
-        assert_eq!(Error::Refused(String::new()).exit_code(), 3);
-        assert_eq!(Error::Hsm(String::new()).exit_code(), 4);
-        assert_eq!(Error::Io(String::new()).exit_code(), 4);
-        assert_eq!(Error::Interrupted(String::new()).exit_code(), 130);
+    fn every_return_value_cryptoki_knows_maps_back_to_its_number() {
+        for n in 1..0x200u64 {
+            if let Rv::Error(e) = Rv::from(n) {
+                if !matches!(e, RvError::UnknownErrorCode(_)) {
+                    assert_eq!(rv_number(e), n, "{e:?}");
+                }
+            }
+        }
+        assert_eq!(rv_number(RvError::VendorDefined(0x8000_0101)), 0x8000_0101);
+        assert_eq!(ckr_from_debug("TokenNotPresent"), "CKR_TOKEN_NOT_PRESENT");
     }
 }

@@ -20,7 +20,7 @@ use crate::cache::{RecordDigest, Rows};
 use crate::ceremony::{Context, Report, judge_stale_as, verify_record_signed};
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::hsm::PublicKey;
+use crate::key::PublicKey;
 use crate::seal::{Origin, ReuseMark, SealRecord};
 use crate::secret::Credential;
 use crate::store::{Policy, Store};
@@ -2091,7 +2091,7 @@ fn hsm_findings(
             // A token that fails to answer is unreachable: the findings below are for
             // its answers (a key that does not match says the store's key was replaced),
             // not for its failures.
-            let failed = |e: &Error| matches!(e, Error::Hsm(_) | Error::Io(_));
+            let failed = |e: &Error| matches!(e, Error::Hsm(_) | Error::Pkcs11(_) | Error::Io(_));
             match crate::ceremony::check_binding(&session, store, env, cfg, Some(&pin)) {
                 Err(e) if failed(&e) => return Err(e),
                 Err(e) => f.add(

@@ -9,38 +9,34 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod audit;
 pub mod cache;
 pub mod ceremony;
 pub mod cli;
-pub mod clock;
-pub mod cores;
 pub mod deliver;
 pub mod error;
-pub mod fault;
 pub mod governance;
 pub mod handin;
 pub mod help;
 pub mod hsm;
 pub mod metrics;
-pub mod names;
 pub mod paper;
 pub mod passphrase;
 pub mod pin;
 pub mod process;
 pub mod recipient;
-pub mod seal;
-pub mod secret;
 pub mod settings;
-pub mod shamir;
-pub mod share;
 pub mod siem;
 pub mod store;
 pub mod terminal;
-pub mod text;
 pub mod transcript;
 pub mod trust;
 pub mod vault;
+
+// The formats and their verification live in zeroth-core (no HSM, no age); they are
+// zeroth's own modules too, at the same paths.
+pub use zeroth_core::{
+    audit, clock, cores, fault, files, key, mechanism, names, seal, secret, shamir, share, text,
+};
 
 pub use error::{Error, Result};
 

@@ -19,6 +19,7 @@ use age::secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::names::{NameKind, check};
 use crate::terminal::Tty;
 
 /// The recipient string of a custodian who protects their share with a passphrase.
@@ -489,6 +490,36 @@ pub fn read_limited(path: &Path, limit: u64) -> std::io::Result<Zeroizing<Vec<u8
     let mut bytes = Zeroizing::new(Vec::with_capacity(limit as usize + 1));
     file.take(limit).read_to_end(&mut bytes)?;
     Ok(bytes)
+}
+
+/// A custodian as given on the command line.
+#[derive(Debug, Clone)]
+pub struct CustodianSpec {
+    /// Name.
+    pub name: String,
+    /// Age recipient, if any, in its canonical form (see [`Recipient::canonical`]).
+    pub recipient: Option<String>,
+}
+
+impl CustodianSpec {
+    /// Parses `NAME` or `NAME=RECIPIENT`, where RECIPIENT is an age X25519 recipient,
+    /// an SSH public key (ed25519 or RSA) or `passphrase`. A malformed recipient is a
+    /// usage error naming the custodian.
+    pub fn parse(s: &str) -> Result<CustodianSpec> {
+        let (name, recipient) = match s.split_once('=') {
+            Some((n, r)) => (n, Some(r)),
+            None => (s, None),
+        };
+        check(NameKind::Custodian, name)?;
+        let recipient = recipient
+            .map(|r| Recipient::parse(name, r, &format!("--custodian {name}=…")))
+            .transpose()?
+            .map(|r| r.canonical());
+        Ok(CustodianSpec {
+            name: name.to_string(),
+            recipient,
+        })
+    }
 }
 
 #[cfg(test)]

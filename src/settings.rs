@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, LogHead};
 use crate::error::{Error, Result};
-use crate::hsm::PublicKey;
+use crate::key::PublicKey;
 use crate::seal::RecordSignature;
 use crate::store::{CustodianConfig, Policy, Store};
 

@@ -14,7 +14,7 @@ use crate::audit::{self, Entry, Outcome};
 use crate::ceremony::{Context, Report};
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::hsm::PublicKey;
+use crate::key::PublicKey;
 use crate::store::Store;
 
 /// The formats of `audit export`.

@@ -10,7 +10,7 @@ use crate::audit::{self, Entry, Verification};
 use crate::ceremony::{Context, Report};
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::hsm::PublicKey;
+use crate::key::PublicKey;
 use crate::store::Store;
 use crate::text::{code, md};
 use crate::trust::KeySource;

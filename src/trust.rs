@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::hsm::PublicKey;
+use crate::key::PublicKey;
 use crate::store::{EnvConfig, Store};
 
 /// The trust file format this zeroth reads and writes.

@@ -21,7 +21,7 @@ use std::path::Path;
 use super::soft_key::SoftKey;
 use base64::Engine;
 use zeroth::audit::{self, Entry, LogHead, LogSigner, Outcome, RejectedShare};
-use zeroth::hsm::WrapMechanism;
+use zeroth::mechanism::WrapMechanism;
 use zeroth::seal::{
     Blob, CredentialInfo, Custodian, KeyRef, Origin, RECORD_FORMAT, RecordSignature, Revocation,
     SealRecord,

@@ -3,7 +3,7 @@
 
 use p256::ecdsa::signature::Signer;
 use zeroth::audit::LogSigner;
-use zeroth::hsm::PublicKey;
+use zeroth::key::PublicKey;
 
 /// A P-256 key derived from a fixed seed byte, so fixtures are reproducible.
 pub struct SoftKey {

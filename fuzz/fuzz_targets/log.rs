@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use zeroth::audit;
-use zeroth::hsm::PublicKey;
+use zeroth::key::PublicKey;
 use zeroth::store::Store;
 
 struct Setup {

@@ -63,7 +63,7 @@ struct History {
     confirmed: BTreeSet<(String, u32)>,
 }
 
-fn history(store: &crate::store::Store, env: &str, key: &crate::hsm::PublicKey) -> Result<History> {
+fn history(store: &crate::store::Store, env: &str, key: &crate::key::PublicKey) -> Result<History> {
     let v = audit::verify(store, env, key)?;
     if let Some(d) = &v.damage {
         if d.kind != DamageKind::Unsigned {

@@ -6,9 +6,9 @@
 
 use zeroize::Zeroize;
 
-use super::generate::CustodianSpec;
 use crate::error::{Error, Result};
 use crate::hsm::HsmSession;
+use crate::recipient::CustodianSpec;
 use crate::seal::{Custodian, SealRecord};
 use crate::secret::UnsealKey;
 use crate::shamir;

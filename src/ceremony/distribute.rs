@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use age::secrecy::SecretString;
 
-use super::generate::CustodianSpec;
 use crate::error::{Error, Result};
+use crate::recipient::CustodianSpec;
 use crate::recipient::Recipient;
 use crate::share::Share;
 use crate::store::{exists_error, sync_directory, write_new_secret_unsynced};

@@ -38,35 +38,9 @@ pub const LENGTH_RANGE: std::ops::RangeInclusive<usize> = 16..=1024;
 /// The largest imported secret.
 pub const IMPORT_MAX: usize = 64 * 1024;
 
-/// A custodian as given on the command line.
-#[derive(Debug, Clone)]
-pub struct CustodianSpec {
-    /// Name.
-    pub name: String,
-    /// Age recipient, if any, in its canonical form (see [`Recipient::canonical`]).
-    pub recipient: Option<String>,
-}
+pub use crate::recipient::CustodianSpec;
 
 impl CustodianSpec {
-    /// Parses `NAME` or `NAME=RECIPIENT`, where RECIPIENT is an age X25519 recipient,
-    /// an SSH public key (ed25519 or RSA) or `passphrase`. A malformed recipient is a
-    /// usage error naming the custodian.
-    pub fn parse(s: &str) -> Result<CustodianSpec> {
-        let (name, recipient) = match s.split_once('=') {
-            Some((n, r)) => (n, Some(r)),
-            None => (s, None),
-        };
-        check(NameKind::Custodian, name)?;
-        let recipient = recipient
-            .map(|r| Recipient::parse(name, r, &format!("--custodian {name}=…")))
-            .transpose()?
-            .map(|r| r.canonical());
-        Ok(CustodianSpec {
-            name: name.to_string(),
-            recipient,
-        })
-    }
-
     /// Fills in the recipient the environment's approved settings give this custodian,
     /// when the command line gave none.
     pub fn with_settings(mut self, store: &Store, settings: &Effective) -> Result<CustodianSpec> {

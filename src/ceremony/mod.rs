@@ -27,7 +27,8 @@ use cryptoki::object::ObjectHandle;
 
 use crate::audit::{self, Draft, Outcome};
 use crate::error::{Error, Result};
-use crate::hsm::{Hsm, HsmSession, Need, PublicKey};
+use crate::hsm::{Hsm, HsmSession, Need};
+use crate::key::PublicKey;
 use crate::pin::read_pin;
 use crate::seal::{RecordSignature, SealRecord};
 use crate::store::{EnvConfig, Store, StoreLock};
@@ -122,7 +123,7 @@ impl Report {
 pub(crate) struct Signer {
     pub handle: ObjectHandle,
     pub public: PublicKey,
-    /// The token's log anchor, once read ([`audit::Signing::anchor`]).
+    /// The token's log anchor, once read ([`crate::hsm::Signing::anchor`]).
     pub anchor: std::cell::RefCell<Option<Option<crate::hsm::LogAnchor>>>,
 }
 
@@ -181,8 +182,8 @@ impl Signer {
     }
 
     /// The signing side of a log append.
-    pub fn signing<'a>(&'a self, session: &'a HsmSession<'a>) -> audit::Signing<'a> {
-        audit::Signing {
+    pub fn signing<'a>(&'a self, session: &'a HsmSession<'a>) -> crate::hsm::Signing<'a> {
+        crate::hsm::Signing {
             session,
             key: self.handle,
             public: &self.public,
@@ -376,7 +377,7 @@ pub(crate) fn check_tail(
     session: &HsmSession<'_>,
     store: &Store,
     env: &str,
-    key: &crate::hsm::PublicKey,
+    key: &crate::key::PublicKey,
     anchor: Option<&crate::hsm::LogAnchor>,
 ) -> Result<()> {
     match audit::tail_problem(store, env, key, anchor)? {
@@ -625,13 +626,62 @@ pub(crate) fn verify_record_signed(
     Ok(())
 }
 
-/// Returns a fresh 128-bit id from the OS random generator.
-pub fn random_id() -> Result<[u8; 16]> {
-    let mut id = [0u8; 16];
-    getrandom::fill(&mut id)
-        .map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
-    Ok(id)
+/// Refuses to start an operation on a seal that already has one pending, saying how to
+/// confirm or drop that one.
+pub(crate) fn refuse_pending(record: &SealRecord) -> Result<()> {
+    if let Some(p) = &record.pending {
+        return Err(Error::Refused(format!(
+            "seal '{}' already has a pending {} (operation {}, written {} by {}): confirm it with 'zeroth {} {} --confirm {} --share NEW…' or drop it with --cancel {} first",
+            record.name,
+            p.kind.name(),
+            p.id,
+            p.created,
+            p.operator,
+            p.kind.name(),
+            record.name,
+            p.id,
+            p.id
+        )));
+    }
+    Ok(())
 }
+
+/// The pending operation of `record` named `id`, of `kind`, or a refusal saying why not.
+pub(crate) fn matching_pending<'r>(
+    record: &'r SealRecord,
+    kind: crate::seal::PendingKind,
+    id: &str,
+) -> Result<&'r crate::seal::Pending> {
+    let p = record.pending.as_ref().ok_or_else(|| {
+        Error::Refused(format!(
+            "seal '{}' has no pending operation: nothing to confirm or cancel (it may have been confirmed or cancelled already)",
+            record.name
+        ))
+    })?;
+    if p.kind != kind {
+        return Err(Error::Refused(format!(
+            "the pending operation of '{}' is a {}, not a {}: use 'zeroth {} {} --confirm {}'",
+            record.name,
+            p.kind.name(),
+            kind.name(),
+            p.kind.name(),
+            record.name,
+            p.id
+        )));
+    }
+    if p.id != id {
+        return Err(Error::Refused(format!(
+            "operation '{id}' is not the pending {} of '{}' (that one was written {} by {}): check the id you were given",
+            kind.name(),
+            record.name,
+            p.created,
+            p.operator
+        )));
+    }
+    Ok(p)
+}
+
+pub use zeroth_core::id::random_id;
 
 /// Refuses a record older than the log: the last successful, signed ceremony of the
 /// seal named the record it left behind; a record that is not that one and was signed

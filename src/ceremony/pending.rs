@@ -27,8 +27,8 @@ use super::generate::{CustodianSpec, approved_recipient, handed_out, refuse_offb
 use super::shares;
 use super::unseal::{log_and_deliver, trim};
 use super::{
-    Context, Guard, Report, deal, random_id, read_verified, refuse_stale, verify_record,
-    verify_record_with, with_env_session,
+    Context, Guard, Report, deal, matching_pending, random_id, read_verified, refuse_pending,
+    refuse_stale, verify_record, verify_record_with, with_env_session,
 };
 use crate::audit::{self, Draft};
 use crate::clock;
@@ -88,24 +88,6 @@ pub fn start(ctx: &Context, args: Start) -> Result<Report> {
     super::remote::note(&args.remote, &mut draft);
     let result = start_inner(&g, args, &mut draft);
     g.finish(&mut draft, result)
-}
-
-pub(crate) fn refuse_pending(record: &SealRecord) -> Result<()> {
-    if let Some(p) = &record.pending {
-        return Err(Error::Refused(format!(
-            "seal '{}' already has a pending {} (operation {}, written {} by {}): confirm it with 'zeroth {} {} --confirm {} --share NEW…' or drop it with --cancel {} first",
-            record.name,
-            p.kind.name(),
-            p.id,
-            p.created,
-            p.operator,
-            p.kind.name(),
-            record.name,
-            p.id,
-            p.id
-        )));
-    }
-    Ok(())
 }
 
 /// The custodians of the new set: the current ones, less `without`, plus `add`. Each
@@ -187,7 +169,7 @@ pub fn precheck(
     ctx: &Context,
     store: &Store,
     record: &SealRecord,
-    key: &crate::hsm::PublicKey,
+    key: &crate::key::PublicKey,
     args: &Start,
 ) -> Result<()> {
     let (_, custodians) = before_shares(ctx, store, record, key, args)?;
@@ -204,7 +186,7 @@ fn before_shares(
     ctx: &Context,
     store: &Store,
     record: &SealRecord,
-    key: &crate::hsm::PublicKey,
+    key: &crate::key::PublicKey,
     args: &Start,
 ) -> Result<(u8, Vec<CustodianSpec>)> {
     record.refuse_revoked()?;
@@ -472,41 +454,6 @@ fn find_current_key(
             session.token().label
         ))
     })
-}
-
-/// The pending operation of `record` named `id`, of `kind`, or a refusal saying why not.
-pub(crate) fn matching_pending<'r>(
-    record: &'r SealRecord,
-    kind: PendingKind,
-    id: &str,
-) -> Result<&'r Pending> {
-    let p = record.pending.as_ref().ok_or_else(|| {
-        Error::Refused(format!(
-            "seal '{}' has no pending operation: nothing to confirm or cancel (it may have been confirmed or cancelled already)",
-            record.name
-        ))
-    })?;
-    if p.kind != kind {
-        return Err(Error::Refused(format!(
-            "the pending operation of '{}' is a {}, not a {}: use 'zeroth {} {} --confirm {}'",
-            record.name,
-            p.kind.name(),
-            kind.name(),
-            p.kind.name(),
-            record.name,
-            p.id
-        )));
-    }
-    if p.id != id {
-        return Err(Error::Refused(format!(
-            "operation '{id}' is not the pending {} of '{}' (that one was written {} by {}): check the id you were given",
-            kind.name(),
-            record.name,
-            p.created,
-            p.operator
-        )));
-    }
-    Ok(p)
 }
 
 /// The second step: confirm a pending operation with a quorum of its new shares.

@@ -309,7 +309,7 @@ pub fn collect(
 /// ceremony that would be refused asks no custodian for anything, and the refusal is
 /// logged as the request's.
 pub type Precheck<'a> =
-    &'a dyn Fn(&Context, &crate::store::Store, &SealRecord, &crate::hsm::PublicKey) -> Result<()>;
+    &'a dyn Fn(&Context, &crate::store::Store, &SealRecord, &crate::key::PublicKey) -> Result<()>;
 
 /// [`collect`], with the ceremony's `precheck`.
 #[allow(clippy::too_many_arguments)]
@@ -533,12 +533,12 @@ fn open(
         }
         Purpose::Drill => (record.clone(), None),
         Purpose::Start(_) => {
-            super::pending::refuse_pending(&record)?;
+            super::refuse_pending(&record)?;
             (record.clone(), None)
         }
         Purpose::Confirm(kind) => {
             let id = operation.unwrap_or_default();
-            super::pending::matching_pending(&record, kind, id)?;
+            super::matching_pending(&record, kind, id)?;
             let view = record
                 .pending_view()
                 .expect("a pending operation has a view");

@@ -21,7 +21,7 @@ use super::{Context, Report};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::handin::{self, HandIn, Inner, Request};
-use crate::hsm::PublicKey;
+use crate::key::PublicKey;
 use crate::recipient::{Keyring, read_limited, read_share};
 use crate::share::{Share, commitment};
 use crate::store::Store;

@@ -1,80 +1,33 @@
 //! Which wrap mechanism a token offers, chosen once at `env init` and recorded.
 
-use std::fmt;
-
 use cryptoki::context::Pkcs11;
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::slot::Slot;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use zeroth_core::mechanism::{WRAP_PREFERENCE, WrapMechanism};
 
-/// How K_seal wraps the credential.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum WrapMechanism {
-    /// `CKM_AES_KEY_WRAP_PAD` (RFC 5649): any length.
-    #[serde(rename = "CKM_AES_KEY_WRAP_PAD")]
-    AesKeyWrapPad,
-    /// `CKM_AES_KEY_WRAP` (RFC 3394): multiples of 8 bytes, at least 16; zeroth pads the
-    /// credential with zeros and keeps its length in the signed record.
-    #[serde(rename = "CKM_AES_KEY_WRAP")]
-    AesKeyWrap,
+/// How a [`WrapMechanism`] is asked of cryptoki.
+pub(crate) trait Cryptoki {
+    /// The mechanism's type, as a token lists what it offers.
+    fn mechanism_type(self) -> MechanismType;
+    /// The mechanism, as `C_WrapKey` and `C_UnwrapKey` take it.
+    fn mechanism(self) -> Mechanism<'static>;
 }
 
-/// In order of preference.
-pub const WRAP_PREFERENCE: [WrapMechanism; 2] =
-    [WrapMechanism::AesKeyWrapPad, WrapMechanism::AesKeyWrap];
-
-impl WrapMechanism {
-    /// The PKCS#11 name, as `pkcs11-tool -M` prints it (without the `CKM_`).
-    pub fn name(self) -> &'static str {
-        match self {
-            WrapMechanism::AesKeyWrapPad => "CKM_AES_KEY_WRAP_PAD",
-            WrapMechanism::AesKeyWrap => "CKM_AES_KEY_WRAP",
-        }
-    }
-
-    /// Parses a name given on the command line (with or without `CKM_`, any case).
-    pub fn parse(s: &str) -> Result<WrapMechanism> {
-        let up = s.to_ascii_uppercase().replace('-', "_");
-        let up = up.strip_prefix("CKM_").unwrap_or(&up);
-        match up {
-            "AES_KEY_WRAP_PAD" => Ok(WrapMechanism::AesKeyWrapPad),
-            "AES_KEY_WRAP" => Ok(WrapMechanism::AesKeyWrap),
-            _ => Err(Error::Usage(format!(
-                "unknown wrap mechanism '{s}': choose CKM_AES_KEY_WRAP_PAD or CKM_AES_KEY_WRAP"
-            ))),
-        }
-    }
-
-    pub(crate) fn mechanism_type(self) -> MechanismType {
+impl Cryptoki for WrapMechanism {
+    fn mechanism_type(self) -> MechanismType {
         match self {
             WrapMechanism::AesKeyWrapPad => MechanismType::AES_KEY_WRAP_PAD,
             WrapMechanism::AesKeyWrap => MechanismType::AES_KEY_WRAP,
         }
     }
 
-    pub(crate) fn mechanism(self) -> Mechanism<'static> {
+    fn mechanism(self) -> Mechanism<'static> {
         match self {
             WrapMechanism::AesKeyWrapPad => Mechanism::AesKeyWrapPad,
             WrapMechanism::AesKeyWrap => Mechanism::AesKeyWrap,
         }
-    }
-
-    /// Returns how many bytes the object wrapped for a credential of `length` bytes
-    /// holds: the length itself with the padding mechanism, else the next multiple of 8,
-    /// at least 16.
-    pub fn object_len(self, length: usize) -> usize {
-        match self {
-            WrapMechanism::AesKeyWrapPad => length,
-            WrapMechanism::AesKeyWrap => length.div_ceil(8).max(2) * 8,
-        }
-    }
-}
-
-impl fmt::Display for WrapMechanism {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -187,7 +140,7 @@ pub fn require(
         return Ok(());
     }
     let listed = ctx.get_mechanism_list(slot).map_err(|e| {
-        Error::hsm(
+        crate::error::hsm(
             &format!(
                 "cannot list the mechanisms of token '{token}' in {}",
                 module.display()
@@ -198,7 +151,7 @@ pub fn require(
     for need in needs {
         let info = if listed.contains(&need.mech) {
             mechanism_info(ctx, slot, need.mech).map_err(|e| {
-                Error::hsm(
+                crate::error::hsm(
                     &format!(
                         "cannot read the flags of {} on token '{token}' in {}",
                         need.name,
@@ -271,7 +224,7 @@ pub fn negotiate(
 ) -> Result<WrapMechanism> {
     let (slot, label, serial) = (token.slot, &token.label, &token.serial);
     let listed = ctx.get_mechanism_list(slot).map_err(|e| {
-        Error::hsm(
+        crate::error::hsm(
             &format!(
                 "cannot list the mechanisms of token '{label}' in {}",
                 module.display()
@@ -291,7 +244,7 @@ pub fn negotiate(
     for m in WRAP_PREFERENCE {
         let ok = listed.contains(&m.mechanism_type())
             && offers(ctx, slot, m.mechanism_type(), true).map_err(|e| {
-                Error::hsm(
+                crate::error::hsm(
                     &format!(
                         "cannot read the flags of {m} on token '{label}' in {}",
                         module.display()

@@ -30,6 +30,7 @@
 //!   is reported with the module's path.
 
 mod mechanism;
+mod signing;
 
 use std::path::{Path, PathBuf};
 
@@ -39,13 +40,15 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
-use p256::pkcs8::{EncodePublicKey, LineEnding};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
+use mechanism::Cryptoki;
 pub use mechanism::{Need, WRAP_PREFERENCE, WrapMechanism};
+pub use signing::Signing;
 
-use crate::error::{Error, Result, ckr_name};
+use crate::error::{Error, Result, rv_name};
+use crate::key::PublicKey;
 use crate::secret::{Credential, Pin};
 
 /// `CKA_LABEL` of the environment marker.
@@ -119,92 +122,34 @@ struct DataObject {
     value: Vec<u8>,
 }
 
-/// The public half of an environment's signing key.
-#[derive(Debug, Clone)]
-pub struct PublicKey {
-    /// The key.
-    pub key: p256::PublicKey,
-}
-
-impl PublicKey {
-    /// Returns the PEM (SubjectPublicKeyInfo) that `openssl` reads.
-    pub fn to_pem(&self) -> Result<String> {
-        self.key
-            .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| Error::Io(format!("cannot encode the public key as PEM: {e}")))
-    }
-
-    /// Parses a PEM public key; `what` names its source in errors.
-    pub fn from_pem(pem: &str, what: &str) -> Result<PublicKey> {
-        use p256::pkcs8::DecodePublicKey;
-        p256::PublicKey::from_public_key_pem(pem)
-            .map(|key| PublicKey { key })
-            .map_err(|_| Error::Refused(format!("{what} is not a P-256 public key in PEM form")))
-    }
-
-    /// Returns `sha256:` + hex SHA-256 of the DER SubjectPublicKeyInfo, the same value as
-    /// `openssl pkey -pubin -outform DER | sha256sum`.
-    pub fn fingerprint(&self) -> String {
-        let der = self
-            .key
-            .to_public_key_der()
-            .map(|d| d.as_bytes().to_vec())
-            .unwrap_or_default();
-        format!("sha256:{}", hex::encode(Sha256::digest(&der)))
-    }
-
-    /// Returns true if and only if `sig_der` is a valid ECDSA-P256-SHA256 signature by
-    /// this key over `message`.
-    ///
-    /// Verified by `ring` (the P-256 code BoringSSL uses, about three times as fast as
-    /// the `p256` crate here: audit, `check` and `list` verify one signature per entry
-    /// or record); `verify_rustcrypto` is the same check in the `p256` crate, which the
-    /// tests hold it to.
-    pub fn verify(&self, message: &[u8], sig_der: &[u8]) -> bool {
-        use p256::elliptic_curve::sec1::ToSec1Point;
-        let point = self.key.to_sec1_point(false);
-        ring::signature::UnparsedPublicKey::new(
-            &ring::signature::ECDSA_P256_SHA256_ASN1,
-            point.as_bytes(),
-        )
-        .verify(message, sig_der)
-        .is_ok()
-    }
-
-    /// [`PublicKey::verify`] in the `p256` crate (RustCrypto), for cross-checking.
-    pub fn verify_rustcrypto(&self, message: &[u8], sig_der: &[u8]) -> bool {
-        use p256::ecdsa::signature::Verifier;
-        let Ok(sig) = p256::ecdsa::Signature::from_der(sig_der) else {
-            return false;
-        };
-        p256::ecdsa::VerifyingKey::from(&self.key)
-            .verify(message, &sig)
-            .is_ok()
-    }
-}
-
 impl Hsm {
     /// Loads and initializes a PKCS#11 module that was checked and hashed
     /// ([`crate::trust::check_module`]): the file loaded is the file that was hashed.
     pub fn load(module: &crate::trust::ModuleFile) -> Result<Hsm> {
         let path = module.path.as_path();
         let ctx = Pkcs11::new(module.load_path()?).map_err(|e| {
-            Error::Hsm(format!(
-                "cannot load PKCS#11 module {}: {}",
-                path.display(),
-                crate::error::describe_pkcs11(&e)
-            ))
+            crate::error::hsm_with(
+                format!(
+                    "cannot load PKCS#11 module {}: {}",
+                    path.display(),
+                    crate::error::describe_pkcs11(&e)
+                ),
+                &e,
+            )
         })?;
         initialize(&ctx).map_err(|e| {
-            Error::Hsm(format!(
-                "PKCS#11 module {} failed to initialize: {}{}{}",
-                path.display(),
-                crate::error::describe_pkcs11(&e),
-                device_reason(&e)
-                    .map(|what| format!("; {what}"))
-                    .unwrap_or_default(),
-                config_hint(path)
-            ))
+            crate::error::hsm_with(
+                format!(
+                    "PKCS#11 module {} failed to initialize: {}{}{}",
+                    path.display(),
+                    crate::error::describe_pkcs11(&e),
+                    device_reason(&e)
+                        .map(|what| format!("; {what}"))
+                        .unwrap_or_default(),
+                    config_hint(path)
+                ),
+                &e,
+            )
         })?;
         Ok(Hsm {
             ctx,
@@ -220,11 +165,14 @@ impl Hsm {
     /// Wraps a PKCS#11 failure of this module: which function failed, its return value,
     /// and, when the token or device is gone, the module's path.
     fn fail(&self, context: &str, e: cryptoki::error::Error) -> Error {
-        Error::Hsm(format!(
-            "{context}: {}{}",
-            crate::error::describe_pkcs11(&e),
-            device_words(&self.path, &e)
-        ))
+        crate::error::hsm_with(
+            format!(
+                "{context}: {}{}",
+                crate::error::describe_pkcs11(&e),
+                device_words(&self.path, &e)
+            ),
+            &e,
+        )
     }
 
     /// Finds the one token labelled `label`. A token that is momentarily not found
@@ -236,7 +184,9 @@ impl Hsm {
         let mut waited = std::time::Duration::ZERO;
         loop {
             match self.find_token_once(label) {
-                Err(Error::Hsm(_)) if waited < std::time::Duration::from_millis(1200) => {
+                Err(Error::Hsm(_) | Error::Pkcs11(_))
+                    if waited < std::time::Duration::from_millis(1200) =>
+                {
                     std::thread::sleep(delay);
                     waited += delay;
                     delay = (delay * 2).min(std::time::Duration::from_millis(400));
@@ -347,7 +297,10 @@ impl Hsm {
                 e,
             )
         })?;
-        match session.login(UserType::User, Some(&pin.as_auth_pin())) {
+        match session.login(
+            UserType::User,
+            Some(&cryptoki::types::AuthPin::from(pin.expose())),
+        ) {
             Ok(()) => {}
             Err(cryptoki::error::Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
             Err(e) => return Err(self.login_error(token, e)),
@@ -372,7 +325,7 @@ impl Hsm {
                 )
             })
             .unwrap_or_default();
-        let rv = ckr_name(&e).unwrap_or_default();
+        let rv = rv_name(&e).unwrap_or_default();
         let what = match rv.as_str() {
             "CKR_PIN_INCORRECT" => "wrong PIN",
             "CKR_PIN_LOCKED" => "the user PIN is locked",
@@ -397,7 +350,7 @@ impl Hsm {
         match rv.as_str() {
             "CKR_PIN_INCORRECT" | "CKR_PIN_LOCKED" | "CKR_PIN_EXPIRED" | "CKR_PIN_LEN_RANGE"
             | "CKR_PIN_INVALID" => Error::Refused(msg),
-            _ => Error::Hsm(msg),
+            _ => crate::error::hsm_with(msg, &e),
         }
     }
 
@@ -1015,7 +968,7 @@ fn unwrap_error(
     e: cryptoki::error::Error,
 ) -> Error {
     let refused_template = matches!(
-        ckr_name(&e).as_deref(),
+        rv_name(&e).as_deref(),
         Some(
             "CKR_TEMPLATE_INCONSISTENT"
                 | "CKR_ATTRIBUTE_VALUE_INVALID"
@@ -1024,17 +977,23 @@ fn unwrap_error(
         )
     );
     if refused_template {
-        Error::Hsm(format!(
-            "token '{token}' in {} refuses to unwrap with {mech} into {UNWRAP_TEMPLATE_WORDS} ({}): zeroth reads the credential back from that object, so it cannot unseal on this token; K_seal and the record are unchanged",
-            module.display(),
-            crate::error::describe_pkcs11(&e)
-        ))
+        crate::error::hsm_with(
+            format!(
+                "token '{token}' in {} refuses to unwrap with {mech} into {UNWRAP_TEMPLATE_WORDS} ({}): zeroth reads the credential back from that object, so it cannot unseal on this token; K_seal and the record are unchanged",
+                module.display(),
+                crate::error::describe_pkcs11(&e)
+            ),
+            &e,
+        )
     } else {
-        Error::Hsm(format!(
-            "cannot unwrap the credential with {mech} on token '{token}': {}{}",
-            crate::error::describe_pkcs11(&e),
-            device_words(module, &e)
-        ))
+        crate::error::hsm_with(
+            format!(
+                "cannot unwrap the credential with {mech} on token '{token}': {}{}",
+                crate::error::describe_pkcs11(&e),
+                device_words(module, &e)
+            ),
+            &e,
+        )
     }
 }
 
@@ -1048,18 +1007,24 @@ fn read_back_error(
     mech: WrapMechanism,
     e: cryptoki::error::Error,
 ) -> Error {
-    if ckr_name(&e).as_deref() == Some("CKR_ATTRIBUTE_SENSITIVE") {
-        Error::Hsm(format!(
-            "token '{token}' in {} unwrapped the credential with {mech} but made it sensitive, although zeroth asked for {UNWRAP_TEMPLATE_WORDS} ({}): the token's policy forces keys sensitive, so zeroth cannot unseal on it",
-            module.display(),
-            crate::error::describe_pkcs11(&e)
-        ))
+    if rv_name(&e).as_deref() == Some("CKR_ATTRIBUTE_SENSITIVE") {
+        crate::error::hsm_with(
+            format!(
+                "token '{token}' in {} unwrapped the credential with {mech} but made it sensitive, although zeroth asked for {UNWRAP_TEMPLATE_WORDS} ({}): the token's policy forces keys sensitive, so zeroth cannot unseal on it",
+                module.display(),
+                crate::error::describe_pkcs11(&e)
+            ),
+            &e,
+        )
     } else {
-        Error::Hsm(format!(
-            "cannot read the unwrapped credential on token '{token}': {}{}",
-            crate::error::describe_pkcs11(&e),
-            device_words(module, &e)
-        ))
+        crate::error::hsm_with(
+            format!(
+                "cannot read the unwrapped credential on token '{token}': {}{}",
+                crate::error::describe_pkcs11(&e),
+                device_words(module, &e)
+            ),
+            &e,
+        )
     }
 }
 
@@ -1076,7 +1041,7 @@ fn initialize(ctx: &Pkcs11) -> std::result::Result<(), cryptoki::error::Error> {
 
 /// Words for the return values that mean the token or the device is gone.
 fn device_reason(e: &cryptoki::error::Error) -> Option<&'static str> {
-    match ckr_name(e).as_deref() {
+    match rv_name(e).as_deref() {
         Some("CKR_TOKEN_NOT_PRESENT") => Some(
             "the token is not present (unplugged, unreachable, or not in the module's configuration)",
         ),

@@ -249,13 +249,7 @@ pub fn start(ctx: &Context, args: &RotateArgs) -> Result<Report> {
 
 fn note_on(e: Error, note: &str) -> Error {
     let m = format!("{}; {note}", e.message());
-    match e {
-        Error::Usage(_) => Error::Usage(m),
-        Error::Refused(_) => Error::Refused(m),
-        Error::Hsm(_) => Error::Hsm(m),
-        Error::Io(_) => Error::Io(m),
-        Error::Interrupted(_) => Error::Interrupted(m),
-    }
+    e.map_message(|_| m)
 }
 
 fn start_server(

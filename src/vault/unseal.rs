@@ -326,11 +326,5 @@ fn with_progress(e: Error, before: &[&str]) -> Error {
         return e;
     }
     let note = format!("{} (before that: {})", e.message(), before.join("; "));
-    match e {
-        Error::Usage(_) => Error::Usage(note),
-        Error::Refused(_) => Error::Refused(note),
-        Error::Hsm(_) => Error::Hsm(note),
-        Error::Io(_) => Error::Io(note),
-        Error::Interrupted(_) => Error::Interrupted(note),
-    }
+    e.map_message(|_| note)
 }

@@ -3,6 +3,7 @@
 //! and as they were first written (known-answer vectors in tests/vectors). No token is
 //! needed: these run once, not once per PKCS#11 module.
 
+mod layout;
 mod p256_verify;
 mod roundtrip;
 mod vectors;

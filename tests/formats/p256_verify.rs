@@ -5,7 +5,7 @@
 
 use p256::ecdsa::signature::Signer;
 use proptest::prelude::*;
-use zeroth::hsm::PublicKey;
+use zeroth::key::PublicKey;
 
 fn key(seed: [u8; 32]) -> Option<(p256::ecdsa::SigningKey, PublicKey)> {
     let sk = p256::ecdsa::SigningKey::from_slice(&seed).ok()?;

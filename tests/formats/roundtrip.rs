@@ -8,7 +8,8 @@ use proptest::prelude::*;
 use zeroize::Zeroizing;
 
 use zeroth::audit::{self, Draft, LogSigner, Outcome};
-use zeroth::hsm::{PublicKey, WrapMechanism};
+use zeroth::key::PublicKey;
+use zeroth::mechanism::WrapMechanism;
 use zeroth::seal::{
     Blob, CredentialInfo, Custodian, HistoryEntry, KeyRef, Origin, OwnerOffboarded, Pending,
     PendingKind, RecordSignature, Revocation, SealRecord,

@@ -12,7 +12,7 @@ use base64::Engine;
 use sha2::Digest;
 
 use zeroth::audit::{self, Entry, HeadFile};
-use zeroth::hsm::PublicKey;
+use zeroth::key::PublicKey;
 use zeroth::seal::SealRecord;
 use zeroth::share::{self, Share};
 use zeroth::store::Store;

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::hsm::WrapMechanism;
+use crate::mechanism::WrapMechanism;
 use crate::secret::{Encoding, UnsealKey};
 
 /// The record format this zeroth writes and reads.
@@ -71,7 +71,7 @@ pub struct SealRecord {
     /// The head of the environment's ceremony log when this record was signed: a log
     /// found shorter later was cut.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub log_head: Option<crate::audit::LogHead>,
+    pub log_head: Option<LogHead>,
     /// A rekey or rotation written but not yet confirmed with the new shares.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pending: Option<Pending>,
@@ -97,6 +97,17 @@ pub struct SealRecord {
     /// Signature by the environment's HSM key; absent only while the record is built.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub signature: Option<RecordSignature>,
+}
+
+/// The head of a log: its last sequence number and line hash. A record keeps the head
+/// its ceremony wrote, which the log's end must still reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogHead {
+    /// Sequence number of the last entry.
+    pub seq: u64,
+    /// SHA-256 (hex) of that entry's line.
+    pub hash: String,
 }
 
 /// A custodian of the current share set.

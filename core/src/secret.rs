@@ -95,9 +95,9 @@ impl Pin {
         Pin(SecretString::from(pin))
     }
 
-    /// Returns the PIN in the form cryptoki takes.
-    pub fn as_auth_pin(&self) -> cryptoki::types::AuthPin {
-        cryptoki::types::AuthPin::from(self.0.expose_secret())
+    /// Returns the PIN, for the one call that logs in with it.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
     }
 }
 

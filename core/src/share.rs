@@ -1176,7 +1176,7 @@ mod tests {
 mod vectors_v2 {
     use super::*;
 
-    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/share-v2/");
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/share-v2/");
 
     fn read(name: &str) -> String {
         std::fs::read_to_string(format!("{DIR}{name}")).unwrap()

@@ -20,7 +20,7 @@
 
 use std::fs::{self, File};
 use std::io::{BufRead, Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -28,8 +28,10 @@ use sha2::{Digest, Sha256};
 
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::hsm::{HsmSession, PublicKey};
-use crate::store::{Store, write_atomic};
+use crate::files::write_atomic;
+pub use crate::id::fingerprint;
+use crate::key::PublicKey;
+pub use crate::seal::LogHead;
 
 const ENTRY_DOMAIN: &[u8] = b"zeroth-audit-v1\n";
 const HEAD_DOMAIN: &[u8] = b"zeroth-audit-head-v1\n";
@@ -52,7 +54,7 @@ impl Outcome {
     pub fn of(err: &Error) -> Outcome {
         match err {
             Error::Usage(_) | Error::Refused(_) | Error::Interrupted(_) => Outcome::Refused,
-            Error::Hsm(_) | Error::Io(_) => Outcome::Failed,
+            Error::Hsm(_) | Error::Pkcs11(_) | Error::Io(_) => Outcome::Failed,
         }
     }
 
@@ -208,21 +210,6 @@ impl Draft {
     }
 }
 
-/// `sha256:` + hex SHA-256 of `bytes`.
-pub fn fingerprint(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
-/// The signed head of a log: its last sequence number and line hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogHead {
-    /// Sequence number of the last entry.
-    pub seq: u64,
-    /// SHA-256 (hex) of that entry's line.
-    pub hash: String,
-}
-
 /// `logs/<env>.head`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -242,13 +229,26 @@ pub struct HeadFile {
     pub sig: Option<String>,
 }
 
+/// What the log's reading and verification need of a store: where it is and what it
+/// holds (zeroth's `Store` is one; a test may be another).
+pub trait LogStore {
+    /// The store's root directory (logs are under `logs/`).
+    fn root(&self) -> &Path;
+    /// Whether the store's configuration declares `env` (a declared environment's log
+    /// must have a signed head).
+    fn declares(&self, env: &str) -> bool;
+    /// The store's seal records, each parsed or the error that stopped it (their log
+    /// heads are anchors the log's end is checked against).
+    fn records(&self) -> Result<Vec<Result<crate::seal::SealRecord>>>;
+}
+
 /// Returns the path of the log of `env`.
-pub fn log_path(store: &Store, env: &str) -> PathBuf {
+pub fn log_path(store: &impl LogStore, env: &str) -> PathBuf {
     store.root().join("logs").join(format!("{env}.jsonl"))
 }
 
 /// Returns the path of the head file of `env`.
-pub fn head_path(store: &Store, env: &str) -> PathBuf {
+pub fn head_path(store: &impl LogStore, env: &str) -> PathBuf {
     store.root().join("logs").join(format!("{env}.head"))
 }
 
@@ -402,7 +402,7 @@ fn last_line(file: &mut File) -> std::io::Result<(Option<Vec<u8>>, bool)> {
 }
 
 /// Returns the log head as it stands: the last line's sequence number and hash.
-pub fn current_head(store: &Store, env: &str) -> Result<Option<LogHead>> {
+pub fn current_head(store: &impl LogStore, env: &str) -> Result<Option<LogHead>> {
     let path = log_path(store, env);
     let mut file = match File::open(&path) {
         Ok(f) => f,
@@ -419,9 +419,9 @@ pub fn current_head(store: &Store, env: &str) -> Result<Option<LogHead>> {
 /// Returns the hash of the entry `seq` of `env`'s log, if the log holds one: the last
 /// line is read from the end (the usual case, when the log has not grown since), else
 /// the log is scanned.
-pub fn line_hash_at(store: &Store, env: &str, seq: u64) -> Result<Option<String>> {
+pub fn line_hash_at(store: &impl LogStore, env: &str, seq: u64) -> Result<Option<String>> {
     let path = log_path(store, env);
-    let mut file = match crate::store::open_regular(&path) {
+    let mut file = match crate::files::open_regular(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("read", &path, e)),
@@ -440,9 +440,9 @@ pub fn line_hash_at(store: &Store, env: &str, seq: u64) -> Result<Option<String>
 }
 
 /// The bytes of `env`'s log (empty when there is none); never through a symbolic link.
-pub fn read_log(store: &Store, env: &str) -> Result<Vec<u8>> {
+pub fn read_log(store: &impl LogStore, env: &str) -> Result<Vec<u8>> {
     let path = log_path(store, env);
-    match crate::store::read_regular(&path) {
+    match crate::files::read_regular(&path) {
         Ok(d) => Ok(d),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(Error::io("read", &path, e)),
@@ -474,50 +474,6 @@ pub trait LogSigner {
     /// Records (`seq`, `hash`) as the log's head where the store cannot reach it (the
     /// token's log anchor). Nothing by default.
     fn anchor(&self, _env: &str, _seq: u64, _hash: &str) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// The environment's HSM key: the session, the key handle and its public key.
-pub struct Signing<'a> {
-    /// The logged-in session on the environment's token.
-    pub session: &'a HsmSession<'a>,
-    /// The signing key.
-    pub key: cryptoki::object::ObjectHandle,
-    /// Its public half.
-    pub public: &'a PublicKey,
-    /// The token's log anchor as this ceremony last read or wrote it (`None`: not read
-    /// yet): the ceremony holds the store and log locks, so nothing else moves it.
-    pub anchor: &'a std::cell::RefCell<Option<Option<(u64, String)>>>,
-}
-
-impl LogSigner for Signing<'_> {
-    fn fingerprint(&self) -> String {
-        self.public.fingerprint()
-    }
-
-    fn public_key(&self) -> &PublicKey {
-        self.public
-    }
-
-    fn anchored(&self, env: &str) -> Result<Option<(u64, String)>> {
-        if let Some(known) = self.anchor.borrow().clone() {
-            return Ok(known);
-        }
-        let read = self.session.log_anchor(env)?;
-        *self.anchor.borrow_mut() = Some(read.clone());
-        Ok(read)
-    }
-
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
-        self.session.sign(self.key, message)
-    }
-
-    fn anchor(&self, env: &str, seq: u64, hash: &str) -> Result<()> {
-        // Whatever happens, read it afresh next time unless it is known to be moved.
-        *self.anchor.borrow_mut() = None;
-        self.session.set_log_anchor(env, seq, hash)?;
-        *self.anchor.borrow_mut() = Some(Some((seq, hash.to_string())));
         Ok(())
     }
 }
@@ -575,7 +531,7 @@ pub fn genesis_hash(env: &str) -> String {
 /// while it reads the last line and writes the new one, so two processes never
 /// interleave lines or fork the chain. Returns the sequence number written.
 pub fn append(
-    store: &Store,
+    store: &impl LogStore,
     draft: &mut Draft,
     outcome: Outcome,
     detail: &str,
@@ -589,7 +545,7 @@ pub fn append(
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
     }
-    let mut file = crate::store::open_log_for_append(&path)
+    let mut file = crate::files::open_log_for_append(&path)
         .map_err(|e| Error::io("open the log", &path, e))?;
     rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
         .map_err(|e| Error::io("lock the log", &path, e.into()))?;
@@ -711,7 +667,7 @@ fn one_line(s: &str) -> String {
 
 /// The entries of `env`'s log about `seal`, in order; lines that do not parse are
 /// skipped (this is for messages, not for verification).
-pub fn events_of(store: &Store, env: &str, seal: &str) -> Vec<Entry> {
+pub fn events_of(store: &impl LogStore, env: &str, seal: &str) -> Vec<Entry> {
     let Ok(data) = read_log(store, env) else {
         return Vec::new();
     };
@@ -779,7 +735,7 @@ impl RecordEntry {
 /// fingerprint. Every successful ceremony names the record as it left it, so this is
 /// the newest record the log vouches for.
 pub fn last_record_entry(
-    store: &Store,
+    store: &impl LogStore,
     env: &str,
     seal: &str,
     key: &PublicKey,
@@ -807,14 +763,14 @@ pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
 /// is read from its end a block at a time ([`ReverseLines`]), and only the lines
 /// `may_match` lets through (a quick look at the raw bytes) are parsed.
 pub fn last_signed_entry_where(
-    store: &Store,
+    store: &impl LogStore,
     env: &str,
     key: &PublicKey,
     may_match: impl Fn(&[u8]) -> bool,
     wanted: impl Fn(&Entry) -> bool,
 ) -> Result<Option<RecordEntry>> {
     let path = log_path(store, env);
-    let file = match crate::store::open_regular(&path) {
+    let file = match crate::files::open_regular(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("read", &path, e)),
@@ -1068,7 +1024,7 @@ impl Visitor for Collect {
 
 /// Verifies the log of `env` with `key`, keeping every entry in `parsed`. Needs no HSM
 /// and no PIN.
-pub fn verify(store: &Store, env: &str, key: &PublicKey) -> Result<Verification> {
+pub fn verify(store: &impl LogStore, env: &str, key: &PublicKey) -> Result<Verification> {
     let records: Vec<crate::seal::SealRecord> = store.records()?.into_iter().flatten().collect();
     verify_with(store, env, key, &records)
 }
@@ -1076,14 +1032,14 @@ pub fn verify(store: &Store, env: &str, key: &PublicKey) -> Result<Verification>
 /// Like [`verify`], with each entry's own signature checked
 /// ([`SignatureCheck::Every`]): for `audit report`, whose transcript says of each
 /// ceremony whether its signature verified.
-pub fn verify_every(store: &Store, env: &str, key: &PublicKey) -> Result<Verification> {
+pub fn verify_every(store: &impl LogStore, env: &str, key: &PublicKey) -> Result<Verification> {
     let records: Vec<crate::seal::SealRecord> = store.records()?.into_iter().flatten().collect();
     collected(store, env, key, &records, SignatureCheck::Every)
 }
 
 /// Like [`verify`], with the store's records already read (their log heads are anchors).
 pub fn verify_with(
-    store: &Store,
+    store: &impl LogStore,
     env: &str,
     key: &PublicKey,
     records: &[crate::seal::SealRecord],
@@ -1122,7 +1078,7 @@ pub fn record_heads<'a>(
 /// [`scan`], keeping every entry of the chain in `parsed` and its verdict in
 /// `signatures`.
 fn collected(
-    store: &Store,
+    store: &impl LogStore,
     env: &str,
     key: &PublicKey,
     records: &[crate::seal::SealRecord],
@@ -1142,7 +1098,7 @@ fn collected(
 /// empty). `heads` are the log heads the store's records hold: anchors the end of the
 /// log is held to.
 pub fn scan(
-    store: &Store,
+    store: &impl LogStore,
     env: &str,
     key: &PublicKey,
     heads: &[RecordHead<'_>],
@@ -1169,9 +1125,9 @@ pub struct LogState {
 }
 
 /// The state of the log of `env` as it is now: `None` when there is no log.
-pub fn log_state(store: &Store, env: &str) -> Result<Option<LogState>> {
+pub fn log_state(store: &impl LogStore, env: &str) -> Result<Option<LogState>> {
     let path = log_path(store, env);
-    let file = match crate::store::open_regular(&path) {
+    let file = match crate::files::open_regular(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("read", &path, e)),
@@ -1190,9 +1146,9 @@ pub fn log_state(store: &Store, env: &str) -> Result<Option<LogState>> {
 }
 
 /// The bytes of the head file of `env`, `None` when there is none.
-fn read_head(store: &Store, env: &str) -> Result<Option<Vec<u8>>> {
+fn read_head(store: &impl LogStore, env: &str) -> Result<Option<Vec<u8>>> {
     let hp = head_path(store, env);
-    match crate::store::read_regular(&hp) {
+    match crate::files::read_regular(&hp) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("read", &hp, e)),
@@ -1207,7 +1163,7 @@ fn head_hash(bytes: &[u8]) -> String {
 /// [`scan`], with the state of the log it read ([`LogState`]) when one pass sufficed
 /// (a damaged log is read twice, and gives none) and the log exists.
 pub fn scan_with_state(
-    store: &Store,
+    store: &impl LogStore,
     env: &str,
     key: &PublicKey,
     heads: &[RecordHead<'_>],
@@ -1237,7 +1193,7 @@ struct Batch {
 /// damage and the log must be read again with every signature, and the state of the
 /// log it read (`None` when there is none).
 fn pass(
-    store: &Store,
+    store: &impl LogStore,
     env: &str,
     key: &PublicKey,
     heads: &[RecordHead<'_>],
@@ -1288,7 +1244,7 @@ fn pass(
     let mut hash_at: std::collections::HashMap<u64, Option<String>> =
         anchors.iter().map(|(h, _)| (h.seq, None)).collect();
 
-    let file = match crate::store::open_regular(&path) {
+    let file = match crate::files::open_regular(&path) {
         Ok(f) => Some(f),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(Error::io("read", &path, e)),
@@ -1579,7 +1535,7 @@ fn pass(
             });
             return Ok((v, false, state));
         }
-        None if last > 0 || store.config().env.contains_key(env) => {
+        None if last > 0 || store.declares(env) => {
             v.damage = Some(Damage {
                 seq: 1,
                 kind: DamageKind::Truncated,
@@ -1710,13 +1666,13 @@ impl Batch {
 /// unsigned success. `None` when a new entry may be signed over them. A ceremony
 /// refuses to begin while there is a problem; [`append`] checks again under its lock.
 pub fn tail_problem(
-    store: &Store,
+    store: &impl LogStore,
     env: &str,
     key: &PublicKey,
     anchor: Option<&(u64, String)>,
 ) -> Result<Option<String>> {
     let path = log_path(store, env);
-    let file = match crate::store::open_regular(&path) {
+    let file = match crate::files::open_regular(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("read", &path, e)),
