@@ -69,7 +69,7 @@ pub fn describe_pkcs11(err: &cryptoki::error::Error) -> String {
     match err {
         cryptoki::error::Error::Pkcs11(rv, func) => {
             format!(
-                "C_{func:?} returned {} ({:#010X})",
+                "C_{func:?} returned {} ({:#X})",
                 name_of(*rv),
                 rv_number(*rv)
             )
@@ -120,7 +120,7 @@ mod tests {
         assert_eq!(failed.rv_name(), "CKR_PIN_INCORRECT");
         assert_eq!(
             err.message(),
-            "cannot log in: C_Login returned CKR_PIN_INCORRECT (0x000000A0)"
+            "cannot log in: C_Login returned CKR_PIN_INCORRECT (0xA0)"
         );
         assert_eq!(err.exit_code(), 4);
     }

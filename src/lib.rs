@@ -18,6 +18,7 @@ pub mod governance;
 pub mod handin;
 pub mod help;
 pub mod hsm;
+pub mod keystore;
 pub mod metrics;
 pub mod paper;
 pub mod passphrase;

@@ -93,7 +93,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// A PKCS#11 call that returned an error, as the specification and vendors' manuals
-/// name it: `C_Login returned CKR_PIN_INCORRECT (0x000000A0)`.
+/// name it: `C_Login returned CKR_PIN_INCORRECT (0xA0)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pkcs11Failure {
     /// The whole message, what zeroth was doing first.
@@ -110,14 +110,14 @@ impl Pkcs11Failure {
     pub fn rv_name(&self) -> String {
         ckr_name(self.rv)
             .map(str::to_string)
-            .unwrap_or_else(|| format!("{:#010X}", self.rv))
+            .unwrap_or_else(|| format!("{:#X}", self.rv))
     }
 
-    /// `C_Login returned CKR_PIN_INCORRECT (0x000000A0)`.
+    /// `C_Login returned CKR_PIN_INCORRECT (0xA0)`.
     pub fn describe(function: &str, rv: u64) -> String {
         match ckr_name(rv) {
-            Some(name) => format!("{function} returned {name} ({rv:#010X})"),
-            None => format!("{function} returned {rv:#010X}"),
+            Some(name) => format!("{function} returned {name} ({rv:#X})"),
+            None => format!("{function} returned {rv:#X}"),
         }
     }
 }
@@ -209,7 +209,7 @@ mod tests {
         assert_eq!(ckr_name(0xE0), Some("CKR_TOKEN_NOT_PRESENT"));
         assert_eq!(
             Pkcs11Failure::describe("C_Login", 0xA0),
-            "C_Login returned CKR_PIN_INCORRECT (0x000000A0)"
+            "C_Login returned CKR_PIN_INCORRECT (0xA0)"
         );
         // A vendor's own value has no name: its number is what its manual lists.
         assert_eq!(

@@ -30,6 +30,7 @@ use super::{Context, Guard, Report, refuse_stale, verify_record_with, with_env_s
 use crate::audit::{self, DamageKind, Draft, Outcome};
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::keystore::Key;
 use crate::seal::SealRecord;
 
 /// A key on the token no record references.
@@ -98,11 +99,11 @@ fn history(store: &crate::store::Store, env: &str, key: &crate::key::PublicKey) 
 
 /// Sorts the unreferenced keys of `env` into those that may go and those kept.
 fn classify(
-    keys: Vec<(cryptoki::object::ObjectHandle, String, Vec<u8>)>,
+    keys: Vec<(Key, String, Vec<u8>)>,
     env: &str,
     records: &BTreeMap<String, SealRecord>,
     history: &History,
-) -> (Vec<(cryptoki::object::ObjectHandle, Orphan)>, Vec<Orphan>) {
+) -> (Vec<(Key, Orphan)>, Vec<Orphan>) {
     let mut referenced = BTreeSet::new();
     for record in records.values().filter(|r| r.revoked.is_none()) {
         referenced.insert((record.key.label.clone(), record.key.id.clone()));

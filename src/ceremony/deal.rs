@@ -7,7 +7,7 @@
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
-use crate::hsm::HsmSession;
+use crate::keystore::KeyStore;
 use crate::recipient::CustodianSpec;
 use crate::seal::{Custodian, SealRecord};
 use crate::secret::UnsealKey;
@@ -16,7 +16,7 @@ use crate::share::{Binding, Payload, Share, commitment};
 
 /// U = HSM random XOR OS random: neither a weak token RNG nor a weak OS RNG alone
 /// makes U guessable.
-pub(crate) fn unseal_key(session: &HsmSession<'_>) -> Result<UnsealKey> {
+pub(crate) fn unseal_key(session: &dyn KeyStore) -> Result<UnsealKey> {
     let mut from_hsm = [0u8; 32];
     session.random(&mut from_hsm)?;
     let mut u = Box::new([0u8; 32]);
@@ -34,7 +34,7 @@ pub(crate) fn unseal_key(session: &HsmSession<'_>) -> Result<UnsealKey> {
 /// it among `custodians` in order, fills `view.custodians` with their commitments, and
 /// seals `wrapped` into `view.blob` under U. Returns each custodian's share.
 pub(crate) fn deal(
-    session: &HsmSession<'_>,
+    session: &dyn KeyStore,
     view: &mut SealRecord,
     custodians: &[CustodianSpec],
     wrapped: &[u8],
@@ -81,4 +81,65 @@ pub(crate) fn deal(
             )
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystore::double::SoftToken;
+
+    fn record() -> SealRecord {
+        serde_json::from_str(include_str!(
+            "../../tests/vectors/store/seals/vault-root.json"
+        ))
+        .unwrap()
+    }
+
+    fn custodians(names: &[&str]) -> Vec<CustodianSpec> {
+        names
+            .iter()
+            .map(|n| CustodianSpec {
+                name: n.to_string(),
+                recipient: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn any_quorum_of_a_dealt_set_opens_the_blob_and_no_less() {
+        let token = SoftToken::default();
+        let mut view = record();
+        view.threshold = 2;
+        let shares = deal(
+            &token,
+            &mut view,
+            &custodians(&["ann", "ben", "cat"]),
+            b"wrapped",
+        )
+        .unwrap();
+        assert_eq!(shares.len(), 3);
+        assert_eq!(view.custodians.len(), 3);
+        let seal_id = view.id_bytes().unwrap();
+        for ((name, share), c) in shares.iter().zip(&view.custodians) {
+            assert_eq!(name, &c.name);
+            assert_eq!(share.custodian, c.name);
+            let expected = hex::encode(commitment(&seal_id, view.set, &share.payload.point));
+            assert_eq!(c.commitment, expected, "{name}'s commitment");
+        }
+        for pair in [[0, 1], [0, 2], [1, 2]] {
+            let points: Vec<_> = pair.iter().map(|&i| &shares[i].1.payload.point).collect();
+            let u = shamir::combine(&points).unwrap();
+            assert_eq!(&*view.open_blob(&u).unwrap(), b"wrapped", "{pair:?}");
+        }
+        let one = shamir::combine(&[&shares[0].1.payload.point]);
+        assert!(one.is_err() || view.open_blob(&one.unwrap()).is_err());
+    }
+
+    #[test]
+    fn two_deals_draw_two_unseal_keys() {
+        let token = SoftToken::default();
+        let a = unseal_key(&token).unwrap();
+        let b = unseal_key(&token).unwrap();
+        assert_ne!(a.expose(), b.expose());
+    }
 }

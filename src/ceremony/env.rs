@@ -7,6 +7,7 @@ use crate::audit::{self, Draft, Outcome};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::hsm::{Hsm, Need};
+use crate::keystore::KeyStore;
 use crate::mechanism::WrapMechanism;
 use crate::names::{NameKind, check};
 use crate::pin::read_pin;
@@ -71,10 +72,11 @@ fn bind<'c>(
     let result = (|| {
         let token = hsm.find_token(&args.token)?;
         let mechanism = hsm.negotiate(&token, args.wrap_mechanism)?;
-        let session = {
+        let opened = {
             let pin = read_pin(ctx.pin_file.as_deref(), &token.label)?;
             hsm.login(&token, &pin)?
         };
+        let session: &dyn KeyStore = &opened;
         let check_marker = || -> Result<bool> {
             match (session.marker()?, args.adopt) {
                 (Some(other), _) if other != args.env => Err(Error::Refused(format!(
@@ -203,7 +205,7 @@ fn bind<'c>(
             },
             ctx.trust.path().display()
         );
-        let signing = signer.signing(&session);
+        let signing = signer.signing(session);
         // The pin first: a pin of an environment not bound yet is harmless, a bound
         // environment this machine does not pin is not usable. Then the public key, the
         // approved settings (the custodians and policy zeroth.toml holds now, signed by
@@ -218,7 +220,7 @@ fn bind<'c>(
             ctx.trust.save_pin(pin)?;
             store.write_public_key(&args.env, &public)?;
             let mut settings = crate::settings::Settings::proposed(store, &args.env, &cfg.created);
-            signer.sign_settings(&session, store, &mut settings)?;
+            signer.sign_settings(session, store, &mut settings)?;
             crate::settings::write(store, &settings)?;
             draft.record = Some(settings.fingerprint());
             audit::append(store, draft, Outcome::Ok, &detail, Some(&signing), None)?;

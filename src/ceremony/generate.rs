@@ -24,7 +24,8 @@ use super::{Context, Guard, Report, deal, distribute, random_id, with_env_sessio
 use crate::audit::Draft;
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::hsm::{self, HsmSession, Need};
+use crate::hsm::{self, Need};
+use crate::keystore::{Key, KeyStore};
 use crate::names::{NameKind, check};
 use crate::recipient::Recipient;
 use crate::seal::{Blob, CredentialInfo, KeyRef, Origin, RECORD_FORMAT, SealRecord};
@@ -321,12 +322,11 @@ fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source<'_>, draft: &mut Draft) -
         &needs,
         draft,
         |session, signer, draft| {
-            let token = session.token();
             let label = hsm::seal_key_label(&spec.env, &spec.seal, 1, 1);
             if !session.secret_keys_labelled(&label)?.is_empty() {
                 return Err(Error::Refused(format!(
                     "token '{}' already holds a key labelled '{label}' that no record in this store references (left by an interrupted ceremony, or used by another store): make sure no store uses it, then delete it with pkcs11-tool --delete-object --type secrkey --label '{label}'",
-                    token.label
+                    session.token_label()
                 )));
             }
             let key_id = random_id()?;
@@ -388,7 +388,7 @@ fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source<'_>, draft: &mut Draft) -
 
 #[allow(clippy::too_many_arguments)]
 fn seal_with_key(
-    session: &HsmSession<'_>,
+    session: &dyn KeyStore,
     signer: &super::Signer,
     store: &Store,
     spec: &SealSpec,
@@ -397,7 +397,7 @@ fn seal_with_key(
     length: usize,
     label: &str,
     key_id: &[u8; 16],
-    kseal: cryptoki::object::ObjectHandle,
+    kseal: Key,
     mech: hsm::WrapMechanism,
     extra: Option<(Encoding, Option<crate::seal::VaultBinding>)>,
 ) -> Result<(SealRecord, Vec<(String, Share)>)> {

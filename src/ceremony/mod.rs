@@ -23,12 +23,11 @@ pub mod unseal;
 
 use std::path::PathBuf;
 
-use cryptoki::object::ObjectHandle;
-
 use crate::audit::{self, Draft, Outcome};
 use crate::error::{Error, Result};
 use crate::hsm::{Hsm, HsmSession, Need};
 use crate::key::PublicKey;
+use crate::keystore::{Key, KeyStore, SigningKey};
 use crate::pin::read_pin;
 use crate::seal::{RecordSignature, SealRecord};
 use crate::store::{EnvConfig, Store, StoreLock};
@@ -121,9 +120,9 @@ impl Report {
 
 /// The environment's signing key, found on its token.
 pub(crate) struct Signer {
-    pub handle: ObjectHandle,
+    pub handle: Key,
     pub public: PublicKey,
-    /// The token's log anchor, once read ([`crate::hsm::Signing::anchor`]).
+    /// The token's log anchor, once read ([`crate::keystore::Signing::anchor`]).
     pub anchor: std::cell::RefCell<Option<Option<crate::hsm::LogAnchor>>>,
 }
 
@@ -133,20 +132,14 @@ impl Signer {
     /// anything is written.
     pub fn sign_record(
         &self,
-        session: &HsmSession<'_>,
+        session: &dyn KeyStore,
         store: &Store,
         record: &mut SealRecord,
     ) -> Result<()> {
         record.signature = None;
         record.log_head = audit::current_head(store, &record.env)?;
         let message = record.signed_bytes()?;
-        let der = session.sign(self.handle, &message)?;
-        if !self.public.verify(&message, &der) {
-            return Err(Error::Hsm(format!(
-                "token '{}' produced a record signature that does not verify with its own public key",
-                session.token().label
-            )));
-        }
+        let der = self.key(session).sign_checked(&message, "record")?;
         use base64::Engine;
         record.signature = Some(RecordSignature {
             key: self.public.fingerprint(),
@@ -159,20 +152,14 @@ impl Signer {
     /// and checks the signature with the public key.
     pub fn sign_settings(
         &self,
-        session: &HsmSession<'_>,
+        session: &dyn KeyStore,
         store: &Store,
         settings: &mut crate::settings::Settings,
     ) -> Result<()> {
         settings.signature = None;
         settings.log_head = audit::current_head(store, &settings.env)?;
         let message = settings.signed_bytes()?;
-        let der = session.sign(self.handle, &message)?;
-        if !self.public.verify(&message, &der) {
-            return Err(Error::Hsm(format!(
-                "token '{}' produced a settings signature that does not verify with its own public key",
-                session.token().label
-            )));
-        }
+        let der = self.key(session).sign_checked(&message, "settings")?;
         use base64::Engine;
         settings.signature = Some(RecordSignature {
             key: self.public.fingerprint(),
@@ -182,12 +169,19 @@ impl Signer {
     }
 
     /// The signing side of a log append.
-    pub fn signing<'a>(&'a self, session: &'a HsmSession<'a>) -> crate::hsm::Signing<'a> {
-        crate::hsm::Signing {
-            session,
+    pub fn signing<'a>(&'a self, session: &'a dyn KeyStore) -> crate::keystore::Signing<'a> {
+        crate::keystore::Signing {
+            key: self.key(session),
+            anchor: &self.anchor,
+        }
+    }
+
+    /// The signing key on `session`'s token, as a [`signature::Signer`](p256::ecdsa::signature::Signer).
+    pub fn key<'a>(&'a self, session: &'a dyn KeyStore) -> SigningKey<'a> {
+        SigningKey {
+            store: session,
             key: self.handle,
             public: &self.public,
-            anchor: &self.anchor,
         }
     }
 }
@@ -253,7 +247,7 @@ pub(crate) fn with_env_session<T>(
     env: &str,
     needs: &[Need],
     draft: &mut Draft,
-    f: impl FnOnce(&HsmSession<'_>, &Signer, &mut Draft) -> Result<T>,
+    f: impl FnOnce(&dyn KeyStore, &Signer, &mut Draft) -> Result<T>,
 ) -> Result<T> {
     let store = g.store();
     draft.env = Some(env.to_string());
@@ -349,7 +343,7 @@ fn open<'h>(
 /// store restored from an older copy (log, head and records rolled back together,
 /// which nothing in the store can show) is caught here.
 pub(crate) fn check_anchor(
-    session: &HsmSession<'_>,
+    session: &dyn KeyStore,
     store: &Store,
     env: &str,
 ) -> Result<Option<crate::hsm::LogAnchor>> {
@@ -360,7 +354,7 @@ pub(crate) fn check_anchor(
         Some(h) if h == hash => Ok(Some((seq, hash))),
         found => Err(Error::Refused(format!(
             "the store is older than the token: token '{}' last signed entry {seq} of the log of '{env}', but {} {}; the store was rolled back (restored from an old copy, or a ceremony's changes were lost): restore the newest copy of the store (e.g. from git) and try again",
-            session.token().label,
+            session.token_label(),
             audit::log_path(store, env).display(),
             match found {
                 None => "ends before it".to_string(),
@@ -374,7 +368,7 @@ pub(crate) fn check_anchor(
 /// not verify: every entry after the token's log anchor must, so that one later
 /// signature vouches for every line before it.
 pub(crate) fn check_tail(
-    session: &HsmSession<'_>,
+    session: &dyn KeyStore,
     store: &Store,
     env: &str,
     key: &crate::key::PublicKey,
@@ -385,7 +379,7 @@ pub(crate) fn check_tail(
         Some(problem) => Err(Error::Refused(format!(
             "{} has entries after the last one token '{}' signed that do not verify: {problem}; zeroth signs nothing over them: see them with zeroth audit verify --env {env}, and restore the log from a trusted copy",
             audit::log_path(store, env).display(),
-            session.token().label
+            session.token_label()
         ))),
     }
 }
@@ -493,25 +487,26 @@ fn settle<T>(result: Result<T>, logged: Result<Option<u64>>) -> Result<T> {
 /// Checks the token's marker names `env` and its signing key is the one the store
 /// holds — and, with a pin, the one pinned; returns the signing key.
 pub(crate) fn check_binding(
-    session: &HsmSession<'_>,
+    session: &dyn KeyStore,
     store: &Store,
     env: &str,
     cfg: &EnvConfig,
     pin: Option<&HsmPin>,
 ) -> Result<Signer> {
-    let token = session.token();
     match session.marker()? {
         Some(marker) if marker == env => {}
         Some(other) => {
             return Err(Error::Refused(format!(
                 "token '{}' (serial {}) is marked for environment '{other}', not '{env}': one token serves one environment",
-                token.label, token.serial
+                session.token_label(),
+                session.token_serial()
             )));
         }
         None => {
             return Err(Error::Refused(format!(
                 "token '{}' (serial {}) carries no zeroth environment marker: it was reset or is not the token of '{env}'",
-                token.label, token.serial
+                session.token_label(),
+                session.token_serial()
             )));
         }
     }
@@ -525,7 +520,7 @@ pub(crate) fn check_binding(
         if public.fingerprint() != pin.signing_key {
             return Err(Error::Refused(format!(
                 "the signing key on token '{}' ({}) is not the key {} pins for environment '{env}' ({}): this is not the token that was pinned",
-                token.label,
+                session.token_label(),
                 public.fingerprint(),
                 pin.source.display(),
                 pin.signing_key
@@ -538,7 +533,7 @@ pub(crate) fn check_binding(
             "{} ({}) is not the public half of the signing key on token '{}' ({}): the store's key was replaced; restore it from a trusted copy",
             store.public_key_path(env).display(),
             stored.fingerprint(),
-            token.label,
+            session.token_label(),
             public.fingerprint()
         )));
     }
@@ -784,5 +779,102 @@ pub(crate) fn confirm_on_terminal(
         Ok(())
     } else {
         Err(Error::Refused(declined.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystore::double::SoftToken;
+
+    fn record() -> SealRecord {
+        serde_json::from_str(include_str!(
+            "../../tests/vectors/store/seals/vault-root.json"
+        ))
+        .unwrap()
+    }
+
+    fn signer(token: &SoftToken) -> Signer {
+        let (handle, _, public) = token.generate_signing_key("prod", b"id").unwrap();
+        Signer {
+            handle,
+            public,
+            anchor: std::cell::RefCell::new(None),
+        }
+    }
+
+    #[test]
+    fn a_record_is_signed_with_the_log_head_and_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        let token = SoftToken::default();
+        let signer = signer(&token);
+        let mut record = record();
+        record.signature = None;
+        signer.sign_record(&token, &store, &mut record).unwrap();
+        let sig = record.signature.clone().expect("signed");
+        assert_eq!(sig.key, signer.public.fingerprint());
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(&sig.value)
+            .unwrap();
+        assert!(signer.public.verify(&record.signed_bytes().unwrap(), &der));
+        // Through the `signature` crate's trait, the same key.
+        use p256::ecdsa::signature::{Signer as _, Verifier as _};
+        let by_trait: p256::ecdsa::DerSignature = signer.key(&token).sign(b"message");
+        let vk = p256::ecdsa::VerifyingKey::from(&signer.public.key);
+        let sig = p256::ecdsa::Signature::from_der(by_trait.as_bytes()).unwrap();
+        assert!(vk.verify(b"message", &sig).is_ok());
+    }
+
+    #[test]
+    fn a_token_that_signs_wrongly_is_caught_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        let token = SoftToken::default();
+        let signer = signer(&token);
+        token.sign_with_another_key.set(true);
+        let mut record = record();
+        let err = signer.sign_record(&token, &store, &mut record).unwrap_err();
+        assert!(matches!(err, Error::Hsm(_)), "{err:?}");
+        assert!(
+            err.message().contains("does not verify"),
+            "{}",
+            err.message()
+        );
+        assert!(record.signature.is_none(), "the record is left unsigned");
+        let key = signer.key(&token);
+        assert!(
+            p256::ecdsa::signature::Signer::<p256::ecdsa::DerSignature>::try_sign(&key, b"m")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn each_signed_log_entry_moves_the_tokens_anchor_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_or_create(dir.path()).unwrap();
+        let token = SoftToken::default();
+        let signer = signer(&token);
+        for n in 1..=3 {
+            let mut draft = Draft::new("drill");
+            draft.env = Some("prod".into());
+            let signing = signer.signing(&token);
+            let seq = audit::append(
+                &store,
+                &mut draft,
+                audit::Outcome::Ok,
+                "",
+                Some(&signing),
+                None,
+            )
+            .unwrap();
+            assert_eq!(seq, Some(n));
+            let head = audit::current_head(&store, "prod").unwrap().unwrap();
+            assert_eq!(token.log_anchor("prod").unwrap(), Some((n, head.hash)));
+        }
+        let v = audit::verify(&store, "prod", &signer.public).unwrap();
+        assert!(v.damage.is_none(), "{:?}", v.damage);
+        assert_eq!(v.entries, 3);
     }
 }

@@ -35,7 +35,8 @@ use crate::clock;
 use crate::deliver::Delivery;
 use crate::error::{Error, Result};
 use crate::fault;
-use crate::hsm::{self, HsmSession, Need};
+use crate::hsm::{self, Need};
+use crate::keystore::{Key, KeyStore};
 use crate::names::{NameKind, check};
 use crate::recipient::Keyring;
 use crate::seal::{CredentialInfo, HistoryEntry, KeyRef, Origin, Pending, PendingKind, SealRecord};
@@ -288,7 +289,7 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
             if !session.secret_keys_labelled(&label)?.is_empty() {
                 return Err(Error::Refused(format!(
                     "token '{}' already holds a key labelled '{label}' that no record references (left by an interrupted ceremony): run 'zeroth cleanup --env {}' first",
-                    session.token().label,
+                    session.token_label(),
                     record.env
                 )));
             }
@@ -441,17 +442,14 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
 }
 
 /// Finds the K_seal of the current set, or refuses saying it is gone.
-fn find_current_key(
-    session: &HsmSession<'_>,
-    record: &SealRecord,
-) -> Result<cryptoki::object::ObjectHandle> {
+fn find_current_key(session: &dyn KeyStore, record: &SealRecord) -> Result<Key> {
     let key_id = record.key_id_bytes()?;
     session.find_seal_key(&record.key.label, &key_id)?.ok_or_else(|| {
         Error::Refused(format!(
             "K_seal '{}' of seal '{}' is not on token '{}': the seal was revoked or rekeyed, or this record is an old copy",
             record.key.label,
             record.name,
-            session.token().label
+            session.token_label()
         ))
     })
 }
@@ -612,7 +610,7 @@ fn confirm_inner(
                 Error::Refused(format!(
                     "the K_seal of pending operation {id} ('{}') is not on token '{}': nothing can confirm it; drop it with --cancel {id}",
                     view.key.label,
-                    session.token().label
+                    session.token_label()
                 ))
             })?;
         let object = session.unwrap_credential(view.key.mechanism, new_key, &wrapped)?;

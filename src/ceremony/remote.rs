@@ -608,7 +608,7 @@ fn open(
         if !signer.public.verify(&message, &der) {
             return Err(Error::Hsm(format!(
                 "token '{}' produced a request signature that does not verify with its own public key",
-                session.token().label
+                session.token_label()
             )));
         }
         request.signature = Some(base64::engine::general_purpose::STANDARD.encode(der));

@@ -124,7 +124,7 @@ pub fn drill(ctx: &Context, seal: &str) -> Result<Report> {
             &[],
             &mut draft,
             |session, _signer, draft| {
-                let token = &session.token().label;
+                let token = &session.token_label();
                 let prefix = format!("zeroth:{}:{}:v", record.env, record.name);
                 let keys = session.seal_key_objects(&prefix)?;
                 if !keys.iter().any(|(_, label, _)| *label == record.key.label) {

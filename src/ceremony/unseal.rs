@@ -17,7 +17,8 @@ use crate::audit::{self, Draft, Outcome};
 use crate::clock;
 use crate::deliver::Delivery;
 use crate::error::{Error, Result};
-use crate::hsm::{HsmSession, Need};
+use crate::hsm::Need;
+use crate::keystore::KeyStore;
 use crate::recipient::Keyring;
 use crate::seal::{Origin, SealRecord};
 use crate::secret::{Credential, Encoding};
@@ -65,7 +66,7 @@ pub(crate) struct Recovery<'a> {
 }
 
 /// What a ceremony does with the recovered credential, inside the HSM session.
-pub(crate) type Then<'a, T> = dyn FnOnce(&HsmSession<'_>, &Signer, &SealRecord, Credential, &[Accepted], &mut Draft) -> Result<T>
+pub(crate) type Then<'a, T> = dyn FnOnce(&dyn KeyStore, &Signer, &SealRecord, Credential, &[Accepted], &mut Draft) -> Result<T>
     + 'a;
 
 /// Recovers the credential of `seal` from `share_paths` and runs `then` with it while
@@ -128,7 +129,7 @@ pub(crate) fn recover<T>(
         let key_id = record.key_id_bytes()?;
         let kseal = session
             .find_seal_key(&record.key.label, &key_id)?
-            .ok_or_else(|| missing_key(store, &record, &session.token().label))?;
+            .ok_or_else(|| missing_key(store, &record, session.token_label()))?;
         let object = session.unwrap_credential(record.key.mechanism, kseal, &wrapped)?;
         let credential = trim(&record, object)?;
         then(session, signer, &record, credential, &accepted, draft)
@@ -191,7 +192,7 @@ pub(crate) struct Handover {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn log_and_deliver(
     g: &Guard<'_>,
-    session: &HsmSession<'_>,
+    session: &dyn KeyStore,
     signer: &Signer,
     draft: &mut Draft,
     detail: &str,
@@ -243,7 +244,7 @@ pub(crate) fn log_and_deliver(
 /// (with its exit status); for a file or stdout, when it failed.
 pub(crate) fn log_handover(
     g: &Guard<'_>,
-    session: &HsmSession<'_>,
+    session: &dyn KeyStore,
     signer: &Signer,
     after: &Draft,
     delivery: &Delivery,

@@ -30,7 +30,7 @@
 //!   is reported with the module's path.
 
 mod mechanism;
-mod signing;
+mod seam;
 
 use std::path::{Path, PathBuf};
 
@@ -43,9 +43,9 @@ use cryptoki::slot::Slot;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
+pub use crate::keystore::{LogAnchor, Signing};
 use mechanism::Cryptoki;
 pub use mechanism::{Need, WRAP_PREFERENCE, WrapMechanism};
-pub use signing::Signing;
 
 use crate::error::{Error, Result, rv_name};
 use crate::key::PublicKey;
@@ -68,9 +68,6 @@ pub fn anchor_label(env: &str) -> String {
 }
 
 const ANCHOR_DOMAIN: &str = "zeroth-log-head-v1\n";
-
-/// A log anchor: the sequence number and line hash (hex) of a log entry.
-pub type LogAnchor = (u64, String);
 
 fn parse_anchor(value: &[u8]) -> Option<LogAnchor> {
     let text = std::str::from_utf8(value).ok()?;
@@ -111,6 +108,8 @@ pub struct HsmSession<'h> {
     token: Token,
     /// zeroth's data objects on the token ([`HsmSession::data_objects`]), once read.
     data: std::cell::RefCell<Option<Vec<DataObject>>>,
+    /// The objects this session named by a [`crate::keystore::Key`] (its index here).
+    handles: std::cell::RefCell<Vec<ObjectHandle>>,
 }
 
 /// A data object zeroth wrote (the environment marker, a log anchor): its handle,
@@ -310,6 +309,7 @@ impl Hsm {
             session,
             token: token.clone(),
             data: std::cell::RefCell::new(None),
+            handles: std::cell::RefCell::new(Vec::new()),
         })
     }
 
