@@ -1159,7 +1159,7 @@ pub enum Severity {
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     /// Stable identifier (`rotation-overdue`, `secret-reuse`, …).
-    pub id: &'static str,
+    pub id: FindingId,
     /// Error or warning.
     pub severity: Severity,
     /// The environment concerned.
@@ -1175,57 +1175,240 @@ pub struct Finding {
     pub action: String,
 }
 
-/// Every finding id `check` can report, with its severity, for the documentation and
-/// the tests.
-pub const FINDINGS: &[(&str, Severity)] = &[
-    ("record-invalid", Severity::Error),
-    ("rotation-overdue", Severity::Error),
-    ("expired", Severity::Error),
-    ("expiring-soon", Severity::Warning),
-    ("recovery-untested", Severity::Error),
-    ("share-unproven", Severity::Warning),
-    ("offboarded-holder", Severity::Error),
-    ("threshold-one", Severity::Error),
-    ("threshold-all", Severity::Warning),
-    ("secret-reuse", Severity::Error),
-    ("token-shared", Severity::Error),
-    ("token-unmarked", Severity::Error),
-    ("token-unreachable", Severity::Error),
-    ("orphan-key", Severity::Warning),
-    ("revoked-key-present", Severity::Error),
-    ("log-damaged", Severity::Error),
-    ("log-unsigned", Severity::Warning),
-    ("pending-stale", Severity::Warning),
-    ("failed-unseals", Severity::Warning),
-    ("record-stale", Severity::Error),
-    ("retired-key-present", Severity::Error),
-    ("token-key-mismatch", Severity::Error),
-    ("store-rollback", Severity::Error),
-    ("env-unpinned", Severity::Warning),
-    ("log-time-backwards", Severity::Warning),
-    ("reuse-unchecked", Severity::Warning),
-    ("settings-invalid", Severity::Error),
-    ("settings-unapproved", Severity::Warning),
-    ("operator-unnamed", Severity::Warning),
-    ("rotation-due-soon", Severity::Warning),
-    ("revocation-untested", Severity::Warning),
-    ("owner-offboarded", Severity::Error),
-    ("access-unfamiliar", Severity::Warning),
-    ("access-refused-burst", Severity::Error),
-    ("access-no-reason", Severity::Warning),
-    ("access-outside-window", Severity::Warning),
-    ("access-rate", Severity::Error),
-    ("reach-undeclared", Severity::Warning),
-    ("reach-crosses-env", Severity::Error),
-    ("reach-shared", Severity::Error),
-];
+/// What `check` found: each finding's stable id, as JSON, metrics and the design name
+/// it (`rotation-overdue`, `secret-reuse`, …), and its severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FindingId {
+    /// `record-invalid` (error).
+    RecordInvalid,
+    /// `rotation-overdue` (error).
+    RotationOverdue,
+    /// `expired` (error).
+    Expired,
+    /// `expiring-soon` (warning).
+    ExpiringSoon,
+    /// `recovery-untested` (error).
+    RecoveryUntested,
+    /// `share-unproven` (warning).
+    ShareUnproven,
+    /// `offboarded-holder` (error).
+    OffboardedHolder,
+    /// `threshold-one` (error).
+    ThresholdOne,
+    /// `threshold-all` (warning).
+    ThresholdAll,
+    /// `secret-reuse` (error).
+    SecretReuse,
+    /// `token-shared` (error).
+    TokenShared,
+    /// `token-unmarked` (error).
+    TokenUnmarked,
+    /// `token-unreachable` (error).
+    TokenUnreachable,
+    /// `orphan-key` (warning).
+    OrphanKey,
+    /// `revoked-key-present` (error).
+    RevokedKeyPresent,
+    /// `log-damaged` (error).
+    LogDamaged,
+    /// `log-unsigned` (warning).
+    LogUnsigned,
+    /// `pending-stale` (warning).
+    PendingStale,
+    /// `failed-unseals` (warning).
+    FailedUnseals,
+    /// `record-stale` (error).
+    RecordStale,
+    /// `retired-key-present` (error).
+    RetiredKeyPresent,
+    /// `token-key-mismatch` (error).
+    TokenKeyMismatch,
+    /// `store-rollback` (error).
+    StoreRollback,
+    /// `env-unpinned` (warning).
+    EnvUnpinned,
+    /// `log-time-backwards` (warning).
+    LogTimeBackwards,
+    /// `reuse-unchecked` (warning).
+    ReuseUnchecked,
+    /// `settings-invalid` (error).
+    SettingsInvalid,
+    /// `settings-unapproved` (warning).
+    SettingsUnapproved,
+    /// `operator-unnamed` (warning).
+    OperatorUnnamed,
+    /// `rotation-due-soon` (warning).
+    RotationDueSoon,
+    /// `revocation-untested` (warning).
+    RevocationUntested,
+    /// `owner-offboarded` (error).
+    OwnerOffboarded,
+    /// `access-unfamiliar` (warning).
+    AccessUnfamiliar,
+    /// `access-refused-burst` (error).
+    AccessRefusedBurst,
+    /// `access-no-reason` (warning).
+    AccessNoReason,
+    /// `access-outside-window` (warning).
+    AccessOutsideWindow,
+    /// `access-rate` (error).
+    AccessRate,
+    /// `reach-undeclared` (warning).
+    ReachUndeclared,
+    /// `reach-crosses-env` (error).
+    ReachCrossesEnv,
+    /// `reach-shared` (error).
+    ReachShared,
+}
 
-fn severity(id: &'static str) -> Severity {
-    FINDINGS
-        .iter()
-        .find(|(i, _)| *i == id)
-        .map(|(_, s)| *s)
-        .unwrap_or(Severity::Error)
+impl FindingId {
+    /// Every finding id `check` can report, for the documentation and the tests.
+    pub const ALL: &[FindingId] = &[
+        FindingId::RecordInvalid,
+        FindingId::RotationOverdue,
+        FindingId::Expired,
+        FindingId::ExpiringSoon,
+        FindingId::RecoveryUntested,
+        FindingId::ShareUnproven,
+        FindingId::OffboardedHolder,
+        FindingId::ThresholdOne,
+        FindingId::ThresholdAll,
+        FindingId::SecretReuse,
+        FindingId::TokenShared,
+        FindingId::TokenUnmarked,
+        FindingId::TokenUnreachable,
+        FindingId::OrphanKey,
+        FindingId::RevokedKeyPresent,
+        FindingId::LogDamaged,
+        FindingId::LogUnsigned,
+        FindingId::PendingStale,
+        FindingId::FailedUnseals,
+        FindingId::RecordStale,
+        FindingId::RetiredKeyPresent,
+        FindingId::TokenKeyMismatch,
+        FindingId::StoreRollback,
+        FindingId::EnvUnpinned,
+        FindingId::LogTimeBackwards,
+        FindingId::ReuseUnchecked,
+        FindingId::SettingsInvalid,
+        FindingId::SettingsUnapproved,
+        FindingId::OperatorUnnamed,
+        FindingId::RotationDueSoon,
+        FindingId::RevocationUntested,
+        FindingId::OwnerOffboarded,
+        FindingId::AccessUnfamiliar,
+        FindingId::AccessRefusedBurst,
+        FindingId::AccessNoReason,
+        FindingId::AccessOutsideWindow,
+        FindingId::AccessRate,
+        FindingId::ReachUndeclared,
+        FindingId::ReachCrossesEnv,
+        FindingId::ReachShared,
+    ];
+
+    /// The id as reports print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingId::RecordInvalid => "record-invalid",
+            FindingId::RotationOverdue => "rotation-overdue",
+            FindingId::Expired => "expired",
+            FindingId::ExpiringSoon => "expiring-soon",
+            FindingId::RecoveryUntested => "recovery-untested",
+            FindingId::ShareUnproven => "share-unproven",
+            FindingId::OffboardedHolder => "offboarded-holder",
+            FindingId::ThresholdOne => "threshold-one",
+            FindingId::ThresholdAll => "threshold-all",
+            FindingId::SecretReuse => "secret-reuse",
+            FindingId::TokenShared => "token-shared",
+            FindingId::TokenUnmarked => "token-unmarked",
+            FindingId::TokenUnreachable => "token-unreachable",
+            FindingId::OrphanKey => "orphan-key",
+            FindingId::RevokedKeyPresent => "revoked-key-present",
+            FindingId::LogDamaged => "log-damaged",
+            FindingId::LogUnsigned => "log-unsigned",
+            FindingId::PendingStale => "pending-stale",
+            FindingId::FailedUnseals => "failed-unseals",
+            FindingId::RecordStale => "record-stale",
+            FindingId::RetiredKeyPresent => "retired-key-present",
+            FindingId::TokenKeyMismatch => "token-key-mismatch",
+            FindingId::StoreRollback => "store-rollback",
+            FindingId::EnvUnpinned => "env-unpinned",
+            FindingId::LogTimeBackwards => "log-time-backwards",
+            FindingId::ReuseUnchecked => "reuse-unchecked",
+            FindingId::SettingsInvalid => "settings-invalid",
+            FindingId::SettingsUnapproved => "settings-unapproved",
+            FindingId::OperatorUnnamed => "operator-unnamed",
+            FindingId::RotationDueSoon => "rotation-due-soon",
+            FindingId::RevocationUntested => "revocation-untested",
+            FindingId::OwnerOffboarded => "owner-offboarded",
+            FindingId::AccessUnfamiliar => "access-unfamiliar",
+            FindingId::AccessRefusedBurst => "access-refused-burst",
+            FindingId::AccessNoReason => "access-no-reason",
+            FindingId::AccessOutsideWindow => "access-outside-window",
+            FindingId::AccessRate => "access-rate",
+            FindingId::ReachUndeclared => "reach-undeclared",
+            FindingId::ReachCrossesEnv => "reach-crosses-env",
+            FindingId::ReachShared => "reach-shared",
+        }
+    }
+
+    /// Error or warning.
+    pub fn severity(self) -> Severity {
+        match self {
+            FindingId::RecordInvalid
+            | FindingId::RotationOverdue
+            | FindingId::Expired
+            | FindingId::RecoveryUntested
+            | FindingId::OffboardedHolder
+            | FindingId::ThresholdOne
+            | FindingId::SecretReuse
+            | FindingId::TokenShared
+            | FindingId::TokenUnmarked
+            | FindingId::TokenUnreachable
+            | FindingId::RevokedKeyPresent
+            | FindingId::LogDamaged
+            | FindingId::RecordStale
+            | FindingId::RetiredKeyPresent
+            | FindingId::TokenKeyMismatch
+            | FindingId::StoreRollback
+            | FindingId::SettingsInvalid
+            | FindingId::OwnerOffboarded
+            | FindingId::AccessRefusedBurst
+            | FindingId::AccessRate
+            | FindingId::ReachCrossesEnv
+            | FindingId::ReachShared => Severity::Error,
+            FindingId::ExpiringSoon
+            | FindingId::ShareUnproven
+            | FindingId::ThresholdAll
+            | FindingId::OrphanKey
+            | FindingId::LogUnsigned
+            | FindingId::PendingStale
+            | FindingId::FailedUnseals
+            | FindingId::EnvUnpinned
+            | FindingId::LogTimeBackwards
+            | FindingId::ReuseUnchecked
+            | FindingId::SettingsUnapproved
+            | FindingId::OperatorUnnamed
+            | FindingId::RotationDueSoon
+            | FindingId::RevocationUntested
+            | FindingId::AccessUnfamiliar
+            | FindingId::AccessNoReason
+            | FindingId::AccessOutsideWindow
+            | FindingId::ReachUndeclared => Severity::Warning,
+        }
+    }
+}
+
+impl std::fmt::Display for FindingId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FindingId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 struct Findings(Vec<Finding>);
@@ -1233,21 +1416,21 @@ struct Findings(Vec<Finding>);
 impl Findings {
     fn add(
         &mut self,
-        id: &'static str,
+        id: FindingId,
         env: &str,
         seal: Option<&str>,
         custodian: Option<&str>,
         message: String,
         action: String,
     ) {
-        self.add_as(severity(id), id, env, seal, custodian, message, action);
+        self.add_as(id.severity(), id, env, seal, custodian, message, action);
     }
 
     #[allow(clippy::too_many_arguments)]
     fn add_as(
         &mut self,
         severity: Severity,
-        id: &'static str,
+        id: FindingId,
         env: &str,
         seal: Option<&str>,
         custodian: Option<&str>,
@@ -1288,7 +1471,7 @@ fn seal_findings(
     let (env, seal) = (record.env.as_str(), Some(record.name.as_str()));
     if let Some(p) = &checked.problem {
         f.add(
-            "record-invalid",
+            FindingId::RecordInvalid,
             env,
             seal,
             None,
@@ -1305,7 +1488,7 @@ fn seal_findings(
     let policy = &eff.policy;
     if let Some(p) = &checked.stale {
         f.add(
-            "record-stale",
+            FindingId::RecordStale,
             env,
             seal,
             None,
@@ -1319,7 +1502,7 @@ fn seal_findings(
     }
     if let Some(o) = &record.owner_offboarded {
         f.add(
-            "owner-offboarded",
+            FindingId::OwnerOffboarded,
             env,
             seal,
             None,
@@ -1337,7 +1520,7 @@ fn seal_findings(
     }
     if record.credential.reuse.is_none() && record.credential.origin == Origin::Imported {
         f.add(
-            "reuse-unchecked",
+            FindingId::ReuseUnchecked,
             env,
             seal,
             None,
@@ -1355,7 +1538,7 @@ fn seal_findings(
         let window = i64::from(policy.rotation_warning(record.rotate_every_days));
         if due > now && (due - now).whole_days() < window {
             f.add(
-                "rotation-due-soon",
+                FindingId::RotationDueSoon,
                 env,
                 seal,
                 None,
@@ -1373,7 +1556,7 @@ fn seal_findings(
         }
         if due <= now {
             f.add(
-                "rotation-overdue",
+                FindingId::RotationOverdue,
                 env,
                 seal,
                 None,
@@ -1397,7 +1580,7 @@ fn seal_findings(
     {
         if exp <= now {
             f.add(
-                "expired",
+                FindingId::Expired,
                 env,
                 seal,
                 None,
@@ -1406,7 +1589,7 @@ fn seal_findings(
             );
         } else if (exp - now).whole_days() < i64::from(policy.expiry_warning_days) {
             f.add(
-                "expiring-soon",
+                FindingId::ExpiringSoon,
                 env,
                 seal,
                 None,
@@ -1427,7 +1610,7 @@ fn seal_findings(
         .unwrap_or(created_days);
     if recovery_age > i64::from(policy.recovery_test_days) {
         f.add(
-            "recovery-untested",
+            FindingId::RecoveryUntested,
             env,
             seal,
             None,
@@ -1465,7 +1648,7 @@ fn seal_findings(
             (None, None) => continue,
         };
         f.add(
-            "access-unfamiliar",
+            FindingId::AccessUnfamiliar,
             env,
             seal,
             None,
@@ -1482,7 +1665,7 @@ fn seal_findings(
             continue;
         }
         f.add(
-            "access-refused-burst",
+            FindingId::AccessRefusedBurst,
             env,
             seal,
             None,
@@ -1508,7 +1691,7 @@ fn seal_findings(
         for (t, event, with_reason) in recent {
             if policy.require_reason && !with_reason {
                 f.add(
-                    "access-no-reason",
+                    FindingId::AccessNoReason,
                     env,
                     seal,
                     None,
@@ -1525,7 +1708,7 @@ fn seal_findings(
             if let Some(w) = &policy.window {
                 if w.contains(*t) == Some(false) {
                     f.add(
-                        "access-outside-window",
+                        FindingId::AccessOutsideWindow,
                         env,
                         seal,
                         None,
@@ -1553,7 +1736,7 @@ fn seal_findings(
                 .collect();
             if within.len() > rate.count as usize {
                 f.add(
-                    "access-rate",
+                    FindingId::AccessRate,
                     env,
                     seal,
                     None,
@@ -1585,7 +1768,7 @@ fn seal_findings(
     };
     if let Some(message) = untested {
         f.add(
-            "revocation-untested",
+            FindingId::RevocationUntested,
             env,
             seal,
             None,
@@ -1607,7 +1790,7 @@ fn seal_findings(
         let age = days_since(&since, now).unwrap_or(0);
         if age > i64::from(policy.share_proof_days) {
             f.add(
-                "share-unproven",
+                FindingId::ShareUnproven,
                 env,
                 seal,
                 Some(&c.name),
@@ -1620,7 +1803,7 @@ fn seal_findings(
         }
         if let Some((_, off)) = eff.offboarded(&c.name) {
             f.add(
-                "offboarded-holder",
+                FindingId::OffboardedHolder,
                 env,
                 seal,
                 Some(&c.name),
@@ -1638,7 +1821,7 @@ fn seal_findings(
     let n = record.custodians.len();
     if record.threshold == 1 {
         f.add(
-            "threshold-one",
+            FindingId::ThresholdOne,
             env,
             seal,
             None,
@@ -1650,7 +1833,7 @@ fn seal_findings(
         );
     } else if usize::from(record.threshold) == n {
         f.add(
-            "threshold-all",
+            FindingId::ThresholdAll,
             env,
             seal,
             None,
@@ -1665,7 +1848,7 @@ fn seal_findings(
         if let Some(age) = days_since(&p.created, now) {
             if age > i64::from(policy.pending_max_age_days) {
                 f.add(
-                    "pending-stale",
+                    FindingId::PendingStale,
                     env,
                     seal,
                     None,
@@ -1683,7 +1866,7 @@ fn seal_findings(
     }
     if act.failed_since_success > 0 {
         f.add(
-            "failed-unseals",
+            FindingId::FailedUnseals,
             env,
             seal,
             None,
@@ -1727,7 +1910,7 @@ fn reach_findings(
     for r in live.iter().filter(|r| mine(r)) {
         if r.unlocks.is_empty() {
             f.add(
-                "reach-undeclared",
+                FindingId::ReachUndeclared,
                 &r.env,
                 Some(&r.name),
                 None,
@@ -1747,7 +1930,7 @@ fn reach_findings(
                 e != own && words.contains(&e)
             }) {
                 f.add(
-                    "reach-crosses-env",
+                    FindingId::ReachCrossesEnv,
                     &r.env,
                     Some(&r.name),
                     None,
@@ -1781,7 +1964,7 @@ fn reach_findings(
                 continue;
             }
             f.add(
-                "reach-shared",
+                FindingId::ReachShared,
                 &r.env,
                 Some(&r.name),
                 None,
@@ -1838,7 +2021,7 @@ fn reuse_findings(f: &mut Findings, records: &[&SealRecord], only_env: Option<&s
                     ),
                 };
                 f.add(
-                    "secret-reuse",
+                    FindingId::SecretReuse,
                     &a.env,
                     Some(&a.name),
                     None,
@@ -1866,7 +2049,7 @@ fn env_findings(
         Some(Ok(k)) => k.clone(),
         Some(Err(why)) => {
             f.add(
-                "log-damaged",
+                FindingId::LogDamaged,
                 env,
                 None,
                 None,
@@ -1879,7 +2062,7 @@ fn env_findings(
     };
     if matches!(source, KeySource::Unpinned) {
         f.add(
-            "env-unpinned",
+            FindingId::EnvUnpinned,
             env,
             None,
             None,
@@ -1905,14 +2088,14 @@ fn env_findings(
     if let Some(d) = &v.damage {
         let (id, action) = if d.kind == DamageKind::Unsigned {
             (
-                "log-unsigned",
+                FindingId::LogUnsigned,
                 format!(
                     "review the unsigned entries (zeroth audit show --env {env}) and sign over them: zeroth audit attest --env {env}"
                 ),
             )
         } else {
             (
-                "log-damaged",
+                FindingId::LogDamaged,
                 format!(
                     "restore {} from a trusted copy; until then its history cannot be trusted",
                     v.path.display()
@@ -1931,7 +2114,7 @@ fn env_findings(
     if let Some(last) = &view.last_unnamed {
         let unnamed = view.unnamed;
         f.add(
-            "operator-unnamed",
+            FindingId::OperatorUnnamed,
             env,
             None,
             None,
@@ -1951,7 +2134,7 @@ fn env_findings(
     }
     if !v.time_backwards.is_empty() {
         f.add(
-            "log-time-backwards",
+            FindingId::LogTimeBackwards,
             env,
             None,
             None,
@@ -1975,7 +2158,7 @@ fn env_findings(
 fn settings_findings(f: &mut Findings, store: &Store, env: &str, eff: &crate::settings::Effective) {
     if let Some(p) = &eff.problem {
         f.add(
-            "settings-invalid",
+            FindingId::SettingsInvalid,
             env,
             None,
             None,
@@ -1987,7 +2170,7 @@ fn settings_findings(f: &mut Findings, store: &Store, env: &str, eff: &crate::se
         );
     } else if eff.approved.is_none() {
         f.add(
-            "settings-unapproved",
+            FindingId::SettingsUnapproved,
             env,
             None,
             None,
@@ -1999,7 +2182,7 @@ fn settings_findings(f: &mut Findings, store: &Store, env: &str, eff: &crate::se
     }
     if !eff.unapproved.is_empty() {
         f.add(
-            "settings-unapproved",
+            FindingId::SettingsUnapproved,
             env,
             None,
             None,
@@ -2025,7 +2208,7 @@ fn token_shared_findings(f: &mut Findings, store: &Store, envs: &[String]) {
     for ((serial, label), names) in by_token {
         if names.len() > 1 && names.iter().any(|n| envs.iter().any(|e| e == n)) {
             f.add(
-                "token-shared",
+                FindingId::TokenShared,
                 names[0],
                 None,
                 None,
@@ -2055,7 +2238,7 @@ fn hsm_findings(
             let token = hsm.find_token(&pin.token)?;
             if token.serial != pin.serial {
                 f.add(
-                    "token-unmarked",
+                    FindingId::TokenUnmarked,
                     env,
                     None,
                     None,
@@ -2075,7 +2258,7 @@ fn hsm_findings(
                 Some(m) if m == env => {}
                 other => {
                     f.add(
-                        "token-unmarked",
+                        FindingId::TokenUnmarked,
                         env,
                         None,
                         None,
@@ -2095,7 +2278,7 @@ fn hsm_findings(
             match crate::ceremony::check_binding(&session, store, env, cfg, Some(&pin)) {
                 Err(e) if failed(&e) => return Err(e),
                 Err(e) => f.add(
-                    "token-key-mismatch",
+                    FindingId::TokenKeyMismatch,
                     env,
                     None,
                     None,
@@ -2109,7 +2292,7 @@ fn hsm_findings(
                 Err(e) if failed(&e) => return Err(e),
                 Ok(_) => {}
                 Err(e) => f.add(
-                    "store-rollback",
+                    FindingId::StoreRollback,
                     env,
                     None,
                     None,
@@ -2133,7 +2316,7 @@ fn hsm_findings(
                     for k in &of_seal {
                         accounted.insert((*k).clone());
                         f.add(
-                            "revoked-key-present",
+                            FindingId::RevokedKeyPresent,
                             env,
                             Some(&r.name),
                             None,
@@ -2150,7 +2333,7 @@ fn hsm_findings(
                     if let Some(h) = r.history.iter().find(|h| h.key_label == k.0) {
                         accounted.insert((*k).clone());
                         f.add(
-                            "retired-key-present",
+                            FindingId::RetiredKeyPresent,
                             env,
                             Some(&r.name),
                             None,
@@ -2187,7 +2370,7 @@ fn hsm_findings(
                 .filter(|k| k.0 != sign && !referenced.contains(*k) && !accounted.contains(*k))
             {
                 f.add(
-                    "orphan-key",
+                    FindingId::OrphanKey,
                     env,
                     None,
                     None,
@@ -2202,7 +2385,7 @@ fn hsm_findings(
     })();
     if let Err(e) = result {
         f.add(
-            "token-unreachable",
+            FindingId::TokenUnreachable,
             env,
             None,
             None,
@@ -2262,7 +2445,7 @@ pub fn check(ctx: &Context, args: &CheckArgs<'_>) -> Result<Report> {
     let mut f = Findings(Vec::new());
     for u in &unreadable {
         f.0.push(Finding {
-            id: "record-invalid",
+            id: FindingId::RecordInvalid,
             severity: Severity::Error,
             env: None,
             seal: None,
@@ -2306,7 +2489,7 @@ pub fn check(ctx: &Context, args: &CheckArgs<'_>) -> Result<Report> {
         }
     }
     if ctx.trust.explicit() {
-        for x in f.0.iter_mut().filter(|x| x.id == "env-unpinned") {
+        for x in f.0.iter_mut().filter(|x| x.id == FindingId::EnvUnpinned) {
             x.severity = Severity::Error;
         }
     }
@@ -2465,7 +2648,7 @@ fn seal_metrics(
     let figures: Vec<crate::metrics::FindingFigure<'_>> = findings
         .iter()
         .map(|f| crate::metrics::FindingFigure {
-            id: f.id,
+            id: f.id.as_str(),
             severity: severity(f.severity),
         })
         .collect();
@@ -2486,4 +2669,28 @@ pub fn validate_policy(policy: &Policy) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finding_ids_are_distinct_printed_as_in_json_and_each_in_the_design() {
+        let design = include_str!("../docs/DESIGN.md");
+        let mut seen = std::collections::BTreeSet::new();
+        for id in FindingId::ALL {
+            assert!(seen.insert(id.as_str()), "{id} twice");
+            assert_eq!(
+                serde_json::to_string(id).unwrap(),
+                format!("\"{}\"", id.as_str())
+            );
+            assert!(
+                design.contains(&format!("`{id}`")),
+                "{id} is not in docs/DESIGN.md"
+            );
+        }
+        assert_eq!(FindingId::RotationOverdue.severity(), Severity::Error);
+        assert_eq!(FindingId::RotationDueSoon.severity(), Severity::Warning);
+    }
 }
