@@ -1419,7 +1419,7 @@ pub fn run(cli: Cli) -> Result<Report> {
 }
 
 fn vault(ctx: &Context, command: VaultCommand) -> Result<Report> {
-    use crate::vault::{init, root, rotate, unseal};
+    use crate::ceremony::vault::{init, root, rotate, unseal};
     match command {
         VaultCommand::Init {
             seal,

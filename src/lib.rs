@@ -25,6 +25,7 @@ pub mod passphrase;
 pub mod pin;
 pub mod process;
 pub mod recipient;
+pub mod reuse;
 pub mod settings;
 pub mod siem;
 pub mod store;

@@ -64,7 +64,7 @@ fn drill(
             let mut record = record.clone();
             if record.credential.reuse.is_none() {
                 record.credential.reuse =
-                    crate::governance::reuse_mark(store, &credential, record.credential.origin);
+                    crate::reuse::reuse_mark(store, &credential, record.credential.origin);
             }
             drop(credential);
             let proven: Vec<String> = accepted.iter().map(|a| a.custodian.clone()).collect();

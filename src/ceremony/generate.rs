@@ -445,7 +445,7 @@ fn seal_with_key(
             length: length as u32,
             encoding,
             reuse: match source {
-                Source::Import(c) => crate::governance::reuse_mark(store, c, Origin::Imported),
+                Source::Import(c) => crate::reuse::reuse_mark(store, c, Origin::Imported),
                 Source::Generate { .. } | Source::Fetch(_) => None,
             },
         },

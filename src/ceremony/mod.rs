@@ -20,6 +20,7 @@ pub mod share_send;
 pub mod share_verify;
 pub mod shares;
 pub mod unseal;
+pub mod vault;
 
 use std::path::PathBuf;
 

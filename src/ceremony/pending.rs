@@ -314,7 +314,7 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
                             } else {
                                 Encoding::Raw
                             },
-                            reuse: crate::governance::reuse_mark(store, c, Origin::Imported),
+                            reuse: crate::reuse::reuse_mark(store, c, Origin::Imported),
                         },
                     ),
                     (PendingKind::Rotate, other) => {
@@ -617,7 +617,7 @@ fn confirm_inner(
         let credential = trim(&view, object)?;
         let reuse = match view.credential.reuse.clone() {
             Some(mark) => Some(mark),
-            None => crate::governance::reuse_mark(store, &credential, view.credential.origin),
+            None => crate::reuse::reuse_mark(store, &credential, view.credential.origin),
         };
         draft.custodians = accepted.iter().map(|a| a.custodian.clone()).collect();
 

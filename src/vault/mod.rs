@@ -1,23 +1,9 @@
-//! OpenBao and HashiCorp Vault: the ceremonies that give a vault its unseal key, unseal
-//! it, rotate its key and lend a time-bound root token — with the key recovered by a
-//! quorum of custodians and the HSM, and sent by the vault's HTTP API, never through
-//! argv, a terminal or a file.
-//!
-//! - `init.rs`: `vault init`, the key straight from the init answer into a seal;
-//! - `unseal.rs`: `vault unseal`, one or several nodes;
-//! - `rotate.rs`: `vault rotate` and `--confirm`/`--cancel`, the server's rekey with
-//!   verification mapped onto zeroth's two steps;
-//! - `root.rs`: `vault root`, a root token that expires by itself, for one command;
-//! - `http.rs`: the HTTP client and its TLS.
-//!
-//! This file holds what they share: where the server is, the API calls, and the checks
-//! of a server against the seal record's [`VaultBinding`].
+//! OpenBao and HashiCorp Vault, as zeroth talks to them: where the server is, the API
+//! calls, and the checks of a server against the seal record's [`VaultBinding`];
+//! `http.rs` is the HTTP client and its TLS. The ceremonies that use them (`vault
+//! init`, `unseal`, `rotate`, `root`) are in [`crate::ceremony::vault`].
 
 pub mod http;
-pub mod init;
-pub mod root;
-pub mod rotate;
-pub mod unseal;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -208,7 +194,11 @@ impl SealStatus {
 
 /// Reads an API answer, whether it comes wrapped in `{"data": …}` (OpenBao's newer
 /// endpoints) or bare (the legacy ones).
-fn payload<T: DeserializeOwned>(resp: &http::Response, what: &str, addr: &str) -> Result<T> {
+pub(crate) fn payload<T: DeserializeOwned>(
+    resp: &http::Response,
+    what: &str,
+    addr: &str,
+) -> Result<T> {
     #[derive(Deserialize)]
     struct Wrapped<T> {
         data: Option<T>,
@@ -328,7 +318,7 @@ impl Vault {
         self.server.request(method, path, token, body)
     }
 
-    fn refused(&self, what: &str, resp: &http::Response) -> Error {
+    pub(crate) fn refused(&self, what: &str, resp: &http::Response) -> Error {
         let text = resp.error_text();
         let e = format!("vault {}: {what} refused: {text}", self.addr());
         if resp.status >= 500 {

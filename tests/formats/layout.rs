@@ -1,9 +1,10 @@
 //! The house's layout: no module of `zeroth` or `zeroth-core` imports, through any
 //! chain of others, a module that imports it back; and `zeroth-core` names neither
 //! cryptoki nor age. A module is a file (`src/ceremony/unseal.rs` is
-//! `ceremony::unseal`); an import is any path through `crate::` or `super::` outside
-//! comments and the `tests` module. A path through a re-export of zeroth-core
-//! (`crate::share`) is an edge to zeroth-core, which never imports zeroth back.
+//! `ceremony::unseal`), and so is a top module with all its files (`ceremony`); an
+//! import is any path through `crate::` or `super::` outside comments and the `tests`
+//! module. A path through a re-export of zeroth-core (`crate::share`) is an edge to
+//! zeroth-core, which never imports zeroth back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -196,6 +197,25 @@ fn no_module_imports_itself_through_others() {
         assert!(
             found.is_empty(),
             "{}: import cycles: {found:?}",
+            src.display()
+        );
+        // And among the top modules, a directory counting as one (`ceremony` is
+        // every file under src/ceremony/): no two import each other through any file.
+        let mut top: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (from, tos) in &edges {
+            let from = from.split("::").next().unwrap().to_string();
+            let out = top.entry(from.clone()).or_default();
+            for to in tos {
+                let to = to.split("::").next().unwrap();
+                if to != from {
+                    out.insert(to.to_string());
+                }
+            }
+        }
+        let found = cycles(&top);
+        assert!(
+            found.is_empty(),
+            "{}: import cycles among the top modules: {found:?}",
             src.display()
         );
     }

@@ -19,10 +19,6 @@ use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::{
-    Api, SecretText, ServerArgs, Token, Vault, check_binding, describe, key_binding, key_body,
-    operator_token, secret_json,
-};
 use crate::audit::{self, Draft, Outcome};
 use crate::ceremony::unseal::{Recovery, recover};
 use crate::ceremony::{Context, Guard, Report, verify_record};
@@ -30,6 +26,10 @@ use crate::deliver::Delivery;
 use crate::error::{Error, Result};
 use crate::recipient::Keyring;
 use crate::secret::Credential;
+use crate::vault::{
+    Api, SecretText, ServerArgs, Token, Vault, check_binding, describe, key_binding, key_body,
+    operator_token, secret_json,
+};
 
 /// The longest a break-glass token may live.
 const MAX_TTL_SECONDS: u64 = 24 * 3600;
@@ -286,7 +286,7 @@ fn read_attempt(vault: &Vault, api: Api) -> Result<Attempt> {
     if resp.status != 200 {
         return Err(vault.refused("reading the root token generation was", &resp));
     }
-    super::payload(&resp, paths(api), vault.addr())
+    crate::vault::payload(&resp, paths(api), vault.addr())
 }
 
 fn cancel(vault: &Vault, api: Api) -> Result<()> {
@@ -320,7 +320,7 @@ fn mint(
     if resp.status != 200 {
         return Err(vault.refused("starting a root token generation was", &resp));
     }
-    let attempt: Attempt = super::payload(&resp, paths(api), vault.addr())?;
+    let attempt: Attempt = crate::vault::payload(&resp, paths(api), vault.addr())?;
     drop(resp);
     let otp = attempt.otp;
     if otp.0.is_empty() || (attempt.otp_length != 0 && otp.0.len() != attempt.otp_length) {
@@ -341,7 +341,7 @@ fn mint(
         let _ = cancel(vault, api);
         return Err(e);
     }
-    let done: Attempt = super::payload(&resp, update_path(api), vault.addr())?;
+    let done: Attempt = crate::vault::payload(&resp, update_path(api), vault.addr())?;
     drop(resp);
     if !done.complete || done.encoded_token.0.is_empty() {
         let _ = cancel(vault, api);
@@ -468,11 +468,11 @@ fn lookup(vault: &Vault, token: &Token) -> Result<Lookup> {
     if resp.status != 200 {
         return Err(vault.refused("lookup-self was", &resp));
     }
-    super::payload(&resp, "auth/token/lookup-self", vault.addr())
+    crate::vault::payload(&resp, "auth/token/lookup-self", vault.addr())
 }
 
 /// Runs CMD with the token in its environment; its exit code (128 + signal).
-fn run_command(cmd: &[OsString], token: &Token, endpoint: &super::Endpoint) -> Result<u8> {
+fn run_command(cmd: &[OsString], token: &Token, endpoint: &crate::vault::Endpoint) -> Result<u8> {
     let shown = std::path::Path::new(&cmd[0]).display().to_string();
     let mut c = Command::new(&cmd[0]);
     c.args(&cmd[1..])

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::{ServerArgs, Vault, check_binding, describe, key_binding};
 use crate::audit::Draft;
 use crate::ceremony::unseal::{Recovery, recover};
 use crate::ceremony::{Context, Guard, Report, verify_record};
 use crate::error::{Error, Result};
 use crate::recipient::Keyring;
 use crate::seal::{SealRecord, VaultRole};
+use crate::vault::{ServerArgs, Vault, check_binding, describe, key_binding};
 
 /// Arguments of `vault unseal`.
 #[derive(Debug, Clone)]
@@ -91,7 +91,7 @@ fn needs_key(
     record: &SealRecord,
     vault: &Vault,
     args: &UnsealArgs,
-) -> Result<(bool, super::SealStatus)> {
+) -> Result<(bool, crate::vault::SealStatus)> {
     let binding = key_binding(record)?;
     let status = vault.seal_status()?;
     check_binding(
@@ -309,7 +309,7 @@ fn send(
 }
 
 /// Waits up to a minute for a node that took the key to report unsealed.
-fn wait_unsealed(v: &Vault) -> Result<super::SealStatus> {
+fn wait_unsealed(v: &Vault) -> Result<crate::vault::SealStatus> {
     let start = std::time::Instant::now();
     loop {
         let s = v.seal_status()?;

@@ -28,10 +28,6 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{
-    Api, SecretText, ServerArgs, Vault, check_binding, describe, key_binding, key_body,
-    key_from_b64, operator_token, secret_json,
-};
 use crate::audit::Draft;
 use crate::ceremony::distribute::{self, Outlets};
 use crate::ceremony::generate::CustodianSpec;
@@ -43,6 +39,10 @@ use crate::recipient::Keyring;
 use crate::seal::{PendingKind, SealRecord, VaultBinding, VaultRole, VaultRotation};
 use crate::secret::Credential;
 use crate::store::Store;
+use crate::vault::{
+    Api, SecretText, ServerArgs, Vault, check_binding, describe, key_binding, key_body,
+    key_from_b64, operator_token, secret_json,
+};
 
 /// Arguments shared by the three forms of `vault rotate`.
 #[derive(Debug, Clone)]
@@ -104,7 +104,7 @@ fn prefix(api: Api, binding: &VaultBinding) -> &'static str {
 fn open(
     record: &SealRecord,
     args: &RotateArgs,
-) -> Result<(Vault, VaultBinding, &'static str, super::SealStatus)> {
+) -> Result<(Vault, VaultBinding, &'static str, crate::vault::SealStatus)> {
     let binding = key_binding(record)?.clone();
     let endpoints = args.server.endpoints(Some(&binding.addr))?;
     if endpoints.len() != 1 {
@@ -144,7 +144,7 @@ fn rekey_status(vault: &Vault, prefix: &str) -> Result<RekeyStatus> {
     if resp.status != 200 {
         return Err(vault.refused(&format!("reading {path} was"), &resp));
     }
-    super::payload(&resp, &path, vault.addr())
+    crate::vault::payload(&resp, &path, vault.addr())
 }
 
 fn cancel_server(vault: &Vault, prefix: &str) -> Result<()> {
@@ -167,7 +167,7 @@ fn rekey_init(vault: &Vault, prefix: &str, binding: &VaultBinding) -> Result<Rek
     if resp.status != 200 {
         return Err(vault.refused("starting the rotation was", &resp));
     }
-    super::payload(&resp, &path, vault.addr())
+    crate::vault::payload(&resp, &path, vault.addr())
 }
 
 /// Hands `key` to the started rotation `nonce`: the raw answer.
@@ -176,7 +176,7 @@ fn rekey_update(
     prefix: &str,
     key: &Credential,
     nonce: &str,
-) -> Result<super::http::Response> {
+) -> Result<crate::vault::http::Response> {
     let body = key_body(key, Some(nonce))?;
     vault.call("PUT", &format!("{prefix}/update"), true, Some(&body))
 }
@@ -337,7 +337,7 @@ fn start_server(
                 if resp.status != 200 {
                     return Err(vault.refused("the current key was", &resp));
                 }
-                let u: RekeyUpdate = super::payload(&resp, &format!("{p}/update"), vault.addr())?;
+                let u: RekeyUpdate = crate::vault::payload(&resp, &format!("{p}/update"), vault.addr())?;
                 if !u.complete || u.keys_base64.len() != 1 || u.verification_nonce.is_empty() {
                     return Err(Error::Io(format!(
                         "vault {}: the rotation did not complete with the current key as asked (complete {}, {} keys, verification nonce {:?})",
@@ -445,7 +445,7 @@ fn verify_new(
         if resp.status != 200 {
             return Err(vault.refused("reading the verification was", &resp));
         }
-        let v: VerifyStatus = super::payload(&resp, &path, vault.addr())?;
+        let v: VerifyStatus = crate::vault::payload(&resp, &path, vault.addr())?;
         let vnonce = if v.started && !v.nonce.is_empty() {
             v.nonce
         } else {
@@ -461,7 +461,7 @@ fn verify_new(
                 resp.error_text()
             )));
         }
-        let done: VerifyStatus = super::payload(&resp, &path, vault.addr())?;
+        let done: VerifyStatus = crate::vault::payload(&resp, &path, vault.addr())?;
         if !done.complete {
             return Err(Error::Refused(format!(
                 "vault {}: the verification is not complete after the new key; nothing switched",

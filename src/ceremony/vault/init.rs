@@ -12,7 +12,6 @@
 
 use serde_json::json;
 
-use super::{SecretText, ServerArgs, Token, Vault, describe, key_from_b64, secret_json};
 use crate::ceremony::distribute;
 use crate::ceremony::generate::{self, Fetch, Fetched, SealSpec, Source};
 use crate::ceremony::{Context, Report};
@@ -22,6 +21,7 @@ use crate::names::{NameKind, check};
 use crate::seal::{VaultBinding, VaultRole};
 use crate::secret::{Credential, Encoding};
 use crate::store::Store;
+use crate::vault::{SecretText, ServerArgs, Token, Vault, describe, key_from_b64, secret_json};
 
 /// What becomes of the root token the init answer holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,7 +359,7 @@ fn initialize(
 }
 
 /// Waits for an auto-unseal server to unseal itself after init.
-fn wait_unsealed(vault: &Vault) -> Result<super::SealStatus> {
+fn wait_unsealed(vault: &Vault) -> Result<crate::vault::SealStatus> {
     let start = std::time::Instant::now();
     loop {
         let s = vault.seal_status()?;
