@@ -413,6 +413,97 @@ ensure_prometheus_client() {
     printf '%s\n' "$py"
 }
 
+# cargo-deny, which scripts/test.sh runs on the dependency graph against deny.toml.
+# The newest release that builds with the project's toolchain (it needs rustc 1.88).
+CARGO_DENY_VERSION=0.20.2
+
+# Prints the path of the cargo-deny binary: $ZEROTH_CARGO_DENY if set (a file named
+# cargo-deny: test.sh puts its directory on PATH and runs `cargo deny`), else the one
+# cached for CARGO_DENY_VERSION, else builds it first (once per machine) with
+# `cargo install --locked` from crates.io into $(zeroth_cache_dir). Progress goes to
+# stderr; stdout carries the path alone.
+ensure_cargo_deny() {
+    if [[ -n "${ZEROTH_CARGO_DENY:-}" ]]; then
+        if [[ ! -x "$ZEROTH_CARGO_DENY" ]]; then
+            zeroth_die "ZEROTH_CARGO_DENY=$ZEROTH_CARGO_DENY is not an executable"
+            return 1
+        fi
+        printf '%s\n' "$ZEROTH_CARGO_DENY"
+        return 0
+    fi
+    local dir bin
+    dir="$(zeroth_cache_dir)/cargo-deny-$CARGO_DENY_VERSION"
+    bin="$dir/bin/cargo-deny"
+    if [[ -x "$bin" ]]; then
+        printf '%s\n' "$bin"
+        return 0
+    fi
+    ensure_packages cc flock >&2 || return 1
+    ensure_cargo || return 1
+    mkdir -p "$dir" || {
+        zeroth_die "cannot create the cache directory $dir"
+        return 1
+    }
+    # One build at a time: a second caller waits, then finds the binary there.
+    (
+        flock 9 || exit 1
+        [[ -x "$bin" ]] && exit 0
+        _cargo_deny_install "$dir" >&2
+    ) 9>"$dir/.lock" || return 1
+    printf '%s\n' "$bin"
+}
+
+# _cargo_deny_install DIR: cargo install of cargo-deny CARGO_DENY_VERSION with the
+# lock file it ships, into DIR (DIR/bin/cargo-deny), its version checked. Built at
+# low priority: it takes minutes of both cores.
+_cargo_deny_install() {
+    local dir="${1:?_cargo_deny_install: missing DIR}" start=$SECONDS version
+    echo "==> building cargo-deny $CARGO_DENY_VERSION (crates.io), once; kept in $dir"
+    rm -rf "${dir:?}/bin" "$dir/.crates.toml" "$dir/.crates2.json"
+    if ! nice -n 10 cargo install --quiet --locked --root "$dir" \
+        cargo-deny --version "=$CARGO_DENY_VERSION"; then
+        zeroth_die "cargo install of cargo-deny $CARGO_DENY_VERSION failed"
+        return 1
+    fi
+    version="$("$dir/bin/cargo-deny" --version 2>/dev/null)" || version=""
+    if [[ "$version" != "cargo-deny $CARGO_DENY_VERSION" ]]; then
+        rm -rf "${dir:?}/bin"
+        zeroth_die "the cargo-deny built says '$version', not cargo-deny $CARGO_DENY_VERSION"
+        return 1
+    fi
+    echo "==> cargo-deny built in $((SECONDS - start))s: $dir/bin/cargo-deny"
+}
+
+# cargo_deny_advisories: `cargo deny --workspace check advisories` (the RustSec
+# advisory database, and yanked versions in Cargo.lock), with cargo-deny on PATH, in
+# the repository root. The database is a git repository on GitHub, which a machine that
+# reaches only the package registries cannot fetch: the fetch gets 60 s, and when it
+# cannot be had the check is skipped with one line saying so, and returns 0. Any
+# other failure of the fetch (deny.toml refused, say) fails. Once fetched, the check
+# runs on that copy (--offline), and an advisory deny.toml does not ignore fails it.
+cargo_deny_advisories() {
+    local seconds=60 out rc=0 line reason=""
+    out="$(timeout "$seconds" cargo deny fetch db 2>&1)" || rc=$?
+    if ((rc == 124)); then
+        reason="no answer in $seconds s"
+    elif ((rc != 0)); then
+        if [[ "$out" != *"failed to fetch"* ]]; then
+            printf '%s\n' "$out" >&2
+            zeroth_die "cargo deny fetch db failed, and not for want of the network"
+            return 1
+        fi
+        # Why, in a few words: the last line cargo-deny (or git under it) printed.
+        while IFS= read -r line; do
+            [[ "$line" == *[![:space:]]* ]] && reason="$line"
+        done <<<"$out"
+    fi
+    if ((rc != 0)); then
+        echo "==> advisories NOT checked: the RustSec advisory database could not be fetched ($reason)"
+        return 0
+    fi
+    cargo deny --offline --workspace check --hide-inclusion-graph advisories
+}
+
 # Prints a loopback TCP port that is free now, as the kernel hands one out.
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The project's test command (CI runs it through .ci/run): formatting, lints,
 # unit and integration tests (a sample of the fault matrix among them), doc tests,
-# a short soak on each module and a smoke run of the fuzz targets. The integration
+# a short soak on each module and a smoke run of the fuzz targets; and the dependency
+# graph: Cargo.toml's rust-version against the lock file (scripts/msrv.sh), and
+# cargo-deny against deny.toml (licences, bans, sources; advisories when the RustSec
+# database can be fetched, see cargo_deny_advisories in lib.sh). The integration
 # tests run twice, once on each PKCS#11 implementation: SoftHSM2 (Debian package)
 # and Kryoptic (built from crates.io once, then cached; see ensure_kryoptic in
 # lib.sh), each test in its own temporary token set-up. Installs what is missing
@@ -55,9 +58,17 @@ echo "==> OpenBao: $ZEROTH_BAO"
 step="installing prometheus-client (ensure_prometheus_client)"
 ZEROTH_PROM_PYTHON="$(ensure_prometheus_client)"
 export ZEROTH_PROM_PYTHON
+# cargo-deny, built from crates.io once per machine, then cached.
+step="installing cargo-deny (ensure_cargo_deny)"
+cargo_deny="$(ensure_cargo_deny)"
+PATH="${cargo_deny%/*}:$PATH"
+echo "==> $(cargo deny --version): $cargo_deny"
 
 run cargo fmt --all -- --check
 run cargo clippy --workspace --all-targets -- -D warnings
+run scripts/msrv.sh
+run cargo deny --workspace check --hide-inclusion-graph bans licenses sources
+run cargo_deny_advisories
 # The format-and-verify core alone, as an auditor builds it: no PKCS#11, no age.
 run cargo build -p zeroth-core
 run cargo test --workspace --all-targets # zeroth-core's tests, and zeroth's on SoftHSM2
