@@ -260,8 +260,7 @@ pub(crate) mod double {
         }
 
         fn generate_signing_key(&self, env: &str, id: &[u8]) -> Result<(Key, Key, PublicKey)> {
-            let private = EcKey::from_bytes(&p256::FieldBytes::from(random32()))
-                .map_err(|_| Error::Hsm("bad scalar".into()))?;
+            let private = new_key()?;
             let public = PublicKey {
                 key: private.verifying_key().into(),
             };
@@ -298,8 +297,7 @@ pub(crate) mod double {
         }
 
         fn sign(&self, key: Key, message: &[u8]) -> Result<Vec<u8>> {
-            let other = EcKey::from_bytes(&p256::FieldBytes::from(random32()))
-                .map_err(|_| Error::Hsm("bad scalar".into()))?;
+            let other = new_key()?;
             self.with(key, |o| match o {
                 Object::Signing(_, _, k) => {
                     let k = if self.sign_with_another_key.get() {
@@ -452,6 +450,11 @@ pub(crate) mod double {
         fn destroyable(&self, key: Key) -> Result<bool> {
             self.with(key, |_| Ok(true))
         }
+    }
+
+    fn new_key() -> Result<EcKey> {
+        EcKey::from_bytes(&p256::FieldBytes::from(random32()))
+            .map_err(|_| Error::Hsm("bad scalar".into()))
     }
 
     fn random32() -> [u8; 32] {

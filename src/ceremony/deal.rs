@@ -88,13 +88,6 @@ mod tests {
     use super::*;
     use crate::keystore::double::SoftToken;
 
-    fn record() -> SealRecord {
-        serde_json::from_str(include_str!(
-            "../../tests/vectors/store/seals/vault-root.json"
-        ))
-        .unwrap()
-    }
-
     fn custodians(names: &[&str]) -> Vec<CustodianSpec> {
         names
             .iter()
@@ -108,7 +101,7 @@ mod tests {
     #[test]
     fn any_quorum_of_a_dealt_set_opens_the_blob_and_no_less() {
         let token = SoftToken::default();
-        let mut view = record();
+        let mut view = crate::ceremony::tests::record();
         view.threshold = 2;
         let shares = deal(
             &token,

@@ -784,11 +784,12 @@ pub(crate) fn confirm_on_terminal(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::keystore::double::SoftToken;
 
-    fn record() -> SealRecord {
+    /// The signed record of the frozen vector store, for unit tests of ceremonies.
+    pub(crate) fn record() -> SealRecord {
         serde_json::from_str(include_str!(
             "../../tests/vectors/store/seals/vault-root.json"
         ))
