@@ -318,6 +318,34 @@ impl Vault {
         self.server.request(method, path, token, body)
     }
 
+    /// Revokes `token` (`auth/token/revoke-self`) and checks the server refuses it
+    /// now (`lookup-self` answers 403); `what` names the token in errors.
+    pub(crate) fn revoke_self(&self, token: &Token, what: &str) -> Result<()> {
+        let resp =
+            self.server
+                .request("POST", "auth/token/revoke-self", Some(token.expose()), None)?;
+        if resp.status != 204 && resp.status != 200 {
+            return Err(Error::Io(format!(
+                "vault {}: revoking {what} failed: {}",
+                self.addr(),
+                resp.error_text()
+            )));
+        }
+        let check =
+            self.server
+                .request("GET", "auth/token/lookup-self", Some(token.expose()), None)?;
+        if check.status != 403 {
+            return Err(Error::Io(format!(
+                "vault {}: {what} was revoked, but lookup-self still answers HTTP {}",
+                self.addr(),
+                check.status
+            )));
+        }
+        Ok(())
+    }
+
+    /// The error for a request the server refused: an I/O failure when the server failed
+    /// (5xx), else a refusal; `what` names the request.
     pub(crate) fn refused(&self, what: &str, resp: &http::Response) -> Error {
         let text = resp.error_text();
         let e = format!("vault {}: {what} refused: {text}", self.addr());

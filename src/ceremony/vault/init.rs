@@ -380,27 +380,6 @@ fn wait_unsealed(vault: &Vault) -> Result<crate::vault::SealStatus> {
 /// Revokes `token` (`auth/token/revoke-self`) and checks the server then refuses it.
 pub(crate) fn revoke(vault: &Vault, token: &Token) -> Result<String> {
     vault.wait_active()?;
-    let resp =
-        vault
-            .server
-            .request("POST", "auth/token/revoke-self", Some(token.expose()), None)?;
-    if resp.status != 204 && resp.status != 200 {
-        return Err(Error::Io(format!(
-            "vault {}: revoking the token failed: {}",
-            vault.addr(),
-            resp.error_text()
-        )));
-    }
-    let check =
-        vault
-            .server
-            .request("GET", "auth/token/lookup-self", Some(token.expose()), None)?;
-    if check.status != 403 {
-        return Err(Error::Io(format!(
-            "vault {}: the token was revoked, but lookup-self still answers HTTP {}",
-            vault.addr(),
-            check.status
-        )));
-    }
+    vault.revoke_self(token, "the token")?;
     Ok("the init root token was revoked (lookup-self: HTTP 403)".to_string())
 }

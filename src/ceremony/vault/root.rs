@@ -501,28 +501,7 @@ fn run_command(cmd: &[OsString], token: &Token, endpoint: &crate::vault::Endpoin
 
 /// Revokes the short token and checks the server refuses it now.
 fn revoke_short(vault: &Vault, token: &Token, accessor: &str) -> Result<String> {
-    let resp =
-        vault
-            .server
-            .request("POST", "auth/token/revoke-self", Some(token.expose()), None)?;
-    if resp.status != 204 && resp.status != 200 {
-        return Err(Error::Io(format!(
-            "vault {}: revoking the root token (accessor {accessor}) failed: {}",
-            vault.addr(),
-            resp.error_text()
-        )));
-    }
-    let check =
-        vault
-            .server
-            .request("GET", "auth/token/lookup-self", Some(token.expose()), None)?;
-    if check.status != 403 {
-        return Err(Error::Io(format!(
-            "vault {}: the root token (accessor {accessor}) was revoked, but lookup-self still answers HTTP {}",
-            vault.addr(),
-            check.status
-        )));
-    }
+    vault.revoke_self(token, &format!("the root token (accessor {accessor})"))?;
     Ok(format!(
         "root token (accessor {accessor}) revoked (lookup-self: HTTP 403)"
     ))
