@@ -6,21 +6,24 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::audit::{self, Draft};
-use crate::ceremony::shares;
-use crate::ceremony::unseal::{log_and_deliver, trim};
+use crate::ceremony::shares::{self, Accepted};
+use crate::ceremony::unseal::{Handover, log_and_deliver, trim};
 use crate::ceremony::{
-    Context, Guard, Report, matching_pending, refuse_stale, verify_record, verify_record_with,
-    with_env_session,
+    Context, Guard, Report, Signer, matching_pending, refuse_stale, verify_record,
+    verify_record_with, with_env_session,
 };
 use crate::clock;
 use crate::deliver::Delivery;
 use crate::error::{Error, Result};
 use crate::fault;
 use crate::hsm::Need;
+use crate::key::PublicKey;
+use crate::keystore::KeyStore;
 use crate::names::{NameKind, check};
 use crate::recipient::Keyring;
-use crate::seal::{HistoryEntry, PendingKind, SealRecord};
+use crate::seal::{HistoryEntry, Pending, PendingKind, ReuseMark, SealRecord};
 use crate::secret::{Credential, Encoding};
+use crate::store::Store;
 
 /// The second step: confirm a pending operation with a quorum of its new shares.
 ///
@@ -194,24 +197,13 @@ fn confirm_inner(
         let mut delivered = None;
         let mut handed = None;
         if let Some(d) = delivery {
-            let encoding = encoding.unwrap_or(view.credential.encoding);
-            let mut handing = draft.clone();
-            handing.event = "rotate-deliver";
-            handing.version = Some(view.version);
-            handing.set = Some(view.set);
-            handing.key_label = Some(view.key.label.clone());
-            let detail = format!(
-                "new credential of pending operation {id} (version {}, {}) {}; the switch follows a successful delivery",
-                view.version,
-                encoding.name(),
-                crate::ceremony::unseal::describe(d)
-            );
-            let mut handover = log_and_deliver(
+            let mut handover = deliver_first(
                 g,
                 session,
                 signer,
-                &mut handing,
-                &detail,
+                draft,
+                id,
+                &view,
                 d,
                 &credential,
                 encoding,
@@ -239,16 +231,8 @@ fn confirm_inner(
                 });
             }
             fault::point(&format!("{}:after-deliver", kind.name()));
-            // The lock was released while a command ran: the record is read again,
-            // and the switch happens only on the record the delivery started from.
             if matches!(d, Delivery::Exec(_)) {
-                let again = store.read_record(seal)?;
-                verify_record_with(store, &again, &key)?;
-                if again.signed_bytes()? != record.signed_bytes()? {
-                    return Err(Error::Refused(format!(
-                        "the record of '{seal}' changed while the new credential was being delivered (another ceremony ran): nothing switched; check 'zeroth list', then confirm again"
-                    )));
-                }
+                refuse_changed_meanwhile(store, seal, &key, &record)?;
             }
             delivered = Some(handover.code);
         } else if let Some(f) = before_switch.as_mut() {
@@ -260,38 +244,7 @@ fn confirm_inner(
         }
         fault::point(&format!("{}:before-switch", kind.name()));
 
-        let mut updated = view.clone();
-        updated.credential.reuse = reuse;
-        updated.history.push(HistoryEntry {
-            version: record.version,
-            set: record.set,
-            sealed: record.sealed.clone(),
-            retired: now.clone(),
-            why: match kind {
-                PendingKind::Rekey => format!(
-                    "rekeyed to set {} ({} of {}: {})",
-                    view.set,
-                    view.threshold,
-                    view.custodians.len(),
-                    view.custodians
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                PendingKind::Rotate => format!("rotated to version {}", view.version),
-            },
-            key_label: record.key.label.clone(),
-            operation: Some(id.to_string()),
-        });
-        if kind == PendingKind::Rotate {
-            updated.sealed = now.clone();
-        }
-        for c in updated.custodians.iter_mut() {
-            if accepted.iter().any(|a| a.custodian == c.name) {
-                c.last_proven = Some(now.clone());
-            }
-        }
+        let mut updated = switched_record(&record, &view, kind, id, &now, &accepted, reuse);
         signer.sign_record(session, store, &mut updated)?;
         store.write_record(&updated)?;
         fault::point(&format!("{}:after-switch", kind.name()));
@@ -304,60 +257,208 @@ fn confirm_inner(
         fault::point(&format!("{}:after-destroy", kind.name()));
         draft.seal(&updated);
         draft.operation = Some(id.to_string());
-        draft.detail = match delivered {
-            None => format!(
-                "operation {id} confirmed: set {} is current; K_seal '{}' of set {} destroyed{}",
-                updated.set,
-                record.key.label,
-                record.set,
-                handed
-                    .as_ref()
-                    .map(|h| format!("; {h}"))
-                    .unwrap_or_default()
-            ),
-            Some(code) => format!(
-                "operation {id} confirmed after the new credential was delivered{}: version {} is current; K_seal '{}' of version {} destroyed",
-                if matches!(delivery, Some(Delivery::Exec(_))) {
-                    format!(" ('{}' exited with {code})", exec_name(delivery))
-                } else {
-                    String::new()
-                },
-                updated.version,
-                record.key.label,
-                record.version
-            ),
-        };
+        draft.detail = confirmed_detail(&record, &updated, id, delivered, handed, delivery);
         Ok(Switched::Done {
             updated: Box::new(updated),
             code: delivered.unwrap_or(0),
         })
     })?;
-    let (updated, code) = match switched {
-        Switched::Done { updated, code } => (*updated, code),
+    match switched {
+        Switched::Done { updated, code } => Ok(confirmed(
+            seal, id, kind, &record, &pending, &updated, code, delivery,
+        )),
         Switched::DeliveryFailed { code, why } => {
-            let mut report = Report::new(
-                format!(
-                    "the new credential of '{seal}' was NOT accepted: {why}\nnothing switched: version {} (set {}) stays current and operation {id} is still pending\nconfirm again once the consumer accepts it, or drop it with: zeroth {} {seal} --cancel {id}\n",
-                    record.version,
-                    record.set,
-                    kind.name()
-                ),
-                json!({
-                    "seal": seal,
-                    "operation": id,
-                    "confirmed": false,
-                    "delivery_failed": why,
-                    "exit_code": code,
-                }),
-            );
-            report.exit_code = if code == 0 { 4 } else { code };
-            report.on_stderr = matches!(delivery, Some(Delivery::Stdout { .. }));
-            if !report.on_stderr {
-                eprint!("{}", std::mem::take(&mut report.text));
-            }
-            return Ok(report);
+            Ok(not_switched(seal, id, kind, &record, code, &why, delivery))
         }
-    };
+    }
+}
+
+/// A rotation's delivery before the switch: the new credential goes to its consumer
+/// under a log entry of its own (`rotate-deliver`), while the old version is current.
+#[allow(clippy::too_many_arguments)]
+fn deliver_first(
+    g: &Guard<'_>,
+    session: &dyn KeyStore,
+    signer: &Signer,
+    draft: &Draft,
+    id: &str,
+    view: &SealRecord,
+    d: &Delivery,
+    credential: &Credential,
+    encoding: Option<Encoding>,
+) -> Result<Handover> {
+    let encoding = encoding.unwrap_or(view.credential.encoding);
+    let mut handing = draft.clone();
+    handing.event = "rotate-deliver";
+    handing.version = Some(view.version);
+    handing.set = Some(view.set);
+    handing.key_label = Some(view.key.label.clone());
+    let detail = format!(
+        "new credential of pending operation {id} (version {}, {}) {}; the switch follows a successful delivery",
+        view.version,
+        encoding.name(),
+        crate::ceremony::unseal::describe(d)
+    );
+    log_and_deliver(
+        g,
+        session,
+        signer,
+        &mut handing,
+        &detail,
+        d,
+        credential,
+        encoding,
+    )
+}
+
+/// After an `--exec` delivery: the lock was released while the command ran, so the
+/// record is read again, and the switch happens only on the record the delivery started
+/// from.
+fn refuse_changed_meanwhile(
+    store: &Store,
+    seal: &str,
+    key: &PublicKey,
+    record: &SealRecord,
+) -> Result<()> {
+    let again = store.read_record(seal)?;
+    verify_record_with(store, &again, key)?;
+    if again.signed_bytes()? != record.signed_bytes()? {
+        return Err(Error::Refused(format!(
+            "the record of '{seal}' changed while the new credential was being delivered (another ceremony ran): nothing switched; check 'zeroth list', then confirm again"
+        )));
+    }
+    Ok(())
+}
+
+/// The record once the pending set is current: the pending view, with the set it
+/// replaces in its history, and the custodians who proved it marked so.
+fn switched_record(
+    record: &SealRecord,
+    view: &SealRecord,
+    kind: PendingKind,
+    id: &str,
+    now: &str,
+    accepted: &[Accepted],
+    reuse: Option<ReuseMark>,
+) -> SealRecord {
+    let mut updated = view.clone();
+    updated.credential.reuse = reuse;
+    updated.history.push(HistoryEntry {
+        version: record.version,
+        set: record.set,
+        sealed: record.sealed.clone(),
+        retired: now.to_string(),
+        why: match kind {
+            PendingKind::Rekey => format!(
+                "rekeyed to set {} ({} of {}: {})",
+                view.set,
+                view.threshold,
+                view.custodians.len(),
+                view.custodians
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            PendingKind::Rotate => format!("rotated to version {}", view.version),
+        },
+        key_label: record.key.label.clone(),
+        operation: Some(id.to_string()),
+    });
+    if kind == PendingKind::Rotate {
+        updated.sealed = now.to_string();
+    }
+    for c in updated.custodians.iter_mut() {
+        if accepted.iter().any(|a| a.custodian == c.name) {
+            c.last_proven = Some(now.to_string());
+        }
+    }
+    updated
+}
+
+/// The log entry's detail of a confirmation: the set that is current, the old K_seal
+/// destroyed, and what the delivery or the vault said.
+fn confirmed_detail(
+    record: &SealRecord,
+    updated: &SealRecord,
+    id: &str,
+    delivered: Option<u8>,
+    handed: Option<String>,
+    delivery: Option<&Delivery>,
+) -> String {
+    match delivered {
+        None => format!(
+            "operation {id} confirmed: set {} is current; K_seal '{}' of set {} destroyed{}",
+            updated.set,
+            record.key.label,
+            record.set,
+            handed
+                .as_ref()
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default()
+        ),
+        Some(code) => format!(
+            "operation {id} confirmed after the new credential was delivered{}: version {} is current; K_seal '{}' of version {} destroyed",
+            if matches!(delivery, Some(Delivery::Exec(_))) {
+                format!(" ('{}' exited with {code})", exec_name(delivery))
+            } else {
+                String::new()
+            },
+            updated.version,
+            record.key.label,
+            record.version
+        ),
+    }
+}
+
+/// What a rotation reports when the consumer refused the new credential: nothing
+/// switched, and the operation can be confirmed again or dropped.
+fn not_switched(
+    seal: &str,
+    id: &str,
+    kind: PendingKind,
+    record: &SealRecord,
+    code: u8,
+    why: &str,
+    delivery: Option<&Delivery>,
+) -> Report {
+    let mut report = Report::new(
+        format!(
+            "the new credential of '{seal}' was NOT accepted: {why}\nnothing switched: version {} (set {}) stays current and operation {id} is still pending\nconfirm again once the consumer accepts it, or drop it with: zeroth {} {seal} --cancel {id}\n",
+            record.version,
+            record.set,
+            kind.name()
+        ),
+        json!({
+            "seal": seal,
+            "operation": id,
+            "confirmed": false,
+            "delivery_failed": why,
+            "exit_code": code,
+        }),
+    );
+    report.exit_code = if code == 0 { 4 } else { code };
+    report.on_stderr = matches!(delivery, Some(Delivery::Stdout { .. }));
+    if !report.on_stderr {
+        eprint!("{}", std::mem::take(&mut report.text));
+    }
+    report
+}
+
+/// What a confirmation reports: the set that is current, the old K_seal destroyed; for
+/// a rotation, the consumer's exit code, and the text on stderr unless the credential
+/// went elsewhere than stdout.
+#[allow(clippy::too_many_arguments)]
+fn confirmed(
+    seal: &str,
+    id: &str,
+    kind: PendingKind,
+    record: &SealRecord,
+    pending: &Pending,
+    updated: &SealRecord,
+    code: u8,
+    delivery: Option<&Delivery>,
+) -> Report {
     let text = format!(
         "{} of '{}' confirmed (operation {id}): version {}, set {} is current, any {} of {} ({}); the old K_seal '{}' is destroyed and the old shares open nothing\n",
         kind.name(),
@@ -394,7 +495,7 @@ fn confirm_inner(
             eprint!("{}", std::mem::take(&mut report.text));
         }
     }
-    Ok(report)
+    report
 }
 
 fn exec_name(delivery: Option<&Delivery>) -> String {

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::find_current_key;
 use crate::audit::{self, Draft};
-use crate::ceremony::distribute::{self, Outlets, Plan};
+use crate::ceremony::distribute::{self, Delivered, Outlets, Plan};
 use crate::ceremony::generate::{CustodianSpec, approved_recipient, handed_out, refuse_offboarded};
 use crate::ceremony::shares;
 use crate::ceremony::{
@@ -17,6 +17,8 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::fault;
 use crate::hsm::{self, Need};
+use crate::keystore::{Key, KeyStore};
+use crate::mechanism::WrapMechanism;
 use crate::names::{NameKind, check};
 use crate::recipient::Keyring;
 use crate::seal::{CredentialInfo, KeyRef, Origin, Pending, PendingKind, SealRecord};
@@ -230,26 +232,7 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
     let cfg = store.env(&record.env)?.clone();
     let now = clock::now()?;
     let mech = cfg.wrap_mechanism;
-    let mut needs = vec![
-        Need::seal_key_generation(),
-        Need::wrap(
-            mech,
-            format!(
-                "wrap the credential of the new set with the mechanism environment '{}' was bound with (zeroth.toml)",
-                record.env
-            ),
-        ),
-    ];
-    match (&args.kind, &args.credential) {
-        (PendingKind::Rekey, _) => needs.push(Need::unwrap(
-            record.key.mechanism,
-            format!("unwrap the credential of '{}' to wrap it anew", record.name),
-        )),
-        (PendingKind::Rotate, Some(NewCredential::Import(_))) => {}
-        (PendingKind::Rotate, _) => needs.push(Need::secret_generation(
-            "generate the new credential in the HSM (rotate --import instead)",
-        )),
-    }
+    let needs = start_needs(&record, &args, mech);
     let (pending, written) = with_env_session(
         g,
         &record.env,
@@ -257,14 +240,7 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
         draft,
         |session, signer, draft| {
             let old_key = find_current_key(session, &record)?;
-            let version = match args.kind {
-                PendingKind::Rekey => record.version,
-                PendingKind::Rotate => record.version + 1,
-            };
-            let set = record
-                .set
-                .max(record.history.iter().map(|h| h.set).max().unwrap_or(0))
-                + 1;
+            let (version, set) = next_version_and_set(&record, args.kind);
             let label = hsm::seal_key_label(&record.env, &record.name, version, set);
             if !session.secret_keys_labelled(&label)?.is_empty() {
                 return Err(Error::Refused(format!(
@@ -276,43 +252,10 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
             let key_id = random_id()?;
             let new_key = session.generate_seal_key(&label, &key_id)?;
             fault::point(&format!("{}:after-key", args.kind.name()));
+            // From here on a failure destroys the new K_seal again.
             let made = (|| {
-                let (object, credential) = match (&args.kind, &args.credential) {
-                    (PendingKind::Rekey, _) => (
-                        session.unwrap_for_rewrap(record.key.mechanism, old_key, &wrapped)?,
-                        record.credential.clone(),
-                    ),
-                    (PendingKind::Rotate, Some(NewCredential::Import(c))) => (
-                        session.import_credential(&hsm::pad_for(mech, c.expose()))?,
-                        CredentialInfo {
-                            origin: Origin::Imported,
-                            length: c.expose().len() as u32,
-                            // An imported credential keeps the encoding it is delivered
-                            // in (a vault's key, base64).
-                            encoding: if record.credential.origin == Origin::Imported {
-                                record.credential.encoding
-                            } else {
-                                Encoding::Raw
-                            },
-                            reuse: crate::reuse::reuse_mark(store, c, Origin::Imported),
-                        },
-                    ),
-                    (PendingKind::Rotate, other) => {
-                        let length = match other {
-                            Some(NewCredential::Generate(l)) => *l,
-                            _ => record.credential.length as usize,
-                        };
-                        (
-                            session.generate_credential(mech.object_len(length))?,
-                            CredentialInfo {
-                                origin: Origin::Generated,
-                                length: length as u32,
-                                encoding: Encoding::Hex,
-                                reuse: None,
-                            },
-                        )
-                    }
-                };
+                let (object, credential) =
+                    new_credential_object(session, store, &record, &args, old_key, &wrapped, mech)?;
                 let rewrapped = session.wrap(mech, new_key, object);
                 let destroyed = session.destroy(object);
                 let rewrapped = rewrapped?;
@@ -358,21 +301,7 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
                 Ok((pending, written, updated)) => {
                     draft.seal(&updated);
                     draft.operation = Some(pending.id.clone());
-                    draft.detail = format!(
-                        "pending {} {}: version {}, set {}, {} of {} ({}); the current set keeps working until it is confirmed",
-                        pending.kind.name(),
-                        pending.id,
-                        pending.version,
-                        pending.set,
-                        pending.threshold,
-                        pending.custodians.len(),
-                        pending
-                            .custodians
-                            .iter()
-                            .map(|c| c.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
+                    draft.detail = pending_detail(&pending);
                     Ok((pending, written))
                 }
                 Err(e) => {
@@ -382,8 +311,125 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
             }
         },
     )?;
-    let verb = args.kind.name();
-    let (lines, custodians_json) = handed_out(&pending.custodians, &written);
+    Ok(started(&record, &pending, &written))
+}
+
+/// What the first step asks of the token: a new K_seal and wrapping under it with the
+/// environment's mechanism, and for the credential, the current one unwrapped (rekey) or
+/// a new one generated (rotate, unless imported).
+fn start_needs(record: &SealRecord, args: &Start, mech: WrapMechanism) -> Vec<Need> {
+    let mut needs = vec![
+        Need::seal_key_generation(),
+        Need::wrap(
+            mech,
+            format!(
+                "wrap the credential of the new set with the mechanism environment '{}' was bound with (zeroth.toml)",
+                record.env
+            ),
+        ),
+    ];
+    match (&args.kind, &args.credential) {
+        (PendingKind::Rekey, _) => needs.push(Need::unwrap(
+            record.key.mechanism,
+            format!("unwrap the credential of '{}' to wrap it anew", record.name),
+        )),
+        (PendingKind::Rotate, Some(NewCredential::Import(_))) => {}
+        (PendingKind::Rotate, _) => needs.push(Need::secret_generation(
+            "generate the new credential in the HSM (rotate --import instead)",
+        )),
+    }
+    needs
+}
+
+/// The version and share set the new set gets: a rotation makes a new version, and the
+/// set number is past every set the seal has had.
+fn next_version_and_set(record: &SealRecord, kind: PendingKind) -> (u32, u32) {
+    let version = match kind {
+        PendingKind::Rekey => record.version,
+        PendingKind::Rotate => record.version + 1,
+    };
+    let set = record
+        .set
+        .max(record.history.iter().map(|h| h.set).max().unwrap_or(0))
+        + 1;
+    (version, set)
+}
+
+/// The credential the new set seals, as an object on the token to wrap under the new
+/// K_seal, with what the record says of it: a rekey unwraps the current one (`wrapped`,
+/// under `old_key`); a rotation imports the new one, or generates it (as long as the
+/// current one unless `--length` says otherwise).
+fn new_credential_object(
+    session: &dyn KeyStore,
+    store: &Store,
+    record: &SealRecord,
+    args: &Start,
+    old_key: Key,
+    wrapped: &[u8],
+    mech: WrapMechanism,
+) -> Result<(Key, CredentialInfo)> {
+    Ok(match (&args.kind, &args.credential) {
+        (PendingKind::Rekey, _) => (
+            session.unwrap_for_rewrap(record.key.mechanism, old_key, wrapped)?,
+            record.credential.clone(),
+        ),
+        (PendingKind::Rotate, Some(NewCredential::Import(c))) => (
+            session.import_credential(&hsm::pad_for(mech, c.expose()))?,
+            CredentialInfo {
+                origin: Origin::Imported,
+                length: c.expose().len() as u32,
+                // An imported credential keeps the encoding it is delivered
+                // in (a vault's key, base64).
+                encoding: if record.credential.origin == Origin::Imported {
+                    record.credential.encoding
+                } else {
+                    Encoding::Raw
+                },
+                reuse: crate::reuse::reuse_mark(store, c, Origin::Imported),
+            },
+        ),
+        (PendingKind::Rotate, other) => {
+            let length = match other {
+                Some(NewCredential::Generate(l)) => *l,
+                _ => record.credential.length as usize,
+            };
+            (
+                session.generate_credential(mech.object_len(length))?,
+                CredentialInfo {
+                    origin: Origin::Generated,
+                    length: length as u32,
+                    encoding: Encoding::Hex,
+                    reuse: None,
+                },
+            )
+        }
+    })
+}
+
+/// The log entry's detail of a first step.
+fn pending_detail(pending: &Pending) -> String {
+    format!(
+        "pending {} {}: version {}, set {}, {} of {} ({}); the current set keeps working until it is confirmed",
+        pending.kind.name(),
+        pending.id,
+        pending.version,
+        pending.set,
+        pending.threshold,
+        pending.custodians.len(),
+        pending
+            .custodians
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// What the first step reports: the new set, where its shares went, and how to confirm
+/// or drop it.
+fn started(record: &SealRecord, pending: &Pending, written: &Delivered) -> Report {
+    let verb = pending.kind.name();
+    let (lines, custodians_json) = handed_out(&pending.custodians, written);
     let mut text = format!(
         "pending {verb} of '{}' written: operation {}\n  new set {} (version {}): any {} of {} custodians\n  the current set keeps working until the new one is confirmed\n  new shares{}:\n",
         record.name,
@@ -403,11 +449,11 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
         "confirm with a quorum of the NEW shares:\n  zeroth {verb} {} --confirm {} --share NEW…{}\nor drop it: zeroth {verb} {} --cancel {}\n",
         record.name,
         pending.id,
-        if args.kind == PendingKind::Rotate { " (--output FILE|- or --exec -- CMD)" } else { "" },
+        if pending.kind == PendingKind::Rotate { " (--output FILE|- or --exec -- CMD)" } else { "" },
         record.name,
         pending.id
     ));
-    Ok(Report::new(
+    Report::new(
         text,
         json!({
             "seal": record.name,
@@ -418,5 +464,5 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
             "threshold": pending.threshold,
             "custodians": custodians_json,
         }),
-    ))
+    )
 }
