@@ -8,9 +8,13 @@ use super::{key_for, source_words};
 use crate::audit::{self, Entry, Verification};
 use crate::ceremony::{Context, Report};
 use crate::clock;
-use crate::error::Result;
-use crate::store::Store;
+use crate::error::{Error, Result};
+use crate::handin::RemoteLog;
+use crate::key::PublicKey;
+use crate::seal::SealRecord;
+use crate::store::{EnvConfig, Store};
 use crate::text::{code, md};
+use crate::trust::KeySource;
 
 /// `audit report SEAL`: a Markdown transcript of every ceremony of one seal, for an
 /// auditor to file — what a key-ceremony script records, produced from the log. Every
@@ -51,7 +55,91 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
     );
     out.push_str(&summary_block(&record, &entries, &v));
     let _ = writeln!(out, "| | |\n| --- | --- |");
-    let rows: Vec<(&str, String)> = vec![
+    let verdict = record_verdict(&record_ok, &stale);
+    for (k, val) in about_rows(&store, &record, cfg, &key, &source, verdict, &v, &now) {
+        let _ = writeln!(out, "| {k} | {val} |");
+    }
+    let _ = writeln!(out, "\n## Ceremonies\n");
+    if entries.is_empty() {
+        let _ = writeln!(out, "The log holds no ceremony of this seal.");
+    }
+    let mut unsigned = 0;
+    for (n, (i, e)) in entries.iter().enumerate() {
+        let signature = v.signatures.get(*i).copied().flatten();
+        if signature.is_none() {
+            unsigned += 1;
+        }
+        let _ = writeln!(
+            out,
+            "### {}. {} — {}{}\n",
+            n + 1,
+            md(&e.event),
+            md(&e.time),
+            if signature.is_none() {
+                " (UNSIGNED: not evidence)"
+            } else {
+                ""
+            }
+        );
+        for (k, val) in ceremony_items(e, signature, &v) {
+            let _ = writeln!(out, "- **{k}**: {val}");
+        }
+        out.push('\n');
+    }
+    let all_good = v.ok() && record_ok.is_ok() && stale.is_none();
+    let _ = writeln!(out, "## Conclusion\n\n{}", conclusion(all_good, unsigned));
+    out.push_str(SIGN_OFF);
+    let mut report = Report::new(
+        out,
+        json!({
+            "seal": seal,
+            "revoked": record.revoked.is_some(),
+            "remote": remotely(&entries)
+                .into_iter()
+                .map(|(who, events)| json!({"custodian": who, "ceremonies": events}))
+                .collect::<Vec<_>>(),
+            "participation": participation(&entries)
+                .into_iter()
+                .map(|(who, p)| json!({"custodian": who, "accepted": p.accepted, "refused": p.refused}))
+                .collect::<Vec<_>>(),
+            "env": env,
+            "verified": all_good,
+            "unsigned_entries": unsigned,
+            "entries": entries.iter().map(|(_, e)| e).collect::<Vec<_>>(),
+        }),
+    );
+    if !all_good {
+        report.exit_code = 3;
+    }
+    Ok(report)
+}
+
+/// What the report says of the record: whether its signature verified, and whether it
+/// is the current one.
+fn record_verdict(record_ok: &Result<()>, stale: &Option<Error>) -> String {
+    match (record_ok, stale) {
+        (Ok(()), None) => "signature verified".to_string(),
+        (Ok(()), Some(e)) => format!("signature verified, but **STALE**: {}", md(e.message())),
+        (Err(e), _) => format!("**signature NOT verified**: {}", md(e.message())),
+    }
+}
+
+/// The table under the summary: the seal, its environment and token, its state, the
+/// record (`verdict`: see [`record_verdict`]), the signing key and the log checked, and
+/// when the report was produced.
+#[allow(clippy::too_many_arguments)]
+fn about_rows(
+    store: &Store,
+    record: &SealRecord,
+    cfg: &EnvConfig,
+    key: &PublicKey,
+    source: &KeySource,
+    verdict: String,
+    v: &Verification,
+    now: &str,
+) -> Vec<(&'static str, String)> {
+    let env = &record.env;
+    vec![
         (
             "Seal",
             format!("{} (id {})", code(&record.name), code(&record.id)),
@@ -60,7 +148,7 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
             "Environment",
             format!(
                 "{}: token '{}', serial {}",
-                md(&env),
+                md(env),
                 md(&cfg.token),
                 md(&cfg.serial)
             ),
@@ -102,12 +190,7 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
                         .map(|b| audit::fingerprint(&b))
                         .unwrap_or_default()
                 ),
-                match (&record_ok, &stale) {
-                    (Ok(()), None) => "signature verified".to_string(),
-                    (Ok(()), Some(e)) =>
-                        format!("signature verified, but **STALE**: {}", md(e.message())),
-                    (Err(e), _) => format!("**signature NOT verified**: {}", md(e.message())),
-                }
+                verdict
             ),
         ),
         (
@@ -115,8 +198,8 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
             format!(
                 "{} ({}; {})",
                 code(&key.fingerprint()),
-                md(&store.public_key_path(&env).display().to_string()),
-                md(&source_words(&source))
+                md(&store.public_key_path(env).display().to_string()),
+                md(&source_words(source))
             ),
         ),
         (
@@ -144,207 +227,176 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
                 md(&audit::host())
             ),
         ),
-    ];
-    for (k, val) in rows {
-        let _ = writeln!(out, "| {k} | {val} |");
-    }
-    let _ = writeln!(out, "\n## Ceremonies\n");
-    if entries.is_empty() {
-        let _ = writeln!(out, "The log holds no ceremony of this seal.");
-    }
-    let mut unsigned = 0;
-    for (n, (i, e)) in entries.iter().enumerate() {
-        let signature = v.signatures.get(*i).copied().flatten();
-        if signature.is_none() {
-            unsigned += 1;
-        }
-        let _ = writeln!(
-            out,
-            "### {}. {} — {}{}\n",
-            n + 1,
-            md(&e.event),
-            md(&e.time),
-            if signature.is_none() {
-                " (UNSIGNED: not evidence)"
-            } else {
-                ""
-            }
-        );
-        let mut item = |k: &str, val: String| {
-            let _ = writeln!(out, "- **{k}**: {val}");
-        };
-        item(
+    ]
+}
+
+/// The items of one ceremony in the report: its log entry, who ran it and who was
+/// present, what was collected remotely and what was refused, and its signature.
+fn ceremony_items(
+    e: &Entry,
+    signature: Option<bool>,
+    v: &Verification,
+) -> Vec<(&'static str, String)> {
+    let mut items = vec![
+        (
             "Log entry",
             format!("{} of {}", e.seq, md(&v.path.display().to_string())),
-        );
-        item("Outcome", e.outcome.name().to_string());
-        item(
+        ),
+        ("Outcome", e.outcome.name().to_string()),
+        (
             "Operator",
             format!("{} on {}", md(&e.operator), md(&e.host)),
-        );
-        if let (Some(ver), Some(set)) = (e.version, e.set) {
-            item("Version / set", format!("{ver} / {set}"));
-        }
-        if let Some(op) = &e.operation {
-            item("Operation", code(op));
-        }
-        item(
-            "Custodians present",
-            if e.custodians.is_empty() {
-                "none".into()
-            } else {
-                e.custodians
-                    .iter()
-                    .map(|c| md(c))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-        );
-        if !is_handover(e) && (!e.custodians.is_empty() || !e.rejected.is_empty()) {
-            item(
-                "Presenters",
-                format!(
-                    "{} accepted, {} refused",
-                    e.custodians.len(),
-                    e.rejected.len()
-                ),
-            );
-        }
-        if let Some(status) = consumer_status(e) {
-            item("Consumer exit status", status);
-        }
-        if let Some(r) = &e.remote {
-            item(
-                "Remote collection",
-                format!(
-                    "ceremony {} for {}, request {}, hand-ins encrypted to {} until {}",
-                    code(&r.ceremony),
-                    md(&r.purpose),
-                    code(&r.request),
-                    code(&r.recipient),
-                    md(&r.expires)
-                ),
-            );
-            if !r.in_room.is_empty() {
-                item(
-                    "In the room",
-                    r.in_room
-                        .iter()
-                        .map(|c| md(c))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                );
-            }
-            for h in &r.hand_ins {
-                item(
-                    "Hand-in",
-                    format!(
-                        "{} from {}, received {} by {}: {}",
-                        code(&h.fingerprint),
-                        md(h.custodian.as_deref().unwrap_or("unknown custodian")),
-                        md(&h.received),
-                        md(&h.via),
-                        match &h.reason {
-                            None => h.outcome.clone(),
-                            Some(why) => format!("**{}**: {}", md(&h.outcome), md(why)),
-                        }
-                    ),
-                );
-            }
-            if r.refused_not_kept > 0 {
-                item(
-                    "Hand-ins refused and not kept",
-                    format!(
-                        "{} more (the entry keeps the first {} refused)",
-                        r.refused_not_kept,
-                        crate::handin::MAX_REFUSED_KEPT
-                    ),
-                );
-            }
-        }
-        for r in &e.rejected {
-            item(
-                "Share refused",
-                format!(
-                    "{} ({}): {}",
-                    md(r.custodian.as_deref().unwrap_or("unknown custodian")),
-                    md(&r.file),
-                    md(&r.reason)
-                ),
-            );
-        }
-        if let Some(r) = &e.record {
-            item("Record", code(r));
-        }
-        if let Some(k) = &e.key_label {
-            item("HSM key", code(k));
-        }
-        if v.time_backwards.contains(&e.seq) {
-            item(
-                "Time",
-                "**earlier than the entry before it** (a wrong clock, or a line written by hand)"
-                    .into(),
-            );
-        }
-        item(
-            "Signature",
-            match signature {
-                Some(true) => format!("verified, key {}", code(e.key.as_deref().unwrap_or("?"))),
-                Some(false) => "**INVALID**".into(),
-                None if v.unsigned_covered.contains(&e.seq) => format!(
-                    "**UNSIGNED** ({}); chained under a later signed entry, but nothing vouches for what it says",
-                    md(e.unsigned.as_deref().unwrap_or("no reason given"))
-                ),
-                None => format!(
-                    "**UNSIGNED** ({})",
-                    md(e.unsigned.as_deref().unwrap_or("no reason given"))
-                ),
-            },
-        );
-        item("Detail", md(&e.detail));
-        out.push('\n');
+        ),
+    ];
+    if let (Some(ver), Some(set)) = (e.version, e.set) {
+        items.push(("Version / set", format!("{ver} / {set}")));
     }
-    let all_good = v.ok() && record_ok.is_ok() && stale.is_none();
-    let _ = writeln!(
-        out,
-        "## Conclusion\n\n{}",
-        if !all_good {
-            "**Verification failed**: see the Record and Log rows above. Do not rely on this transcript.".to_string()
-        } else if unsigned > 0 {
-            format!(
-                "Every signature verified: the record and each signed ceremony above are as the HSM signed them. {unsigned} entr{} marked UNSIGNED {} not signed: nothing but the chain vouches for {}.",
-                if unsigned == 1 { "y" } else { "ies" },
-                if unsigned == 1 { "is" } else { "are" },
-                if unsigned == 1 { "it" } else { "them" }
-            )
+    if let Some(op) = &e.operation {
+        items.push(("Operation", code(op)));
+    }
+    items.push((
+        "Custodians present",
+        if e.custodians.is_empty() {
+            "none".into()
         } else {
-            "Every signature verified: the record and each ceremony above are as the HSM signed them.".to_string()
-        }
-    );
-    out.push_str(SIGN_OFF);
-    let mut report = Report::new(
-        out,
-        json!({
-            "seal": seal,
-            "revoked": record.revoked.is_some(),
-            "remote": remotely(&entries)
-                .into_iter()
-                .map(|(who, events)| json!({"custodian": who, "ceremonies": events}))
-                .collect::<Vec<_>>(),
-            "participation": participation(&entries)
-                .into_iter()
-                .map(|(who, p)| json!({"custodian": who, "accepted": p.accepted, "refused": p.refused}))
-                .collect::<Vec<_>>(),
-            "env": env,
-            "verified": all_good,
-            "unsigned_entries": unsigned,
-            "entries": entries.iter().map(|(_, e)| e).collect::<Vec<_>>(),
-        }),
-    );
-    if !all_good {
-        report.exit_code = 3;
+            e.custodians
+                .iter()
+                .map(|c| md(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    ));
+    if !is_handover(e) && (!e.custodians.is_empty() || !e.rejected.is_empty()) {
+        items.push((
+            "Presenters",
+            format!(
+                "{} accepted, {} refused",
+                e.custodians.len(),
+                e.rejected.len()
+            ),
+        ));
     }
-    Ok(report)
+    if let Some(status) = consumer_status(e) {
+        items.push(("Consumer exit status", status));
+    }
+    if let Some(r) = &e.remote {
+        items.extend(remote_items(r));
+    }
+    for r in &e.rejected {
+        items.push((
+            "Share refused",
+            format!(
+                "{} ({}): {}",
+                md(r.custodian.as_deref().unwrap_or("unknown custodian")),
+                md(&r.file),
+                md(&r.reason)
+            ),
+        ));
+    }
+    if let Some(r) = &e.record {
+        items.push(("Record", code(r)));
+    }
+    if let Some(k) = &e.key_label {
+        items.push(("HSM key", code(k)));
+    }
+    if v.time_backwards.contains(&e.seq) {
+        items.push((
+            "Time",
+            "**earlier than the entry before it** (a wrong clock, or a line written by hand)"
+                .into(),
+        ));
+    }
+    items.push(("Signature", signature_words(e, signature, v)));
+    items.push(("Detail", md(&e.detail)));
+    items
+}
+
+/// The items of a ceremony's remote collection: the request, who was in the room, each
+/// hand-in and what became of it.
+fn remote_items(r: &RemoteLog) -> Vec<(&'static str, String)> {
+    let mut items = vec![(
+        "Remote collection",
+        format!(
+            "ceremony {} for {}, request {}, hand-ins encrypted to {} until {}",
+            code(&r.ceremony),
+            md(&r.purpose),
+            code(&r.request),
+            code(&r.recipient),
+            md(&r.expires)
+        ),
+    )];
+    if !r.in_room.is_empty() {
+        items.push((
+            "In the room",
+            r.in_room
+                .iter()
+                .map(|c| md(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
+    for h in &r.hand_ins {
+        items.push((
+            "Hand-in",
+            format!(
+                "{} from {}, received {} by {}: {}",
+                code(&h.fingerprint),
+                md(h.custodian.as_deref().unwrap_or("unknown custodian")),
+                md(&h.received),
+                md(&h.via),
+                match &h.reason {
+                    None => h.outcome.clone(),
+                    Some(why) => format!("**{}**: {}", md(&h.outcome), md(why)),
+                }
+            ),
+        ));
+    }
+    if r.refused_not_kept > 0 {
+        items.push((
+            "Hand-ins refused and not kept",
+            format!(
+                "{} more (the entry keeps the first {} refused)",
+                r.refused_not_kept,
+                crate::handin::MAX_REFUSED_KEPT
+            ),
+        ));
+    }
+    items
+}
+
+/// What a ceremony's signature is worth: verified (and by which key), invalid, or
+/// absent, which the chain alone cannot make up for.
+fn signature_words(e: &Entry, signature: Option<bool>, v: &Verification) -> String {
+    match signature {
+        Some(true) => format!("verified, key {}", code(e.key.as_deref().unwrap_or("?"))),
+        Some(false) => "**INVALID**".into(),
+        None if v.unsigned_covered.contains(&e.seq) => format!(
+            "**UNSIGNED** ({}); chained under a later signed entry, but nothing vouches for what it says",
+            md(e.unsigned.as_deref().unwrap_or("no reason given"))
+        ),
+        None => format!(
+            "**UNSIGNED** ({})",
+            md(e.unsigned.as_deref().unwrap_or("no reason given"))
+        ),
+    }
+}
+
+/// The report's conclusion: whether it can be relied on, and how many of its entries
+/// nothing but the chain vouches for.
+fn conclusion(all_good: bool, unsigned: usize) -> String {
+    if !all_good {
+        "**Verification failed**: see the Record and Log rows above. Do not rely on this transcript.".to_string()
+    } else if unsigned > 0 {
+        format!(
+            "Every signature verified: the record and each signed ceremony above are as the HSM signed them. {unsigned} entr{} marked UNSIGNED {} not signed: nothing but the chain vouches for {}.",
+            if unsigned == 1 { "y" } else { "ies" },
+            if unsigned == 1 { "is" } else { "are" },
+            if unsigned == 1 { "it" } else { "them" }
+        )
+    } else {
+        "Every signature verified: the record and each ceremony above are as the HSM signed them."
+            .to_string()
+    }
 }
 
 /// The block an auditor, the operator and the witnesses sign, at the end of a report.
@@ -421,67 +473,6 @@ fn summary_block(
     v: &Verification,
 ) -> String {
     let mut out = String::from("## Summary\n\n");
-    let state = match (&record.revoked, &record.pending) {
-        (Some(r), _) => format!(
-            "**REVOKED** at {} by {}: {}",
-            md(&r.time),
-            md(&r.operator),
-            md(&r.reason)
-        ),
-        (None, Some(p)) => format!(
-            "active; a {} ({}) awaits confirmation",
-            md(p.kind.name()),
-            code(&p.id)
-        ),
-        (None, None) => "active".to_string(),
-    };
-    let mut versions: Vec<String> = record
-        .history
-        .iter()
-        .map(|h| {
-            format!(
-                "v{} set {} (sealed {}, retired {}: {})",
-                h.version,
-                h.set,
-                md(&h.sealed),
-                md(&h.retired),
-                md(&h.why)
-            )
-        })
-        .collect();
-    versions.push(format!(
-        "v{} set {} (current, sealed {})",
-        record.version,
-        record.set,
-        md(&record.sealed)
-    ));
-    let (mut ok, mut refused, mut failed, mut unsigned) = (0, 0, 0, 0);
-    for (i, e) in entries {
-        match e.outcome {
-            audit::Outcome::Ok => ok += 1,
-            audit::Outcome::Refused => refused += 1,
-            audit::Outcome::Failed => failed += 1,
-        }
-        if v.signatures.get(*i).copied().flatten().is_none() {
-            unsigned += 1;
-        }
-    }
-    let mut operators: Vec<(String, usize)> = Vec::new();
-    for (_, e) in entries {
-        let name = format!(
-            "{}{}",
-            e.operator,
-            if audit::names_operator(e) {
-                ""
-            } else {
-                " (login name, not named)"
-            }
-        );
-        match operators.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, k)) => *k += 1,
-            None => operators.push((name, 1)),
-        }
-    }
     let rows = [
         (
             "Seal",
@@ -493,8 +484,8 @@ fn summary_block(
                 md(&record.purpose)
             ),
         ),
-        ("State", state),
-        ("Versions", versions.join("; ")),
+        ("State", state_words(record)),
+        ("Versions", versions(record).join("; ")),
         (
             "Custodians",
             format!(
@@ -509,16 +500,10 @@ fn summary_block(
                     .join(", ")
             ),
         ),
-        (
-            "Ceremonies",
-            format!(
-                "{} in the log: {ok} ok, {refused} refused, {failed} failed; {unsigned} unsigned",
-                entries.len()
-            ),
-        ),
+        ("Ceremonies", ceremony_counts(entries, v)),
         (
             "Operators",
-            operators
+            operators(entries)
                 .iter()
                 .map(|(n, k)| format!("{} ({k})", md(n)))
                 .collect::<Vec<_>>()
@@ -540,6 +525,100 @@ fn summary_block(
                 .join(", ")
         );
     }
+    out.push_str(&participation_table(entries));
+    out.push('\n');
+    out
+}
+
+/// The seal's state: revoked (when, by whom, why), or active, with a pending operation
+/// if one awaits confirmation.
+fn state_words(record: &crate::seal::SealRecord) -> String {
+    match (&record.revoked, &record.pending) {
+        (Some(r), _) => format!(
+            "**REVOKED** at {} by {}: {}",
+            md(&r.time),
+            md(&r.operator),
+            md(&r.reason)
+        ),
+        (None, Some(p)) => format!(
+            "active; a {} ({}) awaits confirmation",
+            md(p.kind.name()),
+            code(&p.id)
+        ),
+        (None, None) => "active".to_string(),
+    }
+}
+
+/// Every version and share set the seal has had, the current one last.
+fn versions(record: &crate::seal::SealRecord) -> Vec<String> {
+    let mut versions: Vec<String> = record
+        .history
+        .iter()
+        .map(|h| {
+            format!(
+                "v{} set {} (sealed {}, retired {}: {})",
+                h.version,
+                h.set,
+                md(&h.sealed),
+                md(&h.retired),
+                md(&h.why)
+            )
+        })
+        .collect();
+    versions.push(format!(
+        "v{} set {} (current, sealed {})",
+        record.version,
+        record.set,
+        md(&record.sealed)
+    ));
+    versions
+}
+
+/// How many ceremonies the log holds, by outcome, and how many are unsigned.
+fn ceremony_counts(entries: &[(usize, &Entry)], v: &Verification) -> String {
+    let (mut ok, mut refused, mut failed, mut unsigned) = (0, 0, 0, 0);
+    for (i, e) in entries {
+        match e.outcome {
+            audit::Outcome::Ok => ok += 1,
+            audit::Outcome::Refused => refused += 1,
+            audit::Outcome::Failed => failed += 1,
+        }
+        if v.signatures.get(*i).copied().flatten().is_none() {
+            unsigned += 1;
+        }
+    }
+    format!(
+        "{} in the log: {ok} ok, {refused} refused, {failed} failed; {unsigned} unsigned",
+        entries.len()
+    )
+}
+
+/// Who ran the ceremonies, with how many each, in first-seen order; an operator the
+/// log does not name (its login name stands in) is marked so.
+fn operators(entries: &[(usize, &Entry)]) -> Vec<(String, usize)> {
+    let mut operators: Vec<(String, usize)> = Vec::new();
+    for (_, e) in entries {
+        let name = format!(
+            "{}{}",
+            e.operator,
+            if audit::names_operator(e) {
+                ""
+            } else {
+                " (login name, not named)"
+            }
+        );
+        match operators.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, k)) => *k += 1,
+            None => operators.push((name, 1)),
+        }
+    }
+    operators
+}
+
+/// The table of which custodian's share was accepted or refused in which ceremonies;
+/// nothing when no share was presented.
+fn participation_table(entries: &[(usize, &Entry)]) -> String {
+    let mut out = String::new();
     let parts = participation(entries);
     if !parts.is_empty() {
         let _ = writeln!(
@@ -564,7 +643,6 @@ fn summary_block(
             );
         }
     }
-    out.push('\n');
     out
 }
 

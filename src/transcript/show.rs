@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::{envs, key_for};
-use crate::audit::{self, Verification};
+use crate::audit::{self, Entry, Verification};
 use crate::ceremony::{Context, Report};
 use crate::clock;
 use crate::error::Result;
@@ -68,45 +68,7 @@ pub fn show(
                 }
             }
             let sig = signature_word(&v, i);
-            let mut custodians = e.custodians.join(",");
-            for r in &e.rejected {
-                let _ = write!(
-                    custodians,
-                    "{}{}(refused)",
-                    if custodians.is_empty() { "" } else { "," },
-                    r.custodian.as_deref().unwrap_or("?")
-                );
-            }
-            let c = |s: &str| crate::text::clean(s).into_owned();
-            rows.push([
-                env.clone(),
-                e.seq.to_string(),
-                c(&e.time),
-                c(&e.event),
-                e.seal.as_deref().map(c).unwrap_or_else(|| "-".into()),
-                match (e.version, e.set) {
-                    (Some(v), Some(s)) => format!("v{v}/s{s}"),
-                    _ => "-".into(),
-                },
-                e.outcome.name().to_string(),
-                if v.time_backwards.contains(&e.seq) {
-                    format!("{sig},time<")
-                } else {
-                    sig.to_string()
-                },
-                c(&format!("{}@{}", e.operator, e.host)),
-                if custodians.is_empty() {
-                    "-".into()
-                } else {
-                    c(&custodians)
-                },
-                // Cut to fit a terminal; whole when read by a program or a file.
-                if cut_detail {
-                    c(&e.detail.chars().take(100).collect::<String>())
-                } else {
-                    c(&e.detail)
-                },
-            ]);
+            rows.push(row(&env, e, sig, &v, cut_detail));
             let mut value = serde_json::to_value(e).unwrap_or_default();
             if let Some(obj) = value.as_object_mut() {
                 obj.insert("signature".into(), json!(sig.to_lowercase()));
@@ -124,4 +86,48 @@ pub fn show(
         eprint!("{notes}");
     }
     Ok(Report::new(text, json!({ "entries": json_entries })))
+}
+
+/// One entry's row of the table, each value from the log with its control characters
+/// escaped.
+fn row(env: &str, e: &Entry, sig: &str, v: &Verification, cut_detail: bool) -> [String; 11] {
+    let mut custodians = e.custodians.join(",");
+    for r in &e.rejected {
+        let _ = write!(
+            custodians,
+            "{}{}(refused)",
+            if custodians.is_empty() { "" } else { "," },
+            r.custodian.as_deref().unwrap_or("?")
+        );
+    }
+    let c = |s: &str| crate::text::clean(s).into_owned();
+    [
+        env.to_string(),
+        e.seq.to_string(),
+        c(&e.time),
+        c(&e.event),
+        e.seal.as_deref().map(c).unwrap_or_else(|| "-".into()),
+        match (e.version, e.set) {
+            (Some(v), Some(s)) => format!("v{v}/s{s}"),
+            _ => "-".into(),
+        },
+        e.outcome.name().to_string(),
+        if v.time_backwards.contains(&e.seq) {
+            format!("{sig},time<")
+        } else {
+            sig.to_string()
+        },
+        c(&format!("{}@{}", e.operator, e.host)),
+        if custodians.is_empty() {
+            "-".into()
+        } else {
+            c(&custodians)
+        },
+        // Cut to fit a terminal; whole when read by a program or a file.
+        if cut_detail {
+            c(&e.detail.chars().take(100).collect::<String>())
+        } else {
+            c(&e.detail)
+        },
+    ]
 }
