@@ -957,16 +957,13 @@ pub fn parse() -> std::result::Result<Cli, clap::Error> {
     Cli::from_arg_matches(&matches)
 }
 
-/// Runs the parsed command line.
+/// Runs the parsed command line: `completions` and `man` need no store; every other
+/// command runs in the context the global options make, through its own function below,
+/// which turns its options into the library's arguments. A command with many options is
+/// handed over whole, and its function takes it apart.
 pub fn run(cli: Cli) -> Result<Report> {
     match &cli.command {
-        Command::Completions { shell } => {
-            let script = completion_script(*shell)?;
-            return Ok(Report::new(
-                script.clone(),
-                serde_json::json!({ "shell": shell.to_string(), "script": script }),
-            ));
-        }
+        Command::Completions { shell } => return completions(*shell),
         Command::Man { out_dir } => return man(out_dir.clone()),
         _ => {}
     }
@@ -979,14 +976,63 @@ pub fn run(cli: Cli) -> Result<Report> {
         trust: crate::trust::Trust::load(cli.trust.as_deref())?,
     };
     match cli.command {
-        Command::Env(EnvCommand::Init {
+        Command::Env(command) => run_env(&ctx, command),
+        Command::Settings(command) => run_settings(&ctx, command),
+        Command::Trust(command) => run_trust(&ctx, command),
+        Command::Generate { seal, spec, length } => run_generate(&ctx, seal, spec, length),
+        Command::Import {
+            seal,
+            spec,
+            from_terminal,
+        } => run_import(&ctx, seal, spec, from_terminal),
+        command @ Command::Unseal { .. } => run_unseal(&ctx, command),
+        command @ Command::Drill { .. } => run_drill(&ctx, command),
+        command @ Command::Rekey { .. } => run_rekey(&ctx, command),
+        command @ Command::Rotate { .. } => run_rotate(&ctx, command),
+        command @ Command::Revoke { .. } => run_revoke(&ctx, command),
+        Command::Custodian(command) => run_custodian(&ctx, command),
+        Command::Owner(command) => run_owner(&ctx, command),
+        command @ Command::Access { .. } => run_access(&ctx, command),
+        Command::Reach { seal, unlocks } => ceremony::owner::reach(&ctx, &seal, &unlocks),
+        Command::Cleanup { env, destroy } => ceremony::cleanup::run(&ctx, &env, destroy),
+        Command::Share(command) => run_share(&ctx, command),
+        Command::Audit(command) => run_audit(&ctx, command),
+        Command::List {
+            env,
+            owner,
+            custodian,
+        } => crate::governance::list(&ctx, env.as_deref(), owner.as_deref(), custodian.as_deref()),
+        Command::Check {
+            env,
+            hsm,
+            metrics,
+            owner,
+        } => run_check(&ctx, env, hsm, metrics, owner),
+        Command::Vault(command) => run_vault(&ctx, command),
+        Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
+    }
+}
+
+/// `completions SHELL`: the script, on stdout or in JSON.
+fn completions(shell: clap_complete::Shell) -> Result<Report> {
+    let script = completion_script(shell)?;
+    Ok(Report::new(
+        script.clone(),
+        serde_json::json!({ "shell": shell.to_string(), "script": script }),
+    ))
+}
+
+/// `env init`, `env list`, `env pin`.
+fn run_env(ctx: &Context, command: EnvCommand) -> Result<Report> {
+    match command {
+        EnvCommand::Init {
             env,
             module,
             token,
             wrap_mechanism,
             adopt,
-        }) => ceremony::env::init(
-            &ctx,
+        } => ceremony::env::init(
+            ctx,
             &EnvInit {
                 env,
                 module,
@@ -998,354 +1044,403 @@ pub fn run(cli: Cli) -> Result<Report> {
                 adopt,
             },
         ),
-        Command::Env(EnvCommand::List) => ceremony::env::list(&ctx),
-        Command::Env(EnvCommand::Pin { env, module, yes }) => {
-            ceremony::env::pin(&ctx, &env, module.as_deref(), yes)
+        EnvCommand::List => ceremony::env::list(ctx),
+        EnvCommand::Pin { env, module, yes } => {
+            ceremony::env::pin(ctx, &env, module.as_deref(), yes)
         }
-        Command::Settings(SettingsCommand::Approve { env, yes }) => {
-            ceremony::approve::approve(&ctx, &env, yes)
-        }
-        Command::Settings(SettingsCommand::Show { env }) => {
-            ceremony::approve::show(&ctx, env.as_deref())
-        }
-        Command::Trust(TrustCommand::Export { env, key_only }) => {
-            let store = crate::store::Store::open(&ctx.store)?;
-            if let Some(e) = &env {
-                store.env(e)?;
-            }
-            let text = ctx.trust.export(&store, env.as_deref(), key_only)?;
-            Ok(Report::new(
-                text.clone(),
-                serde_json::json!({ "trust_file": text }),
-            ))
-        }
-        Command::Generate { seal, spec, length } => {
-            let spec = spec.into_spec(seal)?;
-            ceremony::generate::run(&ctx, &spec, Source::Generate { length })
-        }
-        Command::Import {
-            seal,
-            spec,
-            from_terminal,
-        } => {
-            let spec = spec.into_spec(seal)?;
-            spec.validate(clock::now()?)?;
-            let secret = read_secret(from_terminal)?;
-            ceremony::generate::run(&ctx, &spec, Source::Import(secret))
-        }
-        Command::Unseal {
+    }
+}
+
+/// `settings approve`, `settings show`.
+fn run_settings(ctx: &Context, command: SettingsCommand) -> Result<Report> {
+    match command {
+        SettingsCommand::Approve { env, yes } => ceremony::approve::approve(ctx, &env, yes),
+        SettingsCommand::Show { env } => ceremony::approve::show(ctx, env.as_deref()),
+    }
+}
+
+/// `trust export`.
+fn run_trust(ctx: &Context, command: TrustCommand) -> Result<Report> {
+    let TrustCommand::Export { env, key_only } = command;
+    let store = crate::store::Store::open(&ctx.store)?;
+    if let Some(e) = &env {
+        store.env(e)?;
+    }
+    let text = ctx.trust.export(&store, env.as_deref(), key_only)?;
+    Ok(Report::new(
+        text.clone(),
+        serde_json::json!({ "trust_file": text }),
+    ))
+}
+
+/// `generate SEAL`.
+fn run_generate(ctx: &Context, seal: String, spec: SpecArgs, length: usize) -> Result<Report> {
+    let spec = spec.into_spec(seal)?;
+    ceremony::generate::run(ctx, &spec, Source::Generate { length })
+}
+
+/// `import SEAL`: the spec is checked before the secret is read.
+fn run_import(ctx: &Context, seal: String, spec: SpecArgs, from_terminal: bool) -> Result<Report> {
+    let spec = spec.into_spec(seal)?;
+    spec.validate(clock::now()?)?;
+    let secret = read_secret(from_terminal)?;
+    ceremony::generate::run(ctx, &spec, Source::Import(secret))
+}
+
+/// The quorum of a ceremony: with `--remote`, what the remote collection gathered (the
+/// share files given, of custodians in the room, among it), and no share file left for
+/// the ceremony to read; else the share files given.
+fn gather(
+    ctx: &Context,
+    remote: &RemoteArgs,
+    purpose: Purpose,
+    seal: &str,
+    operation: Option<&str>,
+    shares: Vec<PathBuf>,
+    identities: &[PathBuf],
+) -> Result<(Vec<PathBuf>, Option<ceremony::remote::Collected>)> {
+    let Some(opts) = remote.opts() else {
+        return Ok((shares, None));
+    };
+    let collected =
+        ceremony::remote::collect(ctx, purpose, seal, operation, &shares, identities, &opts)?;
+    Ok((Vec::new(), Some(collected)))
+}
+
+/// `unseal SEAL`: the reason and where the credential goes are checked before any share
+/// is collected.
+fn run_unseal(ctx: &Context, command: Command) -> Result<Report> {
+    let Command::Unseal {
+        seal,
+        shares,
+        identities,
+        output,
+        exec,
+        encoding,
+        allow_tty,
+        remote,
+        command,
+        reason,
+    } = command
+    else {
+        unreachable!("run passes an unseal")
+    };
+    if let Some(r) = &reason {
+        check_reason(r)?;
+    }
+    let delivery = delivery(output, exec, allow_tty, command)?;
+    if remote.remote {
+        delivery.preflight()?;
+    }
+    let (shares, remote) = gather(
+        ctx,
+        &remote,
+        Purpose::Unseal,
+        &seal,
+        None,
+        shares,
+        &identities,
+    )?;
+    ceremony::unseal::run(
+        ctx,
+        &UnsealArgs {
             seal,
             shares,
             identities,
-            output,
-            exec,
-            encoding,
-            allow_tty,
+            delivery,
+            encoding: encoding.map(Encoding::from),
             remote,
-            command,
             reason,
-        } => {
-            if let Some(r) = &reason {
-                check_reason(r)?;
-            }
-            let delivery = delivery(output, exec, allow_tty, command)?;
-            let remote = match remote.opts() {
-                Some(opts) => {
-                    delivery.preflight()?;
-                    Some(ceremony::remote::collect(
-                        &ctx,
-                        Purpose::Unseal,
-                        &seal,
-                        None,
-                        &shares,
-                        &identities,
-                        &opts,
-                    )?)
-                }
-                None => None,
-            };
-            ceremony::unseal::run(
-                &ctx,
-                &UnsealArgs {
-                    seal,
-                    shares: if remote.is_some() { Vec::new() } else { shares },
-                    identities,
-                    delivery,
-                    encoding: encoding.map(Encoding::from),
-                    remote,
-                    reason,
-                },
+        },
+    )
+}
+
+/// `drill SEAL`.
+fn run_drill(ctx: &Context, command: Command) -> Result<Report> {
+    let Command::Drill {
+        seal,
+        shares,
+        identities,
+        remote,
+    } = command
+    else {
+        unreachable!("run passes a drill")
+    };
+    let (shares, collected) = gather(
+        ctx,
+        &remote,
+        Purpose::Drill,
+        &seal,
+        None,
+        shares,
+        &identities,
+    )?;
+    ceremony::drill::run(ctx, &seal, &shares, &identities, collected)
+}
+
+/// `rekey SEAL`: the first step (a new set, pending), `--confirm ID` or `--cancel ID`.
+fn run_rekey(ctx: &Context, command: Command) -> Result<Report> {
+    let Command::Rekey {
+        seal,
+        shares,
+        identities,
+        add,
+        without,
+        threshold,
+        out_dir,
+        paper,
+        allow_weak_passphrase,
+        confirm,
+        cancel,
+        remote,
+    } = command
+    else {
+        unreachable!("run passes a rekey")
+    };
+    match (confirm, cancel) {
+        (Some(id), _) => {
+            let (shares, collected) = gather(
+                ctx,
+                &remote,
+                Purpose::Confirm(PendingKind::Rekey),
+                &seal,
+                Some(&id),
+                shares,
+                &identities,
+            )?;
+            ceremony::pending::confirm(
+                ctx,
+                PendingKind::Rekey,
+                &seal,
+                &id,
+                &shares,
+                &identities,
+                None,
+                None,
+                collected,
             )
         }
-        Command::Drill {
-            seal,
-            shares,
-            identities,
-            remote,
-        } => {
-            let collected = remote
-                .opts()
-                .map(|opts| {
-                    ceremony::remote::collect(
-                        &ctx,
-                        Purpose::Drill,
-                        &seal,
-                        None,
-                        &shares,
-                        &identities,
-                        &opts,
-                    )
-                })
-                .transpose()?;
-            let shares = if collected.is_some() {
-                Vec::new()
-            } else {
+        (None, Some(id)) => ceremony::pending::cancel(ctx, PendingKind::Rekey, &seal, &id),
+        (None, None) => {
+            let start = Start {
+                kind: PendingKind::Rekey,
+                seal,
+                shares: if remote.remote {
+                    shares
+                } else {
+                    require_shares(shares, "rekey")?
+                },
+                identities,
+                add: add
+                    .iter()
+                    .map(|c| CustodianSpec::parse(c))
+                    .collect::<Result<_>>()?,
+                without,
+                threshold,
+                outlets: Outlets {
+                    out_dir,
+                    paper,
+                    allow_weak_passphrase,
+                },
+                credential: None,
+                vault: None,
+                remote: None,
+            };
+            start_remotely(ctx, start, &remote)
+        }
+    }
+}
+
+/// `rotate SEAL`: the first step (a new credential and set, pending), `--confirm ID`
+/// (which delivers the new credential) or `--cancel ID`.
+fn run_rotate(ctx: &Context, command: Command) -> Result<Report> {
+    let Command::Rotate {
+        seal,
+        shares,
+        identities,
+        out_dir,
+        paper,
+        allow_weak_passphrase,
+        length,
+        import,
+        confirm,
+        cancel,
+        output,
+        exec,
+        encoding,
+        allow_tty,
+        remote,
+        command,
+    } = command
+    else {
+        unreachable!("run passes a rotate")
+    };
+    match (confirm, cancel) {
+        (Some(id), _) => {
+            let delivery = delivery(output, exec, allow_tty, command)?;
+            if remote.remote {
+                delivery.preflight()?;
+            }
+            let (shares, collected) = gather(
+                ctx,
+                &remote,
+                Purpose::Confirm(PendingKind::Rotate),
+                &seal,
+                Some(&id),
+                shares,
+                &identities,
+            )?;
+            ceremony::pending::confirm(
+                ctx,
+                PendingKind::Rotate,
+                &seal,
+                &id,
+                &shares,
+                &identities,
+                Some(&delivery),
+                encoding.map(Encoding::from),
+                collected,
+            )
+        }
+        (None, Some(id)) => ceremony::pending::cancel(ctx, PendingKind::Rotate, &seal, &id),
+        (None, None) => {
+            let shares = if remote.remote {
                 shares
-            };
-            ceremony::drill::run(&ctx, &seal, &shares, &identities, collected)
-        }
-        Command::Rekey {
-            seal,
-            shares,
-            identities,
-            add,
-            without,
-            threshold,
-            out_dir,
-            paper,
-            allow_weak_passphrase,
-            confirm,
-            cancel,
-            remote,
-        } => match (confirm, cancel) {
-            (Some(id), _) => {
-                let collected = remote
-                    .opts()
-                    .map(|opts| {
-                        ceremony::remote::collect(
-                            &ctx,
-                            Purpose::Confirm(PendingKind::Rekey),
-                            &seal,
-                            Some(&id),
-                            &shares,
-                            &identities,
-                            &opts,
-                        )
-                    })
-                    .transpose()?;
-                let shares = if collected.is_some() {
-                    Vec::new()
-                } else {
-                    shares
-                };
-                ceremony::pending::confirm(
-                    &ctx,
-                    PendingKind::Rekey,
-                    &seal,
-                    &id,
-                    &shares,
-                    &identities,
-                    None,
-                    None,
-                    collected,
-                )
-            }
-            (None, Some(id)) => ceremony::pending::cancel(&ctx, PendingKind::Rekey, &seal, &id),
-            (None, None) => {
-                let start = Start {
-                    kind: PendingKind::Rekey,
-                    seal,
-                    shares: if remote.remote {
-                        shares
-                    } else {
-                        require_shares(shares, "rekey")?
-                    },
-                    identities,
-                    add: add
-                        .iter()
-                        .map(|c| CustodianSpec::parse(c))
-                        .collect::<Result<_>>()?,
-                    without,
-                    threshold,
-                    outlets: Outlets {
-                        out_dir,
-                        paper,
-                        allow_weak_passphrase,
-                    },
-                    credential: None,
-                    vault: None,
-                    remote: None,
-                };
-                start_remotely(&ctx, start, &remote)
-            }
-        },
-        Command::Rotate {
-            seal,
-            shares,
-            identities,
-            out_dir,
-            paper,
-            allow_weak_passphrase,
-            length,
-            import,
-            confirm,
-            cancel,
-            output,
-            exec,
-            encoding,
-            allow_tty,
-            remote,
-            command,
-        } => match (confirm, cancel) {
-            (Some(id), _) => {
-                let delivery = delivery(output, exec, allow_tty, command)?;
-                let collected = match remote.opts() {
-                    Some(opts) => {
-                        delivery.preflight()?;
-                        Some(ceremony::remote::collect(
-                            &ctx,
-                            Purpose::Confirm(PendingKind::Rotate),
-                            &seal,
-                            Some(&id),
-                            &shares,
-                            &identities,
-                            &opts,
-                        )?)
-                    }
-                    None => None,
-                };
-                let shares = if collected.is_some() {
-                    Vec::new()
-                } else {
-                    shares
-                };
-                ceremony::pending::confirm(
-                    &ctx,
-                    PendingKind::Rotate,
-                    &seal,
-                    &id,
-                    &shares,
-                    &identities,
-                    Some(&delivery),
-                    encoding.map(Encoding::from),
-                    collected,
-                )
-            }
-            (None, Some(id)) => ceremony::pending::cancel(&ctx, PendingKind::Rotate, &seal, &id),
-            (None, None) => {
-                let shares = if remote.remote {
-                    shares
-                } else {
-                    require_shares(shares, "rotate")?
-                };
-                let credential = if import {
-                    Some(NewCredential::Import(read_secret(false)?))
-                } else {
-                    length
-                        .map(|l| {
-                            if crate::ceremony::generate::LENGTH_RANGE.contains(&l) {
-                                Ok(NewCredential::Generate(l))
-                            } else {
-                                Err(Error::Usage(format!(
-                                    "--length {l}: a generated credential has 16 to 1024 bytes"
-                                )))
-                            }
-                        })
-                        .transpose()?
-                };
-                let start = Start {
-                    kind: PendingKind::Rotate,
-                    seal,
-                    shares,
-                    identities,
-                    add: Vec::new(),
-                    without: Vec::new(),
-                    threshold: None,
-                    outlets: Outlets {
-                        out_dir,
-                        paper,
-                        allow_weak_passphrase,
-                    },
-                    credential,
-                    vault: None,
-                    remote: None,
-                };
-                start_remotely(&ctx, start, &remote)
-            }
-        },
-        Command::Revoke {
-            seal,
-            reason,
-            confirm_seal,
-            drill,
-        } => {
-            if drill {
-                ceremony::revoke::drill(&ctx, &seal)
             } else {
-                ceremony::revoke::run(
-                    &ctx,
-                    &seal,
-                    reason.as_deref().unwrap_or_default(),
-                    confirm_seal.as_deref(),
-                )
-            }
-        }
-        Command::Owner(OwnerCommand::Offboard { team }) => ceremony::owner::offboard(&ctx, &team),
-        Command::Reach { seal, unlocks } => ceremony::owner::reach(&ctx, &seal, &unlocks),
-        Command::Access {
-            seal,
-            require_reason,
-            max_recoveries,
-            window,
-            clear,
-        } => {
-            let access = if clear {
-                None
-            } else {
-                if !require_reason && max_recoveries.is_none() && window.is_none() {
-                    return Err(Error::Usage(
-                        "say what to set: --require-reason, --max-recoveries COUNT/PERIOD, --window 'DAYS HOURS TZ' (or --clear)".into(),
-                    ));
-                }
-                Some(crate::seal::SealAccess {
-                    require_reason,
-                    max_recoveries: max_recoveries
-                        .as_deref()
-                        .map(crate::seal::Rate::parse)
-                        .transpose()?,
-                    window: window
-                        .as_deref()
-                        .map(crate::seal::Window::parse)
-                        .transpose()?,
-                })
+                require_shares(shares, "rotate")?
             };
-            ceremony::owner::access(&ctx, &seal, access)
+            let start = Start {
+                kind: PendingKind::Rotate,
+                seal,
+                shares,
+                identities,
+                add: Vec::new(),
+                without: Vec::new(),
+                threshold: None,
+                outlets: Outlets {
+                    out_dir,
+                    paper,
+                    allow_weak_passphrase,
+                },
+                credential: new_credential(import, length)?,
+                vault: None,
+                remote: None,
+            };
+            start_remotely(ctx, start, &remote)
         }
-        Command::Owner(OwnerCommand::Transfer { seal, to }) => {
-            ceremony::owner::transfer(&ctx, &seal, &to)
-        }
-        Command::Custodian(CustodianCommand::Offboard { name }) => {
-            ceremony::offboard::run(&ctx, &name)
-        }
-        Command::Custodian(CustodianCommand::Add {
+    }
+}
+
+/// The new credential of a rotation: read from stdin with `--import`, else generated,
+/// `--length` bytes long when given (else as long as the current one).
+fn new_credential(import: bool, length: Option<usize>) -> Result<Option<NewCredential>> {
+    if import {
+        return Ok(Some(NewCredential::Import(read_secret(false)?)));
+    }
+    length
+        .map(|l| {
+            if crate::ceremony::generate::LENGTH_RANGE.contains(&l) {
+                Ok(NewCredential::Generate(l))
+            } else {
+                Err(Error::Usage(format!(
+                    "--length {l}: a generated credential has 16 to 1024 bytes"
+                )))
+            }
+        })
+        .transpose()
+}
+
+/// `revoke SEAL`, or its drill.
+fn run_revoke(ctx: &Context, command: Command) -> Result<Report> {
+    let Command::Revoke {
+        seal,
+        reason,
+        confirm_seal,
+        drill,
+    } = command
+    else {
+        unreachable!("run passes a revoke")
+    };
+    if drill {
+        return ceremony::revoke::drill(ctx, &seal);
+    }
+    ceremony::revoke::run(
+        ctx,
+        &seal,
+        reason.as_deref().unwrap_or_default(),
+        confirm_seal.as_deref(),
+    )
+}
+
+/// `custodian add`, `custodian list`, `custodian offboard`.
+fn run_custodian(ctx: &Context, command: CustodianCommand) -> Result<Report> {
+    match command {
+        CustodianCommand::Add {
             name,
             recipient,
             envs,
             replace,
-        }) => ceremony::custodian::add(&ctx, &name, recipient.as_deref(), &envs, replace),
-        Command::Custodian(CustodianCommand::List { env }) => {
-            ceremony::custodian::list(&ctx, env.as_deref())
+        } => ceremony::custodian::add(ctx, &name, recipient.as_deref(), &envs, replace),
+        CustodianCommand::List { env } => ceremony::custodian::list(ctx, env.as_deref()),
+        CustodianCommand::Offboard { name } => ceremony::offboard::run(ctx, &name),
+    }
+}
+
+/// `owner offboard`, `owner transfer`.
+fn run_owner(ctx: &Context, command: OwnerCommand) -> Result<Report> {
+    match command {
+        OwnerCommand::Offboard { team } => ceremony::owner::offboard(ctx, &team),
+        OwnerCommand::Transfer { seal, to } => ceremony::owner::transfer(ctx, &seal, &to),
+    }
+}
+
+/// `access SEAL`: the policy set (at least one part of it), or cleared.
+fn run_access(ctx: &Context, command: Command) -> Result<Report> {
+    let Command::Access {
+        seal,
+        require_reason,
+        max_recoveries,
+        window,
+        clear,
+    } = command
+    else {
+        unreachable!("run passes an access")
+    };
+    let access = if clear {
+        None
+    } else {
+        if !require_reason && max_recoveries.is_none() && window.is_none() {
+            return Err(Error::Usage(
+                "say what to set: --require-reason, --max-recoveries COUNT/PERIOD, --window 'DAYS HOURS TZ' (or --clear)".into(),
+            ));
         }
-        Command::Cleanup { env, destroy } => ceremony::cleanup::run(&ctx, &env, destroy),
-        Command::Share(ShareCommand::Send {
+        Some(crate::seal::SealAccess {
+            require_reason,
+            max_recoveries: max_recoveries
+                .as_deref()
+                .map(crate::seal::Rate::parse)
+                .transpose()?,
+            window: window
+                .as_deref()
+                .map(crate::seal::Window::parse)
+                .transpose()?,
+        })
+    };
+    ceremony::owner::access(ctx, &seal, access)
+}
+
+/// `share send`, `share verify`.
+fn run_share(ctx: &Context, command: ShareCommand) -> Result<Report> {
+    match command {
+        ShareCommand::Send {
             request,
             share,
             identities,
             out,
             pubkey,
             yes,
-        }) => ceremony::share_send::run(
-            &ctx,
+        } => ceremony::share_send::run(
+            ctx,
             &ceremony::share_send::SendArgs {
                 request,
                 share,
@@ -1355,38 +1450,42 @@ pub fn run(cli: Cli) -> Result<Report> {
                 yes,
             },
         ),
-        Command::Share(ShareCommand::Verify {
+        ShareCommand::Verify {
             files,
             pubkey,
             identities,
-        }) => ceremony::share_verify::run(&ctx, &files, pubkey.as_ref(), &identities),
-        Command::Vault(v) => vault(&ctx, v),
-        Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
-        Command::List {
-            env,
-            owner,
-            custodian,
-        } => crate::governance::list(&ctx, env.as_deref(), owner.as_deref(), custodian.as_deref()),
-        Command::Check {
-            env,
+        } => ceremony::share_verify::run(ctx, &files, pubkey.as_ref(), &identities),
+    }
+}
+
+/// `check`.
+fn run_check(
+    ctx: &Context,
+    env: Option<String>,
+    hsm: bool,
+    metrics: Option<PathBuf>,
+    owner: Option<String>,
+) -> Result<Report> {
+    crate::governance::check(
+        ctx,
+        &crate::governance::CheckArgs {
+            env: env.as_deref(),
             hsm,
-            metrics,
-            owner,
-        } => crate::governance::check(
-            &ctx,
-            &crate::governance::CheckArgs {
-                env: env.as_deref(),
-                hsm,
-                metrics: metrics.as_deref(),
-                owner: owner.as_deref(),
-            },
-        ),
-        Command::Audit(AuditCommand::Verify {
+            metrics: metrics.as_deref(),
+            owner: owner.as_deref(),
+        },
+    )
+}
+
+/// `audit verify`, `show`, `report`, `export`, `follow`, `attest`.
+fn run_audit(ctx: &Context, command: AuditCommand) -> Result<Report> {
+    match command {
+        AuditCommand::Verify {
             env,
             pubkey,
             every_signature,
-        }) => crate::transcript::verify(
-            &ctx,
+        } => crate::transcript::verify(
+            ctx,
             env.as_deref(),
             pubkey.as_deref(),
             if every_signature {
@@ -1395,160 +1494,192 @@ pub fn run(cli: Cli) -> Result<Report> {
                 crate::audit::SignatureCheck::Checkpoints
             },
         ),
-        Command::Audit(AuditCommand::Show { env, seal, since }) => {
-            crate::transcript::show(&ctx, env.as_deref(), seal.as_deref(), since.as_deref())
+        AuditCommand::Show { env, seal, since } => {
+            crate::transcript::show(ctx, env.as_deref(), seal.as_deref(), since.as_deref())
         }
-        Command::Audit(AuditCommand::Report { seal }) => crate::transcript::report(&ctx, &seal),
-        Command::Audit(AuditCommand::Export { env, format, since }) => {
-            crate::siem::export(&ctx, env.as_deref(), format, since.as_deref())
+        AuditCommand::Report { seal } => crate::transcript::report(ctx, &seal),
+        AuditCommand::Export { env, format, since } => {
+            crate::siem::export(ctx, env.as_deref(), format, since.as_deref())
         }
-        Command::Audit(AuditCommand::Follow {
+        AuditCommand::Follow {
             env,
             state,
             once,
             interval,
-        }) => crate::siem::follow(
-            &ctx,
+        } => crate::siem::follow(
+            ctx,
             &env,
             state.as_deref(),
             once,
             std::time::Duration::from_millis(interval.max(10)),
         ),
-        Command::Audit(AuditCommand::Attest { env }) => ceremony::attest::run(&ctx, &env),
+        AuditCommand::Attest { env } => ceremony::attest::run(ctx, &env),
     }
 }
 
-fn vault(ctx: &Context, command: VaultCommand) -> Result<Report> {
-    use crate::ceremony::vault::{init, root, rotate, unseal};
+/// `vault init`, `unseal`, `rotate`, `root`, each handed over whole.
+fn run_vault(ctx: &Context, command: VaultCommand) -> Result<Report> {
     match command {
-        VaultCommand::Init {
-            seal,
-            spec,
-            server,
-            root_token,
+        command @ VaultCommand::Init { .. } => vault_init(ctx, command),
+        command @ VaultCommand::Unseal { .. } => vault_unseal(ctx, command),
+        command @ VaultCommand::Rotate { .. } => vault_rotate(ctx, command),
+        command @ VaultCommand::Root { .. } => vault_root(ctx, command),
+    }
+}
+
+/// `vault init SEAL`.
+fn vault_init(ctx: &Context, command: VaultCommand) -> Result<Report> {
+    use crate::ceremony::vault::init;
+    let VaultCommand::Init {
+        seal,
+        spec,
+        server,
+        root_token,
+        root_token_seal,
+    } = command
+    else {
+        unreachable!("run_vault passes an init")
+    };
+    if server.accept_certificate.is_some() {
+        return Err(Error::Usage(
+            "--accept-certificate means nothing at vault init: no certificate is recorded yet"
+                .into(),
+        ));
+    }
+    init::run(
+        ctx,
+        &init::InitArgs {
+            spec: spec.into_spec(seal)?,
+            server: server.server(),
+            root_token: match root_token {
+                RootTokenArg::Seal => init::RootTokenMode::Seal,
+                RootTokenArg::Revoke => init::RootTokenMode::Revoke,
+            },
             root_token_seal,
-        } => {
-            if server.accept_certificate.is_some() {
-                return Err(Error::Usage(
-                    "--accept-certificate means nothing at vault init: no certificate is recorded yet"
-                        .into(),
-                ));
-            }
-            init::run(
+        },
+    )
+}
+
+/// `vault unseal SEAL`: shares are collected remotely only when a node needs the key.
+fn vault_unseal(ctx: &Context, command: VaultCommand) -> Result<Report> {
+    use crate::ceremony::vault::unseal;
+    let VaultCommand::Unseal {
+        seal,
+        shares,
+        identities,
+        server,
+        reset,
+        reason,
+        remote,
+    } = command
+    else {
+        unreachable!("run_vault passes an unseal")
+    };
+    if let Some(r) = &reason {
+        check_reason(r)?;
+    }
+    let mut args = unseal::UnsealArgs {
+        seal,
+        shares,
+        identities,
+        reset,
+        accept_certificate: server.accept_certificate.clone(),
+        server: server.server(),
+        remote: None,
+        reason,
+    };
+    if let Some(opts) = remote.opts() {
+        if unseal::needs_collection(ctx, &args) {
+            args.remote = Some(crate::ceremony::remote::collect(
                 ctx,
-                &init::InitArgs {
-                    spec: spec.into_spec(seal)?,
-                    server: server.server(),
-                    root_token: match root_token {
-                        RootTokenArg::Seal => init::RootTokenMode::Seal,
-                        RootTokenArg::Revoke => init::RootTokenMode::Revoke,
-                    },
-                    root_token_seal,
-                },
-            )
+                Purpose::VaultUnseal,
+                &args.seal,
+                None,
+                &args.shares,
+                &args.identities,
+                &opts,
+            )?);
+            args.shares = Vec::new();
         }
-        VaultCommand::Unseal {
-            seal,
-            shares,
-            identities,
-            server,
-            reset,
-            reason,
-            remote,
-        } => {
-            if let Some(r) = &reason {
-                check_reason(r)?;
-            }
-            let mut args = unseal::UnsealArgs {
-                seal,
-                shares,
-                identities,
-                reset,
-                accept_certificate: server.accept_certificate.clone(),
-                server: server.server(),
-                remote: None,
-                reason,
-            };
-            if let Some(opts) = remote.opts() {
-                if unseal::needs_collection(ctx, &args) {
-                    args.remote = Some(crate::ceremony::remote::collect(
-                        ctx,
-                        Purpose::VaultUnseal,
-                        &args.seal,
-                        None,
-                        &args.shares,
-                        &args.identities,
-                        &opts,
-                    )?);
-                    args.shares = Vec::new();
-                }
-            }
-            unseal::run(ctx, &args)
-        }
-        VaultCommand::Rotate {
-            seal,
-            shares,
-            identities,
+    }
+    unseal::run(ctx, &args)
+}
+
+/// `vault rotate SEAL`: the first step, `--confirm ID` or `--cancel ID`.
+fn vault_rotate(ctx: &Context, command: VaultCommand) -> Result<Report> {
+    use crate::ceremony::vault::rotate;
+    let VaultCommand::Rotate {
+        seal,
+        shares,
+        identities,
+        out_dir,
+        paper,
+        allow_weak_passphrase,
+        confirm,
+        cancel,
+        server,
+        token_file,
+        reset,
+    } = command
+    else {
+        unreachable!("run_vault passes a rotate")
+    };
+    let args = rotate::RotateArgs {
+        seal,
+        shares,
+        identities,
+        outlets: Outlets {
             out_dir,
             paper,
             allow_weak_passphrase,
-            confirm,
-            cancel,
-            server,
-            token_file,
-            reset,
-        } => {
-            let args = rotate::RotateArgs {
-                seal,
-                shares,
-                identities,
-                outlets: Outlets {
-                    out_dir,
-                    paper,
-                    allow_weak_passphrase,
-                },
-                accept_certificate: server.accept_certificate.clone(),
-                server: server.server(),
-                token_file,
-                reset,
-            };
-            match (confirm, cancel) {
-                (Some(id), _) => rotate::confirm(ctx, &args, &id),
-                (None, Some(id)) => rotate::cancel(ctx, &args, &id),
-                (None, None) => rotate::start(ctx, &args),
-            }
-        }
-        VaultCommand::Root {
+        },
+        accept_certificate: server.accept_certificate.clone(),
+        server: server.server(),
+        token_file,
+        reset,
+    };
+    match (confirm, cancel) {
+        (Some(id), _) => rotate::confirm(ctx, &args, &id),
+        (None, Some(id)) => rotate::cancel(ctx, &args, &id),
+        (None, None) => rotate::start(ctx, &args),
+    }
+}
+
+/// `vault root SEAL -- CMD`.
+fn vault_root(ctx: &Context, command: VaultCommand) -> Result<Report> {
+    use crate::ceremony::vault::root;
+    let VaultCommand::Root {
+        seal,
+        shares,
+        identities,
+        server,
+        token_file,
+        ttl,
+        reset,
+        reason,
+        command,
+    } = command
+    else {
+        unreachable!("run_vault passes a root")
+    };
+    if let Some(r) = &reason {
+        check_reason(r)?;
+    }
+    root::run(
+        ctx,
+        &root::RootArgs {
             seal,
             shares,
             identities,
-            server,
+            accept_certificate: server.accept_certificate.clone(),
+            server: server.server(),
             token_file,
             ttl,
             reset,
             reason,
             command,
-        } => {
-            if let Some(r) = &reason {
-                check_reason(r)?;
-            }
-            root::run(
-                ctx,
-                &root::RootArgs {
-                    seal,
-                    shares,
-                    identities,
-                    accept_certificate: server.accept_certificate.clone(),
-                    server: server.server(),
-                    token_file,
-                    ttl,
-                    reset,
-                    reason,
-                    command,
-                },
-            )
-        }
-    }
+        },
+    )
 }
 
 /// Where a recovered credential goes, from the delivery options.
