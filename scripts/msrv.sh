@@ -15,7 +15,7 @@
 # This is a check of declared metadata, not a build: the machine has one Rust
 # toolchain and no older one can be fetched, so nothing here compiles zeroth with the
 # version it names. A crate that uses a newer feature than its rust-version says, or
-# declares none, is not caught. zeroth's own code is linted for 1.85 (clippy.toml):
+# declares none, is not caught. zeroth's own code is linted for the same version:
 # clippy's incompatible_msrv (in scripts/test.sh) flags standard-library items newer.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh

@@ -1588,19 +1588,19 @@ fn vault_unseal(ctx: &Context, command: VaultCommand) -> Result<Report> {
         remote: None,
         reason,
     };
-    if let Some(opts) = remote.opts() {
-        if unseal::needs_collection(ctx, &args) {
-            args.remote = Some(crate::ceremony::remote::collect(
-                ctx,
-                Purpose::VaultUnseal,
-                &args.seal,
-                None,
-                &args.shares,
-                &args.identities,
-                &opts,
-            )?);
-            args.shares = Vec::new();
-        }
+    if let Some(opts) = remote.opts()
+        && unseal::needs_collection(ctx, &args)
+    {
+        args.remote = Some(crate::ceremony::remote::collect(
+            ctx,
+            Purpose::VaultUnseal,
+            &args.seal,
+            None,
+            &args.shares,
+            &args.identities,
+            &opts,
+        )?);
+        args.shares = Vec::new();
     }
     unseal::run(ctx, &args)
 }

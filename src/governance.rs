@@ -177,10 +177,9 @@ impl ViewBuilder<'_> {
             if vouched
                 && e.outcome == Outcome::Ok
                 && crate::settings::SETTINGS_EVENTS.contains(&e.event.as_str())
+                && let Some(found) = audit::RecordEntry::from_entry(e)
             {
-                if let Some(found) = audit::RecordEntry::from_entry(e) {
-                    self.view.last_settings = Some(found);
-                }
+                self.view.last_settings = Some(found);
             }
             return;
         };
@@ -975,12 +974,13 @@ fn cached_view(
             .filter(|h| h.env == env)
             .map(|h| (h.head.seq, h.head.hash.as_str())),
     );
-    if let Some(c) = cached {
-        if c.anchors == anchors && audit::log_state(store, env)?.as_ref() == Some(&c.state) {
-            let mut view = c.view;
-            view.read = true;
-            return Ok(view);
-        }
+    if let Some(c) = cached
+        && c.anchors == anchors
+        && audit::log_state(store, env)?.as_ref() == Some(&c.state)
+    {
+        let mut view = c.view;
+        view.read = true;
+        return Ok(view);
     }
     let (view, state) = log_view_with_state(store, env, Some(k), heads)?;
     if let Some(state) = state {
@@ -1655,24 +1655,24 @@ fn seal_findings(
                     ),
                 );
             }
-            if let Some(w) = &policy.window {
-                if w.contains(*t) == Some(false) {
-                    f.add(
-                        FindingId::AccessOutsideWindow,
-                        env,
-                        seal,
-                        None,
-                        format!(
-                            "recovered ({event}) at {}, outside its window ({})",
-                            clock::format(*t),
-                            w.words()
-                        ),
-                        format!(
-                            "confirm it was a planned break-glass: zeroth audit show --seal {}",
-                            record.name
-                        ),
-                    );
-                }
+            if let Some(w) = &policy.window
+                && w.contains(*t) == Some(false)
+            {
+                f.add(
+                    FindingId::AccessOutsideWindow,
+                    env,
+                    seal,
+                    None,
+                    format!(
+                        "recovered ({event}) at {}, outside its window ({})",
+                        clock::format(*t),
+                        w.words()
+                    ),
+                    format!(
+                        "confirm it was a planned break-glass: zeroth audit show --seal {}",
+                        record.name
+                    ),
+                );
             }
         }
         if let Some(rate) = &policy.max_recoveries {
@@ -1794,25 +1794,30 @@ fn seal_findings(
             ),
         );
     }
-    if let Some(p) = &record.pending {
-        if let Some(age) = days_since(&p.created, now) {
-            if age > i64::from(policy.pending_max_age_days) {
-                f.add(
-                    FindingId::PendingStale,
-                    env,
-                    seal,
-                    None,
-                    format!("pending {} {} was written {} by {} ({age} days ago)", p.kind.name(), p.id, p.created, p.operator),
-                    format!(
-                        "confirm it (zeroth {} {} --confirm {} --share NEW…) or drop it (--cancel {})",
-                        p.kind.name(),
-                        record.name,
-                        p.id,
-                        p.id
-                    ),
-                );
-            }
-        }
+    if let Some(p) = &record.pending
+        && let Some(age) = days_since(&p.created, now)
+        && age > i64::from(policy.pending_max_age_days)
+    {
+        f.add(
+            FindingId::PendingStale,
+            env,
+            seal,
+            None,
+            format!(
+                "pending {} {} was written {} by {} ({age} days ago)",
+                p.kind.name(),
+                p.id,
+                p.created,
+                p.operator
+            ),
+            format!(
+                "confirm it (zeroth {} {} --confirm {} --share NEW…) or drop it (--cancel {})",
+                p.kind.name(),
+                record.name,
+                p.id,
+                p.id
+            ),
+        );
     }
     if act.failed_since_success > 0 {
         f.add(

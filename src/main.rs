@@ -41,11 +41,11 @@ fn main() -> ExitCode {
             } else {
                 out.write_all(report.text.as_bytes())
             };
-            if let Err(e) = printed {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    eprintln!("zeroth: cannot write to stdout: {e}");
-                    return ExitCode::from(4);
-                }
+            if let Err(e) = printed
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                eprintln!("zeroth: cannot write to stdout: {e}");
+                return ExitCode::from(4);
             }
             ExitCode::from(report.exit_code)
         }

@@ -19,10 +19,10 @@ pub fn weakness(passphrase: &str, context: &[&str]) -> Option<String> {
         return None;
     }
     let mut why = Vec::new();
-    if let Some(feedback) = entropy.feedback() {
-        if let Some(w) = feedback.warning() {
-            why.push(w.to_string());
-        }
+    if let Some(feedback) = entropy.feedback()
+        && let Some(w) = feedback.warning()
+    {
+        why.push(w.to_string());
     }
     why.push(format!(
         "about {} guesses find it, {} at 10,000 guesses a second against the share file; a passphrase for secret zero needs more than 10^10",

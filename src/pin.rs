@@ -45,12 +45,12 @@ pub fn read_pin(pin_file: Option<&Path>, token: &str) -> Result<Pin> {
         }
         return Ok(Pin::new(pin.to_string()));
     }
-    if std::io::stderr().is_terminal() || std::fs::File::open("/dev/tty").is_ok() {
-        if let Ok(pin) = rpassword::prompt_password(format!("PIN for token '{token}': ")) {
-            let pin = Zeroizing::new(pin);
-            if !pin.is_empty() {
-                return Ok(Pin::new(pin.to_string()));
-            }
+    if (std::io::stderr().is_terminal() || std::fs::File::open("/dev/tty").is_ok())
+        && let Ok(pin) = rpassword::prompt_password(format!("PIN for token '{token}': "))
+    {
+        let pin = Zeroizing::new(pin);
+        if !pin.is_empty() {
+            return Ok(Pin::new(pin.to_string()));
         }
     }
     Err(Error::Usage(format!(

@@ -288,10 +288,10 @@ pub fn export(
             );
         }
         for (i, e) in v.parsed.iter().enumerate() {
-            if let Some(since) = since {
-                if clock::parse_instant(&e.time).is_ok_and(|t| t < since) {
-                    continue;
-                }
+            if let Some(since) = since
+                && clock::parse_instant(&e.time).is_ok_and(|t| t < since)
+            {
+                continue;
             }
             let sig = match v.signatures.get(i).copied().flatten() {
                 Some(true) => "signed",

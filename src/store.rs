@@ -198,18 +198,18 @@ impl Store {
         }
         for dir in ["seals", "keys", "logs", "settings"] {
             let d = root.join(dir);
-            if let Ok(meta) = d.symlink_metadata() {
-                if !meta.is_dir() {
-                    return Err(Error::Refused(format!(
-                        "{} is not a directory{}: zeroth does not follow links inside the store; restore the store from a trusted copy",
-                        d.display(),
-                        if meta.file_type().is_symlink() {
-                            " but a symbolic link"
-                        } else {
-                            ""
-                        }
-                    )));
-                }
+            if let Ok(meta) = d.symlink_metadata()
+                && !meta.is_dir()
+            {
+                return Err(Error::Refused(format!(
+                    "{} is not a directory{}: zeroth does not follow links inside the store; restore the store from a trusted copy",
+                    d.display(),
+                    if meta.file_type().is_symlink() {
+                        " but a symbolic link"
+                    } else {
+                        ""
+                    }
+                )));
             }
         }
         let text = String::from_utf8(read_regular(&path).map_err(|e| Error::io("read", &path, e))?)
@@ -452,10 +452,10 @@ impl Store {
             .map_err(|e| Error::io("read directory", &dir, e.into()))?;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io("read directory", &dir, e.into()))?;
-            if let Some(seal) = entry.file_name().to_bytes().strip_suffix(b".json") {
-                if !seal.starts_with(b".") {
-                    names.push(String::from_utf8_lossy(seal).into_owned());
-                }
+            if let Some(seal) = entry.file_name().to_bytes().strip_suffix(b".json")
+                && !seal.starts_with(b".")
+            {
+                names.push(String::from_utf8_lossy(seal).into_owned());
             }
         }
         names.sort_unstable();

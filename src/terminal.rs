@@ -74,18 +74,16 @@ fn watch() -> Option<&'static Watch> {
                 signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGQUIT, SIGINT]).ok()?;
             std::thread::spawn(move || {
                 if let Some(sig) = signals.forever().next() {
-                    if let Some(w) = watch() {
-                        if w.on_screen.load(Ordering::SeqCst) {
-                            if let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty") {
-                                let _ = tty.write_all(CLEAR.as_bytes());
-                                let _ = tty.flush();
-                                if let Ok(saved) = w.restore.lock() {
-                                    if let Some(saved) = saved.as_ref() {
-                                        let _ =
-                                            termios::tcsetattr(&tty, OptionalActions::Now, saved);
-                                    }
-                                }
-                            }
+                    if let Some(w) = watch()
+                        && w.on_screen.load(Ordering::SeqCst)
+                        && let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty")
+                    {
+                        let _ = tty.write_all(CLEAR.as_bytes());
+                        let _ = tty.flush();
+                        if let Ok(saved) = w.restore.lock()
+                            && let Some(saved) = saved.as_ref()
+                        {
+                            let _ = termios::tcsetattr(&tty, OptionalActions::Now, saved);
                         }
                     }
                     let _ = signal_hook::low_level::emulate_default_handler(sig);

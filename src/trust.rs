@@ -189,10 +189,10 @@ impl Trust {
         if let Some(f) = read_trust_file(&path)? {
             files.push(f);
         }
-        if Path::new(SYSTEM_TRUST) != path {
-            if let Some(f) = read_trust_file(Path::new(SYSTEM_TRUST))? {
-                files.push(f);
-            }
+        if Path::new(SYSTEM_TRUST) != path
+            && let Some(f) = read_trust_file(Path::new(SYSTEM_TRUST))?
+        {
+            files.push(f);
         }
         Ok(Trust {
             path,
@@ -402,14 +402,14 @@ impl Trust {
         doc.pins.push(pin);
         doc.pins
             .sort_by(|a, b| (&a.store, &a.env).cmp(&(&b.store, &b.env)));
-        if let Some(dir) = path.parent() {
-            if !dir.exists() {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
-                    .map_err(|e| Error::io("create directory", dir, e))?;
-            }
+        if let Some(dir) = path.parent()
+            && !dir.exists()
+        {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| Error::io("create directory", dir, e))?;
         }
         let text = format!(
             "# zeroth trust file: what this machine trusts for each environment of each store\n# (written by 'zeroth env init' and 'zeroth env pin'; keep it outside every store).\n{}",
@@ -598,14 +598,14 @@ pub fn check_module(path: &Path, store_root: &Path) -> Result<ModuleFile> {
             Error::io("resolve", path, e)
         }
     })?;
-    if let Ok(root) = std::fs::canonicalize(store_root) {
-        if real.starts_with(&root) {
-            return Err(Error::Refused(format!(
-                "PKCS#11 module {} lies inside the store {}: whoever edits the store could replace it; install the module outside the store",
-                path.display(),
-                store_root.display()
-            )));
-        }
+    if let Ok(root) = std::fs::canonicalize(store_root)
+        && real.starts_with(&root)
+    {
+        return Err(Error::Refused(format!(
+            "PKCS#11 module {} lies inside the store {}: whoever edits the store could replace it; install the module outside the store",
+            path.display(),
+            store_root.display()
+        )));
     }
     let file = File::open(&real).map_err(|e| Error::io("open the PKCS#11 module", path, e))?;
     let meta = file

@@ -427,10 +427,10 @@ pub fn line_hash_at(store: &impl LogStore, env: &str, seq: u64) -> Result<Option
         Err(e) => return Err(Error::io("read", &path, e)),
     };
     let (last, _) = last_line(&mut file).map_err(|e| Error::io("read", &path, e))?;
-    if let Some(line) = &last {
-        if seq_of(line) == Some(seq) {
-            return Ok(Some(line_hash(line)));
-        }
+    if let Some(line) = &last
+        && seq_of(line) == Some(seq)
+    {
+        return Ok(Some(line_hash(line)));
     }
     let data = read_log(store, env)?;
     Ok(data
@@ -1322,16 +1322,15 @@ fn pass(
         }
         let index = i;
         i += 1;
-        if let Some((_, expected, _, found)) = &mut missing {
-            if !*found && seq_of(&line) == Some(*expected) {
-                *found = true;
-            }
+        if let Some((_, expected, _, found)) = &mut missing
+            && !*found
+            && seq_of(&line) == Some(*expected)
+        {
+            *found = true;
         }
         if chain_damage.is_some() || missing.is_some() {
-            if beyond {
-                if let Ok(entry) = serde_json::from_slice::<Entry>(&line) {
-                    batch.push(entry, &line, index);
-                }
+            if beyond && let Ok(entry) = serde_json::from_slice::<Entry>(&line) {
+                batch.push(entry, &line, index);
             }
             continue;
         }

@@ -98,7 +98,7 @@ const CUSTODIANS: [&str; 7] = ["alice", "bob", "carol", "dave", "erin", "frank",
 fn record_of(i: u64, env: &str) -> SealRecord {
     let created = at(created_at(i));
     let custodians_n = 3 + (i % 5) as usize;
-    let threshold = if i % 97 == 0 {
+    let threshold = if i.is_multiple_of(97) {
         custodians_n as u8
     } else {
         2 + (i % 2) as u8
@@ -114,7 +114,7 @@ fn record_of(i: u64, env: &str) -> SealRecord {
         purpose: "bootstrap credential of a service".into(),
         created: created.clone(),
         sealed: created,
-        expires: (i % 13 == 0).then(|| day(400 - age)),
+        expires: i.is_multiple_of(13).then(|| day(400 - age)),
         rotate_every_days: [90, 180, 365][(i % 3) as usize],
         version: 1,
         set: 1,
@@ -127,7 +127,7 @@ fn record_of(i: u64, env: &str) -> SealRecord {
                 x: x as u8 + 1,
                 recipient: None,
                 commitment: format!("{:064x}", i * 8 + x as u64),
-                last_proven: (i % 4 == 0).then(|| day(-(age / 2))),
+                last_proven: i.is_multiple_of(4).then(|| day(-(age / 2))),
             })
             .collect(),
         credential: CredentialInfo {
@@ -148,7 +148,7 @@ fn record_of(i: u64, env: &str) -> SealRecord {
         history: Vec::new(),
         log_head: None,
         pending: None,
-        revoked: (i % 211 == 0).then(|| Revocation {
+        revoked: i.is_multiple_of(211).then(|| Revocation {
             time: day(-1),
             operator: "bench".into(),
             reason: "retired".into(),

@@ -66,15 +66,15 @@ struct History {
 
 fn history(store: &crate::store::Store, env: &str, key: &crate::key::PublicKey) -> Result<History> {
     let v = audit::verify(store, env, key)?;
-    if let Some(d) = &v.damage {
-        if d.kind != DamageKind::Unsigned {
-            return Err(Error::Refused(format!(
-                "the log of '{env}' is damaged at entry {} ({}): {}; cleanup destroys nothing while the seals' history cannot be read",
-                d.seq,
-                d.kind.name(),
-                d.detail
-            )));
-        }
+    if let Some(d) = &v.damage
+        && d.kind != DamageKind::Unsigned
+    {
+        return Err(Error::Refused(format!(
+            "the log of '{env}' is damaged at entry {} ({}): {}; cleanup destroys nothing while the seals' history cannot be read",
+            d.seq,
+            d.kind.name(),
+            d.detail
+        )));
     }
     let mut h = History::default();
     for (i, e) in v.parsed.iter().enumerate() {

@@ -263,10 +263,10 @@ pub fn list(ctx: &Context, env: Option<&str>) -> Result<Report> {
         for c in &record.custodians {
             let row = row(&mut rows, &c.name);
             row.seals.push(format!("{} ({})", record.name, record.env));
-            if let Some(p) = &c.last_proven {
-                if row.last_proven.as_ref().is_none_or(|l| p > l) {
-                    row.last_proven = Some(p.clone());
-                }
+            if let Some(p) = &c.last_proven
+                && row.last_proven.as_ref().is_none_or(|l| p > l)
+            {
+                row.last_proven = Some(p.clone());
             }
         }
     }

@@ -70,35 +70,35 @@ pub(crate) fn preflight(outlets: &Outlets, seal: &str, custodians: &[CustodianSp
                 .ancestors()
                 .filter(|a| !a.as_os_str().is_empty())
                 .find(|a| a.symlink_metadata().is_ok());
-            if let Some(found) = in_the_way {
-                if !found.is_dir() {
-                    return Err(Error::Usage(format!(
-                        "{flag} {}: {} is not a directory",
-                        dir.display(),
-                        found.display()
-                    )));
-                }
+            if let Some(found) = in_the_way
+                && !found.is_dir()
+            {
+                return Err(Error::Usage(format!(
+                    "{flag} {}: {} is not a directory",
+                    dir.display(),
+                    found.display()
+                )));
             }
         }
     }
     for c in custodians {
-        if let Some(r) = &c.recipient {
-            if outlets.out_dir.is_none() {
-                return Err(Error::Usage(format!(
-                    "custodian '{}' has a recipient ({}): their share is an encrypted file, so give --out-dir DIR for it{}",
-                    c.name,
-                    if r == crate::recipient::PASSPHRASE {
-                        "a passphrase"
-                    } else {
-                        "their key"
-                    },
-                    if outlets.terminal() {
-                        " (the terminal shows shares in the clear, to custodians without a recipient)"
-                    } else {
-                        ""
-                    }
-                )));
-            }
+        if let Some(r) = &c.recipient
+            && outlets.out_dir.is_none()
+        {
+            return Err(Error::Usage(format!(
+                "custodian '{}' has a recipient ({}): their share is an encrypted file, so give --out-dir DIR for it{}",
+                c.name,
+                if r == crate::recipient::PASSPHRASE {
+                    "a passphrase"
+                } else {
+                    "their key"
+                },
+                if outlets.terminal() {
+                    " (the terminal shows shares in the clear, to custodians without a recipient)"
+                } else {
+                    ""
+                }
+            )));
         }
         if let Some(dir) = &outlets.out_dir {
             let path = share_path(dir, seal, &c.name, c.recipient.is_some());

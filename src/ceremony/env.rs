@@ -355,16 +355,16 @@ pub fn pin(
                 hsm.login(&token, &pin)?
             };
             let signer = check_binding(&session, store, env, &cfg, None)?;
-            if let Some(p) = &existing {
-                if p.pin.signing_key != signer.public.fingerprint() {
-                    return Err(Error::Refused(format!(
-                        "the signing key on token '{}' ({}) is not the key {} pins for '{env}' ({}): this is not the token that was pinned; zeroth does not re-pin a different token",
-                        token.label,
-                        signer.public.fingerprint(),
-                        p.source.display(),
-                        p.pin.signing_key
-                    )));
-                }
+            if let Some(p) = &existing
+                && p.pin.signing_key != signer.public.fingerprint()
+            {
+                return Err(Error::Refused(format!(
+                    "the signing key on token '{}' ({}) is not the key {} pins for '{env}' ({}): this is not the token that was pinned; zeroth does not re-pin a different token",
+                    token.label,
+                    signer.public.fingerprint(),
+                    p.source.display(),
+                    p.pin.signing_key
+                )));
             }
             check_anchor(&session, store, env)?;
             let pin = EnvPin {

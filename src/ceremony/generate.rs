@@ -218,13 +218,13 @@ impl SealSpec {
                 )));
             }
         }
-        if let Some(expires) = self.expires {
-            if expires <= now {
-                return Err(Error::Usage(format!(
-                    "--expires {} is not in the future",
-                    clock::format(expires)
-                )));
-            }
+        if let Some(expires) = self.expires
+            && expires <= now
+        {
+            return Err(Error::Usage(format!(
+                "--expires {} is not in the future",
+                clock::format(expires)
+            )));
         }
         distribute::preflight(&self.outlets, &self.seal, &self.custodians)
     }

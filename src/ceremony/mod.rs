@@ -105,12 +105,11 @@ impl Report {
 
     /// The report for machines, made now if it was left for later.
     pub fn json_mut(&mut self) -> &mut serde_json::Value {
-        if let Json::Later(_) = self.json {
-            if let Json::Later(f) =
+        if let Json::Later(_) = self.json
+            && let Json::Later(f) =
                 std::mem::replace(&mut self.json, Json::Value(serde_json::Value::Null))
-            {
-                self.json = Json::Value(f());
-            }
+        {
+            self.json = Json::Value(f());
         }
         match &mut self.json {
             Json::Value(v) => v,
@@ -517,16 +516,16 @@ pub(crate) fn check_binding(
         ))
     })?;
     let (handle, public) = session.signing_key(env, &id)?;
-    if let Some(pin) = pin {
-        if public.fingerprint() != pin.signing_key {
-            return Err(Error::Refused(format!(
-                "the signing key on token '{}' ({}) is not the key {} pins for environment '{env}' ({}): this is not the token that was pinned",
-                session.token_label(),
-                public.fingerprint(),
-                pin.source.display(),
-                pin.signing_key
-            )));
-        }
+    if let Some(pin) = pin
+        && public.fingerprint() != pin.signing_key
+    {
+        return Err(Error::Refused(format!(
+            "the signing key on token '{}' ({}) is not the key {} pins for environment '{env}' ({}): this is not the token that was pinned",
+            session.token_label(),
+            public.fingerprint(),
+            pin.source.display(),
+            pin.signing_key
+        )));
     }
     let stored = store.public_key(env)?;
     if public.fingerprint() != stored.fingerprint() {

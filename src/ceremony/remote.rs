@@ -521,13 +521,13 @@ fn open(
     let now = clock::now()?;
     let (view, in_use) = match purpose {
         Purpose::Unseal | Purpose::VaultUnseal => {
-            if let Some(expires) = &record.expires {
-                if clock::parse_instant(expires)? <= now {
-                    return Err(Error::Refused(format!(
-                        "seal '{seal}' expired at {expires}: zeroth does not unseal an expired credential; its owner ({}) must replace it",
-                        record.owner
-                    )));
-                }
+            if let Some(expires) = &record.expires
+                && clock::parse_instant(expires)? <= now
+            {
+                return Err(Error::Refused(format!(
+                    "seal '{seal}' expired at {expires}: zeroth does not unseal an expired credential; its owner ({}) must replace it",
+                    record.owner
+                )));
             }
             (record.clone(), None)
         }
@@ -688,16 +688,16 @@ fn check_in_target(
     target: &Target,
     share: &Share,
 ) -> std::result::Result<String, (Option<String>, String)> {
-    if let Some(set) = target.in_use {
-        if share_set(&target.view, share) == Some(set) {
-            return Err((
-                Some(share.custodian.clone()),
-                format!(
-                    "it belongs to set {set}, the one still in use; this confirms the new set {}: give the new shares",
-                    target.view.set
-                ),
-            ));
-        }
+    if let Some(set) = target.in_use
+        && share_set(&target.view, share) == Some(set)
+    {
+        return Err((
+            Some(share.custodian.clone()),
+            format!(
+                "it belongs to set {set}, the one still in use; this confirms the new set {}: give the new shares",
+                target.view.set
+            ),
+        ));
     }
     check_share(&target.view, share)
 }
@@ -945,10 +945,8 @@ impl<'k> Waiter<'k> {
                     false
                 }
             };
-            if ready {
-                if let Some(end) = self.terminal(stop)? {
-                    return end;
-                }
+            if ready && let Some(end) = self.terminal(stop)? {
+                return end;
             }
         }
     }

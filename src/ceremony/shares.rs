@@ -108,16 +108,16 @@ pub fn check_share(
     }
     // A version 2 share names its set only in its header (the payload has the tag):
     // a header whose set is not the set the tag says was edited.
-    if let Some(claimed_set) = share.set {
-        if claimed_set != record.set {
-            return Err((
-                claimed,
-                format!(
-                    "its header says set {claimed_set} but the share itself is of set {} of '{}': the header was edited",
-                    record.set, record.name
-                ),
-            ));
-        }
+    if let Some(claimed_set) = share.set
+        && claimed_set != record.set
+    {
+        return Err((
+            claimed,
+            format!(
+                "its header says set {claimed_set} but the share itself is of set {} of '{}': the header was edited",
+                record.set, record.name
+            ),
+        ));
     }
     if share.payload.threshold != record.threshold {
         return Err((

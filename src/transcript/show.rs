@@ -62,10 +62,10 @@ pub fn show(
             if seal.is_some_and(|s| e.seal.as_deref() != Some(s)) {
                 continue;
             }
-            if let Some(since) = since {
-                if clock::parse_instant(&e.time).is_ok_and(|t| t < since) {
-                    continue;
-                }
+            if let Some(since) = since
+                && clock::parse_instant(&e.time).is_ok_and(|t| t < since)
+            {
+                continue;
             }
             let sig = signature_word(&v, i);
             rows.push(row(&env, e, sig, &v, cut_detail));

@@ -473,13 +473,12 @@ fn framing(headers: &[httparse::Header<'_>]) -> Framing {
         }
     }
     for h in headers {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            if let Some(n) = std::str::from_utf8(h.value)
+        if h.name.eq_ignore_ascii_case("content-length")
+            && let Some(n) = std::str::from_utf8(h.value)
                 .ok()
                 .and_then(|v| v.trim().parse().ok())
-            {
-                return Framing::Length(n);
-            }
+        {
+            return Framing::Length(n);
         }
     }
     Framing::Close

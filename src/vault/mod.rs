@@ -58,13 +58,13 @@ impl ServerArgs {
             .ca_cert
             .clone()
             .or_else(|| env_first(&["BAO_CACERT", "VAULT_CACERT"]).map(PathBuf::from));
-        if let Some(ca) = &ca_cert {
-            if !ca.is_file() {
-                return Err(Error::Usage(format!(
-                    "CA certificate file {} does not exist (--ca-cert, BAO_CACERT or VAULT_CACERT)",
-                    ca.display()
-                )));
-            }
+        if let Some(ca) = &ca_cert
+            && !ca.is_file()
+        {
+            return Err(Error::Usage(format!(
+                "CA certificate file {} does not exist (--ca-cert, BAO_CACERT or VAULT_CACERT)",
+                ca.display()
+            )));
         }
         let server_name = self
             .server_name
@@ -500,23 +500,23 @@ pub fn check_binding(
             status.t, status.n, binding.threshold, binding.shares
         )));
     }
-    if let (Some(have), Some(want)) = (&status.cluster_id, &binding.cluster_id) {
-        if have != want {
-            return Err(Error::Refused(format!(
-                "vault {addr} belongs to cluster {have}; '{seal}' holds the {} of cluster {want}: this is another cluster",
-                binding.role.words()
-            )));
-        }
+    if let (Some(have), Some(want)) = (&status.cluster_id, &binding.cluster_id)
+        && have != want
+    {
+        return Err(Error::Refused(format!(
+            "vault {addr} belongs to cluster {have}; '{seal}' holds the {} of cluster {want}: this is another cluster",
+            binding.role.words()
+        )));
     }
     let same_addr = addr.trim_end_matches('/') == binding.addr.trim_end_matches('/');
-    if same_addr {
-        if let (Some(want), Some(have)) = (&binding.tls_fingerprint, vault.server.fingerprint()) {
-            if &have != want && accept != Some(have.as_str()) {
-                return Err(Error::Refused(format!(
-                    "vault {addr} presents certificate {have}, but '{seal}' recorded {want} at init: if the server's certificate was replaced, check the new one out of band and add --accept-certificate {have}"
-                )));
-            }
-        }
+    if same_addr
+        && let (Some(want), Some(have)) = (&binding.tls_fingerprint, vault.server.fingerprint())
+        && &have != want
+        && accept != Some(have.as_str())
+    {
+        return Err(Error::Refused(format!(
+            "vault {addr} presents certificate {have}, but '{seal}' recorded {want} at init: if the server's certificate was replaced, check the new one out of band and add --accept-certificate {have}"
+        )));
     }
     Ok(())
 }

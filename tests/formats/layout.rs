@@ -134,10 +134,11 @@ fn graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
                     } else {
                         format!("{base}::{path}")
                     };
-                    if let Some(to) = resolve(&full) {
-                        if &to != module && to != "crate" {
-                            out.insert(to);
-                        }
+                    if let Some(to) = resolve(&full)
+                        && &to != module
+                        && to != "crate"
+                    {
+                        out.insert(to);
                     }
                 }
             }

@@ -56,12 +56,11 @@ proptest! {
         let mut other_message = message.clone();
         other_message.push(extra);
         prop_assert!(!agree(&public, &other_message, &der));
-        if let Some((other_sk, _)) = key(other) {
-            if other != seed {
+        if let Some((other_sk, _)) = key(other)
+            && other != seed {
                 let theirs: p256::ecdsa::Signature = other_sk.sign(&message);
                 prop_assert!(!agree(&public, &message, theirs.to_der().as_bytes()));
             }
-        }
         // Every byte damaged, the encoding cut short or lengthened, raw r||s, nothing.
         let mut damaged = der.clone();
         damaged[at % der.len()] ^= flip;

@@ -628,10 +628,10 @@ fn run_one(case: &Case, fx: &Fixture, state: &State, fault: &Fault, base: &Run, 
             }
         }
     }
-    if !matches!(fault, Fault::Abort(..)) {
-        if let Some(p) = logged(case, fx, logged_before, &run) {
-            f.problems.push(format!("{what}: {p}"));
-        }
+    if !matches!(fault, Fault::Abort(..))
+        && let Some(p) = logged(case, fx, logged_before, &run)
+    {
+        f.problems.push(format!("{what}: {p}"));
     }
     for p in consistent(case, fx, state, &run) {
         f.problems.push(format!("{what}: {p}"));
@@ -705,10 +705,10 @@ fn records(fx: &Fixture) -> Vec<serde_json::Value> {
     let mut files = Vec::new();
     files_under(&fx.store().join("seals"), &mut files);
     for p in files {
-        if p.extension().is_some_and(|e| e == "json") {
-            if let Ok(v) = serde_json::from_slice(&std::fs::read(&p).unwrap()) {
-                out.push(v);
-            }
+        if p.extension().is_some_and(|e| e == "json")
+            && let Ok(v) = serde_json::from_slice(&std::fs::read(&p).unwrap())
+        {
+            out.push(v);
         }
     }
     out
@@ -910,10 +910,10 @@ fn recoverable(case: &Case, fx: &Fixture, state: &State, aborted: bool) -> Vec<S
     }
     let set = record["set"].as_u64().unwrap();
     let expect = |got: &[u8], what: &str, problems: &mut Vec<String>, want: Option<&Vec<u8>>| {
-        if let Some(want) = want {
-            if got != &want[..] {
-                problems.push(format!("{what} gives another credential"));
-            }
+        if let Some(want) = want
+            && got != &want[..]
+        {
+            problems.push(format!("{what} gives another credential"));
         }
     };
     let (dir, want) = if set == 1 {

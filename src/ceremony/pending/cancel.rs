@@ -28,17 +28,16 @@ pub fn cancel(ctx: &Context, kind: PendingKind, seal: &str, id: &str) -> Result<
         let store = g.store();
         let (record, key) = read_verified(ctx, store, seal, &mut draft)?;
         refuse_stale(store, &record, &key)?;
-        if record.pending.is_none() {
-            if let Some(done) = record
+        if record.pending.is_none()
+            && let Some(done) = record
                 .history
                 .iter()
                 .find(|h| h.operation.as_deref() == Some(id))
-            {
-                return Err(Error::Refused(format!(
-                    "operation {id} of '{seal}' was confirmed at {}: there is nothing to cancel",
-                    done.retired
-                )));
-            }
+        {
+            return Err(Error::Refused(format!(
+                "operation {id} of '{seal}' was confirmed at {}: there is nothing to cancel",
+                done.retired
+            )));
         }
         let pending = matching_pending(&record, kind, id)?.clone();
         let confirm_event = format!("{}-confirm", kind.name());

@@ -132,14 +132,13 @@ fn confirm_inner(
     let (key, _) = verify_record(g.ctx, store, &record, None)?;
     record.refuse_revoked()?;
     refuse_stale(store, &record, &key)?;
-    if record.pending.is_none() {
-        if let Some(done) = record
+    if record.pending.is_none()
+        && let Some(done) = record
             .history
             .iter()
             .find(|h| h.operation.as_deref() == Some(id))
-        {
-            return complete(g, kind, &record, id, done.clone(), draft);
-        }
+    {
+        return complete(g, kind, &record, id, done.clone(), draft);
     }
     let pending = matching_pending(&record, kind, id)?.clone();
     if pending.vault.is_some() && before_switch.is_none() {

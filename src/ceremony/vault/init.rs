@@ -324,17 +324,18 @@ fn initialize(
             None
         }
     };
-    if root_mode == RootTokenMode::Revoke && proof.is_none() {
-        if let Some(t) = root.take() {
-            match revoke(vault, &t) {
-                Ok(line) => detail.push_str(&format!("; {line}")),
-                Err(e) => {
-                    detail.push_str(&format!(
-                        "; revoking the init root token FAILED: {}",
-                        e.message()
-                    ));
-                    *proof = Some(e);
-                }
+    if root_mode == RootTokenMode::Revoke
+        && proof.is_none()
+        && let Some(t) = root.take()
+    {
+        match revoke(vault, &t) {
+            Ok(line) => detail.push_str(&format!("; {line}")),
+            Err(e) => {
+                detail.push_str(&format!(
+                    "; revoking the init root token FAILED: {}",
+                    e.message()
+                ));
+                *proof = Some(e);
             }
         }
     }

@@ -205,27 +205,28 @@ fn unseal(g: &Guard<'_>, args: &UnsealArgs, draft: &mut Draft) -> Result<Report>
                     .iter()
                     .find(|v| v.addr() == binding.addr.trim_end_matches('/'))
                     .and_then(|v| v.server.fingerprint());
-                if let (Some(accepted_fp), Some(seen)) = (&args.accept_certificate, &main_fp) {
-                    if accepted_fp == seen && binding.tls_fingerprint.as_ref() != Some(seen) {
-                        let mut updated = record.clone();
-                        if let Some(b) = updated.vault.as_mut() {
-                            b.tls_fingerprint = Some(seen.clone());
-                        }
-                        signer.sign_record(session, store, &mut updated)?;
-                        store.write_record(&updated)?;
-                        // The log entry names the record as it is now.
-                        draft.seal(&updated);
-                        nodes.push(Node {
-                            addr: binding.addr.clone(),
-                            fingerprint: Some(seen.clone()),
-                            sent: false,
-                            line: format!(
-                                "record now pins certificate {seen} for {} (was {})",
-                                binding.addr,
-                                binding.tls_fingerprint.as_deref().unwrap_or("none")
-                            ),
-                        });
+                if let (Some(accepted_fp), Some(seen)) = (&args.accept_certificate, &main_fp)
+                    && accepted_fp == seen
+                    && binding.tls_fingerprint.as_ref() != Some(seen)
+                {
+                    let mut updated = record.clone();
+                    if let Some(b) = updated.vault.as_mut() {
+                        b.tls_fingerprint = Some(seen.clone());
                     }
+                    signer.sign_record(session, store, &mut updated)?;
+                    store.write_record(&updated)?;
+                    // The log entry names the record as it is now.
+                    draft.seal(&updated);
+                    nodes.push(Node {
+                        addr: binding.addr.clone(),
+                        fingerprint: Some(seen.clone()),
+                        sent: false,
+                        line: format!(
+                            "record now pins certificate {seen} for {} (was {})",
+                            binding.addr,
+                            binding.tls_fingerprint.as_deref().unwrap_or("none")
+                        ),
+                    });
                 }
                 drop(key);
                 draft.custodians = accepted.iter().map(|a| a.custodian.clone()).collect();
