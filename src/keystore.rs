@@ -5,9 +5,11 @@
 //! log's anchor and the environment's marker, destroy what is no longer needed.
 //!
 //! Ceremonies hold a `&dyn KeyStore` and nothing else of the HSM; the one
-//! implementation zeroth ships is PKCS#11 through cryptoki ([`crate::hsm::HsmSession`]),
-//! which `ceremony::with_env_session` opens. A second backend (a cloud KMS, YubiHSM's
-//! native API) is a type that implements this trait and an opener beside that one: no
+//! implementation zeroth ships is PKCS#11 through cryptoki ([`crate::hsm::HsmSession`]).
+//! Two places open a token: `ceremony::with_env_session`, for every ceremony of an
+//! environment, and `env init`/`env pin`, which enrol one (choose the module, negotiate
+//! its wrap mechanism, pin it). A second backend (a cloud KMS, YubiHSM's native API) is
+//! a type that implements this trait and an opener at each of those two: no other
 //! ceremony changes. What each method must guarantee is written on it; the PKCS#11
 //! templates that give those guarantees are in `docs/DESIGN.md` ("Key hierarchy").
 //!

@@ -1113,7 +1113,7 @@ pub fn scan(
 /// the one before it, so the last line's hash stands for the whole chain: a log of the
 /// same length ending with the same line is that log, or one edited before its end,
 /// whose chain no longer holds (which a full check reports). A view of the log is keyed
-/// by it ([`crate::cache`]).
+/// by it (zeroth's cache of `list`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogState {
     /// The log's length in bytes.

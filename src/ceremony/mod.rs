@@ -123,7 +123,7 @@ pub(crate) struct Signer {
     pub handle: Key,
     pub public: PublicKey,
     /// The token's log anchor, once read ([`crate::keystore::Signing::anchor`]).
-    pub anchor: std::cell::RefCell<Option<Option<crate::hsm::LogAnchor>>>,
+    pub anchor: std::cell::RefCell<Option<Option<crate::keystore::LogAnchor>>>,
 }
 
 impl Signer {
@@ -346,7 +346,7 @@ pub(crate) fn check_anchor(
     session: &dyn KeyStore,
     store: &Store,
     env: &str,
-) -> Result<Option<crate::hsm::LogAnchor>> {
+) -> Result<Option<crate::keystore::LogAnchor>> {
     let Some((seq, hash)) = session.log_anchor(env)? else {
         return Ok(None);
     };
@@ -372,7 +372,7 @@ pub(crate) fn check_tail(
     store: &Store,
     env: &str,
     key: &crate::key::PublicKey,
-    anchor: Option<&crate::hsm::LogAnchor>,
+    anchor: Option<&crate::keystore::LogAnchor>,
 ) -> Result<()> {
     match audit::tail_problem(store, env, key, anchor)? {
         None => Ok(()),
