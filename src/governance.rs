@@ -1410,6 +1410,21 @@ fn later(a: &Option<String>, b: &Option<String>) -> Option<String> {
     }
 }
 
+/// One live seal whose record verified, as its checks see it: the record, its
+/// environment's settings and policy, what the log says of it, and the time of the check.
+#[derive(Clone, Copy)]
+struct Judged<'a> {
+    record: &'a SealRecord,
+    env: &'a str,
+    seal: Option<&'a str>,
+    eff: &'a crate::settings::Effective,
+    policy: &'a Policy,
+    act: &'a Activity,
+    now: OffsetDateTime,
+}
+
+/// The findings about one seal, in the order `check` has always reported them: its
+/// record's soundness first, then (for a live seal) each control in turn.
 fn seal_findings(
     f: &mut Findings,
     settings: &Settings,
@@ -1418,38 +1433,72 @@ fn seal_findings(
     now: OffsetDateTime,
 ) {
     let record = &checked.record;
-    let (env, seal) = (record.env.as_str(), Some(record.name.as_str()));
     if let Some(p) = &checked.problem {
-        f.add(
-            FindingId::RecordInvalid,
-            env,
-            seal,
-            None,
-            p.clone(),
-            "restore the record from a trusted copy (git history), then run zeroth audit verify"
-                .into(),
-        );
+        record_invalid_finding(f, record, p);
         return;
     }
     // A record that verified has its environment's key, hence its settings.
     let Some(eff) = settings.get(&record.env) else {
         return;
     };
-    let policy = &eff.policy;
     if let Some(p) = &checked.stale {
-        f.add(
-            FindingId::RecordStale,
-            env,
-            seal,
-            None,
-            p.clone(),
-            "restore the newest record (git history); zeroth refuses ceremonies on an old copy"
-                .into(),
-        );
+        record_stale_finding(f, record, p);
     }
     if record.revoked.is_some() {
         return;
     }
+    let s = Judged {
+        record,
+        env: record.env.as_str(),
+        seal: Some(record.name.as_str()),
+        eff,
+        policy: &eff.policy,
+        act,
+        now,
+    };
+    owner_findings(f, s);
+    reuse_unchecked_findings(f, s);
+    rotation_findings(f, s);
+    expiry_findings(f, s);
+    recovery_findings(f, s);
+    access_findings(f, s);
+    access_policy_findings(f, s);
+    revocation_findings(f, s);
+    custodian_findings(f, s);
+    threshold_findings(f, s);
+    pending_findings(f, s);
+    failed_unseal_findings(f, s);
+}
+
+/// A record whose signature, key or environment does not check out (`record-invalid`).
+fn record_invalid_finding(f: &mut Findings, record: &SealRecord, problem: &str) {
+    f.add(
+        FindingId::RecordInvalid,
+        &record.env,
+        Some(&record.name),
+        None,
+        problem.to_string(),
+        "restore the record from a trusted copy (git history), then run zeroth audit verify".into(),
+    );
+}
+
+/// A record older than what the log says of it (`record-stale`).
+fn record_stale_finding(f: &mut Findings, record: &SealRecord, problem: &str) {
+    f.add(
+        FindingId::RecordStale,
+        &record.env,
+        Some(&record.name),
+        None,
+        problem.to_string(),
+        "restore the newest record (git history); zeroth refuses ceremonies on an old copy".into(),
+    );
+}
+
+/// Whether the seal's owner is still there to answer for it (`owner-offboarded`).
+fn owner_findings(f: &mut Findings, s: Judged<'_>) {
+    let Judged {
+        record, env, seal, ..
+    } = s;
     if let Some(o) = &record.owner_offboarded {
         f.add(
             FindingId::OwnerOffboarded,
@@ -1468,6 +1517,14 @@ fn seal_findings(
             ),
         );
     }
+}
+
+/// Whether an imported secret keeps a reuse mark, so reuse across environments can be
+/// judged at all (`reuse-unchecked`).
+fn reuse_unchecked_findings(f: &mut Findings, s: Judged<'_>) {
+    let Judged {
+        record, env, seal, ..
+    } = s;
     if record.credential.reuse.is_none() && record.credential.origin == Origin::Imported {
         f.add(
             FindingId::ReuseUnchecked,
@@ -1484,6 +1541,18 @@ fn seal_findings(
             ),
         );
     }
+}
+
+/// Whether the rotation cadence is kept: due soon, or overdue.
+fn rotation_findings(f: &mut Findings, s: Judged<'_>) {
+    let Judged {
+        record,
+        env,
+        seal,
+        policy,
+        now,
+        ..
+    } = s;
     if let Some(due) = rotation_due(record) {
         let window = i64::from(policy.rotation_warning(record.rotate_every_days));
         if due > now && (due - now).whole_days() < window {
@@ -1523,6 +1592,18 @@ fn seal_findings(
             );
         }
     }
+}
+
+/// Whether the seal has expired, or expires within the policy's warning.
+fn expiry_findings(f: &mut Findings, s: Judged<'_>) {
+    let Judged {
+        record,
+        env,
+        seal,
+        policy,
+        now,
+        ..
+    } = s;
     if let Some(exp) = record
         .expires
         .as_deref()
@@ -1552,6 +1633,20 @@ fn seal_findings(
             );
         }
     }
+}
+
+/// Whether the seal was recovered (unsealed or drilled) within the policy's days
+/// (`recovery-untested`).
+fn recovery_findings(f: &mut Findings, s: Judged<'_>) {
+    let Judged {
+        record,
+        env,
+        seal,
+        policy,
+        act,
+        now,
+        ..
+    } = s;
     let created_days = days_since(&record.created, now).unwrap_or(0);
     let last_recovery = later(&act.last_unsealed, &act.last_drilled);
     let recovery_age = last_recovery
@@ -1574,8 +1669,19 @@ fn seal_findings(
             format!("run a drill: zeroth drill {} --share …", record.name),
         );
     }
-    // Monitored access, from the signed log: recent recoveries by an operator or from a
-    // host the seal's earlier ceremonies never had, and bursts of refused attempts.
+}
+
+/// Monitored access, from the signed log: recent recoveries by an operator or from a
+/// host the seal's earlier ceremonies never had, and bursts of refused attempts.
+fn access_findings(f: &mut Findings, s: Judged<'_>) {
+    let Judged {
+        record,
+        env,
+        seal,
+        act,
+        now,
+        ..
+    } = s;
     let review = time::Duration::days(ACCESS_REVIEW_DAYS);
     for (t, event, op, host) in &act.access().unfamiliar {
         if now - *t > review {
@@ -1631,7 +1737,20 @@ fn seal_findings(
             ),
         );
     }
-    // The seal's own access policy (`zeroth access`).
+}
+
+/// Whether recent recoveries kept the seal's own access policy (`zeroth access`): a
+/// reason when it requires one, its time window, its rate.
+fn access_policy_findings(f: &mut Findings, s: Judged<'_>) {
+    let Judged {
+        record,
+        env,
+        seal,
+        act,
+        now,
+        ..
+    } = s;
+    let review = time::Duration::days(ACCESS_REVIEW_DAYS);
     if let Some(policy) = &record.access {
         let recent = act
             .access()
@@ -1704,7 +1823,20 @@ fn seal_findings(
             }
         }
     }
-    // The revocation path: proven by `revoke --drill`, within the policy's days.
+}
+
+/// Whether the revocation path was proven by `revoke --drill` within the policy's days
+/// (`revocation-untested`).
+fn revocation_findings(f: &mut Findings, s: Judged<'_>) {
+    let Judged {
+        record,
+        env,
+        seal,
+        policy,
+        act,
+        now,
+        ..
+    } = s;
     let revocation_days = policy.revocation_test();
     let untested = match act.last_revocation_drill.as_deref() {
         None => Some("its revocation path was never drilled: nobody has shown that revoking it would work".to_string()),
@@ -1729,6 +1861,20 @@ fn seal_findings(
             ),
         );
     }
+}
+
+/// Each custodian of the current set: whether their share was proven in a drill within
+/// the policy's days, and whether they were offboarded while still holding it.
+fn custodian_findings(f: &mut Findings, s: Judged<'_>) {
+    let Judged {
+        record,
+        env,
+        seal,
+        eff,
+        policy,
+        now,
+        ..
+    } = s;
     // A share counts from when it was dealt (the set's confirmation or creation).
     let dealt = record
         .history
@@ -1768,6 +1914,14 @@ fn seal_findings(
             );
         }
     }
+}
+
+/// Whether the threshold leaves neither a single custodian able to recover the seal
+/// alone nor one lost share able to lock it out.
+fn threshold_findings(f: &mut Findings, s: Judged<'_>) {
+    let Judged {
+        record, env, seal, ..
+    } = s;
     let n = record.custodians.len();
     if record.threshold == 1 {
         f.add(
@@ -1794,6 +1948,19 @@ fn seal_findings(
             ),
         );
     }
+}
+
+/// Whether a pending rotation or rekey has waited longer than the policy allows
+/// (`pending-stale`).
+fn pending_findings(f: &mut Findings, s: Judged<'_>) {
+    let Judged {
+        record,
+        env,
+        seal,
+        policy,
+        now,
+        ..
+    } = s;
     if let Some(p) = &record.pending
         && let Some(age) = days_since(&p.created, now)
         && age > i64::from(policy.pending_max_age_days)
@@ -1819,6 +1986,18 @@ fn seal_findings(
             ),
         );
     }
+}
+
+/// Whether unseal attempts were refused or failed since the last successful one
+/// (`failed-unseals`).
+fn failed_unseal_findings(f: &mut Findings, s: Judged<'_>) {
+    let Judged {
+        record,
+        env,
+        seal,
+        act,
+        ..
+    } = s;
     if act.failed_since_success > 0 {
         f.add(
             FindingId::FailedUnseals,
