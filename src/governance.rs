@@ -2021,8 +2021,6 @@ fn failed_unseal_findings(f: &mut Findings, s: Judged<'_>) {
     }
 }
 
-/// Pairs of live seals in different environments with matching reuse marks. With
-/// `only_env`, only the pairs with a side in it, reported on that side.
 /// What seals declare they unlock: none declared (`reach-undeclared`), a system named
 /// for another environment of the store (`reach-crosses-env`: a token per environment
 /// means a prod credential never opens a dev system, nor the reverse), and one system
@@ -2114,6 +2112,8 @@ fn reach_findings(
     }
 }
 
+/// Pairs of live seals in different environments with matching reuse marks. With
+/// `only_env`, only the pairs with a side in it, reported on that side.
 fn reuse_findings(f: &mut Findings, records: &[&SealRecord], only_env: Option<&str>) {
     let live: Vec<(&SealRecord, &ReuseMark)> = records
         .iter()
