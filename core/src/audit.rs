@@ -1201,178 +1201,373 @@ fn pass(
     visitor: &mut dyn Visitor,
 ) -> Result<(Verification, bool, Option<LogState>)> {
     let path = log_path(store, env);
-    let fp = key.fingerprint();
-    let mut v = Verification {
-        env: env.to_string(),
-        path: path.clone(),
-        entries: 0,
-        signed: 0,
-        checked: 0,
-        check,
-        time_backwards: Vec::new(),
-        unsigned_covered: Vec::new(),
-        key: fp.clone(),
-        damage: None,
-        signatures: Vec::new(),
-        parsed: Vec::new(),
-    };
-
-    // The anchors the end of the log is held to: its signed head, and the heads the
-    // seal records saw. Their lines' hashes are taken on the way.
-    let hp = head_path(store, env);
-    let head_bytes = read_head(store, env)?;
-    let head_digest = head_bytes.as_deref().map(head_hash);
-    let head = head_bytes.map(|bytes| {
-        check_head(&bytes, env, key)
-            .map_err(|why| Error::Refused(format!("{}: {why}", hp.display())))
-    });
-    let mut anchors: Vec<(LogHead, String)> = Vec::new();
-    if let Some(Ok(h)) = &head {
-        anchors.push((
-            LogHead {
-                seq: h.seq,
-                hash: h.hash.clone(),
-            },
-            format!("its signed head {}", hp.display()),
-        ));
+    let mut anchors = Anchors::read(store, env, key, heads)?;
+    let mut lines = Lines::open(&path)?;
+    let mut walk = Walk::new(env, key, check, path.clone(), &anchors, visitor);
+    while lines.next_line()? {
+        walk.line(&lines.line, lines.count - 1);
     }
-    for h in heads {
-        if h.env == env {
-            anchors.push((h.head.clone(), format!("seal record '{}'", h.seal)));
+    walk.flush();
+    walk.v.entries = lines.count as u64;
+    let state = lines.state(&walk.prev_hash, anchors.digest.take());
+    walk.sequence_damage();
+    if !walk.checkpoint() {
+        return Ok((walk.v, true, state));
+    }
+    walk.v.damage = walk.first_damage();
+    if walk.v.damage.is_none() {
+        walk.v.damage = anchors.end_damage(store, env, walk.v.entries, &walk.hash_at);
+    }
+    if walk.v.damage.is_none() {
+        walk.unsigned_tail();
+    }
+    Ok((walk.v, false, state))
+}
+
+/// The lines of a log, read one at a time into one buffer.
+struct Lines<'p> {
+    /// The log file, for errors.
+    path: &'p Path,
+    /// `None` when there is no log.
+    reader: Option<std::io::BufReader<File>>,
+    /// The line last read, without its newline.
+    line: Vec<u8>,
+    /// Bytes read.
+    len: u64,
+    /// Lines read.
+    count: usize,
+}
+
+impl<'p> Lines<'p> {
+    /// Opens the log at `path`; a log that does not exist has no lines.
+    fn open(path: &'p Path) -> Result<Lines<'p>> {
+        let file = match crate::files::open_regular(path) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        Ok(Lines {
+            path,
+            reader: file.map(|f| std::io::BufReader::with_capacity(1 << 20, f)),
+            line: Vec::new(),
+            len: 0,
+            count: 0,
+        })
+    }
+
+    /// Reads the next line into `line`; `false` at the end of the log.
+    fn next_line(&mut self) -> Result<bool> {
+        let Some(r) = self.reader.as_mut() else {
+            return Ok(false);
+        };
+        self.line.clear();
+        let n = r
+            .read_until(b'\n', &mut self.line)
+            .map_err(|e| Error::io("read", self.path, e))?;
+        if n == 0 {
+            return Ok(false);
         }
+        self.len += n as u64;
+        if self.line.last() == Some(&b'\n') {
+            self.line.pop();
+        }
+        self.count += 1;
+        Ok(true)
     }
-    let mut hash_at: std::collections::HashMap<u64, Option<String>> =
-        anchors.iter().map(|(h, _)| (h.seq, None)).collect();
 
-    let file = match crate::files::open_regular(&path) {
-        Ok(f) => Some(f),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io("read", &path, e)),
-    };
-    let mut reader = file.map(|f| std::io::BufReader::with_capacity(1 << 20, f));
-    let mut len: u64 = 0;
+    /// The state of the log read, whose last line hashes to `last` (`None`: no log).
+    fn state(&self, last: &str, head: Option<String>) -> Option<LogState> {
+        self.reader.is_some().then(|| LogState {
+            len: self.len,
+            last: last.to_string(),
+            head,
+        })
+    }
+}
 
-    let mut chain_damage: Option<(usize, Damage)> = None;
-    // Damage that does not break the chain (an unsigned success): the pass goes on, so
-    // the entries after it are still read and shown.
-    let mut claim_damage: Option<(usize, Damage)> = None;
-    let mut sig_damage: Option<(usize, Damage)> = None;
-    // A line out of sequence: the sequence number expected there, and whether a later
-    // line holds it (reordered) or none does (removed).
-    let mut missing: Option<(usize, u64, u64, bool)> = None;
-    let mut prev_hash = genesis(env);
-    let mut unsigned_at: Vec<(usize, u64, String)> = Vec::new();
-    let mut last_time: Option<time::OffsetDateTime> = None;
-    // Checkpoints: the last signed line (its index and bytes). Every: the last line
-    // whose own signature verified.
-    let mut last_signed: Option<(usize, Vec<u8>)> = None;
-    let mut last_valid: Option<usize> = None;
-    let mut batch = Batch {
-        entries: Vec::new(),
-        items: Vec::new(),
-    };
-    let mut line: Vec<u8> = Vec::new();
-    let mut i: usize = 0;
-    // After the chain breaks, a full pass still hands the later entries (the one that
-    // broke it too) to `Visitor::beyond`, each with its own signature checked.
-    let mut beyond = false;
-    let mut broken: Option<Entry> = None;
-    loop {
-        if check == SignatureCheck::Every
-            && !beyond
-            && (chain_damage.is_some() || missing.is_some())
-        {
-            let k = i - 1;
-            flush(
-                key,
-                &mut batch,
-                &mut v,
-                visitor,
-                &mut sig_damage,
-                &mut last_valid,
-                false,
-            );
-            beyond = true;
-            if let Some(entry) = broken.take() {
-                batch.push(entry, &line, k);
+/// The anchors the end of a log is held to: its signed head, and the heads the seal
+/// records saw.
+struct Anchors {
+    /// The head file.
+    path: PathBuf,
+    /// The SHA-256 of the head file's bytes (`None` when there is none).
+    digest: Option<String>,
+    /// The head file, checked (`None` when there is none).
+    head: Option<Result<HeadFile>>,
+    /// Each head the log is held to, with who holds it, in words.
+    heads: Vec<(LogHead, String)>,
+}
+
+impl Anchors {
+    /// Reads the head file of `env`, and takes the heads its records saw from `heads`.
+    fn read(
+        store: &impl LogStore,
+        env: &str,
+        key: &PublicKey,
+        heads: &[RecordHead<'_>],
+    ) -> Result<Anchors> {
+        let path = head_path(store, env);
+        let head_bytes = read_head(store, env)?;
+        let digest = head_bytes.as_deref().map(head_hash);
+        let head = head_bytes.map(|bytes| {
+            check_head(&bytes, env, key)
+                .map_err(|why| Error::Refused(format!("{}: {why}", path.display())))
+        });
+        let mut anchors: Vec<(LogHead, String)> = Vec::new();
+        if let Some(Ok(h)) = &head {
+            anchors.push((
+                LogHead {
+                    seq: h.seq,
+                    hash: h.hash.clone(),
+                },
+                format!("its signed head {}", path.display()),
+            ));
+        }
+        for h in heads {
+            if h.env == env {
+                anchors.push((h.head.clone(), format!("seal record '{}'", h.seal)));
             }
         }
-        if check == SignatureCheck::Every && batch.items.len() >= BATCH {
-            flush(
-                key,
-                &mut batch,
-                &mut v,
-                visitor,
-                &mut sig_damage,
-                &mut last_valid,
-                beyond,
-            );
+        Ok(Anchors {
+            path,
+            digest,
+            head,
+            heads: anchors,
+        })
+    }
+
+    /// The damage at the end of a log of `last` entries, its hashes in `hash_at`.
+    fn end_damage(
+        &self,
+        store: &impl LogStore,
+        env: &str,
+        last: u64,
+        hash_at: &std::collections::HashMap<u64, Option<String>>,
+    ) -> Option<Damage> {
+        match &self.head {
+            Some(Err(e)) => {
+                return Some(Damage {
+                    seq: last,
+                    kind: DamageKind::Edited,
+                    detail: e.message().to_string(),
+                });
+            }
+            None if last > 0 || store.declares(env) => {
+                return Some(Damage {
+                    seq: 1,
+                    kind: DamageKind::Truncated,
+                    detail: format!(
+                        "{} is missing: the log's end cannot be vouched for",
+                        self.path.display()
+                    ),
+                });
+            }
+            _ => {}
         }
-        let Some(r) = reader.as_mut() else { break };
-        line.clear();
-        let n = r
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::io("read", &path, e))?;
-        if n == 0 {
-            break;
+        for (head, source) in &self.heads {
+            if head.seq > last {
+                return Some(Damage {
+                    seq: last + 1,
+                    kind: DamageKind::Truncated,
+                    detail: format!(
+                        "the log ends at entry {last} but {source} says it reached entry {}: entries {} to {} were cut off",
+                        head.seq,
+                        last + 1,
+                        head.seq
+                    ),
+                });
+            }
+            if head.seq > 0
+                && hash_at.get(&head.seq).cloned().flatten().as_deref() != Some(head.hash.as_str())
+            {
+                return Some(Damage {
+                    seq: head.seq,
+                    kind: DamageKind::Edited,
+                    detail: format!(
+                        "entry {} is not the one {source} saw: the log was rewritten from there",
+                        head.seq
+                    ),
+                });
+            }
         }
-        len += n as u64;
-        if line.last() == Some(&b'\n') {
-            line.pop();
+        None
+    }
+}
+
+/// What a pass carries from one line of the log to the next.
+struct Walk<'a> {
+    key: &'a PublicKey,
+    visitor: &'a mut dyn Visitor,
+    /// The verification so far.
+    v: Verification,
+    /// The first line that breaks the chain.
+    chain_damage: Option<(usize, Damage)>,
+    /// Damage that does not break the chain (an unsigned success): the pass goes on, so
+    /// the entries after it are still read and shown.
+    claim_damage: Option<(usize, Damage)>,
+    /// The first entry whose own signature does not verify (a full pass).
+    sig_damage: Option<(usize, Damage)>,
+    /// A line out of sequence: its index, the sequence number expected there, the one
+    /// it holds, and whether a later line holds the one expected (reordered) or none
+    /// does (removed).
+    missing: Option<(usize, u64, u64, bool)>,
+    /// The hash of the last line the chain holds to.
+    prev_hash: String,
+    /// The hashes of the lines at the anchors' sequence numbers, once read.
+    hash_at: std::collections::HashMap<u64, Option<String>>,
+    /// Unsigned entries: index, sequence number, and why.
+    unsigned_at: Vec<(usize, u64, String)>,
+    last_time: Option<time::OffsetDateTime>,
+    /// Checkpoints: the last signed line (its index and bytes).
+    last_signed: Option<(usize, Vec<u8>)>,
+    /// Every: the last line whose own signature verified.
+    last_valid: Option<usize>,
+    batch: Batch,
+    /// After the chain breaks, a full pass still hands the later entries (the one that
+    /// broke it too) to `Visitor::beyond`, each with its own signature checked.
+    beyond: bool,
+}
+
+impl<'a> Walk<'a> {
+    /// A pass over the log of `env` at `path`, before its first line.
+    fn new(
+        env: &str,
+        key: &'a PublicKey,
+        check: SignatureCheck,
+        path: PathBuf,
+        anchors: &Anchors,
+        visitor: &'a mut dyn Visitor,
+    ) -> Walk<'a> {
+        Walk {
+            key,
+            visitor,
+            v: Verification {
+                env: env.to_string(),
+                path,
+                entries: 0,
+                signed: 0,
+                checked: 0,
+                check,
+                time_backwards: Vec::new(),
+                unsigned_covered: Vec::new(),
+                key: key.fingerprint(),
+                damage: None,
+                signatures: Vec::new(),
+                parsed: Vec::new(),
+            },
+            chain_damage: None,
+            claim_damage: None,
+            sig_damage: None,
+            missing: None,
+            prev_hash: genesis(env),
+            hash_at: anchors.heads.iter().map(|(h, _)| (h.seq, None)).collect(),
+            unsigned_at: Vec::new(),
+            last_time: None,
+            last_signed: None,
+            last_valid: None,
+            batch: Batch {
+                entries: Vec::new(),
+                items: Vec::new(),
+            },
+            beyond: false,
         }
-        let index = i;
-        i += 1;
-        if let Some((_, expected, _, found)) = &mut missing
+    }
+
+    /// Whether every entry's own signature is checked.
+    fn every(&self) -> bool {
+        self.v.check == SignatureCheck::Every
+    }
+
+    /// Whether the chain has broken: a line that does not link, or one out of sequence.
+    fn broke(&self) -> bool {
+        self.chain_damage.is_some() || self.missing.is_some()
+    }
+
+    /// Takes in a line: checked while the chain holds, handed on after it broke.
+    fn line(&mut self, line: &[u8], index: usize) {
+        if self.every() && self.batch.items.len() >= BATCH {
+            self.flush();
+        }
+        self.look_for_missing(line);
+        if self.broke() {
+            if self.beyond
+                && let Ok(entry) = serde_json::from_slice::<Entry>(line)
+            {
+                self.batch.push(entry, line, index);
+            }
+            return;
+        }
+        let broken = self.follow(line, index);
+        if self.every() && self.broke() {
+            self.flush();
+            self.beyond = true;
+            if let Some(entry) = broken {
+                self.batch.push(entry, line, index);
+            }
+        }
+    }
+
+    /// Notes whether `line` holds the entry missing from its place (moved, not removed).
+    fn look_for_missing(&mut self, line: &[u8]) {
+        if let Some((_, expected, _, found)) = &mut self.missing
             && !*found
-            && seq_of(&line) == Some(*expected)
+            && seq_of(line) == Some(*expected)
         {
             *found = true;
         }
-        if chain_damage.is_some() || missing.is_some() {
-            if beyond && let Ok(entry) = serde_json::from_slice::<Entry>(&line) {
-                batch.push(entry, &line, index);
-            }
-            continue;
-        }
-        let expected = index as u64 + 1;
-        let damage = |kind, detail: String| {
-            Some((
-                index,
-                Damage {
-                    seq: expected,
-                    kind,
-                    detail,
-                },
-            ))
-        };
-        let entry: Entry = match serde_json::from_slice(&line) {
+    }
+
+    /// Checks a line and takes it in; else the entry that broke the chain, if kept.
+    fn follow(&mut self, line: &[u8], index: usize) -> Option<Entry> {
+        let entry: Entry = match serde_json::from_slice(line) {
             Ok(e) => e,
             Err(e) => {
-                chain_damage = damage(
+                self.chain_damage = damage_at(
+                    index,
                     DamageKind::Edited,
                     format!("line {} is not a valid log entry ({e})", index + 1),
                 );
-                continue;
+                return None;
             }
         };
-        if entry.seq != expected {
-            missing = Some((index, expected, entry.seq, false));
-            broken = Some(entry);
-            continue;
+        if !self.link(&entry, index) {
+            return Some(entry);
         }
-        if entry.env != env {
-            chain_damage = damage(
+        let Some((_, signed)) = sig_member(line) else {
+            self.chain_damage = damage_at(
+                index,
+                DamageKind::Edited,
+                format!("entry {} does not end with its 'sig' member", index + 1),
+            );
+            return None;
+        };
+        if !self.claim(&entry, signed, index) {
+            return Some(entry);
+        }
+        self.take(entry, signed, line, index);
+        None
+    }
+
+    /// Checks the entry's sequence number, environment and link; `false`: broken.
+    fn link(&mut self, entry: &Entry, index: usize) -> bool {
+        let expected = index as u64 + 1;
+        if entry.seq != expected {
+            self.missing = Some((index, expected, entry.seq, false));
+            return false;
+        }
+        if entry.env != self.v.env {
+            self.chain_damage = damage_at(
+                index,
                 DamageKind::Spliced,
                 format!(
-                    "entry {expected} belongs to environment '{}', not '{env}'",
-                    entry.env
+                    "entry {expected} belongs to environment '{}', not '{}'",
+                    entry.env, self.v.env
                 ),
             );
-            broken = Some(entry);
-            continue;
+            return false;
         }
-        if entry.prev != prev_hash {
-            chain_damage = Some((
+        if entry.prev != self.prev_hash {
+            self.chain_damage = Some((
                 index.saturating_sub(1),
                 Damage {
                     seq: expected.saturating_sub(1).max(1),
@@ -1383,98 +1578,128 @@ fn pass(
                     ),
                 },
             ));
-            broken = Some(entry);
-            continue;
+            return false;
         }
-        let signed = match sig_member(&line) {
-            None => {
-                chain_damage = damage(
-                    DamageKind::Edited,
-                    format!("entry {expected} does not end with its 'sig' member"),
+        true
+    }
+
+    /// Checks the entry's signature: this key's, or none for a reason; `false`: broken.
+    fn claim(&mut self, entry: &Entry, signed: bool, index: usize) -> bool {
+        let expected = index as u64 + 1;
+        if signed {
+            if entry.key.as_deref() != Some(self.v.key.as_str()) {
+                self.chain_damage = damage_at(
+                    index,
+                    DamageKind::SignedByAnotherKey,
+                    format!(
+                        "entry {expected} is signed by {}, not by environment '{}' key {}",
+                        entry.key.as_deref().unwrap_or("an unnamed key"),
+                        self.v.env,
+                        self.v.key
+                    ),
                 );
-                continue;
+                return false;
             }
-            Some((_, true)) => {
-                if entry.key.as_deref() != Some(fp.as_str()) {
-                    chain_damage = damage(
-                        DamageKind::SignedByAnotherKey,
-                        format!(
-                            "entry {expected} is signed by {}, not by environment '{env}' key {fp}",
-                            entry.key.as_deref().unwrap_or("an unnamed key")
-                        ),
-                    );
-                    broken = Some(entry);
-                    continue;
-                }
-                true
-            }
-            Some((_, false)) => {
-                if entry.outcome == Outcome::Ok
-                    && !may_be_unsigned(&entry.event)
-                    && claim_damage.is_none()
-                {
-                    claim_damage = damage(
-                        DamageKind::UnsignedSuccess,
-                        format!(
-                            "entry {expected} claims a successful {} without a signature: zeroth signs every successful ceremony that uses the HSM, so the line was written by hand",
-                            entry.event
-                        ),
-                    );
-                }
-                if entry.unsigned.is_none() {
-                    chain_damage = damage(
-                        DamageKind::Unsigned,
-                        format!(
-                            "entry {expected} has no signature and says no reason: its signature was removed"
-                        ),
-                    );
-                    broken = Some(entry);
-                    continue;
-                }
-                unsigned_at.push((index, expected, entry.unsigned.clone().unwrap_or_default()));
-                false
-            }
+            return true;
+        }
+        if entry.outcome == Outcome::Ok
+            && !may_be_unsigned(&entry.event)
+            && self.claim_damage.is_none()
+        {
+            self.claim_damage = damage_at(
+                index,
+                DamageKind::UnsignedSuccess,
+                format!(
+                    "entry {expected} claims a successful {} without a signature: zeroth signs every successful ceremony that uses the HSM, so the line was written by hand",
+                    entry.event
+                ),
+            );
+        }
+        let Some(why) = &entry.unsigned else {
+            self.chain_damage = damage_at(
+                index,
+                DamageKind::Unsigned,
+                format!(
+                    "entry {expected} has no signature and says no reason: its signature was removed"
+                ),
+            );
+            return false;
         };
+        self.unsigned_at.push((index, expected, why.clone()));
+        true
+    }
+
+    /// Takes in an entry the chain holds to: its time, its line's hash, its signature.
+    fn take(&mut self, entry: Entry, signed: bool, line: &[u8], index: usize) {
+        let expected = index as u64 + 1;
         if let Ok(t) = clock::parse_instant(&entry.time) {
-            if last_time.is_some_and(|l| t < l) {
-                v.time_backwards.push(expected);
+            if self.last_time.is_some_and(|l| t < l) {
+                self.v.time_backwards.push(expected);
             }
-            last_time = Some(t);
+            self.last_time = Some(t);
         }
-        prev_hash = line_hash(&line);
-        if let Some(h) = hash_at.get_mut(&expected) {
-            *h = Some(prev_hash.clone());
+        self.prev_hash = line_hash(line);
+        if let Some(h) = self.hash_at.get_mut(&expected) {
+            *h = Some(self.prev_hash.clone());
         }
-        match check {
+        match self.v.check {
             SignatureCheck::Checkpoints if signed => {
-                let kept = last_signed.get_or_insert_with(|| (index, Vec::new()));
+                let kept = self.last_signed.get_or_insert_with(|| (index, Vec::new()));
                 kept.0 = index;
                 kept.1.clear();
-                kept.1.extend_from_slice(&line);
-                v.signed += 1;
-                visitor.entry(entry, Attested::Covered);
+                kept.1.extend_from_slice(line);
+                self.v.signed += 1;
+                self.visitor.entry(entry, Attested::Covered);
             }
-            SignatureCheck::Checkpoints => visitor.entry(entry, Attested::Unsigned),
-            SignatureCheck::Every => batch.push(entry, &line, index),
+            SignatureCheck::Checkpoints => self.visitor.entry(entry, Attested::Unsigned),
+            SignatureCheck::Every => self.batch.push(entry, line, index),
         }
     }
-    flush(
-        key,
-        &mut batch,
-        &mut v,
-        visitor,
-        &mut sig_damage,
-        &mut last_valid,
-        beyond,
-    );
-    v.entries = i as u64;
-    let state = reader.is_some().then(|| LogState {
-        len,
-        last: prev_hash.clone(),
-        head: head_digest,
-    });
-    if let Some((index, expected, found_seq, elsewhere)) = missing {
-        let detail = if found_seq > expected && !elsewhere {
+
+    /// Verifies the signatures of a full pass's batch and hands its entries on.
+    fn flush(&mut self) {
+        let results = verify_parallel(self.key, &self.batch.items);
+        for (entry, at) in self.batch.entries.drain(..) {
+            let attested = match at {
+                None => Attested::Unsigned,
+                Some(k) if results[k] => {
+                    if !self.beyond {
+                        self.v.signed += 1;
+                        self.last_valid = Some(self.batch.items[k].0);
+                    }
+                    Attested::Signed
+                }
+                Some(k) => {
+                    let i = self.batch.items[k].0;
+                    if !self.beyond && self.sig_damage.is_none() {
+                        self.sig_damage = damage_at(
+                            i,
+                            DamageKind::Edited,
+                            format!(
+                                "entry {} does not match its signature: it was changed after it was signed",
+                                i + 1
+                            ),
+                        );
+                    }
+                    Attested::Bad
+                }
+            };
+            if self.beyond {
+                self.visitor.beyond(entry, attested);
+            } else {
+                self.visitor.entry(entry, attested);
+            }
+        }
+        self.v.checked += self.batch.items.len() as u64;
+        self.batch.items.clear();
+    }
+
+    /// Names the damage a line out of sequence did: entries removed, or reordered.
+    fn sequence_damage(&mut self) {
+        let Some((index, expected, found_seq, elsewhere)) = self.missing else {
+            return;
+        };
+        let (kind, detail) = if found_seq > expected && !elsewhere {
             (
                 DamageKind::Removed,
                 format!(
@@ -1492,154 +1717,75 @@ fn pass(
                 ),
             )
         };
-        chain_damage = Some((
+        self.chain_damage = Some((
             index,
             Damage {
                 seq: expected,
-                kind: detail.0,
-                detail: detail.1,
+                kind,
+                detail,
             },
         ));
     }
 
-    if check == SignatureCheck::Checkpoints {
-        if chain_damage.is_some() || claim_damage.is_some() {
-            return Ok((v, true, state));
+    /// Checks a checkpoint pass's last signed line; `false`: read the log again.
+    fn checkpoint(&mut self) -> bool {
+        if self.v.check != SignatureCheck::Checkpoints {
+            return true;
         }
-        if let Some((index, line)) = &last_signed {
-            v.checked = 1;
-            if !line_verifies(line, key) {
-                return Ok((v, true, state));
+        if self.chain_damage.is_some() || self.claim_damage.is_some() {
+            return false;
+        }
+        if let Some((index, line)) = &self.last_signed {
+            self.v.checked = 1;
+            if !line_verifies(line, self.key) {
+                return false;
             }
-            last_valid = Some(*index);
+            self.last_valid = Some(*index);
         }
+        true
     }
-    v.damage = [chain_damage, sig_damage, claim_damage]
+
+    /// The damage found on the earliest line: to the chain, to a signature, or a claim.
+    fn first_damage(&mut self) -> Option<Damage> {
+        [
+            self.chain_damage.take(),
+            self.sig_damage.take(),
+            self.claim_damage.take(),
+        ]
         .into_iter()
         .flatten()
         .min_by_key(|(i, _)| *i)
-        .map(|(_, d)| d);
-    if v.damage.is_some() {
-        return Ok((v, false, state));
+        .map(|(_, d)| d)
     }
 
-    // The end of the log: its signed head, and the heads seal records saw.
-    let last = v.entries;
-    match head {
-        Some(Err(e)) => {
-            v.damage = Some(Damage {
-                seq: last,
-                kind: DamageKind::Edited,
-                detail: e.message().to_string(),
-            });
-            return Ok((v, false, state));
-        }
-        None if last > 0 || store.declares(env) => {
-            v.damage = Some(Damage {
-                seq: 1,
-                kind: DamageKind::Truncated,
-                detail: format!(
-                    "{} is missing: the log's end cannot be vouched for",
-                    hp.display()
-                ),
-            });
-            return Ok((v, false, state));
-        }
-        _ => {}
-    }
-    for (head, source) in &anchors {
-        if head.seq > last {
-            v.damage = Some(Damage {
-                seq: last + 1,
-                kind: DamageKind::Truncated,
-                detail: format!(
-                    "the log ends at entry {last} but {source} says it reached entry {}: entries {} to {} were cut off",
-                    head.seq,
-                    last + 1,
-                    head.seq
-                ),
-            });
-            return Ok((v, false, state));
-        }
-        if head.seq > 0
-            && hash_at.get(&head.seq).cloned().flatten().as_deref() != Some(head.hash.as_str())
-        {
-            v.damage = Some(Damage {
-                seq: head.seq,
-                kind: DamageKind::Edited,
-                detail: format!(
-                    "entry {} is not the one {source} saw: the log was rewritten from there",
-                    head.seq
-                ),
-            });
-            return Ok((v, false, state));
+    /// Unsigned entries: covered if a signed entry follows, else the tail is unattested.
+    fn unsigned_tail(&mut self) {
+        for (index, seq, why) in self.unsigned_at.drain(..) {
+            if self.last_valid.is_some_and(|l| l > index) {
+                self.v.unsigned_covered.push(seq);
+            } else if self.v.damage.is_none() {
+                self.v.damage = Some(Damage {
+                    seq,
+                    kind: DamageKind::Unsigned,
+                    detail: format!(
+                        "entry {seq} and any after it are not signed ({why}); the next signed ceremony, or 'zeroth audit attest', covers them"
+                    ),
+                });
+            }
         }
     }
-
-    // Unsigned entries: covered if a signed entry follows, else the tail is unattested.
-    for (index, seq, why) in unsigned_at {
-        if last_valid.is_some_and(|l| l > index) {
-            v.unsigned_covered.push(seq);
-        } else if v.damage.is_none() {
-            v.damage = Some(Damage {
-                seq,
-                kind: DamageKind::Unsigned,
-                detail: format!(
-                    "entry {seq} and any after it are not signed ({why}); the next signed ceremony, or 'zeroth audit attest', covers them"
-                ),
-            });
-        }
-    }
-    Ok((v, false, state))
 }
 
-/// Verifies the signatures of a full pass's batch and hands its entries on.
-fn flush(
-    key: &PublicKey,
-    batch: &mut Batch,
-    v: &mut Verification,
-    visitor: &mut dyn Visitor,
-    sig_damage: &mut Option<(usize, Damage)>,
-    last_valid: &mut Option<usize>,
-    beyond: bool,
-) {
-    let results = verify_parallel(key, &batch.items);
-    for (entry, at) in batch.entries.drain(..) {
-        let attested = match at {
-            None => Attested::Unsigned,
-            Some(k) if results[k] => {
-                if !beyond {
-                    v.signed += 1;
-                    *last_valid = Some(batch.items[k].0);
-                }
-                Attested::Signed
-            }
-            Some(k) => {
-                let i = batch.items[k].0;
-                if !beyond && sig_damage.is_none() {
-                    *sig_damage = Some((
-                        i,
-                        Damage {
-                            seq: i as u64 + 1,
-                            kind: DamageKind::Edited,
-                            detail: format!(
-                                "entry {} does not match its signature: it was changed after it was signed",
-                                i + 1
-                            ),
-                        },
-                    ));
-                }
-                Attested::Bad
-            }
-        };
-        if beyond {
-            visitor.beyond(entry, attested);
-        } else {
-            visitor.entry(entry, attested);
-        }
-    }
-    v.checked += batch.items.len() as u64;
-    batch.items.clear();
+/// Damage of `kind` to the line at `index`, as a pass notes it.
+fn damage_at(index: usize, kind: DamageKind, detail: String) -> Option<(usize, Damage)> {
+    Some((
+        index,
+        Damage {
+            seq: index as u64 + 1,
+            kind,
+            detail,
+        },
+    ))
 }
 
 impl Batch {
