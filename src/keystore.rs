@@ -130,7 +130,7 @@ impl SigningKey<'_> {
 impl signature::Signer<DerSignature> for SigningKey<'_> {
     fn try_sign(&self, message: &[u8]) -> std::result::Result<DerSignature, signature::Error> {
         let der = self
-            .sign_checked(message, "")
+            .sign_checked(message, "message")
             .map_err(signature::Error::from_source)?;
         DerSignature::from_bytes(&der).map_err(|_| signature::Error::new())
     }
