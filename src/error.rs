@@ -10,15 +10,7 @@ use cryptoki::error::{Rv, RvError};
 /// PKCS#11 function returned an error, else an [`Error::Hsm`] (the module could not be
 /// loaded, a value could not be converted).
 pub fn hsm(context: &str, err: cryptoki::error::Error) -> Error {
-    let message = format!("{context}: {}", describe_pkcs11(&err));
-    match call(&err) {
-        Some((function, rv)) => Error::Pkcs11(Pkcs11Failure {
-            message,
-            function,
-            rv,
-        }),
-        None => Error::Hsm(message),
-    }
+    hsm_with(format!("{context}: {}", describe_pkcs11(&err)), &err)
 }
 
 /// [`hsm`] with a message of the caller's own: `message` says what failed and what to

@@ -112,14 +112,6 @@ impl Pkcs11Failure {
             .map(str::to_string)
             .unwrap_or_else(|| format!("{:#X}", self.rv))
     }
-
-    /// `C_Login returned CKR_PIN_INCORRECT (0xA0)`.
-    pub fn describe(function: &str, rv: u64) -> String {
-        match ckr_name(rv) {
-            Some(name) => format!("{function} returned {name} ({rv:#X})"),
-            None => format!("{function} returned {rv:#X}"),
-        }
-    }
 }
 
 /// The specification's name of a PKCS#11 return value, for those zeroth meets or
@@ -207,15 +199,14 @@ mod tests {
     fn return_values_are_named_as_in_the_specification_and_printed_in_hex() {
         assert_eq!(ckr_name(0xA0), Some("CKR_PIN_INCORRECT"));
         assert_eq!(ckr_name(0xE0), Some("CKR_TOKEN_NOT_PRESENT"));
-        assert_eq!(
-            Pkcs11Failure::describe("C_Login", 0xA0),
-            "C_Login returned CKR_PIN_INCORRECT (0xA0)"
-        );
+        let failed = |rv| Pkcs11Failure {
+            message: String::new(),
+            function: "C_Sign".into(),
+            rv,
+        };
+        assert_eq!(failed(0xA0).rv_name(), "CKR_PIN_INCORRECT");
         // A vendor's own value has no name: its number is what its manual lists.
-        assert_eq!(
-            Pkcs11Failure::describe("C_Sign", 0x8000_0101),
-            "C_Sign returned 0x80000101"
-        );
+        assert_eq!(failed(0x8000_0101).rv_name(), "0x80000101");
     }
 
     #[test]

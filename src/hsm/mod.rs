@@ -43,7 +43,7 @@ use cryptoki::slot::Slot;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-pub use crate::keystore::{LogAnchor, Signing};
+use crate::keystore::LogAnchor;
 use mechanism::Cryptoki;
 pub use mechanism::{Need, WRAP_PREFERENCE, WrapMechanism};
 
