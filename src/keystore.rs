@@ -398,7 +398,9 @@ pub(crate) mod double {
             })?;
             self.with(kseal, |o| match o {
                 Object::SealKey(_, _, k) => {
-                    let nonce = [0u8; 12];
+                    // A fresh nonce per wrap, as AES-GCM needs under one key.
+                    let mut nonce = [0u8; 12];
+                    getrandom::fill(&mut nonce).map_err(|e| Error::Hsm(e.to_string()))?;
                     let mut out = nonce.to_vec();
                     out.extend(
                         Self::aes(k)
