@@ -1721,7 +1721,7 @@ fn man(out_dir: Option<PathBuf>) -> Result<Report> {
             let mut out = Vec::new();
             clap_mangen::Man::new(cmd)
                 .render(&mut out)
-                .map_err(|e| Error::Io(format!("cannot render the manual page: {e}")))?;
+                .map_err(|e| Error::IoText(format!("cannot render the manual page: {e}")))?;
             let mut page = String::from_utf8_lossy(&out).into_owned();
             page.push_str(&crate::help::man_sections(""));
             Ok(Report::new(
@@ -1786,13 +1786,13 @@ fn read_secret(from_terminal: bool) -> Result<Credential> {
     let stdin = std::io::stdin();
     if from_terminal {
         let first = Zeroizing::new(
-            rpassword::prompt_password("secret to seal (not shown): ")
-                .map_err(|e| Error::Io(format!("cannot read the secret from the terminal: {e}")))?,
+            rpassword::prompt_password("secret to seal (not shown): ").map_err(|e| {
+                Error::IoText(format!("cannot read the secret from the terminal: {e}"))
+            })?,
         );
-        let second = Zeroizing::new(
-            rpassword::prompt_password("again, to confirm: ")
-                .map_err(|e| Error::Io(format!("cannot read the secret from the terminal: {e}")))?,
-        );
+        let second = Zeroizing::new(rpassword::prompt_password("again, to confirm: ").map_err(
+            |e| Error::IoText(format!("cannot read the secret from the terminal: {e}")),
+        )?);
         if *first != *second {
             return Err(Error::Usage(
                 "the two entries differ: nothing was sealed".into(),
@@ -1817,7 +1817,7 @@ fn read_secret(from_terminal: bool) -> Result<Credential> {
         .lock()
         .take(IMPORT_MAX as u64 + 1)
         .read_to_end(&mut buf)
-        .map_err(|e| Error::Io(format!("cannot read the secret from stdin: {e}")))?;
+        .map_err(|e| Error::IoText(format!("cannot read the secret from stdin: {e}")))?;
     if buf.is_empty() {
         return Err(Error::Usage(
             "stdin is empty: there is no secret to seal".into(),
@@ -1897,6 +1897,6 @@ fn completion_script(shell: clap_complete::Shell) -> Result<String> {
     let mut out = Vec::new();
     completer
         .write_registration("COMPLETE", "zeroth", "zeroth", "zeroth", &mut out)
-        .map_err(|e| Error::Io(format!("cannot write the completion script: {e}")))?;
+        .map_err(|e| Error::IoText(format!("cannot write the completion script: {e}")))?;
     Ok(String::from_utf8_lossy(&out).into_owned())
 }

@@ -90,7 +90,7 @@ impl Delivery {
                 {
                     Ok(()) => Ok(0),
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
-                    Err(e) => Err(Error::Io(format!(
+                    Err(e) => Err(Error::IoText(format!(
                         "cannot write the credential to stdout: {e}"
                     ))),
                 }
@@ -107,7 +107,7 @@ fn run_with_stdin(cmd: &[OsString], bytes: &[u8]) -> Result<u8> {
         .env_remove(crate::pin::PIN_ENV)
         .stdin(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::Io(format!("cannot run '{shown}': {e}")))?;
+        .map_err(|e| Error::IoText(format!("cannot run '{shown}': {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
         match stdin.write_all(bytes) {
             Ok(()) => {}
@@ -121,7 +121,7 @@ fn run_with_stdin(cmd: &[OsString], bytes: &[u8]) -> Result<u8> {
     }
     let status = child
         .wait()
-        .map_err(|e| Error::Io(format!("cannot wait for '{shown}': {e}")))?;
+        .map_err(|e| Error::IoText(format!("cannot wait for '{shown}': {e}")))?;
     use std::os::unix::process::ExitStatusExt;
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => u8::try_from(code).unwrap_or(1),

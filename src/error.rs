@@ -1,12 +1,12 @@
 //! zeroth's error type (zeroth-core's `error`), and how a cryptoki error becomes one:
 //! a failed PKCS#11 call keeps its function and return value as data
-//! ([`Error::Pkcs11`]).
+//! ([`HsmError::Pkcs11`]).
 
 pub use zeroth_core::error::*;
 
 use cryptoki::error::{Rv, RvError};
 
-/// Wraps a cryptoki error met while doing `context`: an [`Error::Pkcs11`] when a
+/// Wraps a cryptoki error met while doing `context`: an [`HsmError::Pkcs11`] when a
 /// PKCS#11 function returned an error, else an [`Error::Hsm`] (the module could not be
 /// loaded, a value could not be converted).
 pub fn hsm(context: &str, err: cryptoki::error::Error) -> Error {
@@ -17,12 +17,12 @@ pub fn hsm(context: &str, err: cryptoki::error::Error) -> Error {
 /// do, and already names the call (made with [`describe_pkcs11`]).
 pub fn hsm_with(message: String, err: &cryptoki::error::Error) -> Error {
     match call(err) {
-        Some((function, rv)) => Error::Pkcs11(Pkcs11Failure {
+        Some((function, rv)) => Error::from(Pkcs11Failure {
             message,
             function,
             rv,
         }),
-        None => Error::Hsm(message),
+        None => Error::HsmText(message),
     }
 }
 

@@ -2408,7 +2408,7 @@ fn hsm_findings(
             // A token that fails to answer is unreachable: the findings below are for
             // its answers (a key that does not match says the store's key was replaced),
             // not for its failures.
-            let failed = |e: &Error| matches!(e, Error::Hsm(_) | Error::Pkcs11(_) | Error::Io(_));
+            let failed = |e: &Error| e.kind() == crate::error::Kind::Failed;
             match crate::ceremony::check_binding(&session, store, env, cfg, Some(&pin)) {
                 Err(e) if failed(&e) => return Err(e),
                 Err(e) => f.add(

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 /// Encrypts `plaintext` to the ephemeral recipient with age (binary format).
 pub fn encrypt(recipient: &age::x25519::Recipient, plaintext: &[u8]) -> Result<Vec<u8>> {
     age::encrypt(recipient, plaintext)
-        .map_err(|e| Error::Io(format!("cannot encrypt the hand-in: {e}")))
+        .map_err(|e| Error::IoText(format!("cannot encrypt the hand-in: {e}")))
 }
 
 /// Why a hand-in's ciphertext could not be opened.

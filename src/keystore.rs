@@ -118,7 +118,7 @@ impl SigningKey<'_> {
     pub fn sign_checked(&self, message: &[u8], what: &str) -> Result<Vec<u8>> {
         let der = self.store.sign(self.key, message)?;
         if !self.public.verify(message, &der) {
-            return Err(Error::Hsm(format!(
+            return Err(Error::HsmText(format!(
                 "token '{}' produced a {what} signature that does not verify with its own public key",
                 self.store.token_label()
             )));
@@ -232,7 +232,7 @@ pub(crate) mod double {
         fn with<T>(&self, key: Key, f: impl FnOnce(&Object) -> Result<T>) -> Result<T> {
             match self.objects.borrow().get(key.0 as usize) {
                 Some(Some(o)) => f(o),
-                _ => Err(Error::Hsm(format!("no object {}", key.0))),
+                _ => Err(Error::HsmText(format!("no object {}", key.0))),
             }
         }
 
@@ -276,7 +276,7 @@ pub(crate) mod double {
                 .into_iter()
                 .find(|(i, _, _)| i == id)
                 .map(|(_, k, p)| (k, p))
-                .ok_or_else(|| Error::Hsm(format!("no signing key for '{env}'")))
+                .ok_or_else(|| Error::HsmText(format!("no signing key for '{env}'")))
         }
 
         fn signing_keys_by_label(&self, env: &str) -> Result<Vec<(Vec<u8>, Key, PublicKey)>> {
@@ -310,12 +310,12 @@ pub(crate) mod double {
                     let sig: p256::ecdsa::Signature = k.sign(message);
                     Ok(sig.to_der().as_bytes().to_vec())
                 }
-                _ => Err(Error::Hsm("not a signing key".into())),
+                _ => Err(Error::HsmText("not a signing key".into())),
             })
         }
 
         fn random(&self, buf: &mut [u8]) -> Result<()> {
-            getrandom::fill(buf).map_err(|e| Error::Hsm(e.to_string()))
+            getrandom::fill(buf).map_err(|e| Error::HsmText(e.to_string()))
         }
 
         fn generate_seal_key(&self, label: &str, id: &[u8]) -> Result<Key> {
@@ -390,26 +390,26 @@ pub(crate) mod double {
 
         fn wrap(&self, _mech: WrapMechanism, kseal: Key, key: Key) -> Result<Vec<u8>> {
             if self.fail_wrap.get() {
-                return Err(Error::Hsm("wrap failed (injected)".into()));
+                return Err(Error::HsmText("wrap failed (injected)".into()));
             }
             let secret = self.with(key, |o| match o {
                 Object::Secret(v) => Ok(v.clone()),
-                _ => Err(Error::Hsm("not a credential".into())),
+                _ => Err(Error::HsmText("not a credential".into())),
             })?;
             self.with(kseal, |o| match o {
                 Object::SealKey(_, _, k) => {
                     // A fresh nonce per wrap, as AES-GCM needs under one key.
                     let mut nonce = [0u8; 12];
-                    getrandom::fill(&mut nonce).map_err(|e| Error::Hsm(e.to_string()))?;
+                    getrandom::fill(&mut nonce).map_err(|e| Error::HsmText(e.to_string()))?;
                     let mut out = nonce.to_vec();
                     out.extend(
                         Self::aes(k)
                             .encrypt(&Nonce::from(nonce), secret.as_slice())
-                            .map_err(|_| Error::Hsm("encrypt".into()))?,
+                            .map_err(|_| Error::HsmText("encrypt".into()))?,
                     );
                     Ok(out)
                 }
-                _ => Err(Error::Hsm("not a seal key".into())),
+                _ => Err(Error::HsmText("not a seal key".into())),
             })
         }
 
@@ -425,9 +425,9 @@ pub(crate) mod double {
                     Self::aes(k)
                         .decrypt(&Nonce::from(nonce), &wrapped[12..])
                         .map(Credential::new)
-                        .map_err(|_| Error::Hsm("cannot unwrap".into()))
+                        .map_err(|_| Error::HsmText("cannot unwrap".into()))
                 }
-                _ => Err(Error::Hsm("cannot unwrap".into())),
+                _ => Err(Error::HsmText("cannot unwrap".into())),
             })
         }
 
@@ -447,7 +447,7 @@ pub(crate) mod double {
                     *o = None;
                     Ok(())
                 }
-                _ => Err(Error::Hsm(format!("no object {}", key.0))),
+                _ => Err(Error::HsmText(format!("no object {}", key.0))),
             }
         }
 
@@ -458,7 +458,7 @@ pub(crate) mod double {
 
     fn new_key() -> Result<EcKey> {
         EcKey::from_bytes(&p256::FieldBytes::from(random32()))
-            .map_err(|_| Error::Hsm("bad scalar".into()))
+            .map_err(|_| Error::HsmText("bad scalar".into()))
     }
 
     fn random32() -> [u8; 32] {

@@ -29,7 +29,7 @@ fn xml(text: &str) -> String {
 /// with its quiet zone.
 fn qr_svg(text: &[u8], x: f32, y: f32, size: f32) -> Result<Zeroizing<String>> {
     let code = QrCode::with_error_correction_level(text, EcLevel::M)
-        .map_err(|e| Error::Io(format!("cannot make the QR code of a share: {e}")))?;
+        .map_err(|e| Error::IoText(format!("cannot make the QR code of a share: {e}")))?;
     let rendered = Zeroizing::new(
         code.render::<qrcode::render::svg::Color>()
             .quiet_zone(true)
@@ -40,10 +40,10 @@ fn qr_svg(text: &[u8], x: f32, y: f32, size: f32) -> Result<Zeroizing<String>> {
     let units = code.width() + 8;
     let start = rendered
         .find("<rect")
-        .ok_or_else(|| Error::Io("the QR renderer wrote no drawing".into()))?;
+        .ok_or_else(|| Error::IoText("the QR renderer wrote no drawing".into()))?;
     let end = rendered
         .rfind("</svg>")
-        .ok_or_else(|| Error::Io("the QR renderer wrote no drawing".into()))?;
+        .ok_or_else(|| Error::IoText("the QR renderer wrote no drawing".into()))?;
     let mut out = Zeroizing::new(String::new());
     let _ = write!(
         out,

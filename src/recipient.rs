@@ -152,7 +152,8 @@ impl Recipient {
     /// Encrypts the share text `plain` to this recipient (with `passphrase` for a
     /// passphrase recipient) and returns age's ASCII armor.
     pub fn encrypt(&self, plain: &[u8], passphrase: Option<&SecretString>) -> Result<String> {
-        let failed = |e: &dyn std::fmt::Display| Error::Io(format!("age encryption failed: {e}"));
+        let failed =
+            |e: &dyn std::fmt::Display| Error::IoText(format!("age encryption failed: {e}"));
         match self {
             Recipient::X25519(r) => age::encrypt_and_armor(r, plain).map_err(|e| failed(&e)),
             Recipient::Ssh(r) => age::encrypt_and_armor(&**r, plain).map_err(|e| failed(&e)),

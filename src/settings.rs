@@ -80,14 +80,14 @@ impl Settings {
     /// The bytes the signature covers.
     pub fn signed_bytes(&self) -> Result<Vec<u8>> {
         let mut value = serde_json::to_value(self)
-            .map_err(|e| Error::Io(format!("cannot encode the settings: {e}")))?;
+            .map_err(|e| Error::IoText(format!("cannot encode the settings: {e}")))?;
         if let Some(obj) = value.as_object_mut() {
             obj.remove("signature");
         }
         let mut out = SETTINGS_DOMAIN.to_vec();
         out.extend(
             serde_json::to_vec(&value)
-                .map_err(|e| Error::Io(format!("cannot encode the settings: {e}")))?,
+                .map_err(|e| Error::IoText(format!("cannot encode the settings: {e}")))?,
         );
         Ok(out)
     }
@@ -136,7 +136,7 @@ pub fn write(store: &Store, s: &Settings) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
     }
     let text = serde_json::to_string_pretty(s)
-        .map_err(|e| Error::Io(format!("cannot encode the settings: {e}")))?;
+        .map_err(|e| Error::IoText(format!("cannot encode the settings: {e}")))?;
     crate::store::write_atomic(&p, format!("{text}\n").as_bytes(), 0o644)
 }
 

@@ -43,7 +43,7 @@ fn signature(line: &[u8], entry: &Entry, key: &PublicKey) -> &'static str {
 /// An entry as `audit follow` writes it: the entry's members, then `signature`.
 fn follow_line(env: &str, entry: &Entry, sig: &str) -> Result<String> {
     let mut v = serde_json::to_value(entry)
-        .map_err(|e| Error::Io(format!("cannot encode entry {} of '{env}': {e}", entry.seq)))?;
+        .map_err(|e| Error::IoText(format!("cannot encode entry {} of '{env}': {e}", entry.seq)))?;
     if let Some(o) = v.as_object_mut() {
         o.insert("signature".into(), json!(sig));
     }
@@ -345,7 +345,7 @@ fn read_position(path: &Path, env: &str) -> Result<Option<Position>> {
 }
 
 fn write_position(path: &Path, p: &Position) -> Result<()> {
-    let text = serde_json::to_vec(p).map_err(|e| Error::Io(e.to_string()))?;
+    let text = serde_json::to_vec(p).map_err(|e| Error::IoText(e.to_string()))?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -457,7 +457,7 @@ pub fn follow(
                 let mut out = stdout.lock();
                 out.write_all(batch.as_bytes())
                     .and_then(|()| out.flush())
-                    .map_err(|e| Error::Io(format!("cannot write to stdout: {e}")))?;
+                    .map_err(|e| Error::IoText(format!("cannot write to stdout: {e}")))?;
             }
             if next.offset != pos.offset {
                 if let Some(p) = state {

@@ -320,7 +320,7 @@ impl Store {
     /// Replaces the configuration, atomically.
     pub fn save_config(&self, config: &Config) -> Result<()> {
         let text = toml::to_string_pretty(config)
-            .map_err(|e| Error::Io(format!("cannot encode {CONFIG_FILE}: {e}")))?;
+            .map_err(|e| Error::IoText(format!("cannot encode {CONFIG_FILE}: {e}")))?;
         write_atomic(&self.root.join(CONFIG_FILE), text.as_bytes(), 0o644)
     }
 
@@ -411,7 +411,7 @@ impl Store {
     /// Writes the record of a seal, atomically.
     pub fn write_record(&self, record: &SealRecord) -> Result<()> {
         let text = serde_json::to_string_pretty(record)
-            .map_err(|e| Error::Io(format!("cannot encode record '{}': {e}", record.name)))?;
+            .map_err(|e| Error::IoText(format!("cannot encode record '{}': {e}", record.name)))?;
         write_atomic(
             &self.record_path(&record.name),
             format!("{text}\n").as_bytes(),
@@ -565,7 +565,7 @@ fn lock_file(root: &Path, wait: Duration) -> Result<StoreLock> {
                 let mut holder = String::new();
                 let _ = (&file).take(64).read_to_string(&mut holder);
                 let holder = holder.trim();
-                return Err(Error::Io(format!(
+                return Err(Error::IoText(format!(
                     "store {} is busy: another ceremony{} holds {} (waited {} s); retry when it has finished",
                     root.display(),
                     if holder.is_empty() {
@@ -604,7 +604,7 @@ impl StoreLock {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(rustix::io::Errno::WOULDBLOCK) => {
-                    return Err(Error::Io(format!(
+                    return Err(Error::IoText(format!(
                         "cannot take {} again: another process has held it for {} s",
                         self.path.display(),
                         self.wait.as_secs_f32()

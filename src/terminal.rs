@@ -167,7 +167,7 @@ impl Tty {
         match poll(&mut fds, Some(&ts)) {
             Ok(n) => Ok(n > 0),
             Err(rustix::io::Errno::INTR) => Ok(false),
-            Err(e) => Err(Error::Io(format!("cannot wait on the terminal: {e}"))),
+            Err(e) => Err(Error::IoText(format!("cannot wait on the terminal: {e}"))),
         }
     }
 
@@ -176,7 +176,7 @@ impl Tty {
         self.file
             .write_all(text.as_bytes())
             .and_then(|_| self.file.flush())
-            .map_err(|e| Error::Io(format!("cannot write to the terminal: {e}")))
+            .map_err(|e| Error::IoText(format!("cannot write to the terminal: {e}")))
     }
 
     /// Clears the screen and its scrollback, so a share shown before is gone from it.
@@ -195,7 +195,7 @@ impl Tty {
     /// until then every way out of zeroth clears the screen first.
     pub fn show_secret(&mut self, text: &str) -> Result<()> {
         let w = watch().ok_or_else(|| {
-            Error::Io("cannot watch for signals while a share is on screen".into())
+            Error::IoText("cannot watch for signals while a share is on screen".into())
         })?;
         if let Ok(mut restore) = w.restore.lock() {
             *restore = self.saved.clone();
@@ -242,13 +242,13 @@ impl Tty {
             return Ok(());
         }
         let saved = termios::tcgetattr(&self.file)
-            .map_err(|e| Error::Io(format!("cannot read the terminal's settings: {e}")))?;
+            .map_err(|e| Error::IoText(format!("cannot read the terminal's settings: {e}")))?;
         let mut mode: Termios = saved.clone();
         mode.local_modes.remove(LocalModes::ISIG | LocalModes::ECHO);
         mode.local_modes.insert(LocalModes::ECHONL);
         mode.special_codes[SpecialCodeIndex::VEOL] = CTRL_C;
         termios::tcsetattr(&self.file, OptionalActions::Now, &mode)
-            .map_err(|e| Error::Io(format!("cannot turn the terminal's echo off: {e}")))?;
+            .map_err(|e| Error::IoText(format!("cannot turn the terminal's echo off: {e}")))?;
         self.saved = Some(saved);
         Ok(())
     }
@@ -345,7 +345,7 @@ impl Tty {
                     bytes.push(byte[0]);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::Io(format!("cannot read from the terminal: {e}"))),
+                Err(e) => return Err(Error::IoText(format!("cannot read from the terminal: {e}"))),
             }
         }
         if bytes.last() == Some(&b'\r') {

@@ -414,7 +414,7 @@ impl Trust {
         let text = format!(
             "# zeroth trust file: what this machine trusts for each environment of each store\n# (written by 'zeroth env init' and 'zeroth env pin'; keep it outside every store).\n{}",
             toml::to_string_pretty(&doc)
-                .map_err(|e| Error::Io(format!("cannot encode the trust file: {e}")))?
+                .map_err(|e| Error::IoText(format!("cannot encode the trust file: {e}")))?
         );
         crate::store::write_atomic(&path, text.as_bytes(), 0o600)?;
         Ok(path)
@@ -454,7 +454,7 @@ impl Trust {
             "# zeroth trust file for store {}\n{}",
             store.config().store_id.as_deref().unwrap_or("?"),
             toml::to_string_pretty(&doc)
-                .map_err(|e| Error::Io(format!("cannot encode the trust file: {e}")))?
+                .map_err(|e| Error::IoText(format!("cannot encode the trust file: {e}")))?
         ))
     }
 }
@@ -590,7 +590,7 @@ pub fn check_module(path: &Path, store_root: &Path) -> Result<ModuleFile> {
     }
     let real = std::fs::canonicalize(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::Hsm(format!(
+            Error::HsmText(format!(
                 "PKCS#11 module {} does not exist: install the token's module or fix the path",
                 path.display()
             ))

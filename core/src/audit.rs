@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::files::write_atomic;
 pub use crate::id::fingerprint;
 use crate::key::PublicKey;
@@ -52,9 +52,9 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome an error stands for.
     pub fn of(err: &Error) -> Outcome {
-        match err {
-            Error::Usage(_) | Error::Refused(_) | Error::Interrupted(_) => Outcome::Refused,
-            Error::Hsm(_) | Error::Pkcs11(_) | Error::Io(_) => Outcome::Failed,
+        match err.kind() {
+            Kind::Usage | Kind::Refused | Kind::Interrupted => Outcome::Refused,
+            Kind::Failed => Outcome::Failed,
         }
     }
 
@@ -483,7 +483,7 @@ pub trait LogSigner {
 pub fn seal_line(entry: &mut Entry, signer: Option<&dyn LogSigner>) -> Result<String> {
     entry.sig = None;
     let body = serde_json::to_string(&*entry)
-        .map_err(|e| Error::Io(format!("cannot encode a log entry: {e}")))?;
+        .map_err(|e| Error::IoText(format!("cannot encode a log entry: {e}")))?;
     let sig = match signer {
         Some(s) => {
             let mut message = ENTRY_DOMAIN.to_vec();

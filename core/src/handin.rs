@@ -123,14 +123,14 @@ impl Request {
     /// `signature`, keys sorted, no whitespace.
     pub fn signed_bytes(&self) -> Result<Vec<u8>> {
         let mut value = serde_json::to_value(self)
-            .map_err(|e| Error::Io(format!("cannot encode the request: {e}")))?;
+            .map_err(|e| Error::IoText(format!("cannot encode the request: {e}")))?;
         if let Some(obj) = value.as_object_mut() {
             obj.remove("signature");
         }
         let mut out = REQUEST_DOMAIN.to_vec();
         out.extend(
             serde_json::to_vec(&value)
-                .map_err(|e| Error::Io(format!("cannot encode the request: {e}")))?,
+                .map_err(|e| Error::IoText(format!("cannot encode the request: {e}")))?,
         );
         Ok(out)
     }
@@ -172,7 +172,7 @@ impl Request {
     /// The request as armored text: informative headers, then the signed JSON in base64.
     pub fn to_armor(&self) -> Result<String> {
         let json = serde_json::to_vec(self)
-            .map_err(|e| Error::Io(format!("cannot encode the request: {e}")))?;
+            .map_err(|e| Error::IoText(format!("cannot encode the request: {e}")))?;
         let headers = [
             ("Ceremony", self.ceremony.clone()),
             (

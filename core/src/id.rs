@@ -14,6 +14,6 @@ pub fn fingerprint(bytes: &[u8]) -> String {
 pub fn random_id() -> Result<[u8; 16]> {
     let mut id = [0u8; 16];
     getrandom::fill(&mut id)
-        .map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
+        .map_err(|e| Error::IoText(format!("the OS random generator failed: {e}")))?;
     Ok(id)
 }

@@ -18,7 +18,7 @@ impl PublicKey {
     pub fn to_pem(&self) -> Result<String> {
         self.key
             .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| Error::Io(format!("cannot encode the public key as PEM: {e}")))
+            .map_err(|e| Error::IoText(format!("cannot encode the public key as PEM: {e}")))
     }
 
     /// Parses a PEM public key; `what` names its source in errors.

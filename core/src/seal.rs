@@ -609,7 +609,7 @@ impl SealRecord {
     /// Returns the bytes the record signature covers.
     pub fn signed_bytes(&self) -> Result<Vec<u8>> {
         let mut value = serde_json::to_value(self)
-            .map_err(|e| Error::Io(format!("cannot encode record '{}': {e}", self.name)))?;
+            .map_err(|e| Error::IoText(format!("cannot encode record '{}': {e}", self.name)))?;
         if let Some(obj) = value.as_object_mut() {
             obj.remove("signature");
         }
@@ -617,7 +617,7 @@ impl SealRecord {
         let mut out = RECORD_DOMAIN.to_vec();
         out.extend(
             serde_json::to_vec(&value)
-                .map_err(|e| Error::Io(format!("cannot encode record '{}': {e}", self.name)))?,
+                .map_err(|e| Error::IoText(format!("cannot encode record '{}': {e}", self.name)))?,
         );
         Ok(out)
     }
@@ -647,7 +647,7 @@ impl SealRecord {
     pub fn seal_blob(&mut self, u: &UnsealKey, w: &[u8]) -> Result<()> {
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce)
-            .map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
+            .map_err(|e| Error::IoText(format!("the OS random generator failed: {e}")))?;
         let cipher = Aes256Gcm::new(&(*u.expose()).into());
         let ct = cipher
             .encrypt(
@@ -657,7 +657,7 @@ impl SealRecord {
                     aad: &self.header_aad(),
                 },
             )
-            .map_err(|_| Error::Io("AES-GCM encryption failed".into()))?;
+            .map_err(|_| Error::IoText("AES-GCM encryption failed".into()))?;
         let b64 = base64::engine::general_purpose::STANDARD;
         self.blob = Blob {
             nonce: b64.encode(nonce),

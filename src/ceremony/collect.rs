@@ -156,7 +156,7 @@ pub(crate) fn collect(
         return Err(match e {
             // Ctrl-C keeps its exit code (130); anything else refuses the ceremony.
             Error::Interrupted(_) => e.map_message(stop),
-            other => Error::Refused(stop(other.message())),
+            other => Error::Refused(stop(&other.message())),
         });
     }
     tty.say(&format!(

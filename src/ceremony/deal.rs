@@ -21,7 +21,7 @@ pub(crate) fn unseal_key(session: &dyn KeyStore) -> Result<UnsealKey> {
     session.random(&mut from_hsm)?;
     let mut u = Box::new([0u8; 32]);
     getrandom::fill(&mut u[..])
-        .map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
+        .map_err(|e| Error::IoText(format!("the OS random generator failed: {e}")))?;
     for (a, b) in u.iter_mut().zip(&from_hsm) {
         *a ^= b;
     }

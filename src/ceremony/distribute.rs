@@ -411,7 +411,7 @@ pub(crate) fn remove(paths: &[PathBuf]) {
 fn below(n: usize) -> Result<usize> {
     let mut b = [0u8; 4];
     getrandom::fill(&mut b)
-        .map_err(|e| Error::Io(format!("the OS random generator failed: {e}")))?;
+        .map_err(|e| Error::IoText(format!("the OS random generator failed: {e}")))?;
     Ok(u32::from_le_bytes(b) as usize % n.max(1))
 }
 
@@ -482,7 +482,7 @@ fn show_each(tty: &mut Tty, shares: &[(String, Share)]) -> Result<()> {
             let mut again = false;
             for (line, group) in pick(&eligible, CHALLENGES)? {
                 let expected = crate::share::group_text(share, line, group)
-                    .ok_or_else(|| Error::Io("a share group out of range".into()))?;
+                    .ok_or_else(|| Error::IoText("a share group out of range".into()))?;
                 loop {
                     tty.say(&format!(
                         "{name}: from your copy, type group {group} of line {line} (not shown),\nor press Enter alone to see your share again: "

@@ -228,7 +228,7 @@ fn bind<'c>(
             // a bound environment whose log has no head verifies as truncated.
             let head = audit::head_path(store, &args.env);
             if head.symlink_metadata().is_err() {
-                return Err(Error::Io(format!(
+                return Err(Error::IoText(format!(
                     "the signed head {} of the new log could not be written (see the warning above)",
                     head.display()
                 )));

@@ -341,7 +341,7 @@ fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source<'_>, draft: &mut Draft) -
                         fetched_detail = got.detail;
                         let length = got.credential.expose().len();
                         if length == 0 || length > IMPORT_MAX {
-                            return Err(Error::Io(format!(
+                            return Err(Error::IoText(format!(
                                 "the credential obtained has {length} bytes: zeroth seals 1 to {IMPORT_MAX}"
                             )));
                         }
@@ -405,7 +405,7 @@ fn seal_with_key(
         Source::Generate { .. } => session.generate_credential(mech.object_len(length))?,
         Source::Import(c) => session.import_credential(&hsm::pad_for(mech, c.expose()))?,
         Source::Fetch(_) => {
-            return Err(Error::Io(
+            return Err(Error::IoText(
                 "a fetched credential is sealed once obtained".into(),
             ));
         }

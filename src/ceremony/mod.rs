@@ -392,7 +392,7 @@ fn log_unsigned(store: &Store, draft: &mut Draft, err: Error) -> Error {
         store,
         draft,
         Outcome::of(&err),
-        err.message(),
+        &err.message(),
         None,
         Some(why),
     ) {
@@ -470,7 +470,7 @@ fn outcome_of<T>(result: &Result<T>, draft: &Draft) -> (Outcome, String) {
 fn settle<T>(result: Result<T>, logged: Result<Option<u64>>) -> Result<T> {
     match (result, logged) {
         (r, Ok(_)) => r,
-        (Ok(_), Err(e)) => Err(Error::Io(format!(
+        (Ok(_), Err(e)) => Err(Error::IoText(format!(
             "the ceremony completed but its log entry could not be written: {}",
             e.message()
         ))),
@@ -837,7 +837,7 @@ pub(crate) mod tests {
         token.sign_with_another_key.set(true);
         let mut record = record();
         let err = signer.sign_record(&token, &store, &mut record).unwrap_err();
-        assert!(matches!(err, Error::Hsm(_)), "{err:?}");
+        assert!(matches!(err, Error::HsmText(_)), "{err:?}");
         assert!(
             err.message().contains("does not verify"),
             "{}",

@@ -88,7 +88,7 @@ impl StopFlags {
         };
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             let id = signal_hook::flag::register_usize(sig, Arc::clone(&flags.stop), sig as usize)
-                .map_err(|e| Error::Io(format!("cannot watch for signals: {e}")))?;
+                .map_err(|e| Error::IoText(format!("cannot watch for signals: {e}")))?;
             flags.ids.push(id);
         }
         Ok(flags)
@@ -564,7 +564,7 @@ fn open(
         use p256::pkcs8::EncodePublicKey;
         key.key
             .to_public_key_der()
-            .map_err(|e| Error::Io(format!("cannot encode the public key: {e}")))?
+            .map_err(|e| Error::IoText(format!("cannot encode the public key: {e}")))?
     };
     let view = &target.view;
     let mut request = Request {
@@ -606,7 +606,7 @@ fn open(
         let message = request.signed_bytes()?;
         let der = session.sign(signer.handle, &message)?;
         if !signer.public.verify(&message, &der) {
-            return Err(Error::Hsm(format!(
+            return Err(Error::HsmText(format!(
                 "token '{}' produced a request signature that does not verify with its own public key",
                 session.token_label()
             )));

@@ -254,7 +254,7 @@ fn read_request(path: &Path) -> Result<Request> {
         std::io::stdin()
             .take(handin::MAX_TEXT)
             .read_to_end(&mut buf)
-            .map_err(|e| Error::Io(format!("cannot read the request from stdin: {e}")))?;
+            .map_err(|e| Error::IoText(format!("cannot read the request from stdin: {e}")))?;
         buf
     } else {
         read_limited(path, handin::MAX_TEXT)

@@ -183,7 +183,7 @@ impl Hsm {
         let mut waited = std::time::Duration::ZERO;
         loop {
             match self.find_token_once(label) {
-                Err(Error::Hsm(_) | Error::Pkcs11(_))
+                Err(Error::HsmText(_) | Error::Hsm(_))
                     if waited < std::time::Duration::from_millis(1200) =>
                 {
                     std::thread::sleep(delay);
@@ -238,7 +238,7 @@ impl Hsm {
         }
         match found.len() {
             1 => Ok(found.remove(0)),
-            0 => Err(Error::Hsm(format!(
+            0 => Err(Error::HsmText(format!(
                 "no token labelled '{label}' in {}; {}{}",
                 self.path.display(),
                 if others.is_empty() {
@@ -503,7 +503,7 @@ impl HsmSession<'_> {
                 _ => None,
             })
             .ok_or_else(|| {
-                Error::Hsm(format!(
+                Error::HsmText(format!(
                     "token '{}' gave no CKA_EC_POINT for the signing key",
                     self.token.label
                 ))
@@ -511,7 +511,7 @@ impl HsmSession<'_> {
         ec_point_to_key(&point)
             .map(|key| PublicKey { key })
             .ok_or_else(|| {
-                Error::Hsm(format!(
+                Error::HsmText(format!(
                     "token '{}' gave a signing key that is not a P-256 point",
                     self.token.label
                 ))
@@ -627,7 +627,7 @@ impl HsmSession<'_> {
             .sign(&Mechanism::Ecdsa, key, &digest)
             .map_err(self.err("cannot sign"))?;
         let sig = p256::ecdsa::Signature::from_slice(&raw).map_err(|_| {
-            Error::Hsm(format!(
+            Error::HsmText(format!(
                 "token '{}' returned a {}-byte ECDSA signature where r||s is 64 bytes",
                 self.token.label,
                 raw.len()
@@ -901,7 +901,7 @@ impl HsmSession<'_> {
             }
         }
         value.map(Credential::new).ok_or_else(|| {
-            Error::Hsm(format!(
+            Error::HsmText(format!(
                 "token '{}' did not give back the unwrapped value",
                 self.token.label
             ))

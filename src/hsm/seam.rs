@@ -27,7 +27,7 @@ impl HsmSession<'_> {
             .borrow()
             .get(key.0 as usize)
             .copied()
-            .ok_or_else(|| Error::Hsm(format!("key {} is not one this session gave", key.0)))
+            .ok_or_else(|| Error::HsmText(format!("key {} is not one this session gave", key.0)))
     }
 }
 

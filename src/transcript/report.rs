@@ -119,8 +119,8 @@ pub fn report(ctx: &Context, seal: &str) -> Result<Report> {
 fn record_verdict(record_ok: &Result<()>, stale: &Option<Error>) -> String {
     match (record_ok, stale) {
         (Ok(()), None) => "signature verified".to_string(),
-        (Ok(()), Some(e)) => format!("signature verified, but **STALE**: {}", md(e.message())),
-        (Err(e), _) => format!("**signature NOT verified**: {}", md(e.message())),
+        (Ok(()), Some(e)) => format!("signature verified, but **STALE**: {}", md(&e.message())),
+        (Err(e), _) => format!("**signature NOT verified**: {}", md(&e.message())),
     }
 }
 

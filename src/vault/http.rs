@@ -320,7 +320,7 @@ impl Server {
     }
 
     fn io_error(&self, what: &str) -> Error {
-        Error::Io(format!("vault {}: {what}", self.addr))
+        Error::IoText(format!("vault {}: {what}", self.addr))
     }
 
     fn tls_error(&self, e: std::io::Error) -> Error {

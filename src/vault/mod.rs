@@ -207,7 +207,7 @@ pub(crate) fn payload<T: DeserializeOwned>(
         return Ok(d);
     }
     serde_json::from_slice::<T>(&resp.body).map_err(|e| {
-        Error::Io(format!(
+        Error::IoText(format!(
             "vault {addr}: the answer to {what} is not what the API documents ({e})"
         ))
     })
@@ -232,7 +232,7 @@ pub(crate) fn key_body(key: &Credential, nonce: Option<&str>) -> Result<Zeroizin
     out.push(b'"');
     if let Some(n) = nonce {
         if n.len() > 128 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(Error::Io(format!(
+            return Err(Error::IoText(format!(
                 "the server gave a nonce that is not a UUID ({n:?})"
             )));
         }
@@ -258,7 +258,7 @@ pub(crate) fn key_from_b64(text: &SecretText, what: &str) -> Result<Credential> 
     let mut bytes = Zeroizing::new(Vec::with_capacity(text.0.len()));
     base64::engine::general_purpose::STANDARD
         .decode_vec(text.0.as_bytes(), &mut bytes)
-        .map_err(|_| Error::Io(format!("the {what} the server gave is not base64")))?;
+        .map_err(|_| Error::IoText(format!("the {what} the server gave is not base64")))?;
     Ok(Credential::new(std::mem::take(&mut *bytes)))
 }
 
@@ -325,7 +325,7 @@ impl Vault {
             self.server
                 .request("POST", "auth/token/revoke-self", Some(token.expose()), None)?;
         if resp.status != 204 && resp.status != 200 {
-            return Err(Error::Io(format!(
+            return Err(Error::IoText(format!(
                 "vault {}: revoking {what} failed: {}",
                 self.addr(),
                 resp.error_text()
@@ -335,7 +335,7 @@ impl Vault {
             self.server
                 .request("GET", "auth/token/lookup-self", Some(token.expose()), None)?;
         if check.status != 403 {
-            return Err(Error::Io(format!(
+            return Err(Error::IoText(format!(
                 "vault {}: {what} was revoked, but lookup-self still answers HTTP {}",
                 self.addr(),
                 check.status
@@ -350,7 +350,7 @@ impl Vault {
         let text = resp.error_text();
         let e = format!("vault {}: {what} refused: {text}", self.addr());
         if resp.status >= 500 {
-            Error::Io(e)
+            Error::IoText(e)
         } else {
             Error::Refused(e)
         }
@@ -421,7 +421,7 @@ impl Vault {
                 _ => {}
             }
             if start.elapsed() > ACTIVE_WAIT {
-                return Err(Error::Io(format!(
+                return Err(Error::IoText(format!(
                     "vault {} has had no active node for {} s ({}): it cannot serve the ceremony",
                     self.addr(),
                     ACTIVE_WAIT.as_secs(),

@@ -133,7 +133,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
     let mut key_report = match key_report {
         Ok(r) => r,
         Err(e) if binding.is_some() => {
-            return Err(Error::Io(format!(
+            return Err(Error::IoText(format!(
                 "vault {} was initialized, but sealing its key failed: {}. The key existed only in that answer and is lost; the server holds no data yet: stop it, wipe its storage and run vault init again",
                 vault.addr(),
                 e.message()
@@ -142,7 +142,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
         Err(e) => return Err(e),
     };
     if let Some(e) = proof {
-        return Err(Error::Io(format!(
+        return Err(Error::IoText(format!(
             "the {} of vault {} is sealed as '{}', but proving it failed: {}",
             role.words(),
             vault.addr(),
@@ -180,7 +180,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
                 root_json = json!({ "seal": root_name, "report": r.take_json() });
             }
             Err(e) => {
-                return Err(Error::Io(format!(
+                return Err(Error::IoText(format!(
                     "the {} of vault {} is sealed as '{}', but sealing the init root token as '{root_name}' failed: {}. The root token is in memory only and is lost when zeroth exits (OpenBao lets a new one be made with the key: zeroth vault root)",
                     role.words(),
                     vault.addr(),
@@ -260,7 +260,7 @@ fn initialize(
         )));
     }
     let answer: InitAnswer = serde_json::from_slice(&resp.body).map_err(|e| {
-        Error::Io(format!(
+        Error::IoText(format!(
             "vault {}: the init answer is not what the API documents ({e}); the server is initialized and its key was not understood: wipe its storage and start again",
             vault.addr()
         ))
@@ -277,7 +277,7 @@ fn initialize(
         &keys_base64
     };
     if keys.len() != 1 {
-        return Err(Error::Io(format!(
+        return Err(Error::IoText(format!(
             "vault {} answered init with {} keys where one was asked for",
             vault.addr(),
             keys.len()
@@ -294,7 +294,7 @@ fn initialize(
     } else {
         vault.unseal(&key).map(|(_, s)| s).and_then(|s| {
             if s.sealed {
-                Err(Error::Io(format!(
+                Err(Error::IoText(format!(
                     "vault {} is still sealed after its own key was sent ({})",
                     vault.addr(),
                     s.summary()
@@ -368,7 +368,7 @@ fn wait_unsealed(vault: &Vault) -> Result<crate::vault::SealStatus> {
             return Ok(s);
         }
         if start.elapsed() > std::time::Duration::from_secs(60) {
-            return Err(Error::Io(format!(
+            return Err(Error::IoText(format!(
                 "vault {} did not unseal itself within 60 s of init ({})",
                 vault.addr(),
                 s.summary()

@@ -325,7 +325,7 @@ fn mint(
     let otp = attempt.otp;
     if otp.0.is_empty() || (attempt.otp_length != 0 && otp.0.len() != attempt.otp_length) {
         let _ = cancel(vault, api);
-        return Err(Error::Io(format!(
+        return Err(Error::IoText(format!(
             "vault {}: the generation started without a usable one-time password (length {}, {} expected); it was cancelled",
             vault.addr(),
             otp.0.len(),
@@ -391,21 +391,21 @@ fn mint(
             format!("generated root token (accessor {gen_accessor}) revoked")
         }
         Ok(r) => {
-            return Err(Error::Io(format!(
+            return Err(Error::IoText(format!(
                 "vault {}: revoking the generated root token (accessor {gen_accessor}) failed: {}; revoke it by its accessor (bao token revoke -accessor {gen_accessor})",
                 vault.addr(),
                 r.error_text()
             )));
         }
         Err(e) => {
-            return Err(Error::Io(format!(
+            return Err(Error::IoText(format!(
                 "revoking the generated root token (accessor {gen_accessor}) failed: {}; revoke it by its accessor",
                 e.message()
             )));
         }
     };
     if created.status != 200 {
-        return Err(Error::Io(format!(
+        return Err(Error::IoText(format!(
             "vault {}: creating the time-bound token failed: {}; {gen_line}",
             vault.addr(),
             created.error_text()
@@ -415,7 +415,7 @@ fn mint(
         .ok()
         .and_then(|c| c.auth)
         .ok_or_else(|| {
-            Error::Io(format!(
+            Error::IoText(format!(
                 "vault {}: the answer to create-orphan holds no token",
                 vault.addr()
             ))
@@ -436,10 +436,10 @@ fn decode(encoded: &SecretText, otp: &SecretText) -> Result<Token> {
     let trimmed = encoded.0.trim_end_matches('=');
     base64::engine::general_purpose::STANDARD_NO_PAD
         .decode_vec(trimmed.as_bytes(), &mut bytes)
-        .map_err(|_| Error::Io("the encoded root token is not base64".into()))?;
+        .map_err(|_| Error::IoText("the encoded root token is not base64".into()))?;
     let otp = otp.0.as_bytes();
     if bytes.len() != otp.len() {
-        return Err(Error::Io(format!(
+        return Err(Error::IoText(format!(
             "the encoded root token has {} bytes, its one-time password {}",
             bytes.len(),
             otp.len()
@@ -451,7 +451,7 @@ fn decode(encoded: &SecretText, otp: &SecretText) -> Result<Token> {
     let mut text = Zeroizing::new(String::with_capacity(bytes.len()));
     for &b in bytes.iter() {
         if !b.is_ascii_graphic() {
-            return Err(Error::Io(
+            return Err(Error::IoText(
                 "the decoded root token is not printable: the one-time password does not match"
                     .into(),
             ));
@@ -490,7 +490,7 @@ fn run_command(cmd: &[OsString], token: &Token, endpoint: &crate::vault::Endpoin
     }
     let status = c
         .status()
-        .map_err(|e| Error::Io(format!("cannot run '{shown}': {e}")))?;
+        .map_err(|e| Error::IoText(format!("cannot run '{shown}': {e}")))?;
     use std::os::unix::process::ExitStatusExt;
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => u8::try_from(code).unwrap_or(1),

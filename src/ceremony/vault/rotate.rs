@@ -339,7 +339,7 @@ fn start_server(
                 }
                 let u: RekeyUpdate = crate::vault::payload(&resp, &format!("{p}/update"), vault.addr())?;
                 if !u.complete || u.keys_base64.len() != 1 || u.verification_nonce.is_empty() {
-                    return Err(Error::Io(format!(
+                    return Err(Error::IoText(format!(
                         "vault {}: the rotation did not complete with the current key as asked (complete {}, {} keys, verification nonce {:?})",
                         vault.addr(),
                         u.complete,
