@@ -18,7 +18,7 @@ use crate::audit::{self, DamageKind, Entry as LogEntry, Outcome};
 use crate::cache::{RecordDigest, Rows};
 use crate::ceremony::{Context, Report, judge_stale_as, verify_record_signed};
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{Error, RecordError, Result};
 use crate::key::PublicKey;
 use crate::seal::{Origin, ReuseMark, SealRecord};
 use crate::store::{Policy, Store};
@@ -2631,11 +2631,11 @@ pub fn check(ctx: &Context, args: &CheckArgs<'_>) -> Result<Report> {
     if let Some(o) = owner {
         records.retain(|(c, _)| c.record.owner == o);
         if records.is_empty() {
-            return Err(Error::Usage(format!(
-                "no seal{} is owned by '{o}': 'zeroth list' shows the owners",
-                env.map(|e| format!(" of environment '{e}'"))
-                    .unwrap_or_default()
-            )));
+            return Err(RecordError::NoSealOwned {
+                owner: o.to_string(),
+                env: env.map(str::to_string),
+            }
+            .into());
         }
         let mine: BTreeSet<(&str, &str)> = records
             .iter()
@@ -2797,9 +2797,10 @@ pub fn validate_policy(policy: &Policy) -> Result<()> {
         ("revocation_test_days", policy.revocation_test()),
     ] {
         if v == 0 {
-            return Err(Error::Usage(format!(
-                "[policy] {name} = 0 in zeroth.toml: give a number of days above 0"
-            )));
+            return Err(RecordError::PolicyDaysZero {
+                name: name.to_string(),
+            }
+            .into());
         }
     }
     Ok(())

@@ -5,12 +5,16 @@ use zeroize::Zeroizing;
 
 pub use zeroth_core::handin::*;
 
-use crate::error::{Error, Result};
+use crate::error::{RecordError, Result};
 
 /// Encrypts `plaintext` to the ephemeral recipient with age (binary format).
 pub fn encrypt(recipient: &age::x25519::Recipient, plaintext: &[u8]) -> Result<Vec<u8>> {
-    age::encrypt(recipient, plaintext)
-        .map_err(|e| Error::IoText(format!("cannot encrypt the hand-in: {e}")))
+    age::encrypt(recipient, plaintext).map_err(|e| {
+        RecordError::HandInEncrypt {
+            detail: e.to_string(),
+        }
+        .into()
+    })
 }
 
 /// Why a hand-in's ciphertext could not be opened.

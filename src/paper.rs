@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use qrcode::{EcLevel, QrCode};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{RecordError, Result};
 use crate::share::Share;
 
 /// Escapes text for SVG character data and attribute values.
@@ -28,8 +28,11 @@ fn xml(text: &str) -> String {
 /// The QR code of `text` as an SVG element placed at (`x`, `y`) mm, `size` mm wide,
 /// with its quiet zone.
 fn qr_svg(text: &[u8], x: f32, y: f32, size: f32) -> Result<Zeroizing<String>> {
-    let code = QrCode::with_error_correction_level(text, EcLevel::M)
-        .map_err(|e| Error::IoText(format!("cannot make the QR code of a share: {e}")))?;
+    let code = QrCode::with_error_correction_level(text, EcLevel::M).map_err(|e| {
+        RecordError::ShareQrCode {
+            detail: e.to_string(),
+        }
+    })?;
     let rendered = Zeroizing::new(
         code.render::<qrcode::render::svg::Color>()
             .quiet_zone(true)
@@ -40,10 +43,10 @@ fn qr_svg(text: &[u8], x: f32, y: f32, size: f32) -> Result<Zeroizing<String>> {
     let units = code.width() + 8;
     let start = rendered
         .find("<rect")
-        .ok_or_else(|| Error::IoText("the QR renderer wrote no drawing".into()))?;
+        .ok_or(RecordError::ShareQrDrawingMissing)?;
     let end = rendered
         .rfind("</svg>")
-        .ok_or_else(|| Error::IoText("the QR renderer wrote no drawing".into()))?;
+        .ok_or(RecordError::ShareQrDrawingMissing)?;
     let mut out = Zeroizing::new(String::new());
     let _ = write!(
         out,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use age::secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, RecordError, Result};
 use crate::names::{NameKind, check};
 use crate::terminal::Tty;
 
@@ -52,9 +52,11 @@ impl Recipient {
     pub fn parse(custodian: &str, text: &str, from: &str) -> Result<Recipient> {
         let text = text.trim();
         let bad = |why: String| {
-            Error::Usage(format!(
-                "{from}: the recipient of custodian '{custodian}' {why}; give an age recipient (age1…), an SSH public key (ssh-ed25519 … or ssh-rsa …), or 'passphrase'"
-            ))
+            Error::from(RecordError::BadRecipient {
+                from: from.to_string(),
+                custodian: custodian.to_string(),
+                why,
+            })
         };
         if text == PASSPHRASE {
             return Ok(Recipient::Passphrase);
@@ -152,15 +154,16 @@ impl Recipient {
     /// Encrypts the share text `plain` to this recipient (with `passphrase` for a
     /// passphrase recipient) and returns age's ASCII armor.
     pub fn encrypt(&self, plain: &[u8], passphrase: Option<&SecretString>) -> Result<String> {
-        let failed =
-            |e: &dyn std::fmt::Display| Error::IoText(format!("age encryption failed: {e}"));
+        let failed = |e: &dyn std::fmt::Display| {
+            Error::from(RecordError::ShareEncrypt {
+                detail: e.to_string(),
+            })
+        };
         match self {
             Recipient::X25519(r) => age::encrypt_and_armor(r, plain).map_err(|e| failed(&e)),
             Recipient::Ssh(r) => age::encrypt_and_armor(&**r, plain).map_err(|e| failed(&e)),
             Recipient::Passphrase => {
-                let p = passphrase.ok_or_else(|| {
-                    Error::Usage("a passphrase share needs its passphrase".into())
-                })?;
+                let p = passphrase.ok_or(RecordError::PassphraseMissing)?;
                 let r = age::scrypt::Recipient::new(p.clone());
                 age::encrypt_and_armor(&r, plain).map_err(|e| failed(&e))
             }
@@ -186,7 +189,8 @@ pub struct Keyring {
     identities: std::cell::RefCell<Vec<(PathBuf, Box<dyn age::Identity>)>>,
 }
 
-/// How the refusal of a share that none of the identities opens begins.
+/// How the refusal of a share that none of the identities opens
+/// ([`RecordError::ShareNotOurs`]) begins.
 pub const NOT_OURS: &str = "it is encrypted to another key";
 
 impl std::fmt::Debug for Keyring {
@@ -256,14 +260,14 @@ impl Keyring {
         let mut identities: Vec<(PathBuf, Box<dyn age::Identity>)> = Vec::new();
         for path in paths {
             let bytes = read_limited(path, MAX_ENCRYPTED).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => Error::Usage(format!(
-                    "--identity {}: the file does not exist",
-                    path.display()
-                )),
-                std::io::ErrorKind::InvalidInput => Error::Usage(format!(
-                    "--identity {}: {e}: give the identity file itself",
-                    path.display()
-                )),
+                std::io::ErrorKind::NotFound => {
+                    RecordError::IdentityFileMissing { path: path.clone() }.into()
+                }
+                std::io::ErrorKind::InvalidInput => RecordError::IdentityFileNotRegular {
+                    path: path.clone(),
+                    source: e,
+                }
+                .into(),
                 _ => Error::io("read the identity file", path, e),
             })?;
             let text = String::from_utf8_lossy(&bytes);
@@ -274,35 +278,25 @@ impl Keyring {
                     BufReader::new(&bytes[..]),
                     Some(path.display().to_string()),
                 )
-                .map_err(|_| {
-                    Error::Usage(format!(
-                        "--identity {}: not an SSH private key age can read",
-                        path.display()
-                    ))
-                })?;
+                .map_err(|_| RecordError::IdentityNotSshKey { path: path.clone() })?;
                 if let age::ssh::Identity::Unsupported(_) = id {
-                    return Err(Error::Usage(format!(
-                        "--identity {}: an SSH key of a type age does not decrypt with (use ed25519 or RSA)",
-                        path.display()
-                    )));
+                    return Err(
+                        RecordError::IdentitySshKeyUnsupported { path: path.clone() }.into(),
+                    );
                 }
                 identities.push((path.clone(), Box::new(id.with_callbacks(TtyCallbacks))));
                 continue;
             }
-            let file = age::IdentityFile::from_buffer(BufReader::new(&bytes[..])).map_err(|_| {
-                Error::Usage(format!(
-                    "--identity {}: neither an age identity file (AGE-SECRET-KEY-1…) nor an SSH private key",
-                    path.display()
-                ))
-            })?;
+            let file = age::IdentityFile::from_buffer(BufReader::new(&bytes[..]))
+                .map_err(|_| RecordError::IdentityFileUnknown { path: path.clone() })?;
             let ids = file
                 .into_identities()
-                .map_err(|e| Error::Usage(format!("--identity {}: {e}", path.display())))?;
+                .map_err(|e| RecordError::IdentityFileUnreadable {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })?;
             if ids.is_empty() {
-                return Err(Error::Usage(format!(
-                    "--identity {}: the file holds no age identity",
-                    path.display()
-                )));
+                return Err(RecordError::IdentityFileEmpty { path: path.clone() }.into());
             }
             for id in ids {
                 identities.push((path.clone(), id));
@@ -322,18 +316,19 @@ impl Keyring {
     pub fn decrypt(&self, source: &str, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         use age::armor::ArmoredReader;
         let broken = |what: &str| {
-            Error::Refused(format!(
-                "it is not a readable age file ({what}): it was cut short or altered"
-            ))
+            Error::from(RecordError::ShareNotAgeFile {
+                detail: what.to_string(),
+            })
         };
         let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(ciphertext))
             .map_err(|e| broken(&e.to_string()))?;
         let mut plain = Zeroizing::new(Vec::with_capacity(MAX_ENCRYPTED as usize + 1));
         if decryptor.is_scrypt() {
             let Some(mut tty) = Tty::open() else {
-                return Err(Error::Usage(format!(
-                    "{source} is protected by its custodian's passphrase: run zeroth on a terminal to type it"
-                )));
+                return Err(RecordError::SharePassphraseNeedsTerminal {
+                    share: source.to_string(),
+                }
+                .into());
             };
             let mut decryptor = Some(decryptor);
             for attempt in 1..=3 {
@@ -354,9 +349,7 @@ impl Keyring {
                         return Ok(plain);
                     }
                     Err(age::DecryptError::ExcessiveWork { required, target }) => {
-                        return Err(Error::Refused(format!(
-                            "it asks for scrypt work factor {required}, far above this machine's {target}: it was not made by zeroth"
-                        )));
+                        return Err(RecordError::ShareScryptTooCostly { required, target }.into());
                     }
                     Err(_) if attempt < 3 => {
                         let msg = tty.bad("  that passphrase does not open it; again");
@@ -365,9 +358,7 @@ impl Keyring {
                     Err(_) => {}
                 }
             }
-            return Err(Error::Refused(
-                "three passphrases typed, none opens it".into(),
-            ));
+            return Err(RecordError::SharePassphrasesWrong.into());
         }
         let identities = self.identities.borrow();
         if identities.is_empty() {
@@ -382,27 +373,26 @@ impl Keyring {
                     .map_err(|e| broken(&e.to_string()))?;
                 Ok(plain)
             }
-            Err(age::DecryptError::NoMatchingKeys) => Err(Error::Refused(format!(
-                "{NOT_OURS}: none of the identities given ({}) opens it; give the key of the custodian it belongs to",
-                files(&identities)
-            ))),
-            Err(age::DecryptError::KeyDecryptionFailed) => Err(Error::Refused(format!(
-                "the passphrase typed does not open the SSH key given ({})",
-                files(&identities)
-            ))),
+            Err(age::DecryptError::NoMatchingKeys) => Err(RecordError::ShareNotOurs {
+                identity_files: files(&identities),
+            }
+            .into()),
+            Err(age::DecryptError::KeyDecryptionFailed) => {
+                Err(RecordError::SshKeyPassphraseWrong {
+                    identity_files: files(&identities),
+                }
+                .into())
+            }
             Err(e) => Err(broken(&e.to_string())),
         }
     }
 }
 
-/// The identity files of `identities`, for a message.
-fn files(identities: &[(PathBuf, Box<dyn age::Identity>)]) -> String {
-    let mut files: Vec<String> = identities
-        .iter()
-        .map(|(p, _)| p.display().to_string())
-        .collect();
+/// The identity files of `identities`, each once (a file's identities are together).
+fn files(identities: &[(PathBuf, Box<dyn age::Identity>)]) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = identities.iter().map(|(p, _)| p.clone()).collect();
     files.dedup();
-    files.join(", ")
+    files
 }
 
 /// Reads a share file: the plain share text, or an encrypted share decrypted with
@@ -411,16 +401,17 @@ pub fn read_share(path: &Path, keys: &Keyring) -> Result<Zeroizing<String>> {
     let bytes = match read_limited(path, MAX_ENCRYPTED) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::Usage(format!(
-                "share file {} does not exist",
-                path.display()
-            )));
+            return Err(RecordError::ShareFileMissing {
+                path: path.to_path_buf(),
+            }
+            .into());
         }
         Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-            return Err(Error::Usage(format!(
-                "share file {}: {e}: give the share's file itself",
-                path.display()
-            )));
+            return Err(RecordError::ShareFileUnfit {
+                path: path.to_path_buf(),
+                source: e,
+            }
+            .into());
         }
         Err(e) => return Err(Error::io("read share file", path, e)),
     };
@@ -438,17 +429,14 @@ pub fn check_share_files(paths: &[PathBuf]) -> Result<()> {
         match std::fs::metadata(path) {
             Ok(m) if m.is_file() => {}
             Ok(m) => {
-                return Err(Error::Usage(format!(
-                    "share file {} is not a regular file ({}): give the share's file itself",
-                    path.display(),
-                    file_kind(&m)
-                )));
+                return Err(RecordError::ShareFileNotRegular {
+                    path: path.clone(),
+                    file_kind: file_kind(&m).to_string(),
+                }
+                .into());
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Usage(format!(
-                    "share file {} does not exist",
-                    path.display()
-                )));
+                return Err(RecordError::ShareFileMissing { path: path.clone() }.into());
             }
             Err(e) => return Err(Error::io("read share file", path, e)),
         }
@@ -557,6 +545,23 @@ mod tests {
         .unwrap();
         let err = read_limited(&p, MAX_ENCRYPTED).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
-        assert!(check_share_files(&[p]).is_err());
+        let err = check_share_files(std::slice::from_ref(&p)).unwrap_err();
+        assert!(
+            matches!(
+                err.cause(),
+                Error::Record(RecordError::ShareFileNotRegular { path, .. }) if *path == p
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_share_none_of_the_identities_opens_is_told_apart_by_its_first_words() {
+        let err = Error::from(RecordError::ShareNotOurs {
+            identity_files: vec![PathBuf::from("alice.key")],
+        });
+        assert!(err.message().starts_with(NOT_OURS), "{err}");
+        assert_eq!(err.exit_code(), 3);
     }
 }

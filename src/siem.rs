@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::audit::{self, Entry, Outcome};
 use crate::ceremony::{Context, Report};
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{Error, LogError, Result};
 use crate::key::PublicKey;
 use crate::store::Store;
 
@@ -42,8 +42,11 @@ fn signature(line: &[u8], entry: &Entry, key: &PublicKey) -> &'static str {
 
 /// An entry as `audit follow` writes it: the entry's members, then `signature`.
 fn follow_line(env: &str, entry: &Entry, sig: &str) -> Result<String> {
-    let mut v = serde_json::to_value(entry)
-        .map_err(|e| Error::IoText(format!("cannot encode entry {} of '{env}': {e}", entry.seq)))?;
+    let mut v = serde_json::to_value(entry).map_err(|source| LogError::EntryExport {
+        env: env.to_string(),
+        seq: entry.seq,
+        source,
+    })?;
     if let Some(o) = v.as_object_mut() {
         o.insert("signature".into(), json!(sig));
     }
@@ -324,18 +327,19 @@ struct Position {
 fn read_position(path: &Path, env: &str) -> Result<Option<Position>> {
     match std::fs::read(path) {
         Ok(bytes) => {
-            let p: Position = serde_json::from_slice(&bytes).map_err(|e| {
-                Error::Usage(format!(
-                    "{} is not a position audit follow wrote ({e}): give another --state file, or remove it to start from the first entry",
-                    path.display()
-                ))
+            let p: Position = serde_json::from_slice(&bytes).map_err(|source| {
+                LogError::FollowStateUnreadable {
+                    path: path.to_path_buf(),
+                    source,
+                }
             })?;
             if p.env != env {
-                return Err(Error::Usage(format!(
-                    "{} holds a position in the log of '{}', not '{env}': give each environment its own --state file",
-                    path.display(),
-                    p.env
-                )));
+                return Err(LogError::FollowStateOtherEnv {
+                    path: path.to_path_buf(),
+                    found: p.env,
+                    env: env.to_string(),
+                }
+                .into());
             }
             Ok(Some(p))
         }
@@ -345,7 +349,7 @@ fn read_position(path: &Path, env: &str) -> Result<Option<Position>> {
 }
 
 fn write_position(path: &Path, p: &Position) -> Result<()> {
-    let text = serde_json::to_vec(p).map_err(|e| Error::IoText(e.to_string()))?;
+    let text = serde_json::to_vec(p).map_err(|source| LogError::FollowStateEncode { source })?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -403,12 +407,12 @@ pub fn follow(
                 .map_err(|e| Error::io("read", &path, e))?
                 .len();
             if len < pos.offset {
-                return Err(Error::Refused(format!(
-                    "{} is shorter than where audit follow stopped (byte {}, entry {}): the log was cut or replaced; run zeroth audit verify",
-                    path.display(),
-                    pos.offset,
-                    pos.seq
-                )));
+                return Err(LogError::FollowLogShorter {
+                    path: path.clone(),
+                    offset: pos.offset,
+                    seq: pos.seq,
+                }
+                .into());
             }
             file.seek(SeekFrom::Start(pos.offset))
                 .map_err(|e| Error::io("read", &path, e))?;
@@ -439,12 +443,12 @@ pub fn follow(
                     continue;
                 };
                 if entry.seq != next.seq + 1 || entry.prev != next.hash || entry.env != env {
-                    return Err(Error::Refused(format!(
-                        "{}: entry {} does not follow entry {} that audit follow wrote before: the log was rewritten; run zeroth audit verify",
-                        path.display(),
-                        entry.seq,
-                        next.seq
-                    )));
+                    return Err(LogError::FollowLogRewritten {
+                        path: path.clone(),
+                        seq: entry.seq,
+                        after: next.seq,
+                    }
+                    .into());
                 }
                 let sig = signature(&line, &entry, &key);
                 batch.push_str(&follow_line(env, &entry, sig)?);
@@ -457,7 +461,7 @@ pub fn follow(
                 let mut out = stdout.lock();
                 out.write_all(batch.as_bytes())
                     .and_then(|()| out.flush())
-                    .map_err(|e| Error::IoText(format!("cannot write to stdout: {e}")))?;
+                    .map_err(|source| LogError::StdoutWrite { source })?;
             }
             if next.offset != pos.offset {
                 if let Some(p) = state {

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, LogError, Result};
 use crate::files::write_atomic;
 pub use crate::id::fingerprint;
 use crate::key::PublicKey;
@@ -482,8 +482,7 @@ pub trait LogSigner {
 /// without the newline. `entry.key` and `entry.unsigned` must already be set.
 pub fn seal_line(entry: &mut Entry, signer: Option<&dyn LogSigner>) -> Result<String> {
     entry.sig = None;
-    let body = serde_json::to_string(&*entry)
-        .map_err(|e| Error::IoText(format!("cannot encode a log entry: {e}")))?;
+    let body = serde_json::to_string(&*entry).map_err(|source| LogError::EntryEncode { source })?;
     let sig = match signer {
         Some(s) => {
             let mut message = ENTRY_DOMAIN.to_vec();
@@ -1310,8 +1309,13 @@ impl Anchors {
         let head_bytes = read_head(store, env)?;
         let digest = head_bytes.as_deref().map(head_hash);
         let head = head_bytes.map(|bytes| {
-            check_head(&bytes, env, key)
-                .map_err(|why| Error::Refused(format!("{}: {why}", path.display())))
+            check_head(&bytes, env, key).map_err(|why| {
+                LogError::HeadInvalid {
+                    path: path.clone(),
+                    why,
+                }
+                .into()
+            })
         });
         let mut anchors: Vec<(LogHead, String)> = Vec::new();
         if let Some(Ok(h)) = &head {

@@ -8,7 +8,7 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, RecordError, Result};
 
 /// Returns the current time in UTC, truncated to whole seconds.
 pub fn now() -> Result<OffsetDateTime> {
@@ -18,13 +18,15 @@ pub fn now() -> Result<OffsetDateTime> {
         // of a process that is already running (a remote collection waiting).
         let fake = match fake.strip_prefix('@') {
             Some(file) => std::fs::read_to_string(file)
-                .map_err(|e| Error::Usage(format!("ZEROTH_NOW: cannot read {file}: {e}")))?
+                .map_err(|source| RecordError::ClockFileUnreadable {
+                    file: file.into(),
+                    source,
+                })?
                 .trim()
                 .to_string(),
             None => fake,
         };
-        return parse_instant(&fake)
-            .map_err(|e| Error::Usage(format!("ZEROTH_NOW: {}", e.message())));
+        return parse_instant(&fake).map_err(|e| e.map_message(|m| format!("ZEROTH_NOW: {m}")));
     }
     let now = OffsetDateTime::now_utc();
     Ok(now.replace_nanosecond(0).unwrap_or(now))
@@ -47,17 +49,18 @@ pub fn parse_instant(s: &str) -> Result<OffsetDateTime> {
     if let Ok(d) = time::Date::parse(s, &fmt) {
         return Ok(d.midnight().assume_utc());
     }
-    Err(Error::Usage(format!(
-        "'{s}' is not a date: write YYYY-MM-DD or an RFC 3339 time such as 2027-01-31T12:00:00Z"
-    )))
+    Err(RecordError::NotADate {
+        text: s.to_string(),
+    }
+    .into())
 }
 
 /// Parses a period such as `90d`, `12w` or `1y` (365 days) into whole days.
 pub fn parse_days(s: &str) -> Result<u32> {
     let bad = || {
-        Error::Usage(format!(
-            "'{s}' is not a period: write a number of days, weeks or years such as 90d, 12w or 1y"
-        ))
+        Error::from(RecordError::NotAPeriod {
+            text: s.to_string(),
+        })
     };
     let (num, unit) = s.split_at(s.len().saturating_sub(1));
     let n: u32 = num.parse().map_err(|_| bad())?;
@@ -69,9 +72,10 @@ pub fn parse_days(s: &str) -> Result<u32> {
     }
     .ok_or_else(bad)?;
     if days == 0 || days > 36500 {
-        return Err(Error::Usage(format!(
-            "period '{s}' is out of range: give between 1 day and 100 years"
-        )));
+        return Err(RecordError::PeriodOutOfRange {
+            text: s.to_string(),
+        }
+        .into());
     }
     Ok(days)
 }

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, RecordError, Result};
 use crate::key::PublicKey;
 
 /// The first line of a request.
@@ -122,15 +122,14 @@ impl Request {
     /// What the signature covers: a domain line, then the request as JSON without
     /// `signature`, keys sorted, no whitespace.
     pub fn signed_bytes(&self) -> Result<Vec<u8>> {
-        let mut value = serde_json::to_value(self)
-            .map_err(|e| Error::IoText(format!("cannot encode the request: {e}")))?;
+        let mut value =
+            serde_json::to_value(self).map_err(|source| RecordError::RequestEncode { source })?;
         if let Some(obj) = value.as_object_mut() {
             obj.remove("signature");
         }
         let mut out = REQUEST_DOMAIN.to_vec();
         out.extend(
-            serde_json::to_vec(&value)
-                .map_err(|e| Error::IoText(format!("cannot encode the request: {e}")))?,
+            serde_json::to_vec(&value).map_err(|source| RecordError::RequestEncode { source })?,
         );
         Ok(out)
     }
@@ -171,8 +170,8 @@ impl Request {
 
     /// The request as armored text: informative headers, then the signed JSON in base64.
     pub fn to_armor(&self) -> Result<String> {
-        let json = serde_json::to_vec(self)
-            .map_err(|e| Error::IoText(format!("cannot encode the request: {e}")))?;
+        let json =
+            serde_json::to_vec(self).map_err(|source| RecordError::RequestEncode { source })?;
         let headers = [
             ("Ceremony", self.ceremony.clone()),
             (

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{RecordError, Result};
 
 /// `sha256:` + hex SHA-256 of `bytes`.
 pub fn fingerprint(bytes: &[u8]) -> String {
@@ -13,7 +13,6 @@ pub fn fingerprint(bytes: &[u8]) -> String {
 /// Returns a fresh 128-bit id from the OS random generator.
 pub fn random_id() -> Result<[u8; 16]> {
     let mut id = [0u8; 16];
-    getrandom::fill(&mut id)
-        .map_err(|e| Error::IoText(format!("the OS random generator failed: {e}")))?;
+    getrandom::fill(&mut id).map_err(|source| RecordError::RandomFailed { source })?;
     Ok(id)
 }

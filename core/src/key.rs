@@ -4,7 +4,7 @@
 use p256::pkcs8::{EncodePublicKey, LineEnding};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{RecordError, Result};
 
 /// The public half of an environment's signing key.
 #[derive(Debug, Clone)]
@@ -16,9 +16,12 @@ pub struct PublicKey {
 impl PublicKey {
     /// Returns the PEM (SubjectPublicKeyInfo) that `openssl` reads.
     pub fn to_pem(&self) -> Result<String> {
-        self.key
-            .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| Error::IoText(format!("cannot encode the public key as PEM: {e}")))
+        self.key.to_public_key_pem(LineEnding::LF).map_err(|e| {
+            RecordError::PublicKeyPemEncode {
+                detail: e.to_string(),
+            }
+            .into()
+        })
     }
 
     /// Parses a PEM public key; `what` names its source in errors.
@@ -26,7 +29,12 @@ impl PublicKey {
         use p256::pkcs8::DecodePublicKey;
         p256::PublicKey::from_public_key_pem(pem)
             .map(|key| PublicKey { key })
-            .map_err(|_| Error::Refused(format!("{what} is not a P-256 public key in PEM form")))
+            .map_err(|_| {
+                RecordError::NotAPublicKey {
+                    what: what.to_string(),
+                }
+                .into()
+            })
     }
 
     /// Returns `sha256:` + hex SHA-256 of the DER SubjectPublicKeyInfo, the same value as

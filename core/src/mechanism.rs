@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{RecordError, Result};
 
 /// How K_seal wraps the credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,9 +38,10 @@ impl WrapMechanism {
         match up {
             "AES_KEY_WRAP_PAD" => Ok(WrapMechanism::AesKeyWrapPad),
             "AES_KEY_WRAP" => Ok(WrapMechanism::AesKeyWrap),
-            _ => Err(Error::Usage(format!(
-                "unknown wrap mechanism '{s}': choose CKM_AES_KEY_WRAP_PAD or CKM_AES_KEY_WRAP"
-            ))),
+            _ => Err(RecordError::UnknownWrapMechanism {
+                name: s.to_string(),
+            }
+            .into()),
         }
     }
 

@@ -5,7 +5,7 @@
 //! set that is safe in all of them: ASCII letters, digits, `-` and `_` (and `.` inside a
 //! seal name), starting with a letter or digit.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, RecordError, Result};
 
 /// What a name is used for; decides its length limit and the characters it may hold.
 #[derive(Clone, Copy, Debug)]
@@ -19,7 +19,8 @@ pub enum NameKind {
 }
 
 impl NameKind {
-    fn noun(self) -> &'static str {
+    /// What the name is of, in a message: `environment`, `seal`, `custodian`.
+    pub(crate) fn noun(self) -> &'static str {
         match self {
             NameKind::Environment => "environment",
             NameKind::Seal => "seal",
@@ -27,7 +28,8 @@ impl NameKind {
         }
     }
 
-    fn max_len(self) -> usize {
+    /// The longest such name, in characters.
+    pub(crate) fn max_len(self) -> usize {
         match self {
             NameKind::Environment => 32,
             NameKind::Seal => 64,
@@ -38,18 +40,12 @@ impl NameKind {
 
 /// Returns `Ok` if and only if `name` is a valid name of `kind`.
 pub fn check(kind: NameKind, name: &str) -> Result<()> {
-    let noun = kind.noun();
     let bad = |why: &str| {
-        Error::Usage(format!(
-            "{noun} name '{}' {why}: use 1 to {} ASCII letters, digits, '-' or '_'{}, starting with a letter or digit",
-            name.escape_debug(),
-            kind.max_len(),
-            if matches!(kind, NameKind::Seal) {
-                " ('.' inside)"
-            } else {
-                ""
-            }
-        ))
+        Error::from(RecordError::BadName {
+            kind,
+            name: name.to_string(),
+            why: why.to_string(),
+        })
     };
     if name.is_empty() {
         return Err(bad("is empty"));
@@ -103,5 +99,24 @@ mod tests {
         assert!(check(NameKind::Seal, "a..b").is_err());
         assert!(check(NameKind::Seal, "a.").is_err());
         assert!(check(NameKind::Custodian, &"a".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn a_bad_name_is_a_usage_error_naming_it_and_what_is_wrong() {
+        let err = check(NameKind::Environment, "a\nb").unwrap_err();
+        assert!(
+            matches!(
+                err.cause(),
+                Error::Record(RecordError::BadName { name, why, .. })
+                    if name == "a\nb" && why == "contains '\\n'"
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), 2);
+        // Control characters are escaped: the message cannot move the terminal.
+        assert!(
+            err.message()
+                .starts_with("environment name 'a\\nb' contains")
+        );
     }
 }

@@ -16,7 +16,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, RecordError, Result};
 use crate::mechanism::WrapMechanism;
 use crate::secret::{Encoding, UnsealKey};
 
@@ -578,10 +578,13 @@ impl SealRecord {
     /// Refuses a revoked seal, saying when, by whom and why.
     pub fn refuse_revoked(&self) -> Result<()> {
         match &self.revoked {
-            Some(r) => Err(Error::Refused(format!(
-                "seal '{}' was revoked at {} by {}: {}; its key is destroyed and nothing opens it",
-                self.name, r.time, r.operator, r.reason
-            ))),
+            Some(r) => Err(RecordError::SealRevoked {
+                seal: self.name.clone(),
+                time: r.time.clone(),
+                operator: r.operator.clone(),
+                reason: r.reason.clone(),
+            }
+            .into()),
             None => Ok(()),
         }
     }
@@ -600,24 +603,29 @@ impl SealRecord {
     }
 
     fn corrupt(&self, what: &str) -> Error {
-        Error::Refused(format!(
-            "record of seal '{}' is malformed: {what}; restore it from a trusted copy",
-            self.name
-        ))
+        RecordError::RecordMalformed {
+            seal: self.name.clone(),
+            what: what.to_string(),
+        }
+        .into()
     }
 
     /// Returns the bytes the record signature covers.
     pub fn signed_bytes(&self) -> Result<Vec<u8>> {
-        let mut value = serde_json::to_value(self)
-            .map_err(|e| Error::IoText(format!("cannot encode record '{}': {e}", self.name)))?;
+        let mut value = serde_json::to_value(self).map_err(|source| RecordError::RecordEncode {
+            seal: self.name.clone(),
+            source,
+        })?;
         if let Some(obj) = value.as_object_mut() {
             obj.remove("signature");
         }
         // serde_json's Value keeps object keys sorted (BTreeMap), so this is canonical.
         let mut out = RECORD_DOMAIN.to_vec();
         out.extend(
-            serde_json::to_vec(&value)
-                .map_err(|e| Error::IoText(format!("cannot encode record '{}': {e}", self.name)))?,
+            serde_json::to_vec(&value).map_err(|source| RecordError::RecordEncode {
+                seal: self.name.clone(),
+                source,
+            })?,
         );
         Ok(out)
     }
@@ -646,8 +654,7 @@ impl SealRecord {
     /// Encrypts the wrapped credential `w` under `u` into the record's blob.
     pub fn seal_blob(&mut self, u: &UnsealKey, w: &[u8]) -> Result<()> {
         let mut nonce = [0u8; 12];
-        getrandom::fill(&mut nonce)
-            .map_err(|e| Error::IoText(format!("the OS random generator failed: {e}")))?;
+        getrandom::fill(&mut nonce).map_err(|source| RecordError::RandomFailed { source })?;
         let cipher = Aes256Gcm::new(&(*u.expose()).into());
         let ct = cipher
             .encrypt(
@@ -657,7 +664,7 @@ impl SealRecord {
                     aad: &self.header_aad(),
                 },
             )
-            .map_err(|_| Error::IoText("AES-GCM encryption failed".into()))?;
+            .map_err(|_| RecordError::BlobEncrypt)?;
         let b64 = base64::engine::general_purpose::STANDARD;
         self.blob = Blob {
             nonce: b64.encode(nonce),
@@ -689,10 +696,10 @@ impl SealRecord {
             )
             .map(Zeroizing::new)
             .map_err(|_| {
-                Error::Refused(format!(
-                    "the sealed blob of '{}' does not open with the unseal key the shares give: the blob or its header was altered; restore the record from a trusted copy",
-                    self.name
-                ))
+                RecordError::BlobDoesNotOpen {
+                    seal: self.name.clone(),
+                }
+                .into()
             })
     }
 
@@ -784,7 +791,15 @@ mod tests {
         assert_eq!(&*r.open_blob(&u).unwrap(), b"wrapped-bytes");
         let mut lowered = r.clone();
         lowered.threshold = 1;
-        assert!(lowered.open_blob(&u).is_err());
+        let err = lowered.open_blob(&u).unwrap_err();
+        assert!(
+            matches!(
+                err.cause(),
+                Error::Record(RecordError::BlobDoesNotOpen { seal }) if *seal == r.name
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), 3);
         let other = UnsealKey::new(Box::new([4; 32]));
         assert!(r.open_blob(&other).is_err());
     }

@@ -10,7 +10,7 @@ use std::fmt;
 use vsss_rs::{Gf256, IdentifierGf256};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::error::{Error, Result};
+use crate::error::{RecordError, Result};
 use crate::secret::UnsealKey;
 
 /// One point (x, y) of the sharing polynomial: one custodian's share of U.
@@ -32,9 +32,11 @@ impl fmt::Debug for SharePoint {
 /// x = 1..=n, in custodian order.
 pub fn split(key: &UnsealKey, threshold: u8, n: u8) -> Result<Vec<SharePoint>> {
     if threshold < 1 || threshold > n {
-        return Err(Error::Usage(format!(
-            "threshold {threshold} does not fit {n} custodians: give 1 <= threshold <= custodians"
-        )));
+        return Err(RecordError::ThresholdDoesNotFit {
+            threshold,
+            custodians: n,
+        }
+        .into());
     }
     if threshold == 1 {
         // A 1-of-n "sharing" is n copies of the key; vsss-rs refuses a degree-0
@@ -56,7 +58,9 @@ pub fn split(key: &UnsealKey, threshold: u8, n: u8) -> Result<Vec<SharePoint>> {
         rng,
         ids,
     )
-    .map_err(|e| Error::Usage(format!("cannot split the unseal key: {e}")))?;
+    .map_err(|e| RecordError::SplitFailed {
+        detail: e.to_string(),
+    })?;
     let points = raw.iter().map(|share| point_from_raw(share)).collect();
     raw.iter_mut().for_each(|s| s.zeroize());
     points
@@ -80,14 +84,13 @@ pub fn combine(points: &[&SharePoint]) -> Result<UnsealKey> {
         .collect();
     let result = Gf256::combine_bytes(&raw);
     raw.iter_mut().for_each(|s| s.zeroize());
-    let mut secret =
-        result.map_err(|e| Error::Refused(format!("the shares cannot be combined: {e}")))?;
+    let mut secret = result.map_err(|e| RecordError::SharesDoNotCombine {
+        detail: e.to_string(),
+    })?;
     let mut key = Box::new([0u8; 32]);
     if secret.len() != 32 {
         secret.zeroize();
-        return Err(Error::Refused(
-            "the shares do not hold a 32-byte unseal key".into(),
-        ));
+        return Err(RecordError::SharesHoldNoKey.into());
     }
     key.copy_from_slice(&secret);
     secret.zeroize();
@@ -96,9 +99,7 @@ pub fn combine(points: &[&SharePoint]) -> Result<UnsealKey> {
 
 fn point_from_raw(share: &[u8]) -> Result<SharePoint> {
     if share.len() != 33 {
-        return Err(Error::Usage(
-            "split produced a share of unexpected size".into(),
-        ));
+        return Err(RecordError::SplitShareSize.into());
     }
     let mut y = Zeroizing::new([0u8; 32]);
     y.copy_from_slice(&share[1..]);
@@ -108,6 +109,7 @@ fn point_from_raw(share: &[u8]) -> Result<SharePoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use proptest::prelude::*;
 
     fn key(b: u8) -> UnsealKey {
@@ -161,11 +163,29 @@ mod tests {
     fn duplicate_x_is_refused() {
         let u = key(1);
         let shares = split(&u, 2, 3).unwrap();
-        assert!(combine(&[&shares[0], &shares[0]]).is_err());
+        let err = combine(&[&shares[0], &shares[0]]).unwrap_err();
+        assert!(
+            matches!(
+                err.cause(),
+                Error::Record(RecordError::SharesDoNotCombine { .. })
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), 3);
     }
 
     #[test]
     fn threshold_above_n_is_refused() {
-        assert!(split(&key(1), 4, 3).is_err());
+        let err = split(&key(1), 4, 3).unwrap_err();
+        assert!(
+            matches!(
+                err.cause(),
+                Error::Record(RecordError::ThresholdDoesNotFit {
+                    threshold: 4,
+                    custodians: 3
+                })
+            ),
+            "{err:?}"
+        );
     }
 }

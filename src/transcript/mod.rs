@@ -13,7 +13,7 @@ pub use verify::verify;
 use std::path::Path;
 
 use crate::ceremony::Context;
-use crate::error::{Error, Result};
+use crate::error::{Kind, Result};
 use crate::key::PublicKey;
 use crate::store::Store;
 use crate::trust::KeySource;
@@ -24,12 +24,14 @@ fn key_for(
     env: &str,
     pubkey: Option<&Path>,
 ) -> Result<(PublicKey, KeySource)> {
-    ctx.trust.env_key(store, env, pubkey).map_err(|e| match e {
-        Error::Refused(m) => Error::Refused(format!(
-            "{m}; verify with --pubkey FILE and a key you trust"
-        )),
-        other => other,
-    })
+    ctx.trust
+        .env_key(store, env, pubkey)
+        .map_err(|e| match e.kind() {
+            Kind::Refused => {
+                e.map_message(|m| format!("{m}; verify with --pubkey FILE and a key you trust"))
+            }
+            _ => e,
+        })
 }
 
 fn source_words(source: &KeySource) -> String {
