@@ -7,7 +7,7 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreError};
 use crate::secret::Pin;
 
 /// The environment variable a PIN may come from.
@@ -31,17 +31,20 @@ pub fn read_pin(pin_file: Option<&Path>, token: &str) -> Result<Pin> {
         let pin = raw.strip_suffix('\n').unwrap_or(&raw);
         let pin = pin.strip_suffix('\r').unwrap_or(pin);
         if pin.is_empty() {
-            return Err(Error::Usage(format!(
-                "PIN file {} is empty",
-                path.display()
-            )));
+            return Err(StoreError::PinFileEmpty {
+                path: path.to_path_buf(),
+            }
+            .into());
         }
         return Ok(Pin::new(pin.to_string()));
     }
     if let Ok(pin) = std::env::var(PIN_ENV) {
         let pin = Zeroizing::new(pin);
         if pin.is_empty() {
-            return Err(Error::Usage(format!("{PIN_ENV} is set but empty")));
+            return Err(StoreError::PinVariableEmpty {
+                variable: PIN_ENV.to_string(),
+            }
+            .into());
         }
         return Ok(Pin::new(pin.to_string()));
     }
@@ -53,7 +56,9 @@ pub fn read_pin(pin_file: Option<&Path>, token: &str) -> Result<Pin> {
             return Ok(Pin::new(pin.to_string()));
         }
     }
-    Err(Error::Usage(format!(
-        "no PIN for token '{token}': give --pin-file FILE, set {PIN_ENV}, or run on a terminal to be asked"
-    )))
+    Err(StoreError::NoPin {
+        token: token.to_string(),
+        variable: PIN_ENV.to_string(),
+    }
+    .into())
 }

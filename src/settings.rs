@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, LogHead};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreError};
 use crate::key::PublicKey;
 use crate::seal::RecordSignature;
 use crate::store::{CustodianConfig, Policy, Store};
@@ -79,16 +79,12 @@ impl Settings {
 
     /// The bytes the signature covers.
     pub fn signed_bytes(&self) -> Result<Vec<u8>> {
-        let mut value = serde_json::to_value(self)
-            .map_err(|e| Error::IoText(format!("cannot encode the settings: {e}")))?;
+        let mut value = serde_json::to_value(self).map_err(encode_error)?;
         if let Some(obj) = value.as_object_mut() {
             obj.remove("signature");
         }
         let mut out = SETTINGS_DOMAIN.to_vec();
-        out.extend(
-            serde_json::to_vec(&value)
-                .map_err(|e| Error::IoText(format!("cannot encode the settings: {e}")))?,
-        );
+        out.extend(serde_json::to_vec(&value).map_err(encode_error)?);
         Ok(out)
     }
 
@@ -97,6 +93,13 @@ impl Settings {
         self.signed_bytes()
             .map(|b| audit::fingerprint(&b))
             .unwrap_or_default()
+    }
+}
+
+/// The error of settings that could not be encoded.
+fn encode_error(e: serde_json::Error) -> StoreError {
+    StoreError::SettingsEncode {
+        detail: e.to_string(),
     }
 }
 
@@ -113,18 +116,17 @@ pub fn read(store: &Store, env: &str) -> Result<Option<Settings>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("read", &p, e)),
     };
-    let s: Settings = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::Refused(format!(
-            "{} is not valid ({e}): restore it from a trusted copy",
-            p.display()
-        ))
+    let s: Settings = serde_json::from_slice(&bytes).map_err(|e| StoreError::SettingsInvalid {
+        path: p.clone(),
+        detail: e.to_string(),
     })?;
     if s.env != env {
-        return Err(Error::Refused(format!(
-            "{} holds the settings of environment '{}', not '{env}': restore it from a trusted copy",
-            p.display(),
-            s.env
-        )));
+        return Err(StoreError::SettingsOfOtherEnv {
+            path: p,
+            holds: s.env,
+            env: env.to_string(),
+        }
+        .into());
     }
     Ok(Some(s))
 }
@@ -135,8 +137,7 @@ pub fn write(store: &Store, s: &Settings) -> Result<()> {
     if let Some(dir) = p.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
     }
-    let text = serde_json::to_string_pretty(s)
-        .map_err(|e| Error::IoText(format!("cannot encode the settings: {e}")))?;
+    let text = serde_json::to_string_pretty(s).map_err(encode_error)?;
     crate::store::write_atomic(&p, format!("{text}\n").as_bytes(), 0o644)
 }
 
@@ -160,22 +161,20 @@ pub fn verify_given(
     known: Option<&LastSettings>,
 ) -> Result<()> {
     let p = path(store, &s.env);
-    let sig = s.signature.as_ref().ok_or_else(|| {
-        Error::Refused(format!(
-            "{} is not signed: restore it from a trusted copy",
-            p.display()
-        ))
-    })?;
+    let sig = s
+        .signature
+        .as_ref()
+        .ok_or_else(|| StoreError::SettingsUnsigned { path: p.clone() })?;
     use base64::Engine;
     let der = base64::engine::general_purpose::STANDARD
         .decode(&sig.value)
         .unwrap_or_default();
     if sig.key != key.fingerprint() || !key.verify(&s.signed_bytes()?, &der) {
-        return Err(Error::Refused(format!(
-            "{} fails its signature check with the key of environment '{}': it was edited or replaced; restore it from a trusted copy",
-            p.display(),
-            s.env
-        )));
+        return Err(StoreError::SettingsSignatureBad {
+            path: p,
+            env: s.env.clone(),
+        }
+        .into());
     }
     if let Some(known) = known {
         return judge(&p, s, known.as_ref());
@@ -200,12 +199,13 @@ fn judge(
     if let Some(entry) = last {
         let seq = entry.seq;
         if entry.record != s.fingerprint() && s.log_head.as_ref().is_none_or(|h| h.seq < seq) {
-            return Err(Error::Refused(format!(
-                "{} is older than the log: entry {seq} ({}, {}) approved other settings; an old copy was restored: restore the newest one (e.g. from git)",
-                p.display(),
-                entry.event,
-                entry.time
-            )));
+            return Err(StoreError::SettingsOlderThanLog {
+                path: p.to_path_buf(),
+                seq,
+                event: entry.event.clone(),
+                time: entry.time.clone(),
+            }
+            .into());
         }
     }
     Ok(())
@@ -413,15 +413,13 @@ impl Effective {
                 store.root().join("zeroth.toml").display()
             );
             crate::recipient::Recipient::parse(name, p, &from)?;
-            return Err(Error::Refused(format!(
-                "zeroth.toml gives custodian '{name}' the recipient {p}, which environment '{}' has not approved ({}): approve the change with 'zeroth settings approve --env {}' (it shows the change and signs it with the HSM), or give --custodian {name}=RECIPIENT on the command line",
-                self.env,
-                match approved {
-                    Some(a) => format!("its approved recipient is {a}"),
-                    None => "it has no approved recipient".to_string(),
-                },
-                self.env
-            )));
+            return Err(StoreError::RecipientNotApproved {
+                custodian: name.to_string(),
+                recipient: p.clone(),
+                env: self.env.clone(),
+                approved: approved.cloned(),
+            }
+            .into());
         }
         Ok(approved.cloned())
     }

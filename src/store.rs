@@ -28,7 +28,7 @@ pub use zeroth_core::files::{
 };
 use zeroth_core::files::{nofollow_error, read_regular_at_into};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result, StoreError};
 use crate::key::PublicKey;
 use crate::mechanism::WrapMechanism;
 use crate::names::{NameKind, check};
@@ -178,15 +178,10 @@ pub struct StoreLock {
 impl Store {
     /// Returns the error for a directory that holds no store.
     fn no_store(root: &Path) -> Error {
-        // A relative path is shown as a person would type it: "./zeroth", not "zeroth".
-        let shown = if root.is_relative() && !root.starts_with(".") && !root.starts_with("..") {
-            format!("./{}", root.display())
-        } else {
-            root.display().to_string()
-        };
-        Error::Usage(format!(
-            "no zeroth store at {shown}: give your store's directory with --store DIR or ZEROTH_STORE (without either, ./zeroth), or run 'zeroth env init' to create one there"
-        ))
+        StoreError::NoStore {
+            root: root.to_path_buf(),
+        }
+        .into()
     }
 
     /// Opens an existing store. Every name in `zeroth.toml` that becomes part of a path
@@ -201,45 +196,34 @@ impl Store {
             if let Ok(meta) = d.symlink_metadata()
                 && !meta.is_dir()
             {
-                return Err(Error::Refused(format!(
-                    "{} is not a directory{}: zeroth does not follow links inside the store; restore the store from a trusted copy",
-                    d.display(),
-                    if meta.file_type().is_symlink() {
-                        " but a symbolic link"
-                    } else {
-                        ""
-                    }
-                )));
+                return Err(StoreError::NotADirectory {
+                    path: d,
+                    symlink: meta.file_type().is_symlink(),
+                }
+                .into());
             }
         }
         let text = String::from_utf8(read_regular(&path).map_err(|e| Error::io("read", &path, e))?)
-            .map_err(|_| Error::Usage(format!("{} is not UTF-8 text", path.display())))?;
-        let config: Config = toml::from_str(&text).map_err(|e| {
-            Error::Usage(format!(
-                "{} is not a valid zeroth config: {}",
-                path.display(),
-                e.message()
-            ))
+            .map_err(|_| StoreError::ConfigNotText { path: path.clone() })?;
+        let config: Config = toml::from_str(&text).map_err(|e| StoreError::ConfigInvalid {
+            path: path.clone(),
+            detail: e.message().to_string(),
         })?;
         if config.format != CONFIG_FORMAT {
-            return Err(Error::Usage(format!(
-                "{} has format {}; this zeroth reads format {CONFIG_FORMAT}",
-                path.display(),
-                config.format
-            )));
+            return Err(StoreError::ConfigFormat {
+                path,
+                found: config.format,
+                supported: CONFIG_FORMAT,
+            }
+            .into());
         }
         for name in config.env.keys() {
-            check(NameKind::Environment, name).map_err(|e| {
-                Error::Usage(format!("{} [env.…]: {}", path.display(), e.message()))
-            })?;
+            check(NameKind::Environment, name)
+                .map_err(|e| e.map_message(|m| format!("{} [env.…]: {m}", path.display())))?;
         }
         for name in config.custodians.keys() {
             check(NameKind::Custodian, name).map_err(|e| {
-                Error::Usage(format!(
-                    "{} [custodians.…]: {}",
-                    path.display(),
-                    e.message()
-                ))
+                e.map_message(|m| format!("{} [custodians.…]: {m}", path.display()))
             })?;
         }
         Ok(Store {
@@ -304,23 +288,21 @@ impl Store {
     /// Returns the configuration of `env`, or an error naming the known environments.
     pub fn env(&self, env: &str) -> Result<&EnvConfig> {
         self.config.env.get(env).ok_or_else(|| {
-            let known: Vec<&str> = self.config.env.keys().map(String::as_str).collect();
-            Error::Usage(format!(
-                "no environment '{env}' in {}: {}",
-                self.root.join(CONFIG_FILE).display(),
-                if known.is_empty() {
-                    "bind one with 'zeroth env init'".to_string()
-                } else {
-                    format!("known environments are {}", known.join(", "))
-                }
-            ))
+            StoreError::NoEnvironment {
+                env: env.to_string(),
+                config: self.root.join(CONFIG_FILE),
+                known: self.config.env.keys().cloned().collect(),
+            }
+            .into()
         })
     }
 
     /// Replaces the configuration, atomically.
     pub fn save_config(&self, config: &Config) -> Result<()> {
-        let text = toml::to_string_pretty(config)
-            .map_err(|e| Error::IoText(format!("cannot encode {CONFIG_FILE}: {e}")))?;
+        let text = toml::to_string_pretty(config).map_err(|e| StoreError::ConfigEncode {
+            file: CONFIG_FILE.to_string(),
+            detail: e.to_string(),
+        })?;
         write_atomic(&self.root.join(CONFIG_FILE), text.as_bytes(), 0o644)
     }
 
@@ -375,10 +357,11 @@ impl Store {
         };
         match read {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Usage(format!(
-                "no seal named '{seal}' in store {}: 'zeroth list' shows the seals",
-                self.root.display()
-            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NoSeal {
+                seal: seal.to_string(),
+                store: self.root.clone(),
+            }
+            .into()),
             Err(e) => Err(Error::io("read", &self.record_path(seal), e)),
         }
     }
@@ -386,32 +369,30 @@ impl Store {
     /// Parses the bytes of the record file of `seal`: a seal record, of that seal.
     pub fn parse_record(&self, seal: &str, bytes: &[u8]) -> Result<SealRecord> {
         let path = || self.record_path(seal);
-        let text = std::str::from_utf8(bytes).map_err(|_| {
-            Error::Refused(format!(
-                "{} is not UTF-8 text: restore it from a trusted copy",
-                path().display()
-            ))
-        })?;
-        let record: SealRecord = serde_json::from_str(text).map_err(|e| {
-            Error::Refused(format!(
-                "{} is not a valid seal record ({e}): restore it from a trusted copy",
-                path().display()
-            ))
-        })?;
+        let text =
+            std::str::from_utf8(bytes).map_err(|_| StoreError::RecordNotText { path: path() })?;
+        let record: SealRecord =
+            serde_json::from_str(text).map_err(|e| StoreError::RecordInvalid {
+                path: path(),
+                detail: e.to_string(),
+            })?;
         if record.name != seal {
-            return Err(Error::Refused(format!(
-                "{} holds the record of seal '{}', not '{seal}': the file was renamed or replaced",
-                path().display(),
-                record.name
-            )));
+            return Err(StoreError::RecordOfOtherSeal {
+                path: path(),
+                holds: record.name,
+                seal: seal.to_string(),
+            }
+            .into());
         }
         Ok(record)
     }
 
     /// Writes the record of a seal, atomically.
     pub fn write_record(&self, record: &SealRecord) -> Result<()> {
-        let text = serde_json::to_string_pretty(record)
-            .map_err(|e| Error::IoText(format!("cannot encode record '{}': {e}", record.name)))?;
+        let text = serde_json::to_string_pretty(record).map_err(|e| StoreError::RecordEncode {
+            seal: record.name.clone(),
+            detail: e.to_string(),
+        })?;
         write_atomic(
             &self.record_path(&record.name),
             format!("{text}\n").as_bytes(),
@@ -461,11 +442,15 @@ impl Store {
         names.sort_unstable();
         let read = |buf: &mut Vec<u8>, n: String| {
             self.read_record_file(Some(rustix::fd::AsFd::as_fd(&fd)), &n, buf)
-                .map_err(|e| match e {
-                    Error::Usage(m) => {
-                        Error::Refused(format!("{}: {m}", dir.join(format!("{n}.json")).display()))
+                .map_err(|e| match e.kind() {
+                    // A name that is no seal's, or a file gone since the listing: the
+                    // store is not as listed, whatever was asked.
+                    Kind::Usage => StoreError::RecordFileUnreadable {
+                        path: dir.join(format!("{n}.json")),
+                        detail: e.message(),
                     }
-                    other => other,
+                    .into(),
+                    _ => e,
                 })
                 .and_then(|()| f(&n, buf))
         };
@@ -481,7 +466,7 @@ impl Store {
     pub fn public_key(&self, env: &str) -> Result<PublicKey> {
         let path = self.public_key_path(env);
         let pem = String::from_utf8(read_regular(&path).map_err(|e| Error::io("read", &path, e))?)
-            .map_err(|_| Error::Refused(format!("{} is not a PEM file", path.display())))?;
+            .map_err(|_| StoreError::PublicKeyNotPem { path: path.clone() })?;
         PublicKey::from_pem(&pem, &path.display().to_string())
     }
 
@@ -549,10 +534,7 @@ fn lock_file(root: &Path, wait: Duration) -> Result<StoreLock> {
         .metadata()
         .map_err(|e| Error::io("open the lock file", &path, e))?;
     if !meta.is_file() {
-        return Err(Error::Refused(format!(
-            "{} is not a regular file: remove it (zeroth makes it again)",
-            path.display()
-        )));
+        return Err(StoreError::LockNotAFile { path }.into());
     }
     let start = Instant::now();
     loop {
@@ -565,17 +547,13 @@ fn lock_file(root: &Path, wait: Duration) -> Result<StoreLock> {
                 let mut holder = String::new();
                 let _ = (&file).take(64).read_to_string(&mut holder);
                 let holder = holder.trim();
-                return Err(Error::IoText(format!(
-                    "store {} is busy: another ceremony{} holds {} (waited {} s); retry when it has finished",
-                    root.display(),
-                    if holder.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (process {holder})")
-                    },
-                    path.display(),
-                    wait.as_secs_f32()
-                )));
+                return Err(StoreError::Busy {
+                    root: root.to_path_buf(),
+                    holder: (!holder.is_empty()).then(|| holder.to_string()),
+                    lock: path,
+                    waited: wait,
+                }
+                .into());
             }
             Err(e) => return Err(Error::io("lock", &path, e.into())),
         }
@@ -604,11 +582,11 @@ impl StoreLock {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(rustix::io::Errno::WOULDBLOCK) => {
-                    return Err(Error::IoText(format!(
-                        "cannot take {} again: another process has held it for {} s",
-                        self.path.display(),
-                        self.wait.as_secs_f32()
-                    )));
+                    return Err(StoreError::LockNotRetaken {
+                        lock: self.path.clone(),
+                        waited: self.wait,
+                    }
+                    .into());
                 }
                 Err(e) => return Err(Error::io("lock", &self.path, e.into())),
             }
@@ -625,6 +603,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(CONFIG_FILE), "format = 1\ntypo = 3\n").unwrap();
         let err = Store::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(err.cause(), Error::Store(StoreError::ConfigInvalid { .. })),
+            "{err:?}"
+        );
+        // The message names the key at fault.
         assert!(err.message().contains("typo"), "{}", err.message());
     }
 
@@ -637,8 +620,15 @@ mod tests {
         let start = Instant::now();
         let err = other.lock_waiting(Duration::from_millis(200)).unwrap_err();
         assert!(start.elapsed() >= Duration::from_millis(200));
-        assert!(err.message().contains("busy"), "{}", err.message());
-        assert!(err.message().contains(&std::process::id().to_string()));
+        let pid = std::process::id().to_string();
+        assert!(
+            matches!(
+                err.cause(),
+                Error::Store(StoreError::Busy { holder: Some(h), .. }) if *h == pid
+            ),
+            "{err:?}"
+        );
+        assert!(err.message().contains(&pid), "{}", err.message());
         drop(held);
         other.lock_waiting(Duration::from_millis(200)).unwrap();
     }

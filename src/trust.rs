@@ -30,7 +30,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TrustError};
 use crate::key::PublicKey;
 use crate::store::{EnvConfig, Store};
 
@@ -166,9 +166,10 @@ pub fn user_trust_path() -> Result<PathBuf> {
             .join(".config")
             .join("zeroth")
             .join("trust.toml")),
-        None => Err(Error::Usage(format!(
-            "no trust file: HOME is not set; give --trust FILE or set {TRUST_ENV}"
-        ))),
+        None => Err(TrustError::NoHome {
+            variable: TRUST_ENV.to_string(),
+        }
+        .into()),
     }
 }
 
@@ -253,15 +254,18 @@ impl Trust {
                                     || first.pin.module != p.module
                                     || first.pin.serial != p.serial)) =>
                     {
-                        return Err(Error::Refused(format!(
-                            "environment '{env}' is pinned twice, differently: in {} (key {}, module {}) and in {} (key {}, module {}); remove the wrong pin",
-                            first.source.display(),
-                            first.pin.signing_key,
-                            show_module(&first.pin),
-                            f.path.display(),
-                            p.signing_key,
-                            show_module(p),
-                        )));
+                        return Err(TrustError::PinnedTwice {
+                            env: env.to_string(),
+                            pins: Box::new([
+                                (
+                                    first.source.clone(),
+                                    first.pin.signing_key.clone(),
+                                    show_module(&first.pin),
+                                ),
+                                (f.path.clone(), p.signing_key.clone(), show_module(p)),
+                            ]),
+                        }
+                        .into());
                     }
                     Some(_) => {}
                 }
@@ -286,29 +290,27 @@ impl Trust {
                 signing_key: p.signing_key.clone(),
                 source: pinned.source.clone(),
             }),
-            _ => Err(Error::Refused(format!(
-                "{} pins only the signing key of environment '{env}', not its module and token: zeroth loads no PKCS#11 module that is not pinned; pin them on this machine with 'zeroth env pin {env}'",
-                pinned.source.display()
-            ))),
+            _ => Err(TrustError::KeyOnlyPin {
+                trust_file: pinned.source.clone(),
+                env: env.to_string(),
+            }
+            .into()),
         }
     }
 
     fn unpinned_error(&self, store: &Store, env: &str) -> Error {
-        Error::Refused(format!(
-            "environment '{env}' of store {} is not pinned in {}{}: zeroth loads no PKCS#11 module and trusts no key that a trust file outside the store does not pin; pin it on this machine with 'zeroth env pin {env}' (it shows the module's hash and the token's key first)",
-            store.root().display(),
-            self.path.display(),
-            self.missing()
-        ))
+        TrustError::NotPinned {
+            env: env.to_string(),
+            store: store.root().to_path_buf(),
+            trust_file: self.path.clone(),
+            trust_file_exists: self.exists(),
+        }
+        .into()
     }
 
-    /// " (which does not exist)" when the trust file is not there.
-    fn missing(&self) -> &'static str {
-        if self.files.iter().any(|f| f.path == self.path) {
-            ""
-        } else {
-            " (which does not exist)"
-        }
+    /// Returns true if and only if the trust file pins are written to exists.
+    fn exists(&self) -> bool {
+        self.files.iter().any(|f| f.path == self.path)
     }
 
     /// Returns the public key of `env` from the store, checked against its pin (or, when
@@ -329,12 +331,14 @@ impl Trust {
         match self.pin(store, env)? {
             Some(pinned) => {
                 if fp != pinned.pin.signing_key {
-                    return Err(Error::Refused(format!(
-                        "{} ({fp}) is not the signing key {} pins for environment '{env}' ({}): the store's key was replaced; restore the store from a trusted copy (if the environment was bound anew on purpose, pin it again with 'zeroth env pin {env}')",
-                        store.public_key_path(env).display(),
-                        pinned.source.display(),
-                        pinned.pin.signing_key
-                    )));
+                    return Err(TrustError::KeyNotPinned {
+                        key_file: store.public_key_path(env),
+                        found: fp.into(),
+                        trust_file: pinned.source,
+                        env: env.to_string(),
+                        pinned: pinned.pin.signing_key.into(),
+                    }
+                    .into());
                 }
                 if cfg.sign_key_fingerprint != fp {
                     return Err(key_mismatch(store, env, cfg, &fp));
@@ -346,11 +350,12 @@ impl Trust {
                     return Err(key_mismatch(store, env, cfg, &fp));
                 }
                 if self.explicit {
-                    return Err(Error::Refused(format!(
-                        "environment '{env}' is not pinned in {}, the trust file given{}: add its pin ('zeroth trust export --env {env}' on a machine that pins it)",
-                        self.path.display(),
-                        self.missing()
-                    )));
+                    return Err(TrustError::NotPinnedInGivenFile {
+                        env: env.to_string(),
+                        trust_file: self.path.clone(),
+                        trust_file_exists: self.exists(),
+                    }
+                    .into());
                 }
                 self.warn_unpinned(store, env);
                 Ok((key, KeySource::Unpinned))
@@ -413,8 +418,7 @@ impl Trust {
         }
         let text = format!(
             "# zeroth trust file: what this machine trusts for each environment of each store\n# (written by 'zeroth env init' and 'zeroth env pin'; keep it outside every store).\n{}",
-            toml::to_string_pretty(&doc)
-                .map_err(|e| Error::IoText(format!("cannot encode the trust file: {e}")))?
+            toml::to_string_pretty(&doc).map_err(encode_error)?
         );
         crate::store::write_atomic(&path, text.as_bytes(), 0o600)?;
         Ok(path)
@@ -439,10 +443,11 @@ impl Trust {
                     pins.push(pin);
                 }
                 None => {
-                    return Err(Error::Refused(format!(
-                        "environment '{name}' is not pinned in {}: nothing to export for it",
-                        self.path.display()
-                    )));
+                    return Err(TrustError::NothingToExport {
+                        env: name.clone(),
+                        trust_file: self.path.clone(),
+                    }
+                    .into());
                 }
             }
         }
@@ -453,18 +458,26 @@ impl Trust {
         Ok(format!(
             "# zeroth trust file for store {}\n{}",
             store.config().store_id.as_deref().unwrap_or("?"),
-            toml::to_string_pretty(&doc)
-                .map_err(|e| Error::IoText(format!("cannot encode the trust file: {e}")))?
+            toml::to_string_pretty(&doc).map_err(encode_error)?
         ))
     }
 }
 
 fn key_mismatch(store: &Store, env: &str, cfg: &EnvConfig, fp: &str) -> Error {
-    Error::Refused(format!(
-        "{} ({fp}) does not match the fingerprint zeroth.toml records for environment '{env}' ({}): the store's key was replaced",
-        store.public_key_path(env).display(),
-        cfg.sign_key_fingerprint
-    ))
+    TrustError::KeyNotAsRecorded {
+        key_file: store.public_key_path(env),
+        found: fp.to_string(),
+        env: env.to_string(),
+        recorded: cfg.sign_key_fingerprint.clone(),
+    }
+    .into()
+}
+
+/// The error of a trust file that could not be encoded.
+fn encode_error(e: toml::ser::Error) -> TrustError {
+    TrustError::Encode {
+        detail: e.to_string(),
+    }
 }
 
 fn show_module(p: &EnvPin) -> String {
@@ -485,25 +498,22 @@ pub fn read_pubkey(path: &Path) -> Result<PublicKey> {
 fn check_owner_and_mode(meta: &std::fs::Metadata, path: &Path, what: &str) -> Result<()> {
     let uid = rustix::process::getuid().as_raw();
     if meta.uid() != uid && meta.uid() != 0 {
-        return Err(Error::Refused(format!(
-            "{what} {} is owned by uid {}, neither you (uid {uid}) nor root: another user could have replaced it; zeroth does not trust it",
-            path.display(),
-            meta.uid()
-        )));
+        return Err(TrustError::ForeignOwner {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+            owner: meta.uid(),
+            uid,
+        }
+        .into());
     }
     let mode = meta.permissions().mode();
     if mode & 0o022 != 0 {
-        return Err(Error::Refused(format!(
-            "{what} {} is writable by {} (mode {:o}): another user could have replaced it; 'chmod go-w {}' if its content is still what you trust",
-            path.display(),
-            if mode & 0o002 != 0 {
-                "others"
-            } else {
-                "its group"
-            },
-            mode & 0o7777,
-            path.display()
-        )));
+        return Err(TrustError::Writable {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+            mode: mode & 0o7777,
+        }
+        .into());
     }
     Ok(())
 }
@@ -522,19 +532,17 @@ fn read_trust_file(path: &Path) -> Result<Option<TrustFile>> {
     file.take(TRUST_MAX)
         .read_to_string(&mut text)
         .map_err(|e| Error::io("read the trust file", path, e))?;
-    let doc: TrustDoc = toml::from_str(&text).map_err(|e| {
-        Error::Usage(format!(
-            "trust file {} is not valid: {}",
-            path.display(),
-            e.message()
-        ))
+    let doc: TrustDoc = toml::from_str(&text).map_err(|e| TrustError::Invalid {
+        path: path.to_path_buf(),
+        detail: e.message().to_string(),
     })?;
     if doc.format != TRUST_FORMAT {
-        return Err(Error::Usage(format!(
-            "trust file {} has format {}; this zeroth reads format {TRUST_FORMAT}",
-            path.display(),
-            doc.format
-        )));
+        return Err(TrustError::Format {
+            path: path.to_path_buf(),
+            found: doc.format,
+            supported: TRUST_FORMAT,
+        }
+        .into());
     }
     Ok(Some(TrustFile {
         path: path.to_path_buf(),
@@ -569,10 +577,10 @@ impl ModuleFile {
             .metadata()
             .map_err(|e| Error::io("read", &self.path, e))?;
         if now.ino() != held.ino() || now.dev() != held.dev() {
-            return Err(Error::Refused(format!(
-                "PKCS#11 module {} was replaced while zeroth checked it: run again",
-                self.path.display()
-            )));
+            return Err(TrustError::ModuleReplaced {
+                module: self.path.clone(),
+            }
+            .into());
         }
         Ok(self.path.clone())
     }
@@ -583,17 +591,17 @@ impl ModuleFile {
 /// neither group nor others (nor is its directory). Returns the open, hashed file.
 pub fn check_module(path: &Path, store_root: &Path) -> Result<ModuleFile> {
     if !path.is_absolute() {
-        return Err(Error::Usage(format!(
-            "PKCS#11 module path '{}' is relative: give its absolute path, so that the module loaded does not depend on the directory zeroth runs in",
-            path.display()
-        )));
+        return Err(TrustError::ModuleRelative {
+            module: path.to_path_buf(),
+        }
+        .into());
     }
     let real = std::fs::canonicalize(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::HsmText(format!(
-                "PKCS#11 module {} does not exist: install the token's module or fix the path",
-                path.display()
-            ))
+            TrustError::ModuleMissing {
+                module: path.to_path_buf(),
+            }
+            .into()
         } else {
             Error::io("resolve", path, e)
         }
@@ -601,21 +609,21 @@ pub fn check_module(path: &Path, store_root: &Path) -> Result<ModuleFile> {
     if let Ok(root) = std::fs::canonicalize(store_root)
         && real.starts_with(&root)
     {
-        return Err(Error::Refused(format!(
-            "PKCS#11 module {} lies inside the store {}: whoever edits the store could replace it; install the module outside the store",
-            path.display(),
-            store_root.display()
-        )));
+        return Err(TrustError::ModuleInsideStore {
+            module: path.to_path_buf(),
+            store: store_root.to_path_buf(),
+        }
+        .into());
     }
     let file = File::open(&real).map_err(|e| Error::io("open the PKCS#11 module", path, e))?;
     let meta = file
         .metadata()
         .map_err(|e| Error::io("read the PKCS#11 module", path, e))?;
     if !meta.is_file() {
-        return Err(Error::Refused(format!(
-            "PKCS#11 module {} is not a regular file",
-            path.display()
-        )));
+        return Err(TrustError::ModuleNotAFile {
+            module: path.to_path_buf(),
+        }
+        .into());
     }
     check_owner_and_mode(&meta, &real, "PKCS#11 module")?;
     if let Some(dir) = real.parent() {
@@ -626,11 +634,11 @@ pub fn check_module(path: &Path, store_root: &Path) -> Result<ModuleFile> {
         }
     }
     if meta.len() > MODULE_MAX {
-        return Err(Error::Refused(format!(
-            "PKCS#11 module {} is larger than {} MiB: not a module zeroth loads",
-            path.display(),
-            MODULE_MAX / (1024 * 1024)
-        )));
+        return Err(TrustError::ModuleTooLarge {
+            module: path.to_path_buf(),
+            max_mib: MODULE_MAX / (1024 * 1024),
+        }
+        .into());
     }
     let mut hasher = Sha256::new();
     let mut reader = &file;
@@ -656,13 +664,14 @@ pub fn check_module(path: &Path, store_root: &Path) -> Result<ModuleFile> {
 pub fn pinned_module(pin: &HsmPin, env: &str, store: &Store) -> Result<ModuleFile> {
     let module = check_module(&pin.module, store.root())?;
     if module.sha256 != pin.module_sha256 {
-        return Err(Error::Refused(format!(
-            "PKCS#11 module {} has SHA-256 {}, but {} pins {} for environment '{env}': the module changed since it was pinned; if that is a package upgrade you expect, pin it again with 'zeroth env pin {env}' (it shows the new hash and the token's key), otherwise do not use this machine",
-            pin.module.display(),
-            module.sha256,
-            pin.source.display(),
-            pin.module_sha256
-        )));
+        return Err(TrustError::ModuleHashChanged {
+            env: env.to_string(),
+            module: pin.module.clone(),
+            found: module.sha256.into(),
+            pinned: pin.module_sha256.as_str().into(),
+            trust_file: pin.source.clone(),
+        }
+        .into());
     }
     Ok(module)
 }
@@ -678,6 +687,13 @@ mod tests {
         std::fs::write(&p, "format = 1\n").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
         let err = read_trust_file(&p).unwrap_err();
+        assert!(
+            matches!(
+                err.cause(),
+                Error::Trust(TrustError::Writable { mode: 0o666, .. })
+            ),
+            "{err:?}"
+        );
         assert_eq!(err.exit_code(), 3);
         assert!(
             err.message().contains("writable by others"),
@@ -694,6 +710,11 @@ mod tests {
         let p = dir.path().join("trust.toml");
         std::fs::write(&p, "format = 1\n[[pin]]\nstore = \"a\"\nenv = \"b\"\nsigning_key = \"c\"\nmodul = \"/x\"\n").unwrap();
         let err = read_trust_file(&p).unwrap_err();
+        assert!(
+            matches!(err.cause(), Error::Trust(TrustError::Invalid { .. })),
+            "{err:?}"
+        );
+        // The message names the key at fault.
         assert!(err.message().contains("modul"), "{}", err.message());
     }
 
@@ -704,22 +725,31 @@ mod tests {
         std::fs::create_dir(&store).unwrap();
         let inside = store.join("evil.so");
         std::fs::write(&inside, b"not a module").unwrap();
-        assert_eq!(
-            check_module(Path::new("evil.so"), &store)
-                .unwrap_err()
-                .exit_code(),
-            2
+        let err = check_module(Path::new("evil.so"), &store).unwrap_err();
+        assert!(
+            matches!(err.cause(), Error::Trust(TrustError::ModuleRelative { .. })),
+            "{err:?}"
         );
+        assert_eq!(err.exit_code(), 2);
         let err = check_module(&inside, &store).unwrap_err();
         assert!(
-            err.message().contains("inside the store"),
-            "{}",
-            err.message()
+            matches!(
+                err.cause(),
+                Error::Trust(TrustError::ModuleInsideStore { .. })
+            ),
+            "{err:?}"
         );
         let outside = dir.path().join("m.so");
         std::fs::write(&outside, b"module bytes").unwrap();
         std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o664)).unwrap();
         let err = check_module(&outside, &store).unwrap_err();
+        assert!(
+            matches!(
+                err.cause(),
+                Error::Trust(TrustError::Writable { mode: 0o664, .. })
+            ),
+            "{err:?}"
+        );
         assert!(
             err.message().contains("writable by its group"),
             "{}",

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreError};
 use crate::fault;
 
 /// Replaces `path` with `bytes` atomically: temporary file, fsync, rename, fsync of the
@@ -73,10 +73,10 @@ pub fn sync_directory(dir: &Path) {
 
 /// The error for a file zeroth will not overwrite.
 pub fn exists_error(path: &Path) -> Error {
-    Error::Refused(format!(
-        "{} already exists: zeroth never overwrites a file; move it away or choose another path",
-        path.display()
-    ))
+    StoreError::FileExists {
+        path: path.to_path_buf(),
+    }
+    .into()
 }
 
 /// Turns the `ELOOP` of an `O_NOFOLLOW` open into words.
@@ -226,6 +226,10 @@ mod tests {
         let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let err = write_new_secret(&p, b"two").unwrap_err();
+        assert!(
+            matches!(err.cause(), Error::Store(StoreError::FileExists { .. })),
+            "{err:?}"
+        );
         assert_eq!(err.exit_code(), 3);
         assert_eq!(fs::read(&p).unwrap(), b"one");
         let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();

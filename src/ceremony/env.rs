@@ -5,7 +5,7 @@ use serde_json::json;
 use super::{Context, Guard, Report, check_anchor, check_binding, random_id};
 use crate::audit::{self, Draft, Outcome};
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreError, TrustError};
 use crate::hsm::{Hsm, Need};
 use crate::keystore::KeyStore;
 use crate::mechanism::WrapMechanism;
@@ -79,14 +79,19 @@ fn bind<'c>(
         let session: &dyn KeyStore = &opened;
         let check_marker = || -> Result<bool> {
             match (session.marker()?, args.adopt) {
-                (Some(other), _) if other != args.env => Err(Error::Refused(format!(
-                    "token '{}' (serial {}) is marked for environment '{other}': one token serves one environment; use another token for '{}'",
-                    token.label, token.serial, args.env
-                ))),
-                (Some(_), false) => Err(Error::Refused(format!(
-                    "token '{}' (serial {}) is already marked for environment '{}' but this store does not know it: add --adopt to use the token's existing signing key",
-                    token.label, token.serial, args.env
-                ))),
+                (Some(other), _) if other != args.env => Err(TrustError::TokenMarkedForOther {
+                    token: token.label.clone(),
+                    serial: token.serial.clone(),
+                    marked: other,
+                    env: args.env.clone(),
+                }
+                .into()),
+                (Some(_), false) => Err(TrustError::TokenMarkedAlready {
+                    token: token.label.clone(),
+                    serial: token.serial.clone(),
+                    env: args.env.clone(),
+                }
+                .into()),
                 (None, true) => Err(Error::Usage(format!(
                     "--adopt: token '{}' carries no marker for '{}'; leave --adopt out to initialize it",
                     token.label, args.env
@@ -119,11 +124,11 @@ fn bind<'c>(
         // the signing key that log was begun with may carry it on (--adopt).
         let log = audit::log_path(store, &args.env);
         if !adopt && log.symlink_metadata().is_ok() {
-            return Err(Error::Refused(format!(
-                "{} exists but environment '{}' is not bound: an env init stopped before it finished; add --adopt to finish it with the token's signing key, or move the log away",
-                log.display(),
-                args.env
-            )));
+            return Err(StoreError::UnfinishedInit {
+                log,
+                env: args.env.clone(),
+            }
+            .into());
         }
         let mut created = Vec::new();
         let (key_id, sign_handle, public) = if adopt {
@@ -140,10 +145,12 @@ fn bind<'c>(
                     (id, priv_h, public)
                 }
                 n => {
-                    return Err(Error::Refused(format!(
-                        "token '{}' holds {n} signing keys labelled for '{}'; --adopt needs exactly one",
-                        token.label, args.env
-                    )));
+                    return Err(TrustError::AdoptAmbiguous {
+                        token: token.label.clone(),
+                        count: n,
+                        env: args.env.clone(),
+                    }
+                    .into());
                 }
             }
         } else {
@@ -228,10 +235,7 @@ fn bind<'c>(
             // a bound environment whose log has no head verifies as truncated.
             let head = audit::head_path(store, &args.env);
             if head.symlink_metadata().is_err() {
-                return Err(Error::IoText(format!(
-                    "the signed head {} of the new log could not be written (see the warning above)",
-                    head.display()
-                )));
+                return Err(StoreError::HeadNotWritten { head }.into());
             }
             store.save_config(&config)
         })();
@@ -338,16 +342,13 @@ pub fn pin(
                 .unwrap_or_else(|| cfg.serial.clone());
             let token = hsm.find_token(&label)?;
             if token.serial != serial {
-                return Err(Error::Refused(format!(
-                    "token '{}' has serial {}, but environment '{env}' is {} serial {serial}: this is not the environment's token",
-                    token.label,
-                    token.serial,
-                    if existing.is_some() {
-                        "pinned to"
-                    } else {
-                        "bound to"
-                    }
-                )));
+                return Err(Error::from(TrustError::TokenSerialMismatch {
+                    token: token.label,
+                    found: token.serial,
+                    env: env.to_string(),
+                    expected: serial,
+                    pinned: existing.is_some(),
+                }));
             }
             hsm.require(&token, &[Need::signing("sign the log entry of the pin")])?;
             let session = {
@@ -358,13 +359,13 @@ pub fn pin(
             if let Some(p) = &existing
                 && p.pin.signing_key != signer.public.fingerprint()
             {
-                return Err(Error::Refused(format!(
-                    "the signing key on token '{}' ({}) is not the key {} pins for '{env}' ({}): this is not the token that was pinned; zeroth does not re-pin a different token",
-                    token.label,
-                    signer.public.fingerprint(),
-                    p.source.display(),
-                    p.pin.signing_key
-                )));
+                return Err(Error::from(TrustError::TokenKeyNotPinned {
+                    token: token.label,
+                    found: signer.public.fingerprint().into(),
+                    trust_file: p.source.clone(),
+                    env: env.to_string(),
+                    pinned: p.pin.signing_key.as_str().into(),
+                }));
             }
             check_anchor(&session, store, env)?;
             let pin = EnvPin {
@@ -431,13 +432,13 @@ pub fn pin(
 fn refuse_bound(store: &Store, args: &EnvInit, draft: &mut Draft) -> Result<()> {
     if let Some(existing) = store.config().env.get(&args.env) {
         draft.env = Some(args.env.clone());
-        return Err(Error::Refused(format!(
-            "environment '{}' is already bound to token '{}' (serial {}) in {}: an environment has one token",
-            args.env,
-            existing.token,
-            existing.serial,
-            existing.module.display()
-        )));
+        return Err(StoreError::EnvAlreadyBound {
+            env: args.env.clone(),
+            token: existing.token.clone(),
+            serial: existing.serial.clone(),
+            module: existing.module.clone(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -449,9 +450,12 @@ fn refuse_token_in_use(store: &Store, label: &str, serial: &str) -> Result<()> {
         .iter()
         .find(|(_, c)| c.serial == serial && c.token == label)
     {
-        return Err(Error::Refused(format!(
-            "token '{label}' (serial {serial}) already serves environment '{other}' in this store: one token serves one environment"
-        )));
+        return Err(StoreError::TokenInUse {
+            token: label.to_string(),
+            serial: serial.to_string(),
+            other: other.clone(),
+        }
+        .into());
     }
     Ok(())
 }
