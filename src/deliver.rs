@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, VaultError};
 use crate::secret::{Credential, Encoding};
 use crate::store::{exists_error, write_new_secret};
 
@@ -38,19 +38,17 @@ impl Delivery {
                     _ => Path::new("."),
                 };
                 if !dir.is_dir() {
-                    return Err(Error::Usage(format!(
-                        "cannot write {}: directory {} does not exist",
-                        path.display(),
-                        dir.display()
-                    )));
+                    return Err(VaultError::OutputDirMissing {
+                        path: path.clone(),
+                        dir: dir.to_path_buf(),
+                    }
+                    .into());
                 }
                 Ok(())
             }
             Delivery::Stdout { allow_tty } => {
                 if !allow_tty && std::io::stdout().is_terminal() {
-                    return Err(Error::Usage(
-                        "stdout is a terminal: the credential would stay on screen and in scrollback; pipe it, use --output FILE or --exec, or add --allow-tty".into(),
-                    ));
+                    return Err(VaultError::StdoutIsTerminal.into());
                 }
                 Ok(())
             }
@@ -59,10 +57,10 @@ impl Delivery {
                     Error::Usage("--exec needs a command after '--', as in: --exec -- bao write sys/unseal key=-".into())
                 })?;
                 if find_program(program).is_none() {
-                    return Err(Error::Usage(format!(
-                        "--exec: command '{}' not found",
-                        Path::new(program).display()
-                    )));
+                    return Err(VaultError::CommandNotFound {
+                        program: PathBuf::from(program),
+                    }
+                    .into());
                 }
                 Ok(())
             }
@@ -90,9 +88,7 @@ impl Delivery {
                 {
                     Ok(()) => Ok(0),
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
-                    Err(e) => Err(Error::IoText(format!(
-                        "cannot write the credential to stdout: {e}"
-                    ))),
+                    Err(source) => Err(VaultError::StdoutWrite { source }.into()),
                 }
             }
             Delivery::Exec(cmd) => run_with_stdin(cmd, &bytes),
@@ -107,7 +103,10 @@ fn run_with_stdin(cmd: &[OsString], bytes: &[u8]) -> Result<u8> {
         .env_remove(crate::pin::PIN_ENV)
         .stdin(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::IoText(format!("cannot run '{shown}': {e}")))?;
+        .map_err(|source| VaultError::CommandNotStarted {
+            command: PathBuf::from(&cmd[0]),
+            source,
+        })?;
     if let Some(mut stdin) = child.stdin.take() {
         match stdin.write_all(bytes) {
             Ok(()) => {}
@@ -121,7 +120,10 @@ fn run_with_stdin(cmd: &[OsString], bytes: &[u8]) -> Result<u8> {
     }
     let status = child
         .wait()
-        .map_err(|e| Error::IoText(format!("cannot wait for '{shown}': {e}")))?;
+        .map_err(|source| VaultError::CommandNotAwaited {
+            command: PathBuf::from(&cmd[0]),
+            source,
+        })?;
     use std::os::unix::process::ExitStatusExt;
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => u8::try_from(code).unwrap_or(1),
@@ -155,4 +157,32 @@ fn find_program(program: &OsString) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(p))
         .find(|c| is_exec(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preflight_refuses_what_cannot_be_delivered() {
+        let e = Delivery::File(PathBuf::from("/nonexistent-zeroth-dir/cred"))
+            .preflight()
+            .unwrap_err();
+        assert!(
+            matches!(e.cause(), Error::Vault(VaultError::OutputDirMissing { .. })),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.message(),
+            "cannot write /nonexistent-zeroth-dir/cred: directory /nonexistent-zeroth-dir does not exist"
+        );
+        let e = Delivery::Exec(vec!["/nonexistent-zeroth-dir/bao".into()])
+            .preflight()
+            .unwrap_err();
+        assert!(
+            matches!(e.cause(), Error::Vault(VaultError::CommandNotFound { .. })),
+            "{e:?}"
+        );
+        assert_eq!(e.exit_code(), 2);
+    }
 }

@@ -22,7 +22,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, VaultError};
 
 /// The largest response zeroth reads from a vault (its answers are a few KiB).
 const MAX_RESPONSE: usize = 1024 * 1024;
@@ -168,9 +168,10 @@ impl Server {
     pub fn new(endpoint: &Endpoint) -> Result<Server> {
         let addr = endpoint.addr.trim_end_matches('/').to_string();
         let bad = |why: &str| {
-            Error::Usage(format!(
-                "vault address '{addr}': {why}; give it as https://HOST:PORT (--addr, BAO_ADDR or VAULT_ADDR)"
-            ))
+            Error::from(VaultError::BadAddress {
+                addr: addr.clone(),
+                why: why.to_string(),
+            })
         };
         let (scheme, rest) = addr.split_once("://").ok_or_else(|| bad("no scheme"))?;
         let secure = match scheme {
@@ -198,14 +199,10 @@ impl Server {
             Some(tls_config(endpoint, &host, seen.clone())?)
         } else {
             if !is_loopback(&host) {
-                return Err(Error::Refused(format!(
-                    "vault address '{addr}' is plain http to a host that is not loopback: the unseal key and tokens would cross the network in the clear; use https"
-                )));
+                return Err(VaultError::PlainHttpNotLoopback { addr }.into());
             }
             if endpoint.ca_cert.is_some() || endpoint.server_name.is_some() {
-                return Err(Error::Usage(format!(
-                    "vault address '{addr}' is plain http: a CA certificate or TLS server name means nothing there; give the https address"
-                )));
+                return Err(VaultError::PlainHttpWithTls { addr }.into());
             }
             None
         };
@@ -272,25 +269,29 @@ impl Server {
             head.extend_from_slice(b"Content-Length: 0\r\n\r\n");
         }
         let tcp = self.connect()?;
-        let raw = match &self.tls {
-            None => exchange(tcp, &head),
-            Some((config, name)) => {
-                let conn = rustls::ClientConnection::new(config.clone(), name.clone())
-                    .map_err(|e| self.io_error(&format!("TLS set-up failed: {e}")))?;
-                let mut stream = rustls::StreamOwned::new(conn, tcp);
-                // The handshake first, on its own, so a certificate problem is named
-                // as one and nothing of the request is written before it succeeded.
-                while stream.conn.is_handshaking() {
-                    stream
-                        .conn
-                        .complete_io(&mut stream.sock)
-                        .map_err(|e| self.tls_error(e))?;
+        let raw =
+            match &self.tls {
+                None => exchange(tcp, &head),
+                Some((config, name)) => {
+                    let conn = rustls::ClientConnection::new(config.clone(), name.clone())
+                        .map_err(|e| VaultError::TlsSetup {
+                            addr: self.addr.clone(),
+                            detail: e.to_string(),
+                        })?;
+                    let mut stream = rustls::StreamOwned::new(conn, tcp);
+                    // The handshake first, on its own, so a certificate problem is named
+                    // as one and nothing of the request is written before it succeeded.
+                    while stream.conn.is_handshaking() {
+                        stream
+                            .conn
+                            .complete_io(&mut stream.sock)
+                            .map_err(|e| self.tls_error(e))?;
+                    }
+                    exchange(stream, &head)
                 }
-                exchange(stream, &head)
             }
-        }
-        .map_err(|e| self.io_error(&e))?;
-        parse_response(&raw).map_err(|e| self.io_error(&e))
+            .map_err(|e| e.at(&self.addr))?;
+        parse_response(&raw).map_err(|e| e.at(&self.addr).into())
     }
 
     fn connect(&self) -> Result<TcpStream> {
@@ -299,7 +300,11 @@ impl Server {
             self.port,
         )
             .to_socket_addrs()
-            .map_err(|e| self.io_error(&format!("cannot resolve {}: {e}", self.host)))?
+            .map_err(|source| VaultError::Resolve {
+                addr: self.addr.clone(),
+                host: self.host.clone(),
+                source,
+            })?
             .collect();
         let mut last = None;
         for a in addrs {
@@ -312,15 +317,12 @@ impl Server {
                 Err(e) => last = Some(e),
             }
         }
-        Err(self.io_error(&format!(
-            "cannot connect: {}",
-            last.map(|e| e.to_string())
-                .unwrap_or_else(|| "no address".into())
-        )))
-    }
-
-    fn io_error(&self, what: &str) -> Error {
-        Error::IoText(format!("vault {}: {what}", self.addr))
+        let addr = self.addr.clone();
+        Err(match last {
+            Some(source) => VaultError::Connect { addr, source },
+            None => VaultError::NoAddress { addr },
+        }
+        .into())
     }
 
     fn tls_error(&self, e: std::io::Error) -> Error {
@@ -329,10 +331,11 @@ impl Server {
             .and_then(|i| i.downcast_ref::<rustls::Error>())
             .map(|r| r.to_string())
             .unwrap_or_else(|| e.to_string());
-        Error::Refused(format!(
-            "vault {}: the TLS connection was refused: {inner}; zeroth sends nothing to a server whose certificate it cannot verify (check --ca-cert/BAO_CACERT and the server name, BAO_TLS_SERVER_NAME)",
-            self.addr
-        ))
+        VaultError::TlsRefused {
+            addr: self.addr.clone(),
+            detail: inner,
+        }
+        .into()
     }
 }
 
@@ -345,26 +348,22 @@ fn tls_config(
     match &endpoint.ca_cert {
         Some(path) => {
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| Error::Usage(format!("CA certificate file {}: {e}", path.display())))?
+                .map_err(|e| VaultError::CaCertUnreadable {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })?
                 .collect::<std::result::Result<_, _>>()
-                .map_err(|e| {
-                    Error::Usage(format!(
-                        "CA certificate file {}: not PEM certificates: {e}",
-                        path.display()
-                    ))
+                .map_err(|e| VaultError::CaCertNotPem {
+                    path: path.clone(),
+                    detail: e.to_string(),
                 })?;
             if certs.is_empty() {
-                return Err(Error::Usage(format!(
-                    "CA certificate file {} holds no certificate",
-                    path.display()
-                )));
+                return Err(VaultError::CaCertEmpty { path: path.clone() }.into());
             }
             for c in certs {
-                roots.add(c).map_err(|e| {
-                    Error::Usage(format!(
-                        "CA certificate file {}: a certificate is not usable as a root: {e}",
-                        path.display()
-                    ))
+                roots.add(c).map_err(|e| VaultError::CaCertNotRoot {
+                    path: path.clone(),
+                    detail: e.to_string(),
                 })?;
             }
         }
@@ -374,19 +373,21 @@ fn tls_config(
                 let _ = roots.add(c);
             }
             if roots.is_empty() {
-                return Err(Error::Usage(
-                    "no CA certificates: the system has none zeroth can read; give --ca-cert FILE (or BAO_CACERT)".into(),
-                ));
+                return Err(VaultError::NoSystemRoots.into());
             }
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
-        .map_err(|e| Error::Usage(format!("cannot build the TLS verifier: {e}")))?;
+        .map_err(|e| VaultError::TlsVerifier {
+            detail: e.to_string(),
+        })?;
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Usage(format!("cannot configure TLS: {e}")))?
+        .map_err(|e| VaultError::TlsConfig {
+            detail: e.to_string(),
+        })?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(Recording { inner, seen }))
         .with_no_client_auth();
@@ -395,23 +396,50 @@ fn tls_config(
             .trim_end_matches(']')
             .to_string()
     });
-    let name = ServerName::try_from(name_text.clone()).map_err(|_| {
-        Error::Usage(format!(
-            "'{name_text}' is not a valid TLS server name (BAO_TLS_SERVER_NAME or the host of the address)"
-        ))
-    })?;
+    let name = ServerName::try_from(name_text.clone())
+        .map_err(|_| VaultError::BadServerName { name: name_text })?;
     Ok((Arc::new(config), name))
+}
+
+/// What went wrong on the wire; [`Broken::at`] names the server.
+#[derive(Debug)]
+enum Broken {
+    Send(std::io::Error),
+    Read(std::io::Error),
+    TooLarge,
+    CutShort,
+    NotHttp(String),
+    Truncated,
+    IncompleteChunk,
+    BadChunkSize,
+}
+
+impl Broken {
+    /// The error, at the server `addr`.
+    fn at(self, addr: &str) -> VaultError {
+        let addr = addr.to_string();
+        match self {
+            Broken::Send(source) => VaultError::Send { addr, source },
+            Broken::Read(source) => VaultError::Read { addr, source },
+            Broken::TooLarge => VaultError::AnswerTooLarge { addr },
+            Broken::CutShort => VaultError::AnswerCutShort { addr },
+            Broken::NotHttp(detail) => VaultError::AnswerNotHttp { addr, detail },
+            Broken::Truncated => VaultError::AnswerTruncated { addr },
+            Broken::IncompleteChunk => VaultError::ChunkIncomplete { addr },
+            Broken::BadChunkSize => VaultError::ChunkSizeBad { addr },
+        }
+    }
 }
 
 /// Writes the request and reads the whole answer (the server closes the connection).
 fn exchange<S: Read + Write>(
     mut stream: S,
     request: &[u8],
-) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+) -> std::result::Result<Zeroizing<Vec<u8>>, Broken> {
     stream
         .write_all(request)
         .and_then(|_| stream.flush())
-        .map_err(|e| format!("cannot send the request: {e}"))?;
+        .map_err(Broken::Send)?;
     let mut out = Zeroizing::new(Vec::with_capacity(16 * 1024));
     let mut buf = Zeroizing::new([0u8; 8192]);
     loop {
@@ -419,7 +447,7 @@ fn exchange<S: Read + Write>(
             Ok(0) => break,
             Ok(n) => {
                 if out.len() + n > MAX_RESPONSE {
-                    return Err("the answer is larger than 1 MiB".into());
+                    return Err(Broken::TooLarge);
                 }
                 if out.len() + n > out.capacity() {
                     // Grow by hand, so no copy of the secret bytes is left unzeroed.
@@ -435,7 +463,7 @@ fn exchange<S: Read + Write>(
             // A TLS peer that closes without close_notify: what was read is judged by
             // its framing below.
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(format!("cannot read the answer: {e}")),
+            Err(e) => return Err(Broken::Read(e)),
         }
     }
     Ok(out)
@@ -484,22 +512,22 @@ fn framing(headers: &[httparse::Header<'_>]) -> Framing {
     Framing::Close
 }
 
-fn parse_response(raw: &[u8]) -> std::result::Result<Response, String> {
+fn parse_response(raw: &[u8]) -> std::result::Result<Response, Broken> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     let head_len = match resp.parse(raw) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
-            return Err("the connection closed before a whole HTTP answer came".into());
+            return Err(Broken::CutShort);
         }
-        Err(e) => return Err(format!("the answer is not HTTP: {e}")),
+        Err(e) => return Err(Broken::NotHttp(e.to_string())),
     };
     let status = resp.code.unwrap_or(0);
     let body = &raw[head_len..];
     let body = match framing(resp.headers) {
         Framing::Length(n) => {
             if body.len() < n {
-                return Err("the connection closed in the middle of the answer".into());
+                return Err(Broken::Truncated);
             }
             Zeroizing::new(body[..n].to_vec())
         }
@@ -510,22 +538,22 @@ fn parse_response(raw: &[u8]) -> std::result::Result<Response, String> {
 }
 
 /// Decodes a chunked body; an error when it is incomplete.
-fn dechunk(mut body: &[u8]) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+fn dechunk(mut body: &[u8]) -> std::result::Result<Zeroizing<Vec<u8>>, Broken> {
     let mut out = Zeroizing::new(Vec::with_capacity(body.len()));
     loop {
         let line_end = body
             .windows(2)
             .position(|w| w == b"\r\n")
-            .ok_or("incomplete chunk")?;
-        let size_text = std::str::from_utf8(&body[..line_end]).map_err(|_| "bad chunk size")?;
+            .ok_or(Broken::IncompleteChunk)?;
+        let size_text = std::str::from_utf8(&body[..line_end]).map_err(|_| Broken::BadChunkSize)?;
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| "bad chunk size")?;
+            .map_err(|_| Broken::BadChunkSize)?;
         body = &body[line_end + 2..];
         if size == 0 {
             return Ok(out);
         }
         if body.len() < size + 2 {
-            return Err("incomplete chunk".into());
+            return Err(Broken::IncompleteChunk);
         }
         out.extend_from_slice(&body[..size]);
         body = &body[size + 2..];
@@ -547,9 +575,31 @@ mod tests {
         assert!(Server::new(&ep("http://localhost:8200")).is_ok());
         assert!(Server::new(&ep("http://[::1]:8200")).is_ok());
         let e = Server::new(&ep("http://10.0.0.5:8200")).unwrap_err();
+        assert!(
+            matches!(
+                e.cause(),
+                Error::Vault(VaultError::PlainHttpNotLoopback { .. })
+            ),
+            "{e:?}"
+        );
         assert_eq!(e.exit_code(), 3);
-        assert!(Server::new(&ep("ftp://x:1")).is_err());
-        assert!(Server::new(&ep("https://x:1/v1")).is_err());
+        let bad = |a: &str| {
+            let e = Server::new(&ep(a)).unwrap_err();
+            assert!(
+                matches!(e.cause(), Error::Vault(VaultError::BadAddress { .. })),
+                "{e:?}"
+            );
+            e.exit_code()
+        };
+        assert_eq!(bad("ftp://x:1"), 2);
+        assert_eq!(bad("https://x:1/v1"), 2);
+        let mut plain = ep("http://127.0.0.1:8200");
+        plain.server_name = Some("vault.example".into());
+        let e = Server::new(&plain).unwrap_err();
+        assert!(
+            matches!(e.cause(), Error::Vault(VaultError::PlainHttpWithTls { .. })),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -565,5 +615,13 @@ mod tests {
         assert!(!complete(
             b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"
         ));
+        let cut = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").unwrap_err();
+        assert_eq!(
+            cut.at("https://v:8200").to_string(),
+            "vault https://v:8200: the connection closed in the middle of the answer"
+        );
+        let chunk = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+            .unwrap_err();
+        assert!(matches!(chunk, Broken::BadChunkSize), "{chunk:?}");
     }
 }

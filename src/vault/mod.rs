@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, VaultError};
 use crate::seal::{SealRecord, VaultBinding, VaultRole};
 use crate::secret::Credential;
 pub use http::{Endpoint, Server};
@@ -61,10 +61,7 @@ impl ServerArgs {
         if let Some(ca) = &ca_cert
             && !ca.is_file()
         {
-            return Err(Error::Usage(format!(
-                "CA certificate file {} does not exist (--ca-cert, BAO_CACERT or VAULT_CACERT)",
-                ca.display()
-            )));
+            return Err(VaultError::CaCertMissing { path: ca.clone() }.into());
         }
         let server_name = self
             .server_name
@@ -107,16 +104,18 @@ impl std::fmt::Debug for Token {
 /// `BAO_TOKEN`, else `VAULT_TOKEN`; never argv.
 pub fn operator_token(token_file: Option<&Path>) -> Result<Option<Token>> {
     if let Some(path) = token_file {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(path)
-                .map_err(|e| Error::Usage(format!("--token-file {}: {e}", path.display())))?,
-        );
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
+            VaultError::TokenFileUnreadable {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?);
         let t = text.trim();
         if t.is_empty() {
-            return Err(Error::Usage(format!(
-                "--token-file {} is empty",
-                path.display()
-            )));
+            return Err(VaultError::TokenFileEmpty {
+                path: path.to_path_buf(),
+            }
+            .into());
         }
         return Ok(Some(Token(Zeroizing::new(t.to_string()))));
     }
@@ -207,9 +206,12 @@ pub(crate) fn payload<T: DeserializeOwned>(
         return Ok(d);
     }
     serde_json::from_slice::<T>(&resp.body).map_err(|e| {
-        Error::IoText(format!(
-            "vault {addr}: the answer to {what} is not what the API documents ({e})"
-        ))
+        VaultError::AnswerNotDocumented {
+            addr: addr.to_string(),
+            what: what.to_string(),
+            detail: e.to_string(),
+        }
+        .into()
     })
 }
 
@@ -232,9 +234,10 @@ pub(crate) fn key_body(key: &Credential, nonce: Option<&str>) -> Result<Zeroizin
     out.push(b'"');
     if let Some(n) = nonce {
         if n.len() > 128 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(Error::IoText(format!(
-                "the server gave a nonce that is not a UUID ({n:?})"
-            )));
+            return Err(VaultError::NonceNotUuid {
+                nonce: n.to_string(),
+            }
+            .into());
         }
         out.extend_from_slice(b",\"nonce\":\"");
         out.extend_from_slice(n.as_bytes());
@@ -258,7 +261,9 @@ pub(crate) fn key_from_b64(text: &SecretText, what: &str) -> Result<Credential> 
     let mut bytes = Zeroizing::new(Vec::with_capacity(text.0.len()));
     base64::engine::general_purpose::STANDARD
         .decode_vec(text.0.as_bytes(), &mut bytes)
-        .map_err(|_| Error::IoText(format!("the {what} the server gave is not base64")))?;
+        .map_err(|_| VaultError::KeyNotBase64 {
+            what: what.to_string(),
+        })?;
     Ok(Credential::new(std::mem::take(&mut *bytes)))
 }
 
@@ -325,21 +330,23 @@ impl Vault {
             self.server
                 .request("POST", "auth/token/revoke-self", Some(token.expose()), None)?;
         if resp.status != 204 && resp.status != 200 {
-            return Err(Error::IoText(format!(
-                "vault {}: revoking {what} failed: {}",
-                self.addr(),
-                resp.error_text()
-            )));
+            return Err(VaultError::RevokeFailed {
+                addr: self.addr().to_string(),
+                token: what.to_string(),
+                text: resp.error_text(),
+            }
+            .into());
         }
         let check =
             self.server
                 .request("GET", "auth/token/lookup-self", Some(token.expose()), None)?;
         if check.status != 403 {
-            return Err(Error::IoText(format!(
-                "vault {}: {what} was revoked, but lookup-self still answers HTTP {}",
-                self.addr(),
-                check.status
-            )));
+            return Err(VaultError::RevokedTokenAnswers {
+                addr: self.addr().to_string(),
+                token: what.to_string(),
+                status: check.status,
+            }
+            .into());
         }
         Ok(())
     }
@@ -347,13 +354,13 @@ impl Vault {
     /// The error for a request the server refused: an I/O failure when the server failed
     /// (5xx), else a refusal; `what` names the request.
     pub(crate) fn refused(&self, what: &str, resp: &http::Response) -> Error {
-        let text = resp.error_text();
-        let e = format!("vault {}: {what} refused: {text}", self.addr());
-        if resp.status >= 500 {
-            Error::IoText(e)
-        } else {
-            Error::Refused(e)
+        VaultError::RequestRefused {
+            addr: self.addr().to_string(),
+            what: what.to_string(),
+            text: resp.error_text(),
+            status: resp.status,
         }
+        .into()
     }
 
     /// `GET sys/seal-status`.
@@ -412,21 +419,22 @@ impl Vault {
                 503 => {
                     let st = self.seal_status()?;
                     if st.sealed {
-                        return Err(Error::Refused(format!(
-                            "vault {} is sealed: unseal it first (zeroth vault unseal)",
-                            self.addr()
-                        )));
+                        return Err(VaultError::Sealed {
+                            addr: self.addr().to_string(),
+                            seal: None,
+                        }
+                        .into());
                     }
                 }
                 _ => {}
             }
             if start.elapsed() > ACTIVE_WAIT {
-                return Err(Error::IoText(format!(
-                    "vault {} has had no active node for {} s ({}): it cannot serve the ceremony",
-                    self.addr(),
-                    ACTIVE_WAIT.as_secs(),
-                    resp.error_text()
-                )));
+                return Err(VaultError::NoActiveNode {
+                    addr: self.addr().to_string(),
+                    waited_secs: ACTIVE_WAIT.as_secs(),
+                    text: resp.error_text(),
+                }
+                .into());
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -442,15 +450,12 @@ impl Vault {
                 200 => return Ok(Api::Current),
                 404 | 405 => {}
                 403 => {
-                    return Err(Error::Refused(format!(
-                        "vault {}: the token given (--token-file, BAO_TOKEN or VAULT_TOKEN) may not use {current} ({}): it needs a policy granting create, read, update and delete on {}*",
-                        self.addr(),
-                        resp.error_text(),
-                        current
-                            .rsplit_once('/')
-                            .map(|(p, _)| format!("{p}/"))
-                            .unwrap_or_default()
-                    )));
+                    return Err(VaultError::TokenNotPermitted {
+                        addr: self.addr().to_string(),
+                        endpoint: current.to_string(),
+                        text: resp.error_text(),
+                    }
+                    .into());
                 }
                 _ => return Err(self.refused(&format!("reading {current} was"), &resp)),
             }
@@ -458,11 +463,14 @@ impl Vault {
         let resp = self.call("GET", legacy, true, None)?;
         match resp.status {
             200 => Ok(Api::Legacy),
-            405 | 403 if self.token.is_none() => Err(Error::Usage(format!(
-                "vault {}: {what} needs a token here ({legacy} answers {}): OpenBao keeps its unauthenticated ceremony endpoints off; set BAO_TOKEN (or --token-file FILE) to a token whose policy grants {current}",
-                self.addr(),
-                resp.error_text()
-            ))),
+            405 | 403 if self.token.is_none() => Err(VaultError::TokenNeeded {
+                addr: self.addr().to_string(),
+                what: what.to_string(),
+                legacy: legacy.to_string(),
+                text: resp.error_text(),
+                current: current.to_string(),
+            }
+            .into()),
             _ => Err(self.refused(&format!("reading {legacy} was"), &resp)),
         }
     }
@@ -481,32 +489,45 @@ pub fn check_binding(
     let addr = vault.addr();
     let seal = &record.name;
     if !status.initialized {
-        return Err(Error::Refused(format!(
-            "vault {addr} is not initialized: it is not the server of '{seal}' (cluster {}), or its storage was wiped",
-            binding.cluster_id.as_deref().unwrap_or("unknown")
-        )));
+        return Err(VaultError::NotInitialized {
+            addr: addr.to_string(),
+            seal: seal.clone(),
+            cluster: binding.cluster_id.clone(),
+        }
+        .into());
     }
     if status.seal_type != binding.seal_type {
-        return Err(Error::Refused(format!(
-            "vault {addr} has a '{}' seal; '{seal}' holds the {} of a '{}' seal: this is another server, or its seal was migrated",
-            status.seal_type,
-            binding.role.words(),
-            binding.seal_type
-        )));
+        return Err(VaultError::SealTypeChanged {
+            addr: addr.to_string(),
+            found: status.seal_type.clone(),
+            seal: seal.clone(),
+            role: binding.role,
+            recorded: binding.seal_type.clone(),
+        }
+        .into());
     }
     if status.t != u32::from(binding.threshold) || status.n != u32::from(binding.shares) {
-        return Err(Error::Refused(format!(
-            "vault {addr} wants {} of {} key shares; '{seal}' holds a key for {} of {}: the server was rekeyed outside zeroth, or it is another server",
-            status.t, status.n, binding.threshold, binding.shares
-        )));
+        return Err(VaultError::SharesChanged {
+            addr: addr.to_string(),
+            threshold: status.t,
+            shares: status.n,
+            seal: seal.clone(),
+            recorded_threshold: binding.threshold,
+            recorded_shares: binding.shares,
+        }
+        .into());
     }
     if let (Some(have), Some(want)) = (&status.cluster_id, &binding.cluster_id)
         && have != want
     {
-        return Err(Error::Refused(format!(
-            "vault {addr} belongs to cluster {have}; '{seal}' holds the {} of cluster {want}: this is another cluster",
-            binding.role.words()
-        )));
+        return Err(VaultError::OtherCluster {
+            addr: addr.to_string(),
+            found: have.clone(),
+            seal: seal.clone(),
+            role: binding.role,
+            recorded: want.clone(),
+        }
+        .into());
     }
     let same_addr = addr.trim_end_matches('/') == binding.addr.trim_end_matches('/');
     if same_addr
@@ -514,9 +535,13 @@ pub fn check_binding(
         && &have != want
         && accept != Some(have.as_str())
     {
-        return Err(Error::Refused(format!(
-            "vault {addr} presents certificate {have}, but '{seal}' recorded {want} at init: if the server's certificate was replaced, check the new one out of band and add --accept-certificate {have}"
-        )));
+        return Err(VaultError::CertificateChanged {
+            addr: addr.to_string(),
+            found: have,
+            seal: seal.clone(),
+            recorded: want.clone(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -525,16 +550,16 @@ pub fn check_binding(
 pub fn key_binding(record: &SealRecord) -> Result<&VaultBinding> {
     match &record.vault {
         Some(b) if b.role != VaultRole::RootToken => Ok(b),
-        Some(b) => Err(Error::Usage(format!(
-            "seal '{}' holds the {} of {}, not its unseal or recovery key: give the seal 'zeroth vault init' made for the key",
-            record.name,
-            b.role.words(),
-            b.addr
-        ))),
-        None => Err(Error::Usage(format!(
-            "seal '{}' was not made by 'zeroth vault init': it has no vault server recorded (to hand its credential to a command, use 'zeroth unseal {} --exec -- bao write sys/unseal key=-')",
-            record.name, record.name
-        ))),
+        Some(b) => Err(VaultError::NotAKey {
+            seal: record.name.clone(),
+            role: b.role,
+            addr: b.addr.clone(),
+        }
+        .into()),
+        None => Err(VaultError::NoServerRecorded {
+            seal: record.name.clone(),
+        }
+        .into()),
     }
 }
 
@@ -565,7 +590,11 @@ mod tests {
         assert_eq!(v["nonce"], "9b96b517-0944-cffd-36bf-e2a3d2d11d29");
         let v: serde_json::Value = serde_json::from_slice(&key_body(&key, None).unwrap()).unwrap();
         assert_eq!(v.as_object().unwrap().len(), 1);
-        assert!(key_body(&key, Some("x\",\"reset\":true,\"y\":\"")).is_err());
+        let e = key_body(&key, Some("x\",\"reset\":true,\"y\":\"")).unwrap_err();
+        assert!(
+            matches!(e.cause(), Error::Vault(VaultError::NonceNotUuid { .. })),
+            "{e:?}"
+        );
     }
 
     #[test]

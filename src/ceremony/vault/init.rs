@@ -16,7 +16,7 @@ use crate::ceremony::distribute;
 use crate::ceremony::generate::{self, Fetch, Fetched, SealSpec, Source};
 use crate::ceremony::{Context, Report};
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, VaultError};
 use crate::names::{NameKind, check};
 use crate::seal::{VaultBinding, VaultRole};
 use crate::secret::{Credential, Encoding};
@@ -70,10 +70,11 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
         .unwrap_or_else(|| format!("{}.root-token", spec.seal));
     for name in [&spec.seal, &root_name] {
         if store.seal_exists(name)? {
-            return Err(Error::Refused(format!(
-                "seal '{name}' already exists in store {}: choose another name",
-                store.root().display()
-            )));
+            return Err(VaultError::SealExists {
+                seal: name.clone(),
+                store: store.root().to_path_buf(),
+            }
+            .into());
         }
     }
     if args.root_token == RootTokenMode::Seal {
@@ -94,11 +95,11 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
     let vault = Vault::new(&endpoints[0], None)?;
     let first = vault.seal_status()?;
     if first.initialized {
-        return Err(Error::Refused(format!(
-            "vault {} is already initialized ({}): its keys are wherever its init put them; zeroth initializes only a new server",
-            vault.addr(),
-            first.summary()
-        )));
+        return Err(VaultError::AlreadyInitialized {
+            addr: vault.addr().to_string(),
+            summary: first.summary(),
+        }
+        .into());
     }
     let fingerprint = vault.server.fingerprint();
     let recovery = first.recovery_seal || first.seal_type != "shamir";
@@ -133,22 +134,22 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
     let mut key_report = match key_report {
         Ok(r) => r,
         Err(e) if binding.is_some() => {
-            return Err(Error::IoText(format!(
-                "vault {} was initialized, but sealing its key failed: {}. The key existed only in that answer and is lost; the server holds no data yet: stop it, wipe its storage and run vault init again",
-                vault.addr(),
-                e.message()
-            )));
+            return Err(VaultError::KeyLostAtInit {
+                addr: vault.addr().to_string(),
+                detail: e.message(),
+            }
+            .into());
         }
         Err(e) => return Err(e),
     };
     if let Some(e) = proof {
-        return Err(Error::IoText(format!(
-            "the {} of vault {} is sealed as '{}', but proving it failed: {}",
-            role.words(),
-            vault.addr(),
-            spec.seal,
-            e.message()
-        )));
+        return Err(VaultError::ProofFailed {
+            role,
+            addr: vault.addr().to_string(),
+            seal: spec.seal.clone(),
+            detail: e.message(),
+        }
+        .into());
     }
     let mut text = std::mem::take(&mut key_report.text);
     let mut root_json = json!({ "revoked": args.root_token == RootTokenMode::Revoke });
@@ -180,13 +181,14 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
                 root_json = json!({ "seal": root_name, "report": r.take_json() });
             }
             Err(e) => {
-                return Err(Error::IoText(format!(
-                    "the {} of vault {} is sealed as '{}', but sealing the init root token as '{root_name}' failed: {}. The root token is in memory only and is lost when zeroth exits (OpenBao lets a new one be made with the key: zeroth vault root)",
-                    role.words(),
-                    vault.addr(),
-                    spec.seal,
-                    e.message()
-                )));
+                return Err(VaultError::RootTokenLost {
+                    role,
+                    addr: vault.addr().to_string(),
+                    seal: spec.seal.clone(),
+                    root_seal: root_name,
+                    detail: e.message(),
+                }
+                .into());
             }
         }
     }
@@ -233,18 +235,18 @@ fn initialize(
 ) -> Result<Fetched> {
     let status = vault.seal_status()?;
     if status.initialized {
-        return Err(Error::Refused(format!(
-            "vault {} was initialized by someone else while this ceremony was being prepared",
-            vault.addr()
-        )));
+        return Err(VaultError::InitializedMeanwhile {
+            addr: vault.addr().to_string(),
+        }
+        .into());
     }
     if vault.server.fingerprint().as_deref() != fingerprint {
-        return Err(Error::Refused(format!(
-            "vault {} now presents another certificate ({}) than a moment ago ({}): nothing was sent",
-            vault.addr(),
-            vault.server.fingerprint().unwrap_or_default(),
-            fingerprint.unwrap_or_default()
-        )));
+        return Err(VaultError::CertificateChangedMeanwhile {
+            addr: vault.addr().to_string(),
+            now: vault.server.fingerprint().unwrap_or_default(),
+            before: fingerprint.unwrap_or_default().to_string(),
+        }
+        .into());
     }
     let body = if recovery {
         json!({ "recovery_shares": 1, "recovery_threshold": 1 })
@@ -253,18 +255,17 @@ fn initialize(
     };
     let resp = vault.call("PUT", "sys/init", false, Some(&secret_json(&body)))?;
     if resp.status != 200 {
-        return Err(Error::Refused(format!(
-            "vault {}: init refused: {}",
-            vault.addr(),
-            resp.error_text()
-        )));
+        return Err(VaultError::InitRefused {
+            addr: vault.addr().to_string(),
+            text: resp.error_text(),
+        }
+        .into());
     }
-    let answer: InitAnswer = serde_json::from_slice(&resp.body).map_err(|e| {
-        Error::IoText(format!(
-            "vault {}: the init answer is not what the API documents ({e}); the server is initialized and its key was not understood: wipe its storage and start again",
-            vault.addr()
-        ))
-    })?;
+    let answer: InitAnswer =
+        serde_json::from_slice(&resp.body).map_err(|e| VaultError::InitAnswerNotDocumented {
+            addr: vault.addr().to_string(),
+            detail: e.to_string(),
+        })?;
     drop(resp);
     let InitAnswer {
         keys_base64,
@@ -277,11 +278,11 @@ fn initialize(
         &keys_base64
     };
     if keys.len() != 1 {
-        return Err(Error::IoText(format!(
-            "vault {} answered init with {} keys where one was asked for",
-            vault.addr(),
-            keys.len()
-        )));
+        return Err(VaultError::InitKeyCount {
+            addr: vault.addr().to_string(),
+            count: keys.len(),
+        }
+        .into());
     }
     let key = key_from_b64(&keys[0], role.words())?;
     *root = Some(Token::new(root_token.0));
@@ -294,11 +295,11 @@ fn initialize(
     } else {
         vault.unseal(&key).map(|(_, s)| s).and_then(|s| {
             if s.sealed {
-                Err(Error::IoText(format!(
-                    "vault {} is still sealed after its own key was sent ({})",
-                    vault.addr(),
-                    s.summary()
-                )))
+                Err(VaultError::SealedAfterOwnKey {
+                    addr: vault.addr().to_string(),
+                    summary: s.summary(),
+                }
+                .into())
             } else {
                 Ok(s)
             }
@@ -368,11 +369,11 @@ fn wait_unsealed(vault: &Vault) -> Result<crate::vault::SealStatus> {
             return Ok(s);
         }
         if start.elapsed() > std::time::Duration::from_secs(60) {
-            return Err(Error::IoText(format!(
-                "vault {} did not unseal itself within 60 s of init ({})",
-                vault.addr(),
-                s.summary()
-            )));
+            return Err(VaultError::NotSelfUnsealed {
+                addr: vault.addr().to_string(),
+                summary: s.summary(),
+            }
+            .into());
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }

@@ -23,7 +23,7 @@ use crate::audit::{self, Draft, Outcome};
 use crate::ceremony::unseal::{Recovery, recover};
 use crate::ceremony::{Context, Guard, Report, verify_record};
 use crate::deliver::Delivery;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, VaultError};
 use crate::recipient::Keyring;
 use crate::secret::Credential;
 use crate::vault::{
@@ -161,11 +161,11 @@ fn root(g: &Guard<'_>, args: &RootArgs, ttl: u64, draft: &mut Draft) -> Result<R
         args.accept_certificate.as_deref(),
     )?;
     if status.sealed {
-        return Err(Error::Refused(format!(
-            "vault {} is sealed: unseal it first (zeroth vault unseal {})",
-            vault.addr(),
-            record.name
-        )));
+        return Err(VaultError::Sealed {
+            addr: vault.addr().to_string(),
+            seal: Some(record.name.clone()),
+        }
+        .into());
     }
     vault.wait_active()?;
     let api = vault.detect(
@@ -176,13 +176,13 @@ fn root(g: &Guard<'_>, args: &RootArgs, ttl: u64, draft: &mut Draft) -> Result<R
     let current = read_attempt(&vault, api)?;
     if current.started {
         if !args.reset {
-            return Err(Error::Refused(format!(
-                "vault {} has a root token generation in progress that zeroth did not start (nonce {}, {} of {} keys in): whoever started it holds its one-time password and would get the token; zeroth does not add its key to it. Find out whose it is, then add --reset to cancel it",
-                vault.addr(),
-                current.nonce,
-                current.progress,
-                binding.threshold
-            )));
+            return Err(VaultError::RootGenerationInProgress {
+                addr: vault.addr().to_string(),
+                nonce: current.nonce.clone(),
+                progress: current.progress,
+                threshold: binding.threshold,
+            }
+            .into());
         }
         cancel(&vault, api)?;
     }
@@ -310,11 +310,11 @@ fn mint(
 ) -> Result<(Token, String, String, String)> {
     let again = read_attempt(vault, api)?;
     if again.started {
-        return Err(Error::Refused(format!(
-            "vault {}: someone started a root token generation (nonce {}) while the custodians gathered: nothing was sent; find out whose it is, then run again with --reset",
-            vault.addr(),
-            again.nonce
-        )));
+        return Err(VaultError::RootGenerationStartedMeanwhile {
+            addr: vault.addr().to_string(),
+            nonce: again.nonce,
+        }
+        .into());
     }
     let resp = vault.call("PUT", paths(api), true, Some(b"{}"))?;
     if resp.status != 200 {
@@ -325,12 +325,12 @@ fn mint(
     let otp = attempt.otp;
     if otp.0.is_empty() || (attempt.otp_length != 0 && otp.0.len() != attempt.otp_length) {
         let _ = cancel(vault, api);
-        return Err(Error::IoText(format!(
-            "vault {}: the generation started without a usable one-time password (length {}, {} expected); it was cancelled",
-            vault.addr(),
-            otp.0.len(),
-            attempt.otp_length
-        )));
+        return Err(VaultError::NoUsableOtp {
+            addr: vault.addr().to_string(),
+            length: otp.0.len(),
+            expected: attempt.otp_length,
+        }
+        .into());
     }
     let nonce = attempt.nonce.clone();
     let body = key_body(key, Some(&nonce))?;
@@ -345,12 +345,12 @@ fn mint(
     drop(resp);
     if !done.complete || done.encoded_token.0.is_empty() {
         let _ = cancel(vault, api);
-        return Err(Error::Refused(format!(
-            "vault {}: the root token generation is not complete after the key ({} of {}); it was cancelled",
-            vault.addr(),
-            done.progress,
-            record.vault.as_ref().map(|b| b.threshold).unwrap_or(1)
-        )));
+        return Err(VaultError::RootGenerationIncomplete {
+            addr: vault.addr().to_string(),
+            progress: done.progress,
+            threshold: record.vault.as_ref().map(|b| b.threshold).unwrap_or(1),
+        }
+        .into());
     }
     let generated = decode(&done.encoded_token, &otp)?;
     drop(done);
@@ -391,34 +391,34 @@ fn mint(
             format!("generated root token (accessor {gen_accessor}) revoked")
         }
         Ok(r) => {
-            return Err(Error::IoText(format!(
-                "vault {}: revoking the generated root token (accessor {gen_accessor}) failed: {}; revoke it by its accessor (bao token revoke -accessor {gen_accessor})",
-                vault.addr(),
-                r.error_text()
-            )));
+            return Err(VaultError::GeneratedTokenNotRevoked {
+                addr: vault.addr().to_string(),
+                accessor: gen_accessor,
+                text: r.error_text(),
+            }
+            .into());
         }
         Err(e) => {
-            return Err(Error::IoText(format!(
-                "revoking the generated root token (accessor {gen_accessor}) failed: {}; revoke it by its accessor",
-                e.message()
-            )));
+            return Err(VaultError::GeneratedTokenRevokeFailed {
+                accessor: gen_accessor,
+                detail: e.message(),
+            }
+            .into());
         }
     };
     if created.status != 200 {
-        return Err(Error::IoText(format!(
-            "vault {}: creating the time-bound token failed: {}; {gen_line}",
-            vault.addr(),
-            created.error_text()
-        )));
+        return Err(VaultError::TokenNotCreated {
+            addr: vault.addr().to_string(),
+            text: created.error_text(),
+            generated_accessor: gen_accessor,
+        }
+        .into());
     }
     let auth = serde_json::from_slice::<Created>(&created.body)
         .ok()
         .and_then(|c| c.auth)
-        .ok_or_else(|| {
-            Error::IoText(format!(
-                "vault {}: the answer to create-orphan holds no token",
-                vault.addr()
-            ))
+        .ok_or_else(|| VaultError::CreatedNoToken {
+            addr: vault.addr().to_string(),
         })?;
     drop(created);
     let short = Token::new(auth.client_token.0);
@@ -436,14 +436,14 @@ fn decode(encoded: &SecretText, otp: &SecretText) -> Result<Token> {
     let trimmed = encoded.0.trim_end_matches('=');
     base64::engine::general_purpose::STANDARD_NO_PAD
         .decode_vec(trimmed.as_bytes(), &mut bytes)
-        .map_err(|_| Error::IoText("the encoded root token is not base64".into()))?;
+        .map_err(|_| VaultError::EncodedTokenNotBase64)?;
     let otp = otp.0.as_bytes();
     if bytes.len() != otp.len() {
-        return Err(Error::IoText(format!(
-            "the encoded root token has {} bytes, its one-time password {}",
-            bytes.len(),
-            otp.len()
-        )));
+        return Err(VaultError::EncodedTokenLength {
+            token: bytes.len(),
+            otp: otp.len(),
+        }
+        .into());
     }
     for (b, o) in bytes.iter_mut().zip(otp) {
         *b ^= o;
@@ -451,10 +451,7 @@ fn decode(encoded: &SecretText, otp: &SecretText) -> Result<Token> {
     let mut text = Zeroizing::new(String::with_capacity(bytes.len()));
     for &b in bytes.iter() {
         if !b.is_ascii_graphic() {
-            return Err(Error::IoText(
-                "the decoded root token is not printable: the one-time password does not match"
-                    .into(),
-            ));
+            return Err(VaultError::DecodedTokenNotPrintable.into());
         }
         text.push(b as char);
     }
@@ -473,7 +470,6 @@ fn lookup(vault: &Vault, token: &Token) -> Result<Lookup> {
 
 /// Runs CMD with the token in its environment; its exit code (128 + signal).
 fn run_command(cmd: &[OsString], token: &Token, endpoint: &crate::vault::Endpoint) -> Result<u8> {
-    let shown = std::path::Path::new(&cmd[0]).display().to_string();
     let mut c = Command::new(&cmd[0]);
     c.args(&cmd[1..])
         .env_remove(crate::pin::PIN_ENV)
@@ -488,9 +484,10 @@ fn run_command(cmd: &[OsString], token: &Token, endpoint: &crate::vault::Endpoin
         c.env("BAO_TLS_SERVER_NAME", n)
             .env("VAULT_TLS_SERVER_NAME", n);
     }
-    let status = c
-        .status()
-        .map_err(|e| Error::IoText(format!("cannot run '{shown}': {e}")))?;
+    let status = c.status().map_err(|source| VaultError::CommandNotStarted {
+        command: PathBuf::from(&cmd[0]),
+        source,
+    })?;
     use std::os::unix::process::ExitStatusExt;
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => u8::try_from(code).unwrap_or(1),

@@ -34,7 +34,7 @@ use crate::ceremony::generate::CustodianSpec;
 use crate::ceremony::pending::{self, NewCredential, Start};
 use crate::ceremony::unseal::{Recovery, recover};
 use crate::ceremony::{Context, Guard, Report, verify_record};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, VaultError};
 use crate::recipient::Keyring;
 use crate::seal::{PendingKind, SealRecord, VaultBinding, VaultRole, VaultRotation};
 use crate::secret::Credential;
@@ -122,11 +122,11 @@ fn open(
         args.accept_certificate.as_deref(),
     )?;
     if status.sealed {
-        return Err(Error::Refused(format!(
-            "vault {} is sealed: unseal it first (zeroth vault unseal {})",
-            vault.addr(),
-            record.name
-        )));
+        return Err(VaultError::Sealed {
+            addr: vault.addr().to_string(),
+            seal: Some(record.name.clone()),
+        }
+        .into());
     }
     vault.wait_active()?;
     let (current, legacy) = match binding.role {
@@ -265,15 +265,12 @@ fn start_server(
     verify_record(g.ctx, store, &record, None)?;
     record.refuse_revoked()?;
     if let Some(p) = &record.pending {
-        return Err(Error::Refused(format!(
-            "seal '{}' already has a pending {} (operation {}): confirm it with 'zeroth vault rotate {} --confirm {}' or drop it with --cancel {}",
-            record.name,
-            p.kind.name(),
-            p.id,
-            record.name,
-            p.id,
-            p.id
-        )));
+        return Err(VaultError::PendingExists {
+            seal: record.name.clone(),
+            kind: p.kind,
+            id: p.id.clone(),
+        }
+        .into());
     }
     let specs: Vec<CustodianSpec> = record
         .custodians
@@ -289,12 +286,12 @@ fn start_server(
     let mut reset_note = String::new();
     if current.started {
         if !args.reset {
-            return Err(Error::Refused(format!(
-                "vault {} has a key rotation in progress that zeroth did not start (nonce {}, {} keys in): zeroth does not add its key to someone else's rotation; find out whose it is, then add --reset to cancel it",
-                vault.addr(),
-                current.nonce,
-                current.progress
-            )));
+            return Err(VaultError::RotationInProgress {
+                addr: vault.addr().to_string(),
+                nonce: current.nonce,
+                progress: current.progress,
+            }
+            .into());
         }
         cancel_server(&vault, p)?;
         reset_note = format!(
@@ -323,11 +320,11 @@ fn start_server(
             draft.custodians = accepted.iter().map(|a| a.custodian.clone()).collect();
             let again = rekey_status(&vault, p)?;
             if again.started {
-                return Err(Error::Refused(format!(
-                    "vault {}: someone started a key rotation (nonce {}) while the custodians gathered: nothing was sent; find out whose it is, then run again with --reset",
-                    vault.addr(),
-                    again.nonce
-                )));
+                return Err(VaultError::RotationStartedMeanwhile {
+                    addr: vault.addr().to_string(),
+                    nonce: again.nonce,
+                }
+                .into());
             }
             let started = rekey_init(&vault, p, &binding)?;
             let nonce = started.nonce.clone();
@@ -337,15 +334,16 @@ fn start_server(
                 if resp.status != 200 {
                     return Err(vault.refused("the current key was", &resp));
                 }
-                let u: RekeyUpdate = crate::vault::payload(&resp, &format!("{p}/update"), vault.addr())?;
+                let u: RekeyUpdate =
+                    crate::vault::payload(&resp, &format!("{p}/update"), vault.addr())?;
                 if !u.complete || u.keys_base64.len() != 1 || u.verification_nonce.is_empty() {
-                    return Err(Error::IoText(format!(
-                        "vault {}: the rotation did not complete with the current key as asked (complete {}, {} keys, verification nonce {:?})",
-                        vault.addr(),
-                        u.complete,
-                        u.keys_base64.len(),
-                        u.verification_nonce
-                    )));
+                    return Err(VaultError::RotationIncomplete {
+                        addr: vault.addr().to_string(),
+                        complete: u.complete,
+                        keys: u.keys_base64.len(),
+                        verification_nonce: u.verification_nonce.clone(),
+                    }
+                    .into());
                 }
                 let new_key = key_from_b64(&u.keys_base64[0], "new key")?;
                 Ok((new_key, u.verification_nonce.clone()))
@@ -402,12 +400,12 @@ pub fn confirm(ctx: &Context, args: &RotateArgs, id: &str) -> Result<Report> {
     // The confirmation takes the store lock itself.
     drop(g);
     let mut verify = |_view: &SealRecord, new_key: &Credential| -> Result<String> {
-        let rot = rotation.as_ref().ok_or_else(|| {
-            Error::Usage(format!(
-                "operation {id} of '{}' is not a vault key rotation: confirm it with 'zeroth rotate {} --confirm {id}'",
-                args.seal, args.seal
-            ))
-        })?;
+        let rot = rotation
+            .as_ref()
+            .ok_or_else(|| VaultError::NotVaultRotation {
+                id: id.to_string(),
+                seal: args.seal.clone(),
+            })?;
         verify_new(&vault, &binding, rot, new_key)
     };
     let mut report = pending::confirm_with(
@@ -455,18 +453,18 @@ fn verify_new(
         let resp = vault.call("PUT", &path, true, Some(&body))?;
         drop(body);
         if resp.status != 200 {
-            return Err(Error::Refused(format!(
-                "vault {}: the server refused the new key at verification ({}); nothing switched: its old key is current and the current set opens it. Run --confirm again, or drop the rotation with --cancel",
-                vault.addr(),
-                resp.error_text()
-            )));
+            return Err(VaultError::VerificationRefused {
+                addr: vault.addr().to_string(),
+                text: resp.error_text(),
+            }
+            .into());
         }
         let done: VerifyStatus = crate::vault::payload(&resp, &path, vault.addr())?;
         if !done.complete {
-            return Err(Error::Refused(format!(
-                "vault {}: the verification is not complete after the new key; nothing switched",
-                vault.addr()
-            )));
+            return Err(VaultError::VerificationIncomplete {
+                addr: vault.addr().to_string(),
+            }
+            .into());
         }
         return Ok(format!(
             "vault {} ({}) verified the new key on {p} (rotation {}, verification nonce {vnonce}{}): it is current",
@@ -487,12 +485,12 @@ fn verify_new(
         ));
     }
     if status.started {
-        return Err(Error::Refused(format!(
-            "vault {}: another key rotation (nonce {}) is in progress there, not this one ({}): the server forgot this one and its old key is current, which the current set opens. Drop this one with --cancel",
-            vault.addr(),
-            status.nonce,
-            rot.nonce
-        )));
+        return Err(VaultError::OtherRotation {
+            addr: vault.addr().to_string(),
+            found: status.nonce,
+            ours: rot.nonce.clone(),
+        }
+        .into());
     }
     if live_check(vault, p, binding, new_key)? {
         Ok(format!(
@@ -501,11 +499,11 @@ fn verify_new(
             rot.nonce
         ))
     } else {
-        Err(Error::Refused(format!(
-            "vault {}: the server no longer has rotation {} (it was restarted, sealed or the rotation cancelled since the first step) and its key is still the old one, which the current set opens: drop this rotation with 'zeroth vault rotate SEAL --cancel ID' and start again",
-            vault.addr(),
-            rot.nonce
-        )))
+        Err(VaultError::RotationForgotten {
+            addr: vault.addr().to_string(),
+            nonce: rot.nonce.clone(),
+        }
+        .into())
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::audit::Draft;
 use crate::ceremony::unseal::{Recovery, recover};
 use crate::ceremony::{Context, Guard, Report, verify_record};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result, VaultError};
 use crate::recipient::Keyring;
 use crate::seal::{SealRecord, VaultRole};
 use crate::vault::{ServerArgs, Vault, check_binding, describe, key_binding};
@@ -67,7 +67,7 @@ pub fn needs_collection(ctx: &Context, args: &UnsealArgs) -> bool {
             match needs_key(&record, &vault, args) {
                 Ok((true, _)) => return Ok(true),
                 Ok((false, _)) => {}
-                Err(Error::Refused(_)) => return Ok(false),
+                Err(e) if e.kind() == Kind::Refused => return Ok(false),
                 Err(e) => return Err(e),
             }
         }
@@ -105,25 +105,21 @@ fn needs_key(
         return Ok((false, status));
     }
     if binding.role == VaultRole::RecoveryKey || status.recovery_seal {
-        return Err(Error::Refused(format!(
-            "vault {} is sealed, but its '{}' seal unseals it by itself: the recovery key '{}' holds cannot unseal it; make its seal (KMS) reachable again",
-            vault.addr(),
-            status.seal_type,
-            record.name
-        )));
+        return Err(VaultError::AutoUnsealSealed {
+            addr: vault.addr().to_string(),
+            seal_type: status.seal_type,
+            seal: record.name.clone(),
+        }
+        .into());
     }
     if status.progress > 0 && !args.reset {
-        return Err(Error::Refused(format!(
-            "vault {} has an unseal attempt in progress that zeroth did not start: {} of {} keys in (nonce {}); zeroth does not add its key to someone else's attempt: find out whose it is, then add --reset to clear it",
-            vault.addr(),
-            status.progress,
-            status.t,
-            if status.nonce.is_empty() {
-                "none"
-            } else {
-                &status.nonce
-            }
-        )));
+        return Err(VaultError::UnsealInProgress {
+            addr: vault.addr().to_string(),
+            progress: status.progress,
+            threshold: status.t,
+            nonce: status.nonce,
+        }
+        .into());
     }
     Ok((true, status))
 }
@@ -295,13 +291,13 @@ fn send(
         after = wait_unsealed(v)?;
     }
     if after.sealed {
-        return Err(Error::Refused(format!(
-            "vault {} is still sealed after the key was sent (progress {} of {}): it wants more keys than '{}' holds",
-            v.addr(),
-            after.progress,
-            after.t,
-            record.name
-        )));
+        return Err(VaultError::StillSealed {
+            addr: v.addr().to_string(),
+            progress: after.progress,
+            threshold: after.t,
+            seal: record.name.clone(),
+        }
+        .into());
     }
     Ok(format!(
         "{}: key sent, HTTP {code}, unsealed{reset}",
