@@ -17,7 +17,7 @@ use crate::ceremony::unseal::UnsealArgs;
 use crate::ceremony::{self, Context, Report};
 use crate::clock;
 use crate::deliver::Delivery;
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Error, Result};
 use crate::mechanism::WrapMechanism;
 use crate::seal::PendingKind;
 use crate::secret::{Credential, Encoding};
@@ -1721,7 +1721,7 @@ fn man(out_dir: Option<PathBuf>) -> Result<Report> {
             let mut out = Vec::new();
             clap_mangen::Man::new(cmd)
                 .render(&mut out)
-                .map_err(|e| Error::IoText(format!("cannot render the manual page: {e}")))?;
+                .map_err(|source| CeremonyError::ManualRender { source })?;
             let mut page = String::from_utf8_lossy(&out).into_owned();
             page.push_str(&crate::help::man_sections(""));
             Ok(Report::new(
@@ -1786,29 +1786,23 @@ fn read_secret(from_terminal: bool) -> Result<Credential> {
     let stdin = std::io::stdin();
     if from_terminal {
         let first = Zeroizing::new(
-            rpassword::prompt_password("secret to seal (not shown): ").map_err(|e| {
-                Error::IoText(format!("cannot read the secret from the terminal: {e}"))
-            })?,
+            rpassword::prompt_password("secret to seal (not shown): ")
+                .map_err(|source| CeremonyError::SecretFromTerminal { source })?,
         );
-        let second = Zeroizing::new(rpassword::prompt_password("again, to confirm: ").map_err(
-            |e| Error::IoText(format!("cannot read the secret from the terminal: {e}")),
-        )?);
+        let second = Zeroizing::new(
+            rpassword::prompt_password("again, to confirm: ")
+                .map_err(|source| CeremonyError::SecretFromTerminal { source })?,
+        );
         if *first != *second {
-            return Err(Error::Usage(
-                "the two entries differ: nothing was sealed".into(),
-            ));
+            return Err(CeremonyError::SecretEntriesDiffer.into());
         }
         if first.is_empty() {
-            return Err(Error::Usage(
-                "the secret is empty: nothing was sealed".into(),
-            ));
+            return Err(CeremonyError::SecretEmpty.into());
         }
         return Ok(Credential::new(first.as_bytes().to_vec()));
     }
     if stdin.is_terminal() {
-        return Err(Error::Usage(
-            "import reads the secret from stdin, which is a terminal: pipe it in (printf '%s' \"$SECRET\" | zeroth import …), or add --from-terminal to type it".into(),
-        ));
+        return Err(CeremonyError::StdinIsTerminal.into());
     }
     // Sized to the limit up front: a growing buffer would leave unwiped copies of the
     // secret behind in freed memory each time it moved.
@@ -1817,16 +1811,12 @@ fn read_secret(from_terminal: bool) -> Result<Credential> {
         .lock()
         .take(IMPORT_MAX as u64 + 1)
         .read_to_end(&mut buf)
-        .map_err(|e| Error::IoText(format!("cannot read the secret from stdin: {e}")))?;
+        .map_err(|source| CeremonyError::SecretFromStdin { source })?;
     if buf.is_empty() {
-        return Err(Error::Usage(
-            "stdin is empty: there is no secret to seal".into(),
-        ));
+        return Err(CeremonyError::StdinEmpty.into());
     }
     if buf.len() > IMPORT_MAX {
-        return Err(Error::Usage(format!(
-            "the secret on stdin is longer than {IMPORT_MAX} bytes (64 KiB): seal a key to it instead of the data itself"
-        )));
+        return Err(CeremonyError::SecretTooLong { max: IMPORT_MAX }.into());
     }
     // Only a text secret is warned about: a binary one (a key, a blob) ends in 0x0a
     // as often as in anything else, and means it.
@@ -1897,6 +1887,6 @@ fn completion_script(shell: clap_complete::Shell) -> Result<String> {
     let mut out = Vec::new();
     completer
         .write_registration("COMPLETE", "zeroth", "zeroth", "zeroth", &mut out)
-        .map_err(|e| Error::IoText(format!("cannot write the completion script: {e}")))?;
+        .map_err(|source| CeremonyError::CompletionWrite { source })?;
     Ok(String::from_utf8_lossy(&out).into_owned())
 }

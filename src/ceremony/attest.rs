@@ -21,12 +21,13 @@ pub fn run(ctx: &Context, env: &str) -> Result<Report> {
                 (d.seq..=before.entries).collect()
             }
             Some(d) => {
-                return Err(crate::error::Error::Refused(format!(
-                    "the log of '{env}' is damaged at entry {} ({}): {}; zeroth does not sign over a damaged log",
-                    d.seq,
-                    d.kind.name(),
-                    d.detail
-                )));
+                return Err(crate::error::CeremonyError::LogDamaged {
+                    env: env.to_string(),
+                    seq: d.seq,
+                    damage: d.kind.name().to_string(),
+                    detail: d.detail.clone(),
+                }
+                .into());
             }
             None => Vec::new(),
         };

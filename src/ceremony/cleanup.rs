@@ -29,7 +29,7 @@ use serde_json::json;
 use super::{Context, Guard, Report, refuse_stale, verify_record_with, with_env_session};
 use crate::audit::{self, DamageKind, Draft, Outcome};
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Result};
 use crate::keystore::Key;
 use crate::seal::SealRecord;
 
@@ -69,12 +69,13 @@ fn history(store: &crate::store::Store, env: &str, key: &crate::key::PublicKey) 
     if let Some(d) = &v.damage
         && d.kind != DamageKind::Unsigned
     {
-        return Err(Error::Refused(format!(
-            "the log of '{env}' is damaged at entry {} ({}): {}; cleanup destroys nothing while the seals' history cannot be read",
-            d.seq,
-            d.kind.name(),
-            d.detail
-        )));
+        return Err(CeremonyError::CleanupLogDamaged {
+            env: env.to_string(),
+            seq: d.seq,
+            damage: d.kind.name().to_string(),
+            detail: d.detail.clone(),
+        }
+        .into());
     }
     let mut h = History::default();
     for (i, e) in v.parsed.iter().enumerate() {
@@ -194,20 +195,17 @@ pub fn run(ctx: &Context, env: &str, destroy: bool) -> Result<Report> {
         let (key, _) = ctx.trust.env_key(store, env, None)?;
         let mut records = BTreeMap::new();
         for r in store.records()? {
-            let record = r.map_err(|e| {
-                Error::Refused(format!(
-                    "{}; cleanup destroys nothing while a record cannot be read",
-                    e.message()
-                ))
+            let record = r.map_err(|e| CeremonyError::CleanupRecordUnreadable {
+                detail: e.message(),
             })?;
             if record.env != env {
                 continue;
             }
             verify_record_with(store, &record, &key).map_err(|e| {
-                Error::Refused(format!(
-                    "{}; cleanup destroys nothing while a record of '{env}' fails to verify",
-                    e.message()
-                ))
+                CeremonyError::CleanupRecordUnverified {
+                    detail: e.message(),
+                    env: env.to_string(),
+                }
             })?;
             refuse_stale(store, &record, &key)?;
             records.insert(record.name.clone(), record);

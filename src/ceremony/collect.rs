@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use super::shares::{Accepted, check_share};
 use crate::audit::{Draft, RejectedShare};
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Error, Kind, Result};
 use crate::recipient::{AGE_BEGIN, Keyring, NOT_OURS};
 use crate::seal::SealRecord;
 use crate::share::{self, BEGIN, END, Share};
@@ -50,10 +50,11 @@ pub(crate) fn collect(
     draft: &mut Draft,
 ) -> Result<Vec<Accepted>> {
     let Some(mut tty) = Tty::open() else {
-        return Err(Error::Usage(format!(
-            "no shares given: pass --share FILE for each of at least {} custodians, or run {verb} on a terminal for the custodians to enter their shares",
-            record.threshold
-        )));
+        return Err(CeremonyError::NoSharesNoTerminal {
+            verb: verb.to_string(),
+            threshold: record.threshold,
+        }
+        .into());
     };
     let t = usize::from(record.threshold);
     let n = record.custodians.len();
@@ -156,7 +157,13 @@ pub(crate) fn collect(
         return Err(match e {
             // Ctrl-C keeps its exit code (130); anything else refuses the ceremony.
             Error::Interrupted(_) => e.map_message(stop),
-            other => Error::Refused(stop(&other.message())),
+            other => CeremonyError::CollectStopped {
+                verb: verb.to_string(),
+                detail: other.message(),
+                entered: draft.custodians.clone(),
+                threshold: t,
+            }
+            .into(),
         });
     }
     tty.say(&format!(
@@ -305,8 +312,8 @@ fn open_pasted(
         let needs_key = match keys.decrypt(SOURCE, text.as_bytes()) {
             Ok(p) => return Ok(as_text(p)),
             // No identity given at all, or none of them opens it: ask for one.
-            Err(Error::Usage(_)) if keys.is_empty() => true,
-            Err(Error::Refused(m)) if m.starts_with(NOT_OURS) => {
+            Err(e) if e.kind() == Kind::Usage && keys.is_empty() => true,
+            Err(e) if e.kind() == Kind::Refused && e.message().starts_with(NOT_OURS) => {
                 if just_added {
                     let msg = tty.bad("  that identity does not open it either");
                     tty.say(&format!("{msg}\n"))?;

@@ -16,7 +16,7 @@ use serde_json::json;
 use super::{Context, Guard, Report, with_env_session};
 use crate::audit::{self, Draft};
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Result};
 use crate::names::{NameKind, check};
 use crate::recipient::Recipient;
 use crate::settings::{self, Settings};
@@ -42,7 +42,7 @@ pub(super) fn sign_change(
     let (key, _) = ctx.trust.env_key(store, env, None)?;
     let eff = settings::effective(store, env, &key);
     if let Some(p) = &eff.problem {
-        return Err(Error::Refused(p.clone()));
+        return Err(CeremonyError::SettingsUnusable { detail: p.clone() }.into());
     }
     with_env_session(g, env, &[], draft, |session, signer, draft| {
         let mut s = eff.approved.clone().unwrap_or_else(|| Settings {
@@ -84,9 +84,7 @@ pub fn add(
         envs.to_vec()
     };
     if envs.is_empty() {
-        return Err(Error::Usage(
-            "the store has no environment yet: bind one first (zeroth env init)".into(),
-        ));
+        return Err(CeremonyError::NoEnvironment.into());
     }
     let mut config = store.config().clone();
     // The name, under any case, as the store and the approved settings know it.
@@ -97,29 +95,33 @@ pub fn add(
         .map(|(k, c)| (k.clone(), c.clone()));
     if let Some((k, c)) = &known {
         if let Some(when) = &c.offboarded {
-            return Err(Error::Refused(format!(
-                "custodian '{k}' was offboarded at {when}: a name that left is not given back; add the person under a new name"
-            )));
+            return Err(CeremonyError::CustodianNameRetired {
+                name: k.clone(),
+                when: when.clone(),
+            }
+            .into());
         }
         if k != name {
-            return Err(Error::Refused(format!(
-                "custodian '{k}' exists already: names are unique without regard to case"
-            )));
+            return Err(CeremonyError::CustodianExistsOtherCase { name: k.clone() }.into());
         }
         if c.recipient != canonical && c.recipient.is_some() && !replace {
-            return Err(Error::Refused(format!(
-                "custodian '{name}' exists already, with recipient {}: give --replace to change it",
-                fingerprint(name, c.recipient.as_deref())
-            )));
+            return Err(CeremonyError::CustodianExists {
+                name: name.to_string(),
+                recipient: fingerprint(name, c.recipient.as_deref()),
+            }
+            .into());
         }
     }
     for env in &envs {
         if let Ok((key, _)) = ctx.trust.env_key_any(store, env) {
             let eff = settings::effective(store, env, &key);
             if let Some((k, when)) = eff.offboarded(name) {
-                return Err(Error::Refused(format!(
-                    "custodian '{k}' was offboarded at {when} (approved in '{env}'): add the person under a new name"
-                )));
+                return Err(CeremonyError::CustodianOffboardedInEnv {
+                    name: k.to_string(),
+                    when: when.to_string(),
+                    env: env.to_string(),
+                }
+                .into());
             }
         }
     }

@@ -6,7 +6,7 @@
 
 use zeroize::Zeroize;
 
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Result};
 use crate::keystore::KeyStore;
 use crate::recipient::CustodianSpec;
 use crate::seal::{Custodian, SealRecord};
@@ -20,8 +20,9 @@ pub(crate) fn unseal_key(session: &dyn KeyStore) -> Result<UnsealKey> {
     let mut from_hsm = [0u8; 32];
     session.random(&mut from_hsm)?;
     let mut u = Box::new([0u8; 32]);
-    getrandom::fill(&mut u[..])
-        .map_err(|e| Error::IoText(format!("the OS random generator failed: {e}")))?;
+    getrandom::fill(&mut u[..]).map_err(|e| CeremonyError::RandomFailed {
+        detail: e.to_string(),
+    })?;
     for (a, b) in u.iter_mut().zip(&from_hsm) {
         *a ^= b;
     }
@@ -41,11 +42,8 @@ pub(crate) fn deal(
 ) -> Result<Vec<(String, Share)>> {
     let u = unseal_key(session)?;
     let seal_id = view.id_bytes()?;
-    let n = u8::try_from(custodians.len()).map_err(|_| {
-        Error::Usage(format!(
-            "{} custodians: at most 255 can hold shares",
-            custodians.len()
-        ))
+    let n = u8::try_from(custodians.len()).map_err(|_| CeremonyError::TooManyCustodians {
+        count: custodians.len(),
     })?;
     let points = shamir::split(&u, view.threshold, n)?;
     view.custodians = custodians

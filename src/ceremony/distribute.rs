@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use age::secrecy::SecretString;
 
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Error, Result};
 use crate::recipient::CustodianSpec;
 use crate::recipient::Recipient;
 use crate::share::Share;
@@ -73,11 +73,12 @@ pub(crate) fn preflight(outlets: &Outlets, seal: &str, custodians: &[CustodianSp
             if let Some(found) = in_the_way
                 && !found.is_dir()
             {
-                return Err(Error::Usage(format!(
-                    "{flag} {}: {} is not a directory",
-                    dir.display(),
-                    found.display()
-                )));
+                return Err(CeremonyError::OutputNotDirectory {
+                    flag: flag.to_string(),
+                    dir: dir.to_path_buf(),
+                    found: found.to_path_buf(),
+                }
+                .into());
             }
         }
     }
@@ -85,20 +86,12 @@ pub(crate) fn preflight(outlets: &Outlets, seal: &str, custodians: &[CustodianSp
         if let Some(r) = &c.recipient
             && outlets.out_dir.is_none()
         {
-            return Err(Error::Usage(format!(
-                "custodian '{}' has a recipient ({}): their share is an encrypted file, so give --out-dir DIR for it{}",
-                c.name,
-                if r == crate::recipient::PASSPHRASE {
-                    "a passphrase"
-                } else {
-                    "their key"
-                },
-                if outlets.terminal() {
-                    " (the terminal shows shares in the clear, to custodians without a recipient)"
-                } else {
-                    ""
-                }
-            )));
+            return Err(CeremonyError::RecipientNeedsOutDir {
+                custodian: c.name.clone(),
+                passphrase: r == crate::recipient::PASSPHRASE,
+                terminal: outlets.terminal(),
+            }
+            .into());
         }
         if let Some(dir) = &outlets.out_dir {
             let path = share_path(dir, seal, &c.name, c.recipient.is_some());
@@ -181,20 +174,19 @@ impl Plan {
         recipients: &BTreeMap<String, Recipient>,
         verb: &str,
     ) -> Error {
-        Error::Usage(if outlets.terminal() {
-            format!(
-                "{verb} has no terminal to show the shares on, one custodian at a time: give --out-dir DIR for share files or --paper DIR for printable cards"
-            )
+        Error::from(if outlets.terminal() {
+            CeremonyError::NoTerminalForShares {
+                verb: verb.to_string(),
+            }
         } else {
-            let who: Vec<&str> = recipients
-                .iter()
-                .filter(|(_, r)| matches!(r, Recipient::Passphrase))
-                .map(|(n, _)| n.as_str())
-                .collect();
-            format!(
-                "custodian '{}' protects their share with a passphrase, typed on the terminal, and there is none: run {verb} on a terminal, or give them a key (NAME=age1… or an SSH public key)",
-                who.join("', '")
-            )
+            CeremonyError::NoTerminalForPassphrase {
+                custodians: recipients
+                    .iter()
+                    .filter(|(_, r)| matches!(r, Recipient::Passphrase))
+                    .map(|(n, _)| n.clone())
+                    .collect(),
+                verb: verb.to_string(),
+            }
         })
     }
 
@@ -329,7 +321,7 @@ impl Plan {
             let tty = self
                 .tty
                 .as_mut()
-                .ok_or_else(|| Error::Usage("no terminal to show the shares on".into()))?;
+                .ok_or(CeremonyError::NoTerminalToShowShares)?;
             show(tty, shares)?;
             out.on_terminal = true;
         }
@@ -373,9 +365,11 @@ fn choose_passphrase(
             }
         }
     }
-    Err(Error::Refused(format!(
-        "custodian '{name}': three passphrases too weak to protect a share of secret zero ({last}); nothing was sealed: choose a stronger one, or run again with --allow-weak-passphrase to accept a weak one knowingly"
-    )))
+    Err(CeremonyError::WeakPassphrases {
+        custodian: name.to_string(),
+        weakness: last,
+    }
+    .into())
 }
 
 /// Makes `dir` and the parents it lacks, mode 0700 (share files and cards are
@@ -410,8 +404,9 @@ pub(crate) fn remove(paths: &[PathBuf]) {
 /// A random number below `n` from the OS generator.
 fn below(n: usize) -> Result<usize> {
     let mut b = [0u8; 4];
-    getrandom::fill(&mut b)
-        .map_err(|e| Error::IoText(format!("the OS random generator failed: {e}")))?;
+    getrandom::fill(&mut b).map_err(|e| CeremonyError::RandomFailed {
+        detail: e.to_string(),
+    })?;
     Ok(u32::from_le_bytes(b) as usize % n.max(1))
 }
 
@@ -482,7 +477,7 @@ fn show_each(tty: &mut Tty, shares: &[(String, Share)]) -> Result<()> {
             let mut again = false;
             for (line, group) in pick(&eligible, CHALLENGES)? {
                 let expected = crate::share::group_text(share, line, group)
-                    .ok_or_else(|| Error::IoText("a share group out of range".into()))?;
+                    .ok_or(CeremonyError::ShareGroupOutOfRange)?;
                 loop {
                     tty.say(&format!(
                         "{name}: from your copy, type group {group} of line {line} (not shown),\nor press Enter alone to see your share again: "

@@ -23,7 +23,7 @@ use super::distribute::{Delivered, Outlets, Plan};
 use super::{Context, Guard, Report, deal, distribute, random_id, with_env_session};
 use crate::audit::Draft;
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Error, Result};
 use crate::hsm::{self, Need};
 use crate::keystore::{Key, KeyStore};
 use crate::names::{NameKind, check};
@@ -72,14 +72,12 @@ pub(crate) fn approved_recipient(
 /// Refuses a custodian who was offboarded, under whatever case their name is given.
 pub(crate) fn refuse_offboarded(settings: &Effective, name: &str) -> Result<()> {
     if let Some((recorded, when)) = settings.offboarded(name) {
-        return Err(Error::Refused(format!(
-            "custodian '{name}' was offboarded{} at {when}: an offboarded custodian cannot be given a share",
-            if recorded != name {
-                format!(" (as '{recorded}')")
-            } else {
-                String::new()
-            }
-        )));
+        return Err(CeremonyError::CustodianOffboarded {
+            name: name.to_string(),
+            recorded: recorded.to_string(),
+            when: when.to_string(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -182,9 +180,7 @@ impl SealSpec {
             ));
         }
         if n > 255 {
-            return Err(Error::Usage(format!(
-                "{n} custodians: at most 255 can hold shares"
-            )));
+            return Err(CeremonyError::TooManyCustodians { count: n }.into());
         }
         let t = usize::from(self.threshold);
         if t > n {
@@ -207,15 +203,11 @@ impl SealSpec {
                 .iter()
                 .find(|o| o.name.eq_ignore_ascii_case(&c.name))
             {
-                return Err(Error::Usage(format!(
-                    "custodian '{}' is given twice{}: each custodian holds one share",
-                    c.name,
-                    if first.name != c.name {
-                        format!(" (as '{}')", first.name)
-                    } else {
-                        String::new()
-                    }
-                )));
+                return Err(CeremonyError::CustodianGivenTwice {
+                    name: c.name.clone(),
+                    first: first.name.clone(),
+                }
+                .into());
             }
         }
         if let Some(expires) = self.expires
@@ -284,11 +276,11 @@ fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source<'_>, draft: &mut Draft) -
         );
     }
     if store.seal_exists(&spec.seal)? {
-        return Err(Error::Refused(format!(
-            "seal '{}' already exists in store {}: choose another name",
-            spec.seal,
-            store.root().display()
-        )));
+        return Err(CeremonyError::SealExists {
+            seal: spec.seal.clone(),
+            store: store.root().to_path_buf(),
+        }
+        .into());
     }
     let verb = match &source {
         Source::Generate { .. } => "generate",
@@ -324,10 +316,11 @@ fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source<'_>, draft: &mut Draft) -
         |session, signer, draft| {
             let label = hsm::seal_key_label(&spec.env, &spec.seal, 1, 1);
             if !session.secret_keys_labelled(&label)?.is_empty() {
-                return Err(Error::Refused(format!(
-                    "token '{}' already holds a key labelled '{label}' that no record in this store references (left by an interrupted ceremony, or used by another store): make sure no store uses it, then delete it with pkcs11-tool --delete-object --type secrkey --label '{label}'",
-                    session.token_label()
-                )));
+                return Err(CeremonyError::SealKeyLabelTaken {
+                    token: session.token_label().to_string(),
+                    label,
+                }
+                .into());
             }
             let key_id = random_id()?;
             let kseal = session.generate_seal_key(&label, &key_id)?;
@@ -341,9 +334,11 @@ fn seal(g: &Guard<'_>, spec: &SealSpec, source: Source<'_>, draft: &mut Draft) -
                         fetched_detail = got.detail;
                         let length = got.credential.expose().len();
                         if length == 0 || length > IMPORT_MAX {
-                            return Err(Error::IoText(format!(
-                                "the credential obtained has {length} bytes: zeroth seals 1 to {IMPORT_MAX}"
-                            )));
+                            return Err(CeremonyError::FetchedLength {
+                                length,
+                                max: IMPORT_MAX,
+                            }
+                            .into());
                         }
                         (
                             Source::Import(got.credential),
@@ -405,9 +400,7 @@ fn seal_with_key(
         Source::Generate { .. } => session.generate_credential(mech.object_len(length))?,
         Source::Import(c) => session.import_credential(&hsm::pad_for(mech, c.expose()))?,
         Source::Fetch(_) => {
-            return Err(Error::IoText(
-                "a fetched credential is sealed once obtained".into(),
-            ));
+            return Err(CeremonyError::FetchedNotObtained.into());
         }
     };
     let wrapped = session.wrap(mech, kseal, object);

@@ -25,7 +25,7 @@ pub mod vault;
 use std::path::PathBuf;
 
 use crate::audit::{self, Draft, Outcome};
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Error, Result};
 use crate::hsm::{Hsm, HsmSession, Need};
 use crate::key::PublicKey;
 use crate::keystore::{Key, KeyStore, SigningKey};
@@ -315,14 +315,15 @@ fn open<'h>(
     let (hsm, pin) = (&hsm.0, &hsm.1);
     let token = hsm.find_token(&pin.token)?;
     if token.serial != pin.serial {
-        return Err(Error::Refused(format!(
-            "token '{}' in {} has serial {}, but environment '{env}' is pinned to serial {} ({}): this is not the environment's token",
-            token.label,
-            hsm.path().display(),
-            token.serial,
-            pin.serial,
-            pin.source.display()
-        )));
+        return Err(CeremonyError::token_serial_mismatch(
+            token.label.clone(),
+            hsm.path().to_path_buf(),
+            token.serial.clone(),
+            env.to_string(),
+            pin.serial.clone(),
+            pin.source.clone(),
+        )
+        .into());
     }
     let mut all = needs.to_vec();
     all.push(Need::signing("sign the ceremony's log entry"));
@@ -352,15 +353,14 @@ pub(crate) fn check_anchor(
     };
     match audit::line_hash_at(store, env, seq)? {
         Some(h) if h == hash => Ok(Some((seq, hash))),
-        found => Err(Error::Refused(format!(
-            "the store is older than the token: token '{}' last signed entry {seq} of the log of '{env}', but {} {}; the store was rolled back (restored from an old copy, or a ceremony's changes were lost): restore the newest copy of the store (e.g. from git) and try again",
-            session.token_label(),
-            audit::log_path(store, env).display(),
-            match found {
-                None => "ends before it".to_string(),
-                Some(_) => format!("holds another entry {seq}"),
-            }
-        ))),
+        found => Err(CeremonyError::StoreOlderThanToken {
+            token: session.token_label().to_string(),
+            seq,
+            env: env.to_string(),
+            log: audit::log_path(store, env),
+            other_entry: found.is_some(),
+        }
+        .into()),
     }
 }
 
@@ -376,11 +376,13 @@ pub(crate) fn check_tail(
 ) -> Result<()> {
     match audit::tail_problem(store, env, key, anchor)? {
         None => Ok(()),
-        Some(problem) => Err(Error::Refused(format!(
-            "{} has entries after the last one token '{}' signed that do not verify: {problem}; zeroth signs nothing over them: see them with zeroth audit verify --env {env}, and restore the log from a trusted copy",
-            audit::log_path(store, env).display(),
-            session.token_label()
-        ))),
+        Some(problem) => Err(CeremonyError::LogTailUnverified {
+            log: audit::log_path(store, env),
+            token: session.token_label().to_string(),
+            problem,
+            env: env.to_string(),
+        }
+        .into()),
     }
 }
 
@@ -470,10 +472,10 @@ fn outcome_of<T>(result: &Result<T>, draft: &Draft) -> (Outcome, String) {
 fn settle<T>(result: Result<T>, logged: Result<Option<u64>>) -> Result<T> {
     match (result, logged) {
         (r, Ok(_)) => r,
-        (Ok(_), Err(e)) => Err(Error::IoText(format!(
-            "the ceremony completed but its log entry could not be written: {}",
-            e.message()
-        ))),
+        (Ok(_), Err(e)) => Err(CeremonyError::LogEntryNotWritten {
+            detail: e.message(),
+        }
+        .into()),
         (Err(r), Err(e)) => {
             eprintln!(
                 "warning: the log entry of this ceremony could not be written: {}",
@@ -496,46 +498,50 @@ pub(crate) fn check_binding(
     match session.marker()? {
         Some(marker) if marker == env => {}
         Some(other) => {
-            return Err(Error::Refused(format!(
-                "token '{}' (serial {}) is marked for environment '{other}', not '{env}': one token serves one environment",
-                session.token_label(),
-                session.token_serial()
-            )));
+            return Err(CeremonyError::TokenMarkedForOtherEnv {
+                token: session.token_label().to_string(),
+                serial: session.token_serial().to_string(),
+                marked: other,
+                env: env.to_string(),
+            }
+            .into());
         }
         None => {
-            return Err(Error::Refused(format!(
-                "token '{}' (serial {}) carries no zeroth environment marker: it was reset or is not the token of '{env}'",
-                session.token_label(),
-                session.token_serial()
-            )));
+            return Err(CeremonyError::TokenUnmarked {
+                token: session.token_label().to_string(),
+                serial: session.token_serial().to_string(),
+                env: env.to_string(),
+            }
+            .into());
         }
     }
     let id = hex::decode(&cfg.sign_key_id).map_err(|_| {
-        Error::Usage(format!(
-            "sign_key_id of environment '{env}' in zeroth.toml is not hex"
-        ))
+        Error::from(CeremonyError::SignKeyIdNotHex {
+            env: env.to_string(),
+        })
     })?;
     let (handle, public) = session.signing_key(env, &id)?;
     if let Some(pin) = pin
         && public.fingerprint() != pin.signing_key
     {
-        return Err(Error::Refused(format!(
-            "the signing key on token '{}' ({}) is not the key {} pins for environment '{env}' ({}): this is not the token that was pinned",
-            session.token_label(),
+        return Err(CeremonyError::signing_key_not_pinned(
+            session.token_label().to_string(),
             public.fingerprint(),
-            pin.source.display(),
-            pin.signing_key
-        )));
+            pin.source.clone(),
+            env.to_string(),
+            pin.signing_key.clone(),
+        )
+        .into());
     }
     let stored = store.public_key(env)?;
     if public.fingerprint() != stored.fingerprint() {
-        return Err(Error::Refused(format!(
-            "{} ({}) is not the public half of the signing key on token '{}' ({}): the store's key was replaced; restore it from a trusted copy",
-            store.public_key_path(env).display(),
-            stored.fingerprint(),
-            session.token_label(),
-            public.fingerprint()
-        )));
+        return Err(CeremonyError::StoreKeyReplaced {
+            path: store.public_key_path(env),
+            stored: stored.fingerprint(),
+            token: session.token_label().to_string(),
+            found: public.fingerprint(),
+        }
+        .into());
     }
     Ok(Signer {
         handle,
@@ -593,30 +599,25 @@ pub(crate) fn verify_record_signed(
     signed: &[u8],
 ) -> Result<()> {
     let path = store.record_path(&record.name);
-    let sig = record.signature.as_ref().ok_or_else(|| {
-        Error::Refused(format!(
-            "{} is not signed: restore it from a trusted copy",
-            path.display()
-        ))
-    })?;
+    let sig = record
+        .signature
+        .as_ref()
+        .ok_or_else(|| Error::from(CeremonyError::RecordUnsigned { path: path.clone() }))?;
     if sig.key != key.fingerprint() {
-        return Err(Error::Refused(format!(
-            "{} is signed by key {}, not by environment '{}' key {}: restore it from a trusted copy",
-            path.display(),
-            sig.key,
-            record.env,
-            key.fingerprint()
-        )));
+        return Err(CeremonyError::RecordSignedByOtherKey {
+            path,
+            signer: sig.key.clone(),
+            env: record.env.clone(),
+            key: key.fingerprint(),
+        }
+        .into());
     }
     use base64::Engine;
     let der = base64::engine::general_purpose::STANDARD
         .decode(&sig.value)
         .unwrap_or_default();
     if !key.verify(signed, &der) {
-        return Err(Error::Refused(format!(
-            "{} fails its signature check: it was changed after zeroth signed it (threshold, custodians, commitments or blob); restore it from a trusted copy",
-            path.display()
-        )));
+        return Err(CeremonyError::RecordSignatureInvalid { path }.into());
     }
     Ok(())
 }
@@ -625,18 +626,14 @@ pub(crate) fn verify_record_signed(
 /// confirm or drop that one.
 pub(crate) fn refuse_pending(record: &SealRecord) -> Result<()> {
     if let Some(p) = &record.pending {
-        return Err(Error::Refused(format!(
-            "seal '{}' already has a pending {} (operation {}, written {} by {}): confirm it with 'zeroth {} {} --confirm {} --share NEW…' or drop it with --cancel {} first",
-            record.name,
-            p.kind.name(),
-            p.id,
-            p.created,
-            p.operator,
-            p.kind.name(),
-            record.name,
-            p.id,
-            p.id
-        )));
+        return Err(CeremonyError::PendingExists {
+            seal: record.name.clone(),
+            kind: p.kind.name(),
+            id: p.id.clone(),
+            created: p.created.clone(),
+            operator: p.operator.clone(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -648,30 +645,28 @@ pub(crate) fn matching_pending<'r>(
     id: &str,
 ) -> Result<&'r crate::seal::Pending> {
     let p = record.pending.as_ref().ok_or_else(|| {
-        Error::Refused(format!(
-            "seal '{}' has no pending operation: nothing to confirm or cancel (it may have been confirmed or cancelled already)",
-            record.name
-        ))
+        Error::from(CeremonyError::NoPending {
+            seal: record.name.clone(),
+        })
     })?;
     if p.kind != kind {
-        return Err(Error::Refused(format!(
-            "the pending operation of '{}' is a {}, not a {}: use 'zeroth {} {} --confirm {}'",
-            record.name,
-            p.kind.name(),
-            kind.name(),
-            p.kind.name(),
-            record.name,
-            p.id
-        )));
+        return Err(CeremonyError::PendingKindMismatch {
+            seal: record.name.clone(),
+            pending: p.kind.name(),
+            wanted: kind.name(),
+            id: p.id.clone(),
+        }
+        .into());
     }
     if p.id != id {
-        return Err(Error::Refused(format!(
-            "operation '{id}' is not the pending {} of '{}' (that one was written {} by {}): check the id you were given",
-            kind.name(),
-            record.name,
-            p.created,
-            p.operator
-        )));
+        return Err(CeremonyError::PendingIdMismatch {
+            id: id.to_string(),
+            kind: kind.name(),
+            seal: record.name.clone(),
+            created: p.created.clone(),
+            operator: p.operator.clone(),
+        }
+        .into());
     }
     Ok(p)
 }
@@ -723,22 +718,25 @@ pub(crate) fn judge_stale_as(
         return Ok(());
     }
     if entry.event == "revoke" {
-        return Err(Error::Refused(format!(
-            "seal '{}' was revoked at {} by {} ({}; log entry {seq}); {} is a copy from before: its keys are destroyed and nothing can open it any more",
-            seal,
-            entry.time,
-            crate::text::clean(&entry.operator),
-            crate::text::clean(&entry.detail),
-            store.record_path(seal).display()
-        )));
+        return Err(CeremonyError::revoked_record_copy(
+            seal.to_string(),
+            entry.time.clone(),
+            crate::text::clean(&entry.operator).to_string(),
+            crate::text::clean(&entry.detail).to_string(),
+            seq,
+            store.record_path(seal),
+        )
+        .into());
     }
-    Err(Error::Refused(format!(
-        "{} is older than the log: entry {seq} ({} {}, {}) left record {fingerprint}, and this record ({mine}) was signed before it; an old copy of the record was restored: restore the newest one (e.g. from git)",
-        store.record_path(seal).display(),
-        crate::text::clean(&entry.event),
-        audit::Outcome::Ok.name(),
-        entry.time
-    )))
+    Err(CeremonyError::record_older_than_log(
+        store.record_path(seal),
+        seq,
+        crate::text::clean(&entry.event).to_string(),
+        entry.time.clone(),
+        fingerprint.clone(),
+        mine.to_string(),
+    )
+    .into())
 }
 
 /// The settings that count for `env` ([`crate::settings::effective`]), for a ceremony
@@ -752,7 +750,7 @@ pub(crate) fn effective_settings(
     let (key, _) = ctx.trust.env_key(store, env, None)?;
     let eff = crate::settings::effective(store, env, &key);
     if let Some(p) = &eff.problem {
-        return Err(Error::Refused(p.clone()));
+        return Err(CeremonyError::SettingsUnusable { detail: p.clone() }.into());
     }
     if !eff.unapproved.is_empty() {
         eprintln!(
@@ -771,14 +769,18 @@ pub(crate) fn confirm_on_terminal(
     declined: &str,
 ) -> Result<()> {
     let Some(mut tty) = crate::terminal::Tty::open() else {
-        return Err(Error::Usage(format!(
-            "{without_terminal}, then run again with --yes (there is no terminal to ask on)"
-        )));
+        return Err(CeremonyError::NoTerminalToConfirm {
+            without_terminal: without_terminal.to_string(),
+        }
+        .into());
     };
     if tty.confirm(question)? {
         Ok(())
     } else {
-        Err(Error::Refused(declined.to_string()))
+        Err(CeremonyError::Declined {
+            declined: declined.to_string(),
+        }
+        .into())
     }
 }
 
@@ -837,7 +839,7 @@ pub(crate) mod tests {
         token.sign_with_another_key.set(true);
         let mut record = record();
         let err = signer.sign_record(&token, &store, &mut record).unwrap_err();
-        assert!(matches!(err, Error::HsmText(_)), "{err:?}");
+        assert_eq!(err.exit_code(), 4, "{err:?}");
         assert!(
             err.message().contains("does not verify"),
             "{}",

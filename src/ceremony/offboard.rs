@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{Context, Guard, Report, log_event};
 use crate::audit::{self, Draft};
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Result};
 use crate::names::{NameKind, check};
 use crate::settings;
 
@@ -42,9 +42,7 @@ pub fn run(ctx: &Context, name: &str) -> Result<Report> {
         }
     }
     if let Some((known, when)) = known {
-        return Err(Error::Refused(format!(
-            "custodian '{known}' was already offboarded at {when}"
-        )));
+        return Err(CeremonyError::CustodianAlreadyOffboarded { name: known, when }.into());
     }
     let mut holding: Vec<(String, String)> = Vec::new();
     for record in store.records()?.into_iter().flatten() {
@@ -61,10 +59,11 @@ pub fn run(ctx: &Context, name: &str) -> Result<Report> {
         }
     }
     if holding.is_empty() {
-        return Err(Error::Usage(format!(
-            "custodian '{name}' holds no share of any live seal in {}: nothing to offboard",
-            store.root().display()
-        )));
+        return Err(CeremonyError::CustodianHoldsNothing {
+            name: name.to_string(),
+            store: store.root().to_path_buf(),
+        }
+        .into());
     }
     let now = clock::format(clock::now()?);
     let by = audit::operator();

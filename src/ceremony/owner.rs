@@ -16,7 +16,7 @@ use serde_json::json;
 use super::{Context, Guard, Report, read_verified, refuse_stale, with_env_session};
 use crate::audit::{self, Draft};
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Error, Result};
 use crate::seal::{OwnerOffboarded, SealRecord};
 
 /// An owner's name: one line of at most 200 characters, as `--owner` takes it.
@@ -76,17 +76,18 @@ pub fn offboard(ctx: &Context, team: &str) -> Result<Report> {
         }
     }
     if owned.is_empty() {
-        return Err(Error::Usage(if already.is_empty() {
-            format!(
-                "'{team}' owns no live seal in {}: nothing to offboard ('zeroth list' shows the owners)",
-                store.root().display()
-            )
+        return Err(if already.is_empty() {
+            CeremonyError::OwnerOwnsNothing {
+                team: team.to_string(),
+                store: store.root().to_path_buf(),
+            }
         } else {
-            format!(
-                "'{team}' was offboarded already: {} wait for a new owner ('zeroth owner transfer SEAL --to NEW')",
-                already.join(", ")
-            )
-        }));
+            CeremonyError::OwnerAlreadyOffboarded {
+                team: team.to_string(),
+                seals: already,
+            }
+        }
+        .into());
     }
     let now = clock::format(clock::now()?);
     let by = audit::operator();
@@ -145,10 +146,11 @@ pub fn transfer(ctx: &Context, seal: &str, to: &str) -> Result<Report> {
     let from_ref = &mut from;
     let updated = resign(ctx, &g, seal, "owner-transfer", move |r| {
         if r.owner == to_owner {
-            return Err(Error::Usage(format!(
-                "'{}' is owned by '{to_owner}' already",
-                r.name
-            )));
+            return Err(CeremonyError::AlreadyOwned {
+                seal: r.name.clone(),
+                owner: to_owner.clone(),
+            }
+            .into());
         }
         *from_ref = std::mem::replace(&mut r.owner, to_owner.clone());
         r.owner_offboarded = None;
@@ -179,11 +181,11 @@ pub fn reach(ctx: &Context, seal: &str, unlocks: &[String]) -> Result<Report> {
     let targets = unlocks.to_vec();
     let updated = resign(ctx, &g, seal, "reach", move |r| {
         if r.unlocks == targets {
-            return Err(Error::Usage(format!(
-                "'{}' declares that already: {}",
-                r.name,
-                targets.join(", ")
-            )));
+            return Err(CeremonyError::UnlocksUnchanged {
+                seal: r.name.clone(),
+                unlocks: targets.clone(),
+            }
+            .into());
         }
         let before = if r.unlocks.is_empty() {
             "nothing".to_string()
@@ -218,10 +220,10 @@ pub fn access(
     let wanted = access.clone();
     let updated = resign(ctx, &g, seal, "access", move |r| {
         if r.access == wanted {
-            return Err(Error::Usage(format!(
-                "'{}' has that access policy already",
-                r.name
-            )));
+            return Err(CeremonyError::AccessUnchanged {
+                seal: r.name.clone(),
+            }
+            .into());
         }
         r.access = wanted.clone();
         Ok(match &wanted {

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{Context, Guard, Report, read_verified, refuse_stale, with_env_session};
 use crate::audit::{self, Draft};
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Error, Result};
 use crate::fault;
 use crate::seal::Revocation;
 
@@ -128,17 +128,22 @@ pub fn drill(ctx: &Context, seal: &str) -> Result<Report> {
                 let prefix = format!("zeroth:{}:{}:v", record.env, record.name);
                 let keys = session.seal_key_objects(&prefix)?;
                 if !keys.iter().any(|(_, label, _)| *label == record.key.label) {
-                    return Err(Error::Refused(format!(
-                        "the key of '{seal}' that the record names, {}, is not on token '{token}': revoking would destroy nothing that opens the seal now. If it was destroyed outside zeroth the seal already opens nothing: revoke it to say so in its record; if the token was replaced, find the one that holds it",
-                        record.key.label
-                    )));
+                    return Err(CeremonyError::RevokeKeyMissing {
+                        seal: seal.to_string(),
+                        label: record.key.label.clone(),
+                        token: token.to_string(),
+                    }
+                    .into());
                 }
                 let mut labels = Vec::new();
                 for (h, label, _) in &keys {
                     if !session.destroyable(*h)? {
-                        return Err(Error::Refused(format!(
-                            "key {label} of '{seal}' on token '{token}' cannot be destroyed (CKA_DESTROYABLE is false): revoke would leave it; ask the token's administrator to lift the restriction, or rotate the seal onto a key that can be destroyed"
-                        )));
+                        return Err(CeremonyError::KeyNotDestroyable {
+                            label: label.clone(),
+                            seal: seal.to_string(),
+                            token: token.to_string(),
+                        }
+                        .into());
                     }
                     labels.push(label.clone());
                 }
@@ -202,5 +207,5 @@ fn vault_answers(
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| Error::Usage("no vault address to reach".into())))
+    Err(last.unwrap_or_else(|| CeremonyError::NoVaultAddress.into()))
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::shares::check_share;
 use super::{Context, Report, verify_record};
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Error, Kind, Result};
 use crate::recipient::{Keyring, read_share};
 use crate::share::Share;
 use crate::store::Store;
@@ -38,7 +38,7 @@ pub fn run(
         // usage error at once.
         let read = match read_share(path, &keys) {
             Ok(t) => Ok(t),
-            Err(Error::Refused(reason)) => Err(reason),
+            Err(e) if e.kind() == Kind::Refused => Err(e.message()),
             Err(e) => return Err(e),
         };
         let outcome = (|| -> std::result::Result<(String, serde_json::Value), String> {
@@ -102,10 +102,12 @@ pub fn run(
         }
     }
     if bad > 0 {
-        return Err(Error::Refused(format!(
-            "{lines}{bad} of {} share files failed verification",
-            files.len()
-        )));
+        return Err(CeremonyError::SharesFailedVerification {
+            report: lines,
+            bad,
+            total: files.len(),
+        }
+        .into());
     }
     Ok(Report::new(lines, json!({ "shares": results })))
 }

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use crate::audit::{Draft, RejectedShare};
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Kind, Result};
 use crate::recipient::{Keyring, read_share};
 use crate::seal::SealRecord;
 use crate::secret::UnsealKey;
@@ -243,11 +243,11 @@ pub fn collect_with(
         // missing --identity is a usage error at once.
         let text = match read_share(path, keys) {
             Ok(t) => t,
-            Err(Error::Refused(reason)) => {
+            Err(e) if e.kind() == Kind::Refused => {
                 rejected.push(Rejected {
                     path: path.clone(),
                     custodian: None,
-                    reason,
+                    reason: e.message(),
                 });
                 continue;
             }
@@ -311,49 +311,31 @@ pub fn collect_with(
         })
         .collect();
     if !rejected.is_empty() {
-        let mut msg = format!(
-            "{verb} refused: {} of the {} share files given {} bad; nothing was combined\n",
-            rejected.len(),
-            paths.len(),
-            if rejected.len() == 1 { "is" } else { "are" }
-        );
-        for r in &rejected {
-            msg.push_str(&format!(
-                "  - share file {}{}: {}\n",
-                r.path.display(),
-                r.custodian
-                    .as_ref()
-                    .map(|c| format!(" (custodian {c})"))
-                    .unwrap_or_default(),
-                r.reason
-            ));
+        return Err(CeremonyError::BadShares {
+            verb: verb.to_string(),
+            given: paths.len(),
+            rejected: rejected
+                .into_iter()
+                .map(|r| (r.path, r.custodian, r.reason))
+                .collect(),
         }
-        msg.push_str("remove or replace the bad shares and run again");
-        return Err(Error::Refused(msg));
+        .into());
     }
     let t = usize::from(record.threshold);
     if accepted.len() < t {
-        let holders: Vec<&str> = record
+        let holders = record
             .custodians
             .iter()
             .filter(|c| !accepted.iter().any(|a| a.custodian == c.name))
-            .map(|c| c.name.as_str())
+            .map(|c| c.name.clone())
             .collect();
-        let need = t - accepted.len();
-        return Err(Error::Refused(format!(
-            "{verb} refused: {} of {t} shares given ({}); {need} more needed, from any of: {}",
-            accepted.len(),
-            if accepted.is_empty() {
-                "none".to_string()
-            } else {
-                accepted
-                    .iter()
-                    .map(|a| a.custodian.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-            holders.join(", ")
-        )));
+        return Err(CeremonyError::NotEnoughShares {
+            verb: verb.to_string(),
+            given: accepted.iter().map(|a| a.custodian.clone()).collect(),
+            threshold: t,
+            holders,
+        }
+        .into());
     }
     Ok(accepted)
 }
@@ -376,11 +358,11 @@ pub fn recover(record: &SealRecord, accepted: &[Accepted]) -> Result<UnsealKey> 
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
         if !same {
-            return Err(Error::Refused(format!(
-                "the share of '{}' ({}) matches its commitment but not the other shares: the shares were dealt inconsistently; run a drill with every share and report it",
-                accepted[i].custodian,
-                accepted[i].path.display()
-            )));
+            return Err(CeremonyError::SharesInconsistent {
+                custodian: accepted[i].custodian.clone(),
+                path: accepted[i].path.clone(),
+            }
+            .into());
         }
     }
     Ok(u)

@@ -16,7 +16,7 @@ use super::{Context, Guard, Report, Signer, refuse_stale, verify_record, with_en
 use crate::audit::{self, Draft, Outcome};
 use crate::clock;
 use crate::deliver::Delivery;
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Error, Result};
 use crate::hsm::Need;
 use crate::keystore::KeyStore;
 use crate::recipient::Keyring;
@@ -91,20 +91,22 @@ pub(crate) fn recover<T>(
         && how.reason.is_none()
         && record.access.as_ref().is_some_and(|a| a.require_reason)
     {
-        return Err(Error::Usage(format!(
-            "seal '{}' requires a reason to recover it: add --reason 'why, in one line' (it goes into the signed log)",
-            record.name
-        )));
+        return Err(CeremonyError::ReasonRequired {
+            seal: record.name.clone(),
+        }
+        .into());
     }
     draft.reason = how.reason.map(str::to_string);
     if let Some(expires) = &record.expires {
         let at = clock::parse_instant(expires)?;
         if at <= clock::now()? {
             if how.refuse_expired {
-                return Err(Error::Refused(format!(
-                    "seal '{seal}' expired at {expires}: zeroth does not unseal an expired credential; its owner ({}) must replace it",
-                    record.owner
-                )));
+                return Err(CeremonyError::SealExpired {
+                    seal: seal.to_string(),
+                    expires: expires.clone(),
+                    owner: record.owner.clone(),
+                }
+                .into());
             }
             eprintln!("warning: seal '{seal}' expired at {expires}");
         }
@@ -168,10 +170,11 @@ pub(crate) fn missing_key(store: &Store, record: &SealRecord, token: &str) -> Er
             "the seal was revoked or rekeyed, or this record is an old copy".to_string()
         }
     };
-    Error::Refused(format!(
-        "K_seal '{}' is not on token '{token}': {why}; nothing can open it any more",
-        record.key.label
-    ))
+    Error::from(CeremonyError::SealKeyGone {
+        label: record.key.label.clone(),
+        token: token.to_string(),
+        why,
+    })
 }
 
 /// How a hand-over ended.
@@ -306,11 +309,12 @@ pub(crate) fn trim(record: &SealRecord, object: Credential) -> Result<Credential
         && (record.credential.origin == Origin::Generated
             || bytes[length..].iter().all(|&b| b == 0));
     if !padding_ok {
-        return Err(Error::Refused(format!(
-            "the credential unwrapped for '{}' has {} bytes where the record says {length}: record and token disagree",
-            record.name,
-            bytes.len()
-        )));
+        return Err(CeremonyError::CredentialLength {
+            seal: record.name.clone(),
+            found: bytes.len(),
+            length,
+        }
+        .into());
     }
     if bytes.len() == length {
         return Ok(object);

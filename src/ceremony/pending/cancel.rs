@@ -7,7 +7,7 @@ use crate::audit::{self, Draft};
 use crate::ceremony::{
     Context, Guard, Report, matching_pending, read_verified, refuse_stale, with_env_session,
 };
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Kind, Result};
 use crate::fault;
 use crate::names::{NameKind, check};
 use crate::seal::PendingKind;
@@ -34,10 +34,12 @@ pub fn cancel(ctx: &Context, kind: PendingKind, seal: &str, id: &str) -> Result<
                 .iter()
                 .find(|h| h.operation.as_deref() == Some(id))
         {
-            return Err(Error::Refused(format!(
-                "operation {id} of '{seal}' was confirmed at {}: there is nothing to cancel",
-                done.retired
-            )));
+            return Err(CeremonyError::OperationConfirmed {
+                id: id.to_string(),
+                seal: seal.to_string(),
+                retired: done.retired.clone(),
+            }
+            .into());
         }
         let pending = matching_pending(&record, kind, id)?.clone();
         let confirm_event = format!("{}-confirm", kind.name());
@@ -49,10 +51,13 @@ pub fn cancel(ctx: &Context, kind: PendingKind, seal: &str, id: &str) -> Result<
                 && v.signatures.get(*i).copied().flatten() == Some(true)
         }) {
             let _ = i;
-            return Err(Error::Refused(format!(
-                "the log says operation {id} of '{seal}' was confirmed (entry {}, {}): this record is an old copy, and cancelling would destroy the live key; restore the newest record",
-                e.seq, e.time
-            )));
+            return Err(CeremonyError::LogSaysConfirmed {
+                id: id.to_string(),
+                seal: seal.to_string(),
+                seq: e.seq,
+                time: e.time.clone(),
+            }
+            .into());
         }
         with_env_session(
             &g,
@@ -62,11 +67,14 @@ pub fn cancel(ctx: &Context, kind: PendingKind, seal: &str, id: &str) -> Result<
             |session, signer, draft| {
                 // A key that is not there refuses; a token that fails to answer is
                 // the token's failure (exit 4), not a record that is not current.
-                find_current_key(session, &record).map_err(|e| match e {
-                    Error::Refused(m) => Error::Refused(format!(
-                        "{m}; cancel destroys nothing on a record that is not current"
-                    )),
-                    other => other,
+                find_current_key(session, &record).map_err(|e| {
+                    if e.kind() == Kind::Refused {
+                        e.map_message(|m| {
+                            format!("{m}; cancel destroys nothing on a record that is not current")
+                        })
+                    } else {
+                        e
+                    }
                 })?;
                 let mut updated = record.clone();
                 updated.pending = None;

@@ -14,7 +14,7 @@ use crate::ceremony::{
 };
 use crate::clock;
 use crate::deliver::Delivery;
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Error, Result};
 use crate::fault;
 use crate::hsm::Need;
 use crate::key::PublicKey;
@@ -142,9 +142,11 @@ fn confirm_inner(
     }
     let pending = matching_pending(&record, kind, id)?.clone();
     if pending.vault.is_some() && before_switch.is_none() {
-        return Err(Error::Usage(format!(
-            "operation {id} rotates a vault's key, which the vault must verify before the switch: confirm it with 'zeroth vault rotate {seal} --confirm {id}'"
-        )));
+        return Err(CeremonyError::VaultRotationConfirm {
+            id: id.to_string(),
+            seal: seal.to_string(),
+        }
+        .into());
     }
     let view = record
         .pending_view()
@@ -176,12 +178,14 @@ fn confirm_inner(
     )];
     let switched = with_env_session(g, &record.env, &needs, draft, |session, signer, draft| {
         let new_key_id = view.key_id_bytes()?;
-        let new_key = session.find_seal_key(&view.key.label, &new_key_id)?.ok_or_else(|| {
-                Error::Refused(format!(
-                    "the K_seal of pending operation {id} ('{}') is not on token '{}': nothing can confirm it; drop it with --cancel {id}",
-                    view.key.label,
-                    session.token_label()
-                ))
+        let new_key = session
+            .find_seal_key(&view.key.label, &new_key_id)?
+            .ok_or_else(|| {
+                Error::from(CeremonyError::PendingKeyMissing {
+                    id: id.to_string(),
+                    label: view.key.label.clone(),
+                    token: session.token_label().to_string(),
+                })
             })?;
         let object = session.unwrap_credential(view.key.mechanism, new_key, &wrapped)?;
         let credential = trim(&view, object)?;
@@ -322,9 +326,10 @@ fn refuse_changed_meanwhile(
     let again = store.read_record(seal)?;
     verify_record_with(store, &again, key)?;
     if again.signed_bytes()? != record.signed_bytes()? {
-        return Err(Error::Refused(format!(
-            "the record of '{seal}' changed while the new credential was being delivered (another ceremony ran): nothing switched; check 'zeroth list', then confirm again"
-        )));
+        return Err(CeremonyError::RecordChangedDuringDelivery {
+            seal: seal.to_string(),
+        }
+        .into());
     }
     Ok(())
 }

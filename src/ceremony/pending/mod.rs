@@ -30,19 +30,20 @@ pub use confirm::confirm;
 pub(crate) use confirm::confirm_with;
 pub use start::{NewCredential, Start, precheck, start};
 
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Error, Result};
 use crate::keystore::{Key, KeyStore};
 use crate::seal::SealRecord;
 
 /// Finds the K_seal of the current set, or refuses saying it is gone.
 fn find_current_key(session: &dyn KeyStore, record: &SealRecord) -> Result<Key> {
     let key_id = record.key_id_bytes()?;
-    session.find_seal_key(&record.key.label, &key_id)?.ok_or_else(|| {
-        Error::Refused(format!(
-            "K_seal '{}' of seal '{}' is not on token '{}': the seal was revoked or rekeyed, or this record is an old copy",
-            record.key.label,
-            record.name,
-            session.token_label()
-        ))
-    })
+    session
+        .find_seal_key(&record.key.label, &key_id)?
+        .ok_or_else(|| {
+            Error::from(CeremonyError::CurrentKeyMissing {
+                label: record.key.label.clone(),
+                seal: record.name.clone(),
+                token: session.token_label().to_string(),
+            })
+        })
 }

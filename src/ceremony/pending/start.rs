@@ -14,7 +14,7 @@ use crate::ceremony::{
     with_env_session,
 };
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Result};
 use crate::fault;
 use crate::hsm::{self, Need};
 use crate::keystore::{Key, KeyStore};
@@ -85,16 +85,12 @@ fn new_custodians(
     for name in &args.without {
         check(NameKind::Custodian, name)?;
         if !record.custodians.iter().any(|c| &c.name == name) {
-            return Err(Error::Usage(format!(
-                "--without {name}: '{name}' holds no share of '{}' (its custodians are {})",
-                record.name,
-                record
-                    .custodians
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+            return Err(CeremonyError::NotACustodian {
+                name: name.clone(),
+                seal: record.name.clone(),
+                custodians: record.custodians.iter().map(|c| c.name.clone()).collect(),
+            }
+            .into());
         }
     }
     let mut out: Vec<CustodianSpec> = record
@@ -115,10 +111,12 @@ fn new_custodians(
                 existing.recipient = c.recipient.clone();
                 continue;
             }
-            return Err(Error::Usage(format!(
-                "--custodian {}: '{}' already holds a share of '{}' (to change where their new share is encrypted to, give --custodian {}=RECIPIENT)",
-                c.name, existing.name, record.name, existing.name
-            )));
+            return Err(CeremonyError::AlreadyHoldsShare {
+                given: c.name.clone(),
+                existing: existing.name.clone(),
+                seal: record.name.clone(),
+            }
+            .into());
         }
         out.push(c.clone());
     }
@@ -135,10 +133,11 @@ fn new_custodians(
                 refuse_offboarded(settings, &c.name)?;
             }
             let (_, off) = settings.offboarded(&c.name).unwrap_or_default();
-            return Err(Error::Refused(format!(
-                "custodian '{}' was offboarded at {off} and must be left out: add --without {}",
-                c.name, c.name
-            )));
+            return Err(CeremonyError::OffboardedNotLeftOut {
+                name: c.name.clone(),
+                when: off.to_string(),
+            }
+            .into());
         }
     }
     Ok(out)
@@ -176,36 +175,36 @@ fn before_shares(
     refuse_stale(store, record, key)?;
     refuse_pending(record)?;
     if args.kind == PendingKind::Rotate && record.vault.is_some() && args.vault.is_none() {
-        return Err(Error::Usage(format!(
-            "seal '{}' holds a vault's key, which the vault makes itself: rotate it with 'zeroth vault rotate {}'",
-            record.name, record.name
-        )));
+        return Err(CeremonyError::VaultSealRotate {
+            seal: record.name.clone(),
+        }
+        .into());
     }
     let settings = crate::ceremony::effective_settings(ctx, store, &record.env)?;
     let custodians = new_custodians(store, &settings, record, args)?;
     let n = custodians.len();
     let threshold = args.threshold.unwrap_or(record.threshold);
     if n == 0 {
-        return Err(Error::Usage("the new set would have no custodians".into()));
+        return Err(CeremonyError::NoCustodiansInNewSet.into());
     }
     if usize::from(threshold) > n || threshold == 0 {
-        return Err(Error::Usage(format!(
-            "threshold {threshold} does not fit the {n} custodians of the new set: give --threshold between 2 and {n}"
-        )));
+        return Err(CeremonyError::ThresholdDoesNotFit {
+            threshold,
+            custodians: n,
+        }
+        .into());
     }
     if threshold == 1 {
-        return Err(Error::Usage(
-            "threshold 1 would let any single custodian recover the credential: give --threshold 2 or more".into(),
-        ));
+        return Err(CeremonyError::NewSetThresholdOne.into());
     }
     if args.kind == PendingKind::Rotate
         && record.credential.origin == Origin::Imported
         && !matches!(args.credential, Some(NewCredential::Import(_)))
     {
-        return Err(Error::Usage(format!(
-            "seal '{}' holds an imported credential: give the new one with --import (on stdin)",
-            record.name
-        )));
+        return Err(CeremonyError::ImportedNeedsImport {
+            seal: record.name.clone(),
+        }
+        .into());
     }
     distribute::preflight(&args.outlets, &record.name, &custodians)?;
     Ok((threshold, custodians))
@@ -233,21 +232,18 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
     let now = clock::now()?;
     let mech = cfg.wrap_mechanism;
     let needs = start_needs(&record, &args, mech);
-    let (pending, written) = with_env_session(
-        g,
-        &record.env,
-        &needs,
-        draft,
-        |session, signer, draft| {
+    let (pending, written) =
+        with_env_session(g, &record.env, &needs, draft, |session, signer, draft| {
             let old_key = find_current_key(session, &record)?;
             let (version, set) = next_version_and_set(&record, args.kind);
             let label = hsm::seal_key_label(&record.env, &record.name, version, set);
             if !session.secret_keys_labelled(&label)?.is_empty() {
-                return Err(Error::Refused(format!(
-                    "token '{}' already holds a key labelled '{label}' that no record references (left by an interrupted ceremony): run 'zeroth cleanup --env {}' first",
-                    session.token_label(),
-                    record.env
-                )));
+                return Err(CeremonyError::PendingKeyLabelTaken {
+                    token: session.token_label().to_string(),
+                    label,
+                    env: record.env.clone(),
+                }
+                .into());
             }
             let key_id = random_id()?;
             let new_key = session.generate_seal_key(&label, &key_id)?;
@@ -309,8 +305,7 @@ fn start_inner(g: &Guard<'_>, mut args: Start, draft: &mut Draft) -> Result<Repo
                     Err(e)
                 }
             }
-        },
-    )?;
+        })?;
     Ok(started(&record, &pending, &written))
 }
 
