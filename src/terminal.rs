@@ -25,7 +25,7 @@ use std::sync::{Mutex, OnceLock};
 use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex, Termios};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{CeremonyError, Error, Result};
 
 /// Ctrl-C, as a character.
 const CTRL_C: u8 = 3;
@@ -129,7 +129,7 @@ fn interrupted() -> Error {
 
 /// The error of a ceremony stopped with Ctrl-D (end of input) at the terminal.
 fn ended() -> Error {
-    Error::Refused("stopped at the terminal (Ctrl-D)".into())
+    CeremonyError::StoppedAtTerminal.into()
 }
 
 impl Tty {
@@ -167,7 +167,10 @@ impl Tty {
         match poll(&mut fds, Some(&ts)) {
             Ok(n) => Ok(n > 0),
             Err(rustix::io::Errno::INTR) => Ok(false),
-            Err(e) => Err(Error::IoText(format!("cannot wait on the terminal: {e}"))),
+            Err(e) => Err(Error::from(CeremonyError::TerminalFailed {
+                action: "wait on the terminal",
+                reason: e.to_string(),
+            })),
         }
     }
 
@@ -176,7 +179,10 @@ impl Tty {
         self.file
             .write_all(text.as_bytes())
             .and_then(|_| self.file.flush())
-            .map_err(|e| Error::IoText(format!("cannot write to the terminal: {e}")))
+            .map_err(|e| Error::from(CeremonyError::TerminalFailed {
+                action: "write to the terminal",
+                reason: e.to_string(),
+            }))
     }
 
     /// Clears the screen and its scrollback, so a share shown before is gone from it.
@@ -195,7 +201,7 @@ impl Tty {
     /// until then every way out of zeroth clears the screen first.
     pub fn show_secret(&mut self, text: &str) -> Result<()> {
         let w = watch().ok_or_else(|| {
-            Error::IoText("cannot watch for signals while a share is on screen".into())
+            Error::from(CeremonyError::SignalWatchMissing)
         })?;
         if let Ok(mut restore) = w.restore.lock() {
             *restore = self.saved.clone();
@@ -242,13 +248,19 @@ impl Tty {
             return Ok(());
         }
         let saved = termios::tcgetattr(&self.file)
-            .map_err(|e| Error::IoText(format!("cannot read the terminal's settings: {e}")))?;
+            .map_err(|e| Error::from(CeremonyError::TerminalFailed {
+                action: "read the terminal's settings",
+                reason: e.to_string(),
+            }))?;
         let mut mode: Termios = saved.clone();
         mode.local_modes.remove(LocalModes::ISIG | LocalModes::ECHO);
         mode.local_modes.insert(LocalModes::ECHONL);
         mode.special_codes[SpecialCodeIndex::VEOL] = CTRL_C;
         termios::tcsetattr(&self.file, OptionalActions::Now, &mode)
-            .map_err(|e| Error::IoText(format!("cannot turn the terminal's echo off: {e}")))?;
+            .map_err(|e| Error::from(CeremonyError::TerminalFailed {
+                action: "turn the terminal's echo off",
+                reason: e.to_string(),
+            }))?;
         self.saved = Some(saved);
         Ok(())
     }
@@ -315,9 +327,7 @@ impl Tty {
             let msg = self.bad("  the two entries differ; again");
             self.say(&format!("{msg}\n"))?;
         }
-        Err(Error::Refused(
-            "three passphrase entries did not match: nothing was sealed".into(),
-        ))
+        Err(CeremonyError::PassphraseEntriesDiffer.into())
     }
 
     fn read_raw_line(&mut self) -> Result<Zeroizing<String>> {
@@ -338,14 +348,15 @@ impl Tty {
                 }
                 Ok(_) => {
                     if bytes.len() >= 64 * 1024 {
-                        return Err(Error::Usage(
-                            "a line typed at the terminal is longer than 64 KiB".into(),
-                        ));
+                        return Err(CeremonyError::TerminalLineTooLong.into());
                     }
                     bytes.push(byte[0]);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::IoText(format!("cannot read from the terminal: {e}"))),
+                Err(e) => return Err(Error::from(CeremonyError::TerminalFailed {
+                action: "read from the terminal",
+                reason: e.to_string(),
+            })),
             }
         }
         if bytes.last() == Some(&b'\r') {

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 use super::shares::{Accepted, check_share};
 use crate::audit::{Draft, RejectedShare};
-use crate::error::{CeremonyError, Error, Kind, Result};
-use crate::recipient::{AGE_BEGIN, Keyring, NOT_OURS};
+use crate::error::{CeremonyError, Error, Kind, RecordError, Result};
+use crate::recipient::{AGE_BEGIN, Keyring};
 use crate::seal::SealRecord;
 use crate::share::{self, BEGIN, END, Share};
 use crate::store::Store;
@@ -313,7 +313,7 @@ fn open_pasted(
             Ok(p) => return Ok(as_text(p)),
             // No identity given at all, or none of them opens it: ask for one.
             Err(e) if e.kind() == Kind::Usage && keys.is_empty() => true,
-            Err(e) if e.kind() == Kind::Refused && e.message().starts_with(NOT_OURS) => {
+            Err(e) if matches!(e.cause(), Error::Record(RecordError::ShareNotOurs { .. })) => {
                 if just_added {
                     let msg = tty.bad("  that identity does not open it either");
                     tty.say(&format!("{msg}\n"))?;

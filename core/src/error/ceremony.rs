@@ -235,6 +235,26 @@ pub enum CeremonyError {
         /// Why, as the settings' check says it.
         detail: String,
     },
+    /// The person at the terminal ended the input (Ctrl-D) at a prompt.
+    #[error("stopped at the terminal (Ctrl-D)")]
+    StoppedAtTerminal,
+    /// Three pairs of passphrase entries at the terminal did not match.
+    #[error("three passphrase entries did not match: nothing was sealed")]
+    PassphraseEntriesDiffer,
+    /// A line typed at the terminal is longer than zeroth reads.
+    #[error("a line typed at the terminal is longer than 64 KiB")]
+    TerminalLineTooLong,
+    /// The terminal could not be used: polled, written, read or set.
+    #[error("cannot {action}: {reason}")]
+    TerminalFailed {
+        /// What zeroth was doing: "write to the terminal" …
+        action: &'static str,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// No signal watch is set up, so a share cannot be shown safely.
+    #[error("cannot watch for signals while a share is on screen")]
+    SignalWatchMissing,
     /// A step that asks first has no terminal to ask on, and `--yes` was not given.
     #[error("{without_terminal}, then run again with --yes (there is no terminal to ask on)")]
     NoTerminalToConfirm {
@@ -1081,7 +1101,8 @@ impl CeremonyError {
             | SecretEmpty
             | StdinIsTerminal
             | StdinEmpty
-            | SecretTooLong { .. } => Kind::Usage,
+            | SecretTooLong { .. }
+            | TerminalLineTooLong => Kind::Usage,
             LogEntryNotWritten { .. }
             | RandomFailed { .. }
             | ShareGroupOutOfRange
@@ -1090,7 +1111,9 @@ impl CeremonyError {
             | ManualRender { .. }
             | CompletionWrite { .. }
             | SecretFromTerminal { .. }
-            | SecretFromStdin { .. } => Kind::Failed,
+            | SecretFromStdin { .. }
+            | TerminalFailed { .. }
+            | SignalWatchMissing => Kind::Failed,
             TokenSerialMismatch(_)
             | StoreOlderThanToken { .. }
             | LogTailUnverified { .. }
@@ -1109,6 +1132,8 @@ impl CeremonyError {
             | RecordOlderThanLog(_)
             | SettingsUnusable { .. }
             | Declined { .. }
+            | StoppedAtTerminal
+            | PassphraseEntriesDiffer
             | LogDamaged { .. }
             | CleanupLogDamaged { .. }
             | CleanupRecordUnreadable { .. }
