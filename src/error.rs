@@ -7,8 +7,8 @@ pub use zeroth_core::error::*;
 use cryptoki::error::{Rv, RvError};
 
 /// Wraps a cryptoki error met while doing `context`: an [`HsmError::Pkcs11`] when a
-/// PKCS#11 function returned an error, else an [`Error::Hsm`] (the module could not be
-/// loaded, a value could not be converted).
+/// PKCS#11 function returned an error, else an [`HsmError::Cryptoki`] (the module could
+/// not be loaded, a value could not be converted).
 pub fn hsm(context: &str, err: cryptoki::error::Error) -> Error {
     hsm_with(format!("{context}: {}", describe_pkcs11(&err)), &err)
 }
@@ -22,12 +22,15 @@ pub fn hsm_with(message: String, err: &cryptoki::error::Error) -> Error {
             function,
             rv,
         }),
-        None => Error::HsmText(message),
+        None => Error::Hsm(HsmError::Cryptoki {
+            message,
+            reason: describe_pkcs11(err),
+        }),
     }
 }
 
 /// The function (`C_Login`) and the return value of a failed PKCS#11 call.
-fn call(err: &cryptoki::error::Error) -> Option<(String, u64)> {
+pub fn call(err: &cryptoki::error::Error) -> Option<(String, u64)> {
     match err {
         cryptoki::error::Error::Pkcs11(rv, func) => Some((format!("C_{func:?}"), rv_number(*rv))),
         _ => None,
@@ -114,6 +117,20 @@ mod tests {
             err.message(),
             "cannot log in: C_Login returned CKR_PIN_INCORRECT (0xA0)"
         );
+        assert_eq!(err.exit_code(), 4);
+    }
+
+    #[test]
+    fn a_cryptoki_error_without_a_return_value_is_typed_too() {
+        let err = hsm(
+            "cannot read the slots",
+            cryptoki::error::Error::NullFunctionPointer,
+        );
+        assert!(
+            matches!(err.cause(), Error::Hsm(HsmError::Cryptoki { .. })),
+            "{err:?}"
+        );
+        assert!(err.pkcs11().is_none());
         assert_eq!(err.exit_code(), 4);
     }
 

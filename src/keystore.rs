@@ -23,7 +23,7 @@ use p256::ecdsa::DerSignature;
 use p256::ecdsa::signature;
 
 use crate::audit::LogSigner;
-use crate::error::{Error, Result};
+use crate::error::{HsmError, Result};
 use crate::key::PublicKey;
 use crate::mechanism::WrapMechanism;
 use crate::secret::Credential;
@@ -118,10 +118,11 @@ impl SigningKey<'_> {
     pub fn sign_checked(&self, message: &[u8], what: &str) -> Result<Vec<u8>> {
         let der = self.store.sign(self.key, message)?;
         if !self.public.verify(message, &der) {
-            return Err(Error::HsmText(format!(
-                "token '{}' produced a {what} signature that does not verify with its own public key",
-                self.store.token_label()
-            )));
+            return Err(HsmError::SignatureDoesNotVerify {
+                token: self.store.token_label().to_string(),
+                what: what.to_string(),
+            }
+            .into());
         }
         Ok(der)
     }
@@ -191,7 +192,7 @@ pub(crate) mod double {
     use zeroize::Zeroizing;
 
     use super::{Key, KeyStore, LogAnchor};
-    use crate::error::{Error, Result};
+    use crate::error::{Error, HsmError, Pkcs11Failure, Result};
     use crate::key::PublicKey;
     use crate::mechanism::WrapMechanism;
     use crate::secret::Credential;
@@ -222,6 +223,26 @@ pub(crate) mod double {
         pub fail_wrap: Cell<bool>,
     }
 
+    /// A call the double's token fails, as a token would: the PKCS#11 function and
+    /// return value, with `message`.
+    fn failed(function: &str, rv: u64, message: impl Into<String>) -> Error {
+        Pkcs11Failure {
+            message: message.into(),
+            function: function.to_string(),
+            rv,
+        }
+        .into()
+    }
+
+    /// `CKR_FUNCTION_FAILED`.
+    const FUNCTION_FAILED: u64 = 0x06;
+    /// `CKR_OBJECT_HANDLE_INVALID`.
+    const OBJECT_HANDLE_INVALID: u64 = 0x82;
+    /// `CKR_KEY_TYPE_INCONSISTENT`.
+    const KEY_TYPE_INCONSISTENT: u64 = 0x63;
+    /// `CKR_WRAPPED_KEY_INVALID`.
+    const WRAPPED_KEY_INVALID: u64 = 0x110;
+
     impl SoftToken {
         fn add(&self, object: Object) -> Key {
             let mut objects = self.objects.borrow_mut();
@@ -232,7 +253,11 @@ pub(crate) mod double {
         fn with<T>(&self, key: Key, f: impl FnOnce(&Object) -> Result<T>) -> Result<T> {
             match self.objects.borrow().get(key.0 as usize) {
                 Some(Some(o)) => f(o),
-                _ => Err(Error::HsmText(format!("no object {}", key.0))),
+                _ => Err(failed(
+                    "C_GetAttributeValue",
+                    OBJECT_HANDLE_INVALID,
+                    format!("no object {}", key.0),
+                )),
             }
         }
 
@@ -276,7 +301,14 @@ pub(crate) mod double {
                 .into_iter()
                 .find(|(i, _, _)| i == id)
                 .map(|(_, k, p)| (k, p))
-                .ok_or_else(|| Error::HsmText(format!("no signing key for '{env}'")))
+                .ok_or_else(|| {
+                    HsmError::SigningKeyMissing {
+                        label: crate::hsm::signing_label(env),
+                        token: self.token_label().to_string(),
+                        serial: self.token_serial().to_string(),
+                    }
+                    .into()
+                })
         }
 
         fn signing_keys_by_label(&self, env: &str) -> Result<Vec<(Vec<u8>, Key, PublicKey)>> {
@@ -310,12 +342,13 @@ pub(crate) mod double {
                     let sig: p256::ecdsa::Signature = k.sign(message);
                     Ok(sig.to_der().as_bytes().to_vec())
                 }
-                _ => Err(Error::HsmText("not a signing key".into())),
+                _ => Err(failed("C_Sign", KEY_TYPE_INCONSISTENT, "not a signing key")),
             })
         }
 
         fn random(&self, buf: &mut [u8]) -> Result<()> {
-            getrandom::fill(buf).map_err(|e| Error::HsmText(e.to_string()))
+            getrandom::fill(buf)
+                .map_err(|e| failed("C_GenerateRandom", FUNCTION_FAILED, e.to_string()))
         }
 
         fn generate_seal_key(&self, label: &str, id: &[u8]) -> Result<Key> {
@@ -390,26 +423,35 @@ pub(crate) mod double {
 
         fn wrap(&self, _mech: WrapMechanism, kseal: Key, key: Key) -> Result<Vec<u8>> {
             if self.fail_wrap.get() {
-                return Err(Error::HsmText("wrap failed (injected)".into()));
+                return Err(failed(
+                    "C_WrapKey",
+                    FUNCTION_FAILED,
+                    "wrap failed (injected)",
+                ));
             }
             let secret = self.with(key, |o| match o {
                 Object::Secret(v) => Ok(v.clone()),
-                _ => Err(Error::HsmText("not a credential".into())),
+                _ => Err(failed(
+                    "C_WrapKey",
+                    KEY_TYPE_INCONSISTENT,
+                    "not a credential",
+                )),
             })?;
             self.with(kseal, |o| match o {
                 Object::SealKey(_, _, k) => {
                     // A fresh nonce per wrap, as AES-GCM needs under one key.
                     let mut nonce = [0u8; 12];
-                    getrandom::fill(&mut nonce).map_err(|e| Error::HsmText(e.to_string()))?;
+                    getrandom::fill(&mut nonce)
+                        .map_err(|e| failed("C_WrapKey", FUNCTION_FAILED, e.to_string()))?;
                     let mut out = nonce.to_vec();
                     out.extend(
                         Self::aes(k)
                             .encrypt(&Nonce::from(nonce), secret.as_slice())
-                            .map_err(|_| Error::HsmText("encrypt".into()))?,
+                            .map_err(|_| failed("C_WrapKey", FUNCTION_FAILED, "encrypt"))?,
                     );
                     Ok(out)
                 }
-                _ => Err(Error::HsmText("not a seal key".into())),
+                _ => Err(failed("C_WrapKey", KEY_TYPE_INCONSISTENT, "not a seal key")),
             })
         }
 
@@ -425,9 +467,9 @@ pub(crate) mod double {
                     Self::aes(k)
                         .decrypt(&Nonce::from(nonce), &wrapped[12..])
                         .map(Credential::new)
-                        .map_err(|_| Error::HsmText("cannot unwrap".into()))
+                        .map_err(|_| failed("C_UnwrapKey", WRAPPED_KEY_INVALID, "cannot unwrap"))
                 }
-                _ => Err(Error::HsmText("cannot unwrap".into())),
+                _ => Err(failed("C_UnwrapKey", WRAPPED_KEY_INVALID, "cannot unwrap")),
             })
         }
 
@@ -447,7 +489,11 @@ pub(crate) mod double {
                     *o = None;
                     Ok(())
                 }
-                _ => Err(Error::HsmText(format!("no object {}", key.0))),
+                _ => Err(failed(
+                    "C_DestroyObject",
+                    OBJECT_HANDLE_INVALID,
+                    format!("no object {}", key.0),
+                )),
             }
         }
 
@@ -458,7 +504,7 @@ pub(crate) mod double {
 
     fn new_key() -> Result<EcKey> {
         EcKey::from_bytes(&p256::FieldBytes::from(random32()))
-            .map_err(|_| Error::HsmText("bad scalar".into()))
+            .map_err(|_| failed("C_GenerateKeyPair", FUNCTION_FAILED, "bad scalar"))
     }
 
     fn random32() -> [u8; 32] {

@@ -38,7 +38,7 @@ use super::shares::{Accepted, check_share, share_set};
 use super::{Context, Guard, random_id, refuse_stale, verify_record, with_env_session};
 use crate::audit::{Draft, RejectedShare};
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{Error, HsmError, Kind, RemoteError, Result};
 use crate::handin::{self, HandIn, HandInLog, Inner, OpenError, RemoteLog, Request};
 use crate::recipient::{Keyring, read_share};
 use crate::seal::{PendingKind, SealRecord};
@@ -88,7 +88,7 @@ impl StopFlags {
         };
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             let id = signal_hook::flag::register_usize(sig, Arc::clone(&flags.stop), sig as usize)
-                .map_err(|e| Error::IoText(format!("cannot watch for signals: {e}")))?;
+                .map_err(|source| RemoteError::SignalWatch { source })?;
             flags.ids.push(id);
         }
         Ok(flags)
@@ -251,19 +251,24 @@ impl Collected {
         self.note(draft);
         draft.custodians = self.accepted.iter().map(|a| a.custodian.clone()).collect();
         if record.id != self.seal_id || record.set != self.set {
-            return Err(Error::Refused(format!(
-                "{verb} refused: the record of '{}' changed during the collection (the shares were collected for set {}, and it is now set {}): nothing was combined; open a new collection",
-                record.name, self.set, record.set
-            )));
+            return Err(RemoteError::RecordChanged {
+                verb: verb.to_string(),
+                seal: record.name.clone(),
+                collected_set: self.set,
+                set: record.set,
+            }
+            .into());
         }
         for a in &self.accepted {
             match check_share(record, &a.share) {
                 Ok(c) if c == a.custodian => {}
                 Ok(_) | Err(_) => {
-                    return Err(Error::Refused(format!(
-                        "{verb} refused: the share of {} no longer matches the record of '{}': it changed during the collection; nothing was combined",
-                        a.custodian, record.name
-                    )));
+                    return Err(RemoteError::ShareChanged {
+                        verb: verb.to_string(),
+                        custodian: a.custodian.clone(),
+                        seal: record.name.clone(),
+                    }
+                    .into());
                 }
             }
         }
@@ -486,7 +491,7 @@ fn close(
     draft.remote = Some(log);
     match g.finish::<()>(&mut draft, Err(e)) {
         Err(e) => e,
-        Ok(()) => Error::Refused("the remote collection ended without the ceremony".into()),
+        Ok(()) => RemoteError::EndedWithoutCeremony.into(),
     }
 }
 
@@ -524,10 +529,12 @@ fn open(
             if let Some(expires) = &record.expires
                 && clock::parse_instant(expires)? <= now
             {
-                return Err(Error::Refused(format!(
-                    "seal '{seal}' expired at {expires}: zeroth does not unseal an expired credential; its owner ({}) must replace it",
-                    record.owner
-                )));
+                return Err(RemoteError::SealExpired {
+                    seal: seal.to_string(),
+                    expires: expires.clone(),
+                    owner: record.owner.clone(),
+                }
+                .into());
             }
             (record.clone(), None)
         }
@@ -553,18 +560,21 @@ fn open(
     let room_accepted = room_shares(&target, room, keys, purpose.event())?;
     draft.custodians = room_accepted.iter().map(|a| a.custodian.clone()).collect();
 
-    let store_id = store.config().store_id.clone().ok_or_else(|| {
-        Error::Refused(format!(
-            "{} has no store_id: a custodian's trust file pins environments by store id; this store cannot take remote hand-ins",
-            store.root().join("zeroth.toml").display()
-        ))
-    })?;
+    let store_id = store
+        .config()
+        .store_id
+        .clone()
+        .ok_or_else(|| RemoteError::NoStoreId {
+            config: store.root().join("zeroth.toml"),
+        })?;
     let expires = now + time::Duration::seconds(valid);
     let public_der = {
         use p256::pkcs8::EncodePublicKey;
         key.key
             .to_public_key_der()
-            .map_err(|e| Error::IoText(format!("cannot encode the public key: {e}")))?
+            .map_err(|e| RemoteError::PublicKeyEncoding {
+                reason: e.to_string(),
+            })?
     };
     let view = &target.view;
     let mut request = Request {
@@ -606,10 +616,11 @@ fn open(
         let message = request.signed_bytes()?;
         let der = session.sign(signer.handle, &message)?;
         if !signer.public.verify(&message, &der) {
-            return Err(Error::HsmText(format!(
-                "token '{}' produced a request signature that does not verify with its own public key",
-                session.token_label()
-            )));
+            return Err(HsmError::SignatureDoesNotVerify {
+                token: session.token_label().to_string(),
+                what: "request".into(),
+            }
+            .into());
         }
         request.signature = Some(base64::engine::general_purpose::STANDARD.encode(der));
         let fingerprint = request.fingerprint()?;
@@ -651,18 +662,20 @@ fn room_shares(
 ) -> Result<Vec<Accepted>> {
     let mut accepted: Vec<Accepted> = Vec::new();
     for path in room {
-        let bad = |custodian: Option<&str>, reason: &str| {
-            Error::Refused(format!(
-                "{verb} refused: share file {}{}: {reason}; remove or replace it and run again",
-                path.display(),
-                custodian
-                    .map(|c| format!(" (custodian {c})"))
-                    .unwrap_or_default()
-            ))
+        let bad = |custodian: Option<&str>, reason: &str| -> Error {
+            RemoteError::RoomShareRefused {
+                verb: verb.to_string(),
+                path: path.clone(),
+                custodian: custodian.map(str::to_string),
+                reason: reason.to_string(),
+            }
+            .into()
         };
         let text = match read_share(path, keys) {
             Ok(t) => t,
-            Err(Error::Refused(reason)) => return Err(bad(None, &reason)),
+            // A share file read and refused is named as the room's; a file that cannot
+            // be read at all keeps its own error.
+            Err(e) if e.kind() == Kind::Refused => return Err(bad(None, &e.message())),
             Err(e) => return Err(e),
         };
         let share = Share::from_armor(&text).map_err(|r| bad(None, &r))?;
@@ -933,10 +946,10 @@ impl<'k> Waiter<'k> {
                 if self.all && self.accepted.len() >= self.threshold {
                     return Ok(());
                 }
-                return Err(Error::Refused(format!(
-                    "the request expired at {}",
-                    self.request.expires
-                )));
+                return Err(RemoteError::RequestExpired {
+                    expires: self.request.expires.clone(),
+                }
+                .into());
             }
             let ready = match self.tty.as_ref() {
                 Some(t) => t.line_ready(TICK)?,

@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use super::{Context, Report};
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{Error, RemoteError, Result};
 use crate::handin::{self, HandIn, Inner, Request};
 use crate::key::PublicKey;
 use crate::recipient::{Keyring, read_limited, read_share};
@@ -54,41 +54,38 @@ enum From {
 pub fn run(ctx: &Context, args: &SendArgs) -> Result<Report> {
     crate::recipient::check_share_files(std::slice::from_ref(&args.share))?;
     let request = read_request(&args.request)?;
-    let what = format!("request {}", clean(&args.request.display().to_string()));
-    let (key, from) = request_key(ctx, &request, args.pubkey.as_deref(), &what)?;
+    // The request file as named to the custodian.
+    let named = clean(&args.request.display().to_string());
+    let (key, from) = request_key(ctx, &request, args.pubkey.as_deref(), &named)?;
     if !request.verifies_with(&key) {
-        return Err(Error::Refused(format!(
-            "{what} is NOT signed by environment '{}''s key {} ({}): it was signed by another key or altered; do not hand in your share, and tell your security team",
-            crate::text::clean(&request.env),
-            key.fingerprint(),
-            from_words(&from)
-        )));
+        return Err(RemoteError::RequestNotSigned {
+            request: named.into(),
+            env: clean(&request.env),
+            key: key.fingerprint(),
+            key_source: from_words(&from),
+        }
+        .into());
     }
     let now = clock::now()?;
     let expires = clock::parse_instant(&request.expires)?;
     if now > expires {
-        return Err(Error::Refused(format!(
-            "{what} expired at {}: its ceremony takes no more hand-ins; ask the operator ({}) for a new request",
-            request.expires,
-            crate::text::clean(&request.operator)
-        )));
+        return Err(RemoteError::HandInTooLate {
+            request: named.into(),
+            expires: request.expires.clone(),
+            operator: clean(&request.operator),
+        }
+        .into());
     }
 
     let keys = Keyring::load(&args.identities)?;
     let text = read_share(&args.share, &keys)?;
-    let share = Share::from_armor(&text).map_err(|r| {
-        Error::Refused(format!(
-            "share file {}: {}",
-            args.share.display(),
-            clean(&r)
-        ))
+    let share = Share::from_armor(&text).map_err(|r| RemoteError::ShareUnreadable {
+        path: args.share.clone(),
+        reason: clean(&r),
     })?;
-    let custodian = check_share(&request, &share).map_err(|r| {
-        Error::Refused(format!(
-            "share file {}: {}; no hand-in was written",
-            args.share.display(),
-            clean(&r)
-        ))
+    let custodian = check_share(&request, &share).map_err(|r| RemoteError::ShareNotRequested {
+        path: args.share.clone(),
+        reason: clean(&r),
     })?;
     let (copy, other_store) = own_record(ctx, &request, &key);
     // Where the hand-in goes is checked before the custodian is asked: a file there
@@ -161,11 +158,13 @@ pub fn run(ctx: &Context, args: &SendArgs) -> Result<Report> {
         share: Zeroizing::new(text.trim().to_string()),
     };
     drop(text);
-    let recipient: age::x25519::Recipient = request.recipient.parse().map_err(|_| {
-        Error::Refused(format!(
-            "{what}: its recipient is not an age X25519 recipient"
-        ))
-    })?;
+    let recipient: age::x25519::Recipient =
+        request
+            .recipient
+            .parse()
+            .map_err(|_| RemoteError::BadRecipient {
+                request: named.into(),
+            })?;
     let plaintext = inner.to_text();
     drop(inner);
     let ciphertext = handin::encrypt(&recipient, plaintext.as_bytes())?;
@@ -254,7 +253,7 @@ fn read_request(path: &Path) -> Result<Request> {
         std::io::stdin()
             .take(handin::MAX_TEXT)
             .read_to_end(&mut buf)
-            .map_err(|e| Error::IoText(format!("cannot read the request from stdin: {e}")))?;
+            .map_err(|source| RemoteError::StdinUnreadable { source })?;
         buf
     } else {
         read_limited(path, handin::MAX_TEXT)
@@ -267,11 +266,11 @@ fn read_request(path: &Path) -> Result<Request> {
             .to_vec()
     };
     Request::from_armor(&String::from_utf8_lossy(&bytes)).map_err(|r| {
-        Error::Refused(format!(
-            "request {}: {}",
-            clean(&path.display().to_string()),
-            clean(&r)
-        ))
+        RemoteError::RequestUnreadable {
+            request: clean(&path.display().to_string()).into(),
+            reason: clean(&r),
+        }
+        .into()
     })
 }
 
@@ -283,7 +282,7 @@ fn request_key(
     ctx: &Context,
     request: &Request,
     pubkey: Option<&Path>,
-    what: &str,
+    named: &str,
 ) -> Result<(PublicKey, From)> {
     if let Some(p) = pubkey {
         return Ok((crate::trust::read_pubkey(p)?, From::Given(p.to_path_buf())));
@@ -291,15 +290,19 @@ fn request_key(
     if let Some(pinned) = ctx.trust.pin_by_id(&request.store, &request.env)? {
         let carried = request
             .public_key()
-            .map_err(|r| Error::Refused(format!("{what}: {r}")))?;
+            .map_err(|reason| RemoteError::RequestKeyUnreadable {
+                request: named.into(),
+                reason,
+            })?;
         if carried.fingerprint() != pinned.pin.signing_key {
-            return Err(Error::Refused(format!(
-                "{what} is NOT signed by environment '{}''s key: {} pins {}, and the request comes with key {}; do not hand in your share, and tell your security team",
-                clean(&request.env),
-                pinned.source.display(),
-                pinned.pin.signing_key,
-                carried.fingerprint()
-            )));
+            return Err(RemoteError::RequestKeyMismatch {
+                request: named.into(),
+                env: clean(&request.env),
+                trust_file: pinned.source.as_path().into(),
+                pinned: pinned.pin.signing_key.clone(),
+                carried: carried.fingerprint(),
+            }
+            .into());
         }
         return Ok((carried, From::Pinned(pinned.source)));
     }
@@ -308,14 +311,14 @@ fn request_key(
             && s.env(&request.env).is_ok()
     });
     let Some(store) = store else {
-        return Err(Error::Refused(format!(
-            "{what}: environment '{}' of store {} is not pinned in {}, and {} is not a copy of that store: zeroth cannot tell who signed the request; pin the environment's key (the operator's 'zeroth trust export --env {} --key-only', appended to your trust file) or give --pubkey FILE with a key you got from a trusted source",
-            clean(&request.env),
-            clean(&request.store),
-            ctx.trust.path().display(),
-            ctx.store.display(),
-            clean(&request.env)
-        )));
+        return Err(RemoteError::RequestKeyUnknown {
+            request: named.into(),
+            env: clean(&request.env),
+            store: clean(&request.store),
+            trust_file: ctx.trust.path().into(),
+            store_dir: ctx.store.as_path().into(),
+        }
+        .into());
     };
     let (key, _) = ctx.trust.env_key(&store, &request.env, None)?;
     Ok((key, From::StoreUnpinned(store.root().to_path_buf())))

@@ -4,7 +4,7 @@ use cryptoki::context::Pkcs11;
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::slot::Slot;
 
-use crate::error::{Error, Result};
+use crate::error::{HsmError, Result};
 pub use zeroth_core::mechanism::{WRAP_PREFERENCE, WrapMechanism};
 
 /// How a [`WrapMechanism`] is asked of cryptoki.
@@ -163,21 +163,23 @@ pub fn require(
         } else {
             None
         };
-        let (ok, missing_use) = match (&info, need.usage) {
-            (None, _) => (false, ""),
-            (Some(i), Use::WrapAndUnwrap) => (i.wrap() && i.unwrap(), " for both wrap and unwrap"),
-            (Some(i), Use::Unwrap) => (i.unwrap(), " for unwrap"),
-            (Some(i), Use::Sign) => (i.sign(), " for signing"),
-            (Some(i), Use::Generate) => (i.generate(), " for key generation"),
+        let (ok, missing_for) = match (&info, need.usage) {
+            (None, _) => (false, None),
+            (Some(i), Use::WrapAndUnwrap) => (i.wrap() && i.unwrap(), Some("both wrap and unwrap")),
+            (Some(i), Use::Unwrap) => (i.unwrap(), Some("unwrap")),
+            (Some(i), Use::Sign) => (i.sign(), Some("signing")),
+            (Some(i), Use::Generate) => (i.generate(), Some("key generation")),
         };
         if !ok {
-            return Err(Error::Refused(format!(
-                "token '{token}' (serial {serial}) in {} does not offer {}{missing_use}, which zeroth needs to {}: see what it offers with pkcs11-tool --module {} --token-label '{token}' -M",
-                module.display(),
-                need.name,
-                need.why,
-                module.display()
-            )));
+            return Err(HsmError::MechanismMissing {
+                token: token.to_string(),
+                serial: serial.to_string(),
+                module: module.into(),
+                mechanism: need.name,
+                missing_for,
+                why: need.why.as_str().into(),
+            }
+            .into());
         }
     }
     Ok(())
@@ -234,10 +236,14 @@ pub fn negotiate(
     })?;
     for (mech, name, why) in REQUIRED {
         if !listed.contains(&mech) {
-            return Err(Error::Refused(format!(
-                "token '{label}' (serial {serial}) in {} does not offer {name}, which zeroth needs to {why}: use a token that lists it (check with pkcs11-tool -M)",
-                module.display()
-            )));
+            return Err(HsmError::RequiredMechanismMissing {
+                token: label.clone(),
+                serial: serial.clone(),
+                module: module.into(),
+                mechanism: name,
+                why,
+            }
+            .into());
         }
     }
     let mut offered_flags = Vec::new();
@@ -262,24 +268,25 @@ pub fn negotiate(
         .collect();
     match forced {
         Some(m) if usable(m) => Ok(m),
-        Some(m) => Err(Error::Refused(format!(
-            "token '{label}' (serial {serial}) in {} does not offer {m} for both wrap and unwrap; {}",
-            module.display(),
-            if offered.is_empty() {
-                "it offers no wrap mechanism zeroth can use".to_string()
-            } else {
-                format!(
-                    "it offers {}: choose that --wrap-mechanism or leave the option out",
-                    offered.join(" and ")
-                )
-            }
-        ))),
-        None => WRAP_PREFERENCE.into_iter().find(|&m| usable(m)).ok_or_else(|| {
-            Error::Refused(format!(
-                "token '{label}' (serial {serial}) in {} offers neither CKM_AES_KEY_WRAP_PAD nor CKM_AES_KEY_WRAP with wrap and unwrap: zeroth cannot seal on it",
-                module.display()
-            ))
-        }),
+        Some(m) => Err(HsmError::WrapMechanismNotOffered {
+            token: label.clone(),
+            serial: serial.clone(),
+            module: module.into(),
+            mechanism: m.name(),
+            offered,
+        }
+        .into()),
+        None => WRAP_PREFERENCE
+            .into_iter()
+            .find(|&m| usable(m))
+            .ok_or_else(|| {
+                HsmError::NoWrapMechanism {
+                    token: label.clone(),
+                    serial: serial.clone(),
+                    module: module.into(),
+                }
+                .into()
+            }),
     }
 }
 

@@ -47,7 +47,7 @@ use crate::keystore::LogAnchor;
 use mechanism::Cryptoki;
 pub use mechanism::{Need, WRAP_PREFERENCE, WrapMechanism};
 
-use crate::error::{Error, Result, rv_name};
+use crate::error::{Error, HsmError, Kind, Result, rv_name};
 use crate::key::PublicKey;
 use crate::secret::{Credential, Pin};
 
@@ -183,8 +183,11 @@ impl Hsm {
         let mut waited = std::time::Duration::ZERO;
         loop {
             match self.find_token_once(label) {
-                Err(Error::HsmText(_) | Error::Hsm(_))
-                    if waited < std::time::Duration::from_millis(1200) =>
+                // A failure (no token, a failed call) is looked at again; a refusal
+                // (several tokens with that label) is final.
+                Err(Error::Hsm(ref e))
+                    if e.kind() == Kind::Failed
+                        && waited < std::time::Duration::from_millis(1200) =>
                 {
                     std::thread::sleep(delay);
                     waited += delay;
@@ -233,38 +236,24 @@ impl Hsm {
             if token.label == label {
                 found.push(token);
             } else {
-                others.push(format!("'{}' (serial {})", token.label, token.serial));
+                others.push((token.label, token.serial));
             }
         }
         match found.len() {
             1 => Ok(found.remove(0)),
-            0 => Err(Error::HsmText(format!(
-                "no token labelled '{label}' in {}; {}{}",
-                self.path.display(),
-                if others.is_empty() {
-                    format!(
-                        "the module shows no initialized token{}",
-                        config_hint(&self.path)
-                    )
-                } else {
-                    format!("tokens present: {}", others.join(", "))
-                },
-                if unreadable.is_empty() {
-                    String::new()
-                } else {
-                    format!("; slots that could not be read: {}", unreadable.join(", "))
-                }
-            ))),
-            _ => Err(Error::Refused(format!(
-                "{} tokens are labelled '{label}' in {} (serials {}): relabel all but one",
-                found.len(),
-                self.path.display(),
-                found
-                    .iter()
-                    .map(|t| t.serial.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+            0 => Err(HsmError::TokenNotFound {
+                label: label.to_string(),
+                module: self.path.clone(),
+                present: others,
+                unreadable,
+            }
+            .into()),
+            _ => Err(HsmError::TokenLabelAmbiguous {
+                label: label.to_string(),
+                module: self.path.clone(),
+                serials: found.into_iter().map(|t| t.serial).collect(),
+            }
+            .into()),
         }
     }
 
@@ -314,29 +303,43 @@ impl Hsm {
     }
 
     fn login_error(&self, token: &Token, e: cryptoki::error::Error) -> Error {
-        let flags = self
+        let (locked, final_try, count_low) = self
             .ctx
             .get_token_info(token.slot)
             .map(|i| {
-                pin_flags_in_words(
+                (
                     i.user_pin_locked(),
                     i.user_pin_final_try(),
                     i.user_pin_count_low(),
                 )
             })
             .unwrap_or_default();
-        let rv = rv_name(&e).unwrap_or_default();
-        let what = match rv.as_str() {
-            "CKR_PIN_INCORRECT" => "wrong PIN",
-            "CKR_PIN_LOCKED" => "the user PIN is locked",
-            "CKR_PIN_EXPIRED" => "the PIN has expired",
-            "CKR_PIN_LEN_RANGE" | "CKR_PIN_INVALID" => {
-                "the PIN has an invalid length or characters"
+        if let Some((function, rv)) = crate::error::call(&e)
+            && matches!(
+                rv_name(&e).as_deref(),
+                Some(
+                    "CKR_PIN_INCORRECT"
+                        | "CKR_PIN_LOCKED"
+                        | "CKR_PIN_EXPIRED"
+                        | "CKR_PIN_LEN_RANGE"
+                        | "CKR_PIN_INVALID"
+                )
+            )
+        {
+            return HsmError::PinRefused {
+                token: token.label.clone(),
+                serial: token.serial.clone(),
+                function,
+                rv,
+                pin_locked: locked,
+                pin_final_try: final_try,
+                pin_count_low: count_low,
             }
-            _ => "login failed",
-        };
+            .into();
+        }
+        let flags = HsmError::pin_flags_in_words(locked, final_try, count_low);
         let msg = format!(
-            "{what} for token '{}' (serial {}) ({}{}){}",
+            "login failed for token '{}' (serial {}) ({}{}){}",
             token.label,
             token.serial,
             crate::error::describe_pkcs11(&e),
@@ -347,11 +350,7 @@ impl Hsm {
                 format!(": {flags}")
             }
         );
-        match rv.as_str() {
-            "CKR_PIN_INCORRECT" | "CKR_PIN_LOCKED" | "CKR_PIN_EXPIRED" | "CKR_PIN_LEN_RANGE"
-            | "CKR_PIN_INVALID" => Error::Refused(msg),
-            _ => crate::error::hsm_with(msg, &e),
-        }
+        crate::error::hsm_with(msg, &e)
     }
 
     /// Finalizes the module. cryptoki no longer does this on drop.
@@ -428,11 +427,11 @@ impl HsmSession<'_> {
         match envs.len() {
             0 => Ok(None),
             1 => Ok(envs.pop()),
-            _ => Err(Error::Refused(format!(
-                "token '{}' carries markers for several environments ({}): one token serves one environment; remove the wrong marker with pkcs11-tool",
-                self.token.label,
-                envs.join(", ")
-            ))),
+            _ => Err(HsmError::SeveralMarkers {
+                token: self.token.label.clone(),
+                envs,
+            }
+            .into()),
         }
     }
 
@@ -502,19 +501,16 @@ impl HsmSession<'_> {
                 Attribute::EcPoint(p) => Some(p),
                 _ => None,
             })
-            .ok_or_else(|| {
-                Error::HsmText(format!(
-                    "token '{}' gave no CKA_EC_POINT for the signing key",
-                    self.token.label
-                ))
+            .ok_or_else(|| HsmError::NoEcPoint {
+                token: self.token.label.clone(),
             })?;
         ec_point_to_key(&point)
             .map(|key| PublicKey { key })
             .ok_or_else(|| {
-                Error::HsmText(format!(
-                    "token '{}' gave a signing key that is not a P-256 point",
-                    self.token.label
-                ))
+                HsmError::EcPointNotP256 {
+                    token: self.token.label.clone(),
+                }
+                .into()
             })
     }
 
@@ -526,10 +522,12 @@ impl HsmSession<'_> {
         match found.len() {
             0 => Ok(None),
             1 => Ok(found.pop()),
-            n => Err(Error::Refused(format!(
-                "token '{}' holds {n} objects that look like {what}: zeroth expects exactly one; inspect the token with pkcs11-tool -O",
-                self.token.label
-            ))),
+            n => Err(HsmError::DuplicateObjects {
+                token: self.token.label.clone(),
+                count: n,
+                what: what.to_string(),
+            }
+            .into()),
         }
     }
 
@@ -565,17 +563,19 @@ impl HsmSession<'_> {
         }
         let one = |n: usize| -> Result<()> {
             if n > 1 {
-                return Err(Error::Refused(format!(
-                    "token '{}' holds {n} objects that look like {what}: zeroth expects exactly one; inspect the token with pkcs11-tool -O",
-                    self.token.label
-                )));
+                return Err(HsmError::DuplicateObjects {
+                    token: self.token.label.clone(),
+                    count: n,
+                    what: what.clone(),
+                }
+                .into());
             }
             Ok(())
         };
         one(private.len())?;
         one(public.len())?;
-        let private = private.pop().ok_or_else(|| self.missing(&what))?;
-        let public = public.pop().ok_or_else(|| self.missing(&what))?;
+        let private = private.pop().ok_or_else(|| self.missing(env))?;
+        let public = public.pop().ok_or_else(|| self.missing(env))?;
         Ok((private, self.read_public_key(public)?))
     }
 
@@ -611,11 +611,14 @@ impl HsmSession<'_> {
         Ok(out)
     }
 
-    fn missing(&self, what: &str) -> Error {
-        Error::Refused(format!(
-            "{what} is not on token '{}' (serial {}): the token was reset or is not this environment's",
-            self.token.label, self.token.serial
-        ))
+    /// The error for `env`'s signing key not found on the token.
+    fn missing(&self, env: &str) -> Error {
+        HsmError::SigningKeyMissing {
+            label: signing_label(env),
+            token: self.token.label.clone(),
+            serial: self.token.serial.clone(),
+        }
+        .into()
     }
 
     /// Signs `message` with ECDSA P-256: SHA-256 on the host, `CKM_ECDSA` on the token
@@ -626,13 +629,11 @@ impl HsmSession<'_> {
             .session
             .sign(&Mechanism::Ecdsa, key, &digest)
             .map_err(self.err("cannot sign"))?;
-        let sig = p256::ecdsa::Signature::from_slice(&raw).map_err(|_| {
-            Error::HsmText(format!(
-                "token '{}' returned a {}-byte ECDSA signature where r||s is 64 bytes",
-                self.token.label,
-                raw.len()
-            ))
-        })?;
+        let sig =
+            p256::ecdsa::Signature::from_slice(&raw).map_err(|_| HsmError::SignatureLength {
+                token: self.token.label.clone(),
+                len: raw.len(),
+            })?;
         Ok(sig.to_der().as_bytes().to_vec())
     }
 
@@ -698,15 +699,12 @@ impl HsmSession<'_> {
             }
         }
         if !sensitive || extractable {
-            return Err(Error::Refused(format!(
-                "K_seal '{label}' on token '{}' is {}: it was not made by zeroth or was altered; treat the credential as exposed",
-                self.token.label,
-                if extractable {
-                    "extractable"
-                } else {
-                    "not sensitive"
-                }
-            )));
+            return Err(HsmError::SealKeyExposed {
+                label: label.to_string(),
+                token: self.token.label.clone(),
+                extractable,
+            }
+            .into());
         }
         Ok(Some(h))
     }
@@ -781,11 +779,11 @@ impl HsmSession<'_> {
         let mut best: Option<LogAnchor> = None;
         for (_, value) in self.anchor_objects(env)? {
             let Some(v) = value else {
-                return Err(Error::Refused(format!(
-                    "the log anchor '{}' on token '{}' is not one zeroth wrote: inspect the token with pkcs11-tool -O",
-                    anchor_label(env),
-                    self.token.label
-                )));
+                return Err(HsmError::ForeignLogAnchor {
+                    label: anchor_label(env),
+                    token: self.token.label.clone(),
+                }
+                .into());
             };
             if best.as_ref().is_none_or(|b| v.0 > b.0) {
                 best = Some(v);
@@ -901,10 +899,10 @@ impl HsmSession<'_> {
             }
         }
         value.map(Credential::new).ok_or_else(|| {
-            Error::HsmText(format!(
-                "token '{}' did not give back the unwrapped value",
-                self.token.label
-            ))
+            HsmError::NoUnwrappedValue {
+                token: self.token.label.clone(),
+            }
+            .into()
         })
     }
 
@@ -1060,35 +1058,10 @@ fn device_words(module: &Path, e: &cryptoki::error::Error) -> String {
         .unwrap_or_default()
 }
 
-/// Where the soft tokens of the test matrix read their configuration from, for messages
-/// about a module that finds no token.
+/// Where the module's configuration is read from, for messages about a module that
+/// finds no token ([`HsmError::config_hint`]).
 fn config_hint(module: &Path) -> &'static str {
-    let name = module
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    if name.contains("softhsm") {
-        " (SoftHSM reads its configuration from SOFTHSM2_CONF, default /etc/softhsm/softhsm2.conf: check that it exists and names a token directory)"
-    } else if name.contains("kryoptic") {
-        " (Kryoptic reads its configuration from KRYOPTIC_CONF, else ~/.config/kryoptic/token.conf: a token database ending in .sql, or a file of [[slots]]; check that it exists and every database in it can be opened)"
-    } else {
-        ""
-    }
-}
-
-/// The token's user-PIN flags in words, most serious first; empty when none is set.
-/// SoftHSM 2.6 raises COUNT_LOW after any wrong PIN and never locks; Kryoptic raises
-/// COUNT_LOW with 3 tries left, FINAL_TRY with 1, and locks after 10.
-fn pin_flags_in_words(locked: bool, final_try: bool, count_low: bool) -> String {
-    if locked {
-        "the user PIN is locked (CKF_USER_PIN_LOCKED): no PIN opens the token until the security officer unlocks it with the SO PIN".into()
-    } else if final_try {
-        "one more wrong PIN locks the user PIN (CKF_USER_PIN_FINAL_TRY)".into()
-    } else if count_low {
-        "the token counts wrong PINs and few tries are left (CKF_USER_PIN_COUNT_LOW)".into()
-    } else {
-        String::new()
-    }
+    HsmError::config_hint(module)
 }
 
 /// Returns the P-256 key in a `CKA_EC_POINT`: a DER OCTET STRING around the SEC1 point
@@ -1205,13 +1178,5 @@ mod tests {
         );
         let e = cryptoki::error::Error::Pkcs11(RvError::PinIncorrect, Function::Login);
         assert_eq!(device_words(Path::new("/m.so"), &e), "");
-    }
-
-    #[test]
-    fn pin_flags_in_words_most_serious_first() {
-        assert!(pin_flags_in_words(true, true, true).contains("locked"));
-        assert!(pin_flags_in_words(false, true, true).contains("one more wrong PIN"));
-        assert!(pin_flags_in_words(false, false, true).contains("few tries are left"));
-        assert_eq!(pin_flags_in_words(false, false, false), "");
     }
 }

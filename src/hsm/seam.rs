@@ -4,7 +4,7 @@
 use cryptoki::object::ObjectHandle;
 
 use super::HsmSession;
-use crate::error::{Error, Result};
+use crate::error::{HsmError, Result};
 use crate::key::PublicKey;
 use crate::keystore::{Key, KeyStore, LogAnchor};
 use crate::mechanism::WrapMechanism;
@@ -27,7 +27,7 @@ impl HsmSession<'_> {
             .borrow()
             .get(key.0 as usize)
             .copied()
-            .ok_or_else(|| Error::HsmText(format!("key {} is not one this session gave", key.0)))
+            .ok_or_else(|| HsmError::UnknownKey { key: key.0 }.into())
     }
 }
 
