@@ -179,10 +179,12 @@ impl Tty {
         self.file
             .write_all(text.as_bytes())
             .and_then(|_| self.file.flush())
-            .map_err(|e| Error::from(CeremonyError::TerminalFailed {
-                action: "write to the terminal",
-                reason: e.to_string(),
-            }))
+            .map_err(|e| {
+                Error::from(CeremonyError::TerminalFailed {
+                    action: "write to the terminal",
+                    reason: e.to_string(),
+                })
+            })
     }
 
     /// Clears the screen and its scrollback, so a share shown before is gone from it.
@@ -200,9 +202,7 @@ impl Tty {
     /// Writes `text`, a secret (a share), which stays on screen until [`Tty::clear`]:
     /// until then every way out of zeroth clears the screen first.
     pub fn show_secret(&mut self, text: &str) -> Result<()> {
-        let w = watch().ok_or_else(|| {
-            Error::from(CeremonyError::SignalWatchMissing)
-        })?;
+        let w = watch().ok_or_else(|| Error::from(CeremonyError::SignalWatchMissing))?;
         if let Ok(mut restore) = w.restore.lock() {
             *restore = self.saved.clone();
         }
@@ -247,20 +247,22 @@ impl Tty {
         if self.saved.is_some() {
             return Ok(());
         }
-        let saved = termios::tcgetattr(&self.file)
-            .map_err(|e| Error::from(CeremonyError::TerminalFailed {
+        let saved = termios::tcgetattr(&self.file).map_err(|e| {
+            Error::from(CeremonyError::TerminalFailed {
                 action: "read the terminal's settings",
                 reason: e.to_string(),
-            }))?;
+            })
+        })?;
         let mut mode: Termios = saved.clone();
         mode.local_modes.remove(LocalModes::ISIG | LocalModes::ECHO);
         mode.local_modes.insert(LocalModes::ECHONL);
         mode.special_codes[SpecialCodeIndex::VEOL] = CTRL_C;
-        termios::tcsetattr(&self.file, OptionalActions::Now, &mode)
-            .map_err(|e| Error::from(CeremonyError::TerminalFailed {
+        termios::tcsetattr(&self.file, OptionalActions::Now, &mode).map_err(|e| {
+            Error::from(CeremonyError::TerminalFailed {
                 action: "turn the terminal's echo off",
                 reason: e.to_string(),
-            }))?;
+            })
+        })?;
         self.saved = Some(saved);
         Ok(())
     }
@@ -353,10 +355,12 @@ impl Tty {
                     bytes.push(byte[0]);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::from(CeremonyError::TerminalFailed {
-                action: "read from the terminal",
-                reason: e.to_string(),
-            })),
+                Err(e) => {
+                    return Err(Error::from(CeremonyError::TerminalFailed {
+                        action: "read from the terminal",
+                        reason: e.to_string(),
+                    }));
+                }
             }
         }
         if bytes.last() == Some(&b'\r') {

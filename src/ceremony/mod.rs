@@ -630,7 +630,7 @@ pub(crate) fn refuse_pending(record: &SealRecord) -> Result<()> {
             seal: record.name.clone(),
             kind: p.kind.name(),
             id: p.id.clone(),
-            created: p.created.clone(),
+            created: p.created.as_str().into(),
             operator: p.operator.clone(),
         }
         .into());
@@ -663,7 +663,7 @@ pub(crate) fn matching_pending<'r>(
             id: id.to_string(),
             kind: kind.name(),
             seal: record.name.clone(),
-            created: p.created.clone(),
+            created: p.created.as_str().into(),
             operator: p.operator.clone(),
         }
         .into());

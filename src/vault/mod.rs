@@ -464,7 +464,7 @@ impl Vault {
         match resp.status {
             200 => Ok(Api::Legacy),
             405 | 403 if self.token.is_none() => Err(VaultError::TokenNeeded {
-                addr: self.addr().to_string(),
+                addr: self.addr().into(),
                 what: what.to_string(),
                 legacy: legacy.to_string(),
                 text: resp.error_text(),
@@ -498,7 +498,7 @@ pub fn check_binding(
     }
     if status.seal_type != binding.seal_type {
         return Err(VaultError::SealTypeChanged {
-            addr: addr.to_string(),
+            addr: addr.into(),
             found: status.seal_type.clone(),
             seal: seal.clone(),
             role: binding.role,
@@ -521,7 +521,7 @@ pub fn check_binding(
         && have != want
     {
         return Err(VaultError::OtherCluster {
-            addr: addr.to_string(),
+            addr: addr.into(),
             found: have.clone(),
             seal: seal.clone(),
             role: binding.role,

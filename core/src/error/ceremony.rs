@@ -162,7 +162,7 @@ pub enum CeremonyError {
         /// The pending operation's id.
         id: String,
         /// When it was written.
-        created: String,
+        created: Box<str>,
         /// Who wrote it.
         operator: String,
     },
@@ -200,7 +200,7 @@ pub enum CeremonyError {
         /// The seal.
         seal: String,
         /// When the pending operation was written.
-        created: String,
+        created: Box<str>,
         /// Who wrote it.
         operator: String,
     },

@@ -312,7 +312,7 @@ pub enum VaultError {
     )]
     TokenNeeded {
         /// The server's address.
-        addr: String,
+        addr: Box<str>,
         /// The ceremony, in words ("rotating the unseal key").
         what: String,
         /// The legacy endpoint asked (`sys/rekey/init`).
@@ -342,7 +342,7 @@ pub enum VaultError {
     )]
     SealTypeChanged {
         /// The server's address.
-        addr: String,
+        addr: Box<str>,
         /// The seal type the server reports.
         found: String,
         /// The seal.
@@ -377,7 +377,7 @@ pub enum VaultError {
     )]
     OtherCluster {
         /// The server's address.
-        addr: String,
+        addr: Box<str>,
         /// The cluster id the server reports.
         found: String,
         /// The seal.
@@ -536,7 +536,7 @@ pub enum VaultError {
         /// What the sealed key is to the server.
         role: VaultRole,
         /// The server's address.
-        addr: String,
+        addr: Box<str>,
         /// The seal of the key.
         seal: String,
         /// The seal the root token was to go into.

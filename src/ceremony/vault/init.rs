@@ -183,7 +183,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
             Err(e) => {
                 return Err(VaultError::RootTokenLost {
                     role,
-                    addr: vault.addr().to_string(),
+                    addr: vault.addr().into(),
                     seal: spec.seal.clone(),
                     root_seal: root_name,
                     detail: e.message(),
