@@ -303,7 +303,7 @@ pub(crate) mod double {
                 .map(|(_, k, p)| (k, p))
                 .ok_or_else(|| {
                     HsmError::SigningKeyMissing {
-                        label: crate::hsm::signing_label(env),
+                        label: format!("zeroth:{env}:sign"),
                         token: self.token_label().to_string(),
                         serial: self.token_serial().to_string(),
                     }

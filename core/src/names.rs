@@ -42,7 +42,9 @@ impl NameKind {
 pub fn check(kind: NameKind, name: &str) -> Result<()> {
     let bad = |why: &str| {
         Error::from(RecordError::BadName {
-            kind,
+            noun: kind.noun(),
+            max_len: kind.max_len(),
+            dots: matches!(kind, NameKind::Seal),
             name: name.to_string(),
             why: why.to_string(),
         })

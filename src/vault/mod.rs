@@ -501,7 +501,7 @@ pub fn check_binding(
             addr: addr.into(),
             found: status.seal_type.clone(),
             seal: seal.clone(),
-            role: binding.role,
+            role: binding.role.words(),
             recorded: binding.seal_type.clone(),
         }
         .into());
@@ -524,7 +524,7 @@ pub fn check_binding(
             addr: addr.into(),
             found: have.clone(),
             seal: seal.clone(),
-            role: binding.role,
+            role: binding.role.words(),
             recorded: want.clone(),
         }
         .into());
@@ -552,7 +552,7 @@ pub fn key_binding(record: &SealRecord) -> Result<&VaultBinding> {
         Some(b) if b.role != VaultRole::RootToken => Ok(b),
         Some(b) => Err(VaultError::NotAKey {
             seal: record.name.clone(),
-            role: b.role,
+            role: b.role.words(),
             addr: b.addr.clone(),
         }
         .into()),

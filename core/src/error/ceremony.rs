@@ -223,7 +223,7 @@ pub enum CeremonyError {
         .0.path.display(),
         .0.seq,
         .0.event,
-        crate::audit::Outcome::Ok.name(),
+        "ok",
         .0.time,
         .0.fingerprint,
         .0.mine

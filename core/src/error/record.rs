@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use super::{Kind, area};
-use crate::names::NameKind;
 
 /// What is wrong with a share, a record, a hand-in, a custodian key, a name or a date.
 #[derive(Debug, thiserror::Error)]
@@ -12,14 +11,18 @@ pub enum RecordError {
     /// A name (environment, seal, custodian) breaks the rules names follow.
     #[error(
         "{} name '{}' {why}: use 1 to {} ASCII letters, digits, '-' or '_'{}, starting with a letter or digit",
-        .kind.noun(),
+        .noun,
         .name.escape_debug(),
-        .kind.max_len(),
-        dots(.kind)
+        .max_len,
+        if *.dots { " ('.' inside)" } else { "" }
     )]
     BadName {
-        /// What the name is for.
-        kind: NameKind,
+        /// What the name is of: `environment`, `seal`, `custodian`.
+        noun: &'static str,
+        /// The longest such name, in characters.
+        max_len: usize,
+        /// Whether such a name may hold a '.' (a seal's may).
+        dots: bool,
         /// The name as given.
         name: String,
         /// What is wrong with it: `is empty`, `is too long`, `contains ' '` …
@@ -333,14 +336,6 @@ pub enum RecordError {
     },
 }
 
-/// What a name of `kind` may hold besides letters, digits, `-` and `_`.
-fn dots(kind: &NameKind) -> &'static str {
-    match kind {
-        NameKind::Seal => " ('.' inside)",
-        NameKind::Environment | NameKind::Custodian => "",
-    }
-}
-
 /// ` of environment 'ENV'` when an environment was given.
 fn of_env(env: &Option<String>) -> String {
     env.as_ref()
@@ -441,7 +436,9 @@ mod tests {
     #[test]
     fn messages_name_what_is_at_fault() {
         let e = RecordError::BadName {
-            kind: NameKind::Seal,
+            noun: "seal",
+            max_len: 64,
+            dots: true,
             name: "a b".into(),
             why: "contains ' '".into(),
         };

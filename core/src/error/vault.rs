@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use super::{Kind, area};
-use crate::seal::{PendingKind, VaultRole};
 
 /// What went wrong with the vault server, or with handing the credential over.
 #[derive(Debug, thiserror::Error)]
@@ -338,7 +337,7 @@ pub enum VaultError {
     /// The server's seal type is not the one the seal recorded.
     #[error(
         "vault {addr} has a '{found}' seal; '{seal}' holds the {} of a '{recorded}' seal: this is another server, or its seal was migrated",
-        .role.words()
+        .role
     )]
     SealTypeChanged {
         /// The server's address.
@@ -348,7 +347,7 @@ pub enum VaultError {
         /// The seal.
         seal: String,
         /// What the seal's credential is to the server.
-        role: VaultRole,
+        role: &'static str,
         /// The seal type recorded.
         recorded: String,
     },
@@ -373,7 +372,7 @@ pub enum VaultError {
     /// The server belongs to another cluster than the recorded one.
     #[error(
         "vault {addr} belongs to cluster {found}; '{seal}' holds the {} of cluster {recorded}: this is another cluster",
-        .role.words()
+        .role
     )]
     OtherCluster {
         /// The server's address.
@@ -383,7 +382,7 @@ pub enum VaultError {
         /// The seal.
         seal: String,
         /// What the seal's credential is to the server.
-        role: VaultRole,
+        role: &'static str,
         /// The cluster id recorded.
         recorded: String,
     },
@@ -404,13 +403,13 @@ pub enum VaultError {
     /// The seal holds the server's root token, not a key.
     #[error(
         "seal '{seal}' holds the {} of {addr}, not its unseal or recovery key: give the seal 'zeroth vault init' made for the key",
-        .role.words()
+        .role
     )]
     NotAKey {
         /// The seal.
         seal: String,
         /// What its credential is to the server.
-        role: VaultRole,
+        role: &'static str,
         /// The server's address.
         addr: String,
     },
@@ -515,11 +514,11 @@ pub enum VaultError {
     /// root token) failed.
     #[error(
         "the {} of vault {addr} is sealed as '{seal}', but proving it failed: {detail}",
-        .role.words()
+        .role
     )]
     ProofFailed {
         /// What the sealed key is to the server.
-        role: VaultRole,
+        role: &'static str,
         /// The server's address.
         addr: String,
         /// The seal of the key.
@@ -530,11 +529,11 @@ pub enum VaultError {
     /// The key is sealed, but sealing the init root token failed: it is lost.
     #[error(
         "the {} of vault {addr} is sealed as '{seal}', but sealing the init root token as '{root_seal}' failed: {detail}. The root token is in memory only and is lost when zeroth exits (OpenBao lets a new one be made with the key: zeroth vault root)",
-        .role.words()
+        .role
     )]
     RootTokenLost {
         /// What the sealed key is to the server.
-        role: VaultRole,
+        role: &'static str,
         /// The server's address.
         addr: Box<str>,
         /// The seal of the key.
@@ -650,13 +649,13 @@ pub enum VaultError {
     /// The seal already has a pending operation.
     #[error(
         "seal '{seal}' already has a pending {} (operation {id}): confirm it with 'zeroth vault rotate {seal} --confirm {id}' or drop it with --cancel {id}",
-        .kind.name()
+        .kind
     )]
     PendingExists {
         /// The seal.
         seal: String,
         /// What the pending operation does.
-        kind: PendingKind,
+        kind: &'static str,
         /// Its operation id.
         id: String,
     },

@@ -144,7 +144,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
     };
     if let Some(e) = proof {
         return Err(VaultError::ProofFailed {
-            role,
+            role: role.words(),
             addr: vault.addr().to_string(),
             seal: spec.seal.clone(),
             detail: e.message(),
@@ -182,7 +182,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Report> {
             }
             Err(e) => {
                 return Err(VaultError::RootTokenLost {
-                    role,
+                    role: role.words(),
                     addr: vault.addr().into(),
                     seal: spec.seal.clone(),
                     root_seal: root_name,

@@ -267,7 +267,7 @@ fn start_server(
     if let Some(p) = &record.pending {
         return Err(VaultError::PendingExists {
             seal: record.name.clone(),
-            kind: p.kind,
+            kind: p.kind.name(),
             id: p.id.clone(),
         }
         .into());
