@@ -38,7 +38,7 @@ use super::shares::{Accepted, check_share, share_set};
 use super::{Context, Guard, random_id, refuse_stale, verify_record, with_env_session};
 use crate::audit::{Draft, RejectedShare};
 use crate::clock;
-use crate::error::{Error, HsmError, Kind, RemoteError, Result};
+use crate::error::{CeremonyError, Error, HsmError, Kind, RemoteError, Result};
 use crate::handin::{self, HandIn, HandInLog, Inner, OpenError, RemoteLog, Request};
 use crate::recipient::{Keyring, read_share};
 use crate::seal::{PendingKind, SealRecord};
@@ -529,7 +529,7 @@ fn open(
             if let Some(expires) = &record.expires
                 && clock::parse_instant(expires)? <= now
             {
-                return Err(RemoteError::SealExpired {
+                return Err(CeremonyError::SealExpired {
                     seal: seal.to_string(),
                     expires: expires.clone(),
                     owner: record.owner.clone(),

@@ -43,18 +43,6 @@ pub enum RemoteError {
     /// The collection ended and its close was logged without its ceremony.
     #[error("the remote collection ended without the ceremony")]
     EndedWithoutCeremony,
-    /// The seal has expired: no collection is opened to unseal it.
-    #[error(
-        "seal '{seal}' expired at {expires}: zeroth does not unseal an expired credential; its owner ({owner}) must replace it"
-    )]
-    SealExpired {
-        /// The seal.
-        seal: String,
-        /// When it expired (RFC 3339).
-        expires: String,
-        /// Its owner, as the record names them.
-        owner: String,
-    },
     /// The store has no id, which a custodian's trust file pins environments by.
     #[error(
         "{} has no store_id: a custodian's trust file pins environments by store id; this store cannot take remote hand-ins",
@@ -211,7 +199,6 @@ impl RemoteError {
             RemoteError::RecordChanged { .. }
             | RemoteError::ShareChanged { .. }
             | RemoteError::EndedWithoutCeremony
-            | RemoteError::SealExpired { .. }
             | RemoteError::NoStoreId { .. }
             | RemoteError::RoomShareRefused { .. }
             | RemoteError::RequestExpired { .. }
