@@ -846,11 +846,6 @@ pub(crate) mod tests {
             ),
             "{err:?}"
         );
-        assert!(
-            err.message().contains("does not verify"),
-            "{}",
-            err.message()
-        );
         assert!(record.signature.is_none(), "the record is left unsigned");
         let key = signer.key(&token);
         assert!(
