@@ -209,10 +209,23 @@ pub(crate) fn payload<T: DeserializeOwned>(
         VaultError::AnswerNotDocumented {
             addr: addr.to_string(),
             what: what.to_string(),
-            detail: e.to_string(),
+            detail: json_fault(&e),
         }
         .into()
     })
+}
+
+/// Where and how an answer of the server fails to parse, without its words: serde_json's
+/// own message can quote the value at fault ("invalid type: string \"…\""), and in an
+/// answer that value can be a key or a token.
+pub(crate) fn json_fault(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "a field of the wrong type, or missing",
+        serde_json::error::Category::Eof => "cut short",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
 }
 
 /// Writes `value` as JSON into a buffer zeroed on drop, large enough that it never
@@ -580,6 +593,25 @@ pub fn describe(vault: &Vault, status: &SealStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_that_does_not_parse_is_told_without_its_values() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Init {
+            keys_base64: Vec<String>,
+        }
+        let secret = "c2VjcmV0LWtleS1tYXRlcmlhbA==";
+        let body = format!(r#"{{"keys_base64": "{secret}"}}"#);
+        let e = serde_json::from_str::<Init>(&body).unwrap_err();
+        assert!(e.to_string().contains(secret), "serde_json quotes it: {e}");
+        let told = json_fault(&e);
+        assert!(!told.contains(secret), "{told}");
+        assert_eq!(
+            told,
+            "a field of the wrong type, or missing at line 1 column 46"
+        );
+    }
 
     #[test]
     fn key_bodies_are_json_and_refuse_odd_nonces() {

@@ -264,7 +264,7 @@ fn initialize(
     let answer: InitAnswer =
         serde_json::from_slice(&resp.body).map_err(|e| VaultError::InitAnswerNotDocumented {
             addr: vault.addr().to_string(),
-            detail: e.to_string(),
+            detail: crate::vault::json_fault(&e),
         })?;
     drop(resp);
     let InitAnswer {
