@@ -250,11 +250,18 @@ pub(crate) mod double {
             Key((objects.len() - 1) as u32)
         }
 
-        fn with<T>(&self, key: Key, f: impl FnOnce(&Object) -> Result<T>) -> Result<T> {
+        /// Runs `f` on the object `key`, or fails as `function` does on a real token
+        /// given a handle it does not know.
+        fn with<T>(
+            &self,
+            function: &str,
+            key: Key,
+            f: impl FnOnce(&Object) -> Result<T>,
+        ) -> Result<T> {
             match self.objects.borrow().get(key.0 as usize) {
                 Some(Some(o)) => f(o),
                 _ => Err(failed(
-                    "C_GetAttributeValue",
+                    function,
                     OBJECT_HANDLE_INVALID,
                     format!("no object {}", key.0),
                 )),
@@ -332,7 +339,7 @@ pub(crate) mod double {
 
         fn sign(&self, key: Key, message: &[u8]) -> Result<Vec<u8>> {
             let other = new_key()?;
-            self.with(key, |o| match o {
+            self.with("C_SignInit", key, |o| match o {
                 Object::Signing(_, _, k) => {
                     let k = if self.sign_with_another_key.get() {
                         &other
@@ -429,7 +436,7 @@ pub(crate) mod double {
                     "wrap failed (injected)",
                 ));
             }
-            let secret = self.with(key, |o| match o {
+            let secret = self.with("C_WrapKey", key, |o| match o {
                 Object::Secret(v) => Ok(v.clone()),
                 _ => Err(failed(
                     "C_WrapKey",
@@ -437,7 +444,7 @@ pub(crate) mod double {
                     "not a credential",
                 )),
             })?;
-            self.with(kseal, |o| match o {
+            self.with("C_WrapKey", kseal, |o| match o {
                 Object::SealKey(_, _, k) => {
                     // A fresh nonce per wrap, as AES-GCM needs under one key.
                     let mut nonce = [0u8; 12];
@@ -461,7 +468,7 @@ pub(crate) mod double {
             kseal: Key,
             wrapped: &[u8],
         ) -> Result<Credential> {
-            self.with(kseal, |o| match o {
+            self.with("C_UnwrapKey", kseal, |o| match o {
                 Object::SealKey(_, _, k) if wrapped.len() > 12 => {
                     let nonce: [u8; 12] = wrapped[..12].try_into().expect("12 bytes");
                     Self::aes(k)
@@ -498,7 +505,7 @@ pub(crate) mod double {
         }
 
         fn destroyable(&self, key: Key) -> Result<bool> {
-            self.with(key, |_| Ok(true))
+            self.with("C_GetAttributeValue", key, |_| Ok(true))
         }
     }
 
