@@ -63,11 +63,7 @@ pub fn rv_name(err: &cryptoki::error::Error) -> Option<String> {
 pub fn describe_pkcs11(err: &cryptoki::error::Error) -> String {
     match err {
         cryptoki::error::Error::Pkcs11(rv, func) => {
-            format!(
-                "C_{func:?} returned {} ({:#X})",
-                name_of(*rv),
-                rv_number(*rv)
-            )
+            returned(&format!("C_{func:?}"), &name_of(*rv), rv_number(*rv))
         }
         cryptoki::error::Error::LibraryLoading(e) => {
             format!("the module could not be loaded ({e})")

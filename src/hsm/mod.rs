@@ -145,7 +145,7 @@ impl Hsm {
                     device_reason(&e)
                         .map(|what| format!("; {what}"))
                         .unwrap_or_default(),
-                    config_hint(path)
+                    HsmError::config_hint(path)
                 ),
                 &e,
             )
@@ -1056,12 +1056,6 @@ fn device_words(module: &Path, e: &cryptoki::error::Error) -> String {
     device_reason(e)
         .map(|what| format!("; {what}; module {}", module.display()))
         .unwrap_or_default()
-}
-
-/// Where the module's configuration is read from, for messages about a module that
-/// finds no token ([`HsmError::config_hint`]).
-fn config_hint(module: &Path) -> &'static str {
-    HsmError::config_hint(module)
 }
 
 /// Returns the P-256 key in a `CKA_EC_POINT`: a DER OCTET STRING around the SEC1 point

@@ -51,7 +51,7 @@ pub enum HsmError {
     #[error(
         "{} for token '{token}' (serial {serial}) ({}){}",
         pin_problem(*.rv),
-        returned(.function, *.rv),
+        returned(.function, &name_or_number(*.rv), *.rv),
         pin_flags(*.pin_locked, *.pin_final_try, *.pin_count_low)
             .map(|words| format!(": {words}"))
             .unwrap_or_default()
@@ -284,12 +284,19 @@ fn pin_flags(locked: bool, final_try: bool, count_low: bool) -> Option<&'static 
     }
 }
 
-/// `C_Login returned CKR_PIN_INCORRECT (0xA0)`.
-fn returned(function: &str, rv: u64) -> String {
-    match ckr_name(rv) {
-        Some(name) => format!("{function} returned {name} ({rv:#X})"),
-        None => format!("{function} returned {rv:#X}"),
-    }
+/// A failed call as PKCS#11 documentation and vendors' support speak of it:
+/// `C_Login returned CKR_PIN_INCORRECT (0xA0)`. `name` is the return value's name
+/// (`CKR_…`, or its number when it has none).
+pub fn returned(function: &str, name: &str, rv: u64) -> String {
+    format!("{function} returned {name} ({rv:#X})")
+}
+
+/// The return value's name in the specification, or its number in hex when the
+/// specification has no name for it (a vendor's own).
+fn name_or_number(rv: u64) -> String {
+    ckr_name(rv)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{rv:#X}"))
 }
 
 /// The message of [`HsmError::TokenNotFound`].
@@ -399,9 +406,7 @@ impl Pkcs11Failure {
     /// The return value's name in the specification (`CKR_PIN_INCORRECT`), or its
     /// number in hex when the specification has no name for it (a vendor's own).
     pub fn rv_name(&self) -> String {
-        ckr_name(self.rv)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{:#X}", self.rv))
+        name_or_number(self.rv)
     }
 }
 

@@ -17,7 +17,7 @@ mod trust;
 mod vault;
 
 pub use ceremony::CeremonyError;
-pub use hsm::{HsmError, Pkcs11Failure, ckr_name};
+pub use hsm::{HsmError, Pkcs11Failure, ckr_name, returned};
 pub use log::LogError;
 pub use record::RecordError;
 pub use remote::RemoteError;
