@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod config;
 pub mod cores;
 pub mod error;
 pub mod fault;

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zeroth::store::Config;
+use zeroth_core::config::Config;
 
 fuzz_target!(|text: &str| {
     if let Ok(config) = toml::from_str::<Config>(text) {

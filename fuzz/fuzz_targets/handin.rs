@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zeroth::handin::{HandIn, Inner, Request, fingerprint_of_text, is_ceremony_id, short};
+use zeroth_core::handin::{HandIn, Inner, Request, fingerprint_of_text, is_ceremony_id, short};
 
 fuzz_target!(|text: &str| {
     let _ = fingerprint_of_text(text);

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zeroth::seal::SealRecord;
-use zeroth::secret::UnsealKey;
+use zeroth_core::seal::SealRecord;
+use zeroth_core::secret::UnsealKey;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(record) = serde_json::from_slice::<SealRecord>(data) else {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zeroth::share::Share;
+use zeroth_core::share::Share;
 
 fuzz_target!(|text: &str| {
     if let Ok(share) = Share::from_armor(text) {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zeroth::share::{line_length, normalize_typed, parse_line, FORMAT_V1, FORMAT_V2};
+use zeroth_core::share::{line_length, normalize_typed, parse_line, FORMAT_V1, FORMAT_V2};
 
 fuzz_target!(|input: (bool, u8, &str)| {
     let (v1, line, typed) = input;

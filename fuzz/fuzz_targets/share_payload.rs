@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zeroth::share::Payload;
+use zeroth_core::share::Payload;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = Payload::from_bytes(data) {
