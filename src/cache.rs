@@ -44,7 +44,7 @@ use crate::audit::LogState;
 use crate::key::PublicKey;
 
 const ROWS_FORMAT: &[u8] = b"zeroth-list-rows-v2\n";
-const VIEW_FORMAT: &[u8] = b"zeroth-list-view-v1\n";
+const VIEW_FORMAT: &[u8] = b"zeroth-list-view-v2\n";
 
 /// The SHA-256 of a record file's bytes.
 pub type RecordDigest = [u8; 32];

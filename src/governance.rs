@@ -136,20 +136,25 @@ impl Access {
 }
 
 /// What one pass over the log of an environment gives `list` and `check`: each seal's
-/// activity, the last entry that names each seal's record (for the staleness check),
-/// the verification, and the entries that name no operator. Only entries the key
-/// vouches for count as evidence that something was done (an unseal, a drill): an
-/// unsigned or forged line can raise a finding, never clear one.
+/// activity and the last entry that names its record (for the staleness check), the
+/// verification, and the entries that name no operator. Only entries the key vouches
+/// for count as evidence that something was done (an unseal, a drill): an unsigned or
+/// forged line can raise a finding, never clear one.
 ///
 /// `list` keeps the view of a log that verified without damage in its cache
 /// ([`crate::cache`]): the members it uses, not the verification or the unnamed
 /// entries, which only `check` reports.
 #[derive(Default, Serialize, Deserialize)]
 struct LogView {
-    activity: HashMap<String, Activity>,
-    last_record: HashMap<String, audit::RecordEntry>,
+    /// Each seal the log names, in the order of their names: `list` and `check` take
+    /// them out in the order of their rows, which is the same, so finding each is a
+    /// step forward ([`LogView::take`]), with no hashing.
+    seals: Vec<(String, SealLog)>,
     /// The last vouched-for entry that wrote the environment's settings.
     last_settings: crate::settings::LastSettings,
+    /// Where [`LogView::take`] found the last seal.
+    #[serde(skip)]
+    cursor: usize,
     /// Whether the log was read with a key (a view from the cache was).
     #[serde(skip)]
     read: bool,
@@ -161,13 +166,64 @@ struct LogView {
     last_unnamed: Option<LogEntry>,
 }
 
+/// What the log says of one seal.
+#[derive(Default, Serialize, Deserialize)]
+struct SealLog {
+    activity: Activity,
+    /// The last vouched-for entry that names the seal's record.
+    last_record: Option<audit::RecordEntry>,
+}
+
+impl LogView {
+    /// Takes out what the log says of `seal` (an empty [`SealLog`] is left behind). Seals
+    /// asked for in the order of their names are each found at or just after the one
+    /// before; any other is looked up by bisection.
+    fn take(&mut self, seal: &str) -> SealLog {
+        let at = self.seals[self.cursor.min(self.seals.len())..]
+            .iter()
+            .take(2)
+            .position(|(name, _)| name == seal)
+            .map(|i| self.cursor + i)
+            .or_else(|| {
+                self.seals
+                    .binary_search_by(|(name, _)| name.as_str().cmp(seal))
+                    .ok()
+            });
+        match at {
+            Some(i) => {
+                self.cursor = i + 1;
+                std::mem::take(&mut self.seals[i].1)
+            }
+            None => SealLog::default(),
+        }
+    }
+
+    /// What the log says of `seal`, left in place.
+    fn get(&self, seal: &str) -> Option<&SealLog> {
+        self.seals
+            .binary_search_by(|(name, _)| name.as_str().cmp(seal))
+            .ok()
+            .map(|i| &self.seals[i].1)
+    }
+}
+
 /// Builds a [`LogView`] from the entries [`audit::scan`] hands it.
 struct ViewBuilder<'v> {
     env: &'v str,
     view: LogView,
+    /// The seals, by name, while the log is read ([`ViewBuilder::finish`] sorts them).
+    seals: HashMap<String, SealLog>,
 }
 
 impl ViewBuilder<'_> {
+    /// The view, its seals in the order of their names.
+    fn finish(self) -> LogView {
+        let mut view = self.view;
+        view.seals = self.seals.into_iter().collect();
+        view.seals.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        view
+    }
+
     fn take(&mut self, mut e: LogEntry, attested: audit::Attested) {
         if e.env != self.env {
             return;
@@ -185,12 +241,13 @@ impl ViewBuilder<'_> {
         };
         // A seal's name is copied once, at its first entry (100,000 entries name
         // 10,000 seals).
-        if !self.view.activity.contains_key(&seal) {
-            self.view.activity.insert(seal.clone(), Activity::default());
+        if !self.seals.contains_key(&seal) {
+            self.seals.insert(seal.clone(), SealLog::default());
         }
-        let Some(a) = self.view.activity.get_mut(&seal) else {
+        let Some(log) = self.seals.get_mut(&seal) else {
             return;
         };
+        let a = &mut log.activity;
         // The vault ceremonies recover the key when custodians are named (a vault
         // unseal of servers already unsealed recovers nothing).
         let vault_recovery = matches!(
@@ -233,12 +290,7 @@ impl ViewBuilder<'_> {
         if e.outcome == Outcome::Ok && vouched {
             a.access_mut().seen(&e);
             if let Some(found) = audit::RecordEntry::from_entry(e) {
-                match self.view.last_record.get_mut(&seal) {
-                    Some(last) => *last = found,
-                    None => {
-                        self.view.last_record.insert(seal, found);
-                    }
-                }
+                log.last_record = Some(found);
             }
         }
     }
@@ -247,6 +299,7 @@ impl ViewBuilder<'_> {
 impl audit::Visitor for ViewBuilder<'_> {
     fn start(&mut self) {
         self.view = LogView::default();
+        self.seals.clear();
     }
 
     fn entry(&mut self, e: LogEntry, attested: audit::Attested) {
@@ -287,6 +340,7 @@ fn log_view_with_state(
     let mut b = ViewBuilder {
         env,
         view: LogView::default(),
+        seals: HashMap::new(),
     };
     let (v, digest) = audit::scan_with_state(
         store,
@@ -297,9 +351,10 @@ fn log_view_with_state(
         &mut b,
     )?;
     let digest = digest.filter(|_| v.damage.is_none());
-    b.view.read = true;
-    b.view.verification = Some(v);
-    Ok((b.view, digest))
+    let mut view = b.finish();
+    view.read = true;
+    view.verification = Some(v);
+    Ok((view, digest))
 }
 
 // ---- the inventory ----------------------------------------------------------------
@@ -679,7 +734,8 @@ fn inventory(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Inventor
             (None, Some(fp)) => {
                 let last = views
                     .get(&record.env)
-                    .and_then(|v| v.last_record.get(&record.name));
+                    .and_then(|v| v.get(&record.name))
+                    .and_then(|s| s.last_record.as_ref());
                 judge_stale_as(store, &record.name, record.log_head.as_ref(), fp, last)
                     .err()
                     .map(|e| e.message().to_string())
@@ -698,7 +754,7 @@ fn inventory(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Inventor
         .map(|c| {
             let act = views
                 .get_mut(&c.record.env)
-                .and_then(|v| v.activity.remove(&c.record.name))
+                .map(|v| v.take(&c.record.name).activity)
                 .unwrap_or_default();
             (c, act)
         })
@@ -736,18 +792,29 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
         })
         .collect();
 
-    // The caches of rows are opened first (one file each, its rows decoded only when
-    // used); the views of the logs are read while the record files are read and
-    // hashed, and each unchanged file's row decoded, on every core.
-    let caches: Vec<Rows> = {
-        let mut caches: Vec<Rows> = Vec::new();
-        for (k, fp) in pinned.values() {
-            if !caches.iter().any(|r| r.fingerprint() == fp) {
-                caches.push(Rows::open(k, store.root()));
+    // The caches of rows are opened (one file each, its rows decoded only when used)
+    // while the store's directory of records is listed; the views of the logs are read
+    // while the record files are read and hashed, and each unchanged file's row
+    // decoded, on every core.
+    let (caches, record_files): (Vec<Rows>, _) = std::thread::scope(|scope| {
+        let caches = scope.spawn(|| {
+            let mut caches: Vec<Rows> = Vec::new();
+            for (k, fp) in pinned.values() {
+                if !caches.iter().any(|r| r.fingerprint() == fp) {
+                    caches.push(Rows::open(k, store.root()));
+                }
             }
-        }
-        caches
-    };
+            caches
+        });
+        let files = store.record_files();
+        (
+            caches
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            files,
+        )
+    });
+    let record_files = record_files?;
     let (cached_views, files) = std::thread::scope(|scope| {
         let views = scope.spawn(|| {
             pinned
@@ -757,7 +824,7 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
                 })
                 .collect::<BTreeMap<&str, _>>()
         });
-        let files = store.each_record_file(|seal, bytes| {
+        let files = record_files.read(|seal, bytes| {
             let digest = crate::cache::digest(bytes);
             let known = caches.iter().enumerate().find_map(|(i, c)| {
                 let row: Box<Row> = c.get(&digest)?;
@@ -783,7 +850,7 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
     let mut used = vec![0usize; caches.len()];
     let mut changed = Vec::new();
     let mut unreadable = Vec::new();
-    for f in files? {
+    for f in files {
         match f {
             Ok(Read::Known(row, digest, cache)) => {
                 used[cache] += 1;
@@ -807,11 +874,21 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
 
     // The keys the records are checked with (warning of an environment not pinned, as
     // every command that reads its records does).
-    let envs: BTreeSet<String> = parsed
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut last = None;
+    for e in parsed
         .iter()
         .map(|(r, _)| r.env.as_str())
         .chain(known.iter().map(|(row, _)| row.env.as_str()))
-        .collect::<BTreeSet<&str>>()
+    {
+        // Neighbouring rows are mostly of one environment: a set insert only when it
+        // changes (100,000 string compares less).
+        if last != Some(e) {
+            seen.insert(e);
+            last = Some(e);
+        }
+    }
+    let envs: BTreeSet<String> = seen
         .into_iter()
         .filter(|e| wanted(e) && store.config().env.contains_key(*e))
         .chain(env)
@@ -927,13 +1004,10 @@ fn listing(ctx: &Context, store: &Store, env: Option<&str>) -> Result<Listing> {
     let mut out = Vec::with_capacity(rows.len());
     for (mut listed, _) in rows {
         let view = views.get_mut(&listed.row.env);
-        let (last, act) = match view {
-            Some(v) => (
-                v.last_record.remove(&listed.row.name),
-                v.activity.remove(&listed.row.name).unwrap_or_default(),
-            ),
-            None => (None, Activity::default()),
-        };
+        let SealLog {
+            activity: act,
+            last_record: last,
+        } = view.map(|v| v.take(&listed.row.name)).unwrap_or_default();
         if listed.problem.is_none() {
             listed.stale = judge_stale_as(
                 store,
@@ -999,12 +1073,12 @@ pub fn list(
     let store = Store::open(&ctx.store)?;
     let now = clock::now()?;
     let (rows, unreadable, settings) = listing(ctx, &store, env)?;
-    let entries: Vec<Entry> = rows
+    let rows: Vec<(Listed, Activity)> = rows
         .into_iter()
         .filter(|(c, _)| owner.is_none_or(|o| c.row.owner == o))
         .filter(|(c, _)| custodian.is_none_or(|n| c.row.custodians.iter().any(|k| k == n)))
-        .map(|(c, a)| entry(&settings, c, a, now))
         .collect();
+    let entries: Vec<Entry> = crate::cores::map_owned(rows, |(c, a)| entry(&settings, c, a, now));
     fn day(s: &str) -> &str {
         s.get(..10).unwrap_or(s)
     }
@@ -2827,5 +2901,57 @@ mod tests {
         }
         assert_eq!(FindingId::RotationOverdue.severity(), Severity::Error);
         assert_eq!(FindingId::RotationDueSoon.severity(), Severity::Warning);
+    }
+
+    /// A view whose seals `names` (in that order) each record when they were drilled:
+    /// their own name.
+    fn view_of(names: &[&str]) -> LogView {
+        let mut b = ViewBuilder {
+            env: "prod",
+            view: LogView::default(),
+            seals: HashMap::new(),
+        };
+        for name in names {
+            let log = b.seals.entry(name.to_string()).or_default();
+            log.activity.last_drilled = Some(name.to_string());
+        }
+        b.finish()
+    }
+
+    fn drilled(log: SealLog) -> Option<String> {
+        log.activity.last_drilled
+    }
+
+    #[test]
+    fn a_view_gives_each_seal_once_in_any_order_and_nothing_for_a_stranger() {
+        let names = ["b", "a", "d", "c", "f"];
+        let mut v = view_of(&names);
+        let sorted: Vec<&str> = v.seals.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(sorted, ["a", "b", "c", "d", "f"]);
+        // In name order, with seals the log does not name between them.
+        for (seal, found) in [
+            ("a", Some("a")),
+            ("aa", None),
+            ("c", Some("c")),
+            ("e", None),
+            ("f", Some("f")),
+            ("g", None),
+        ] {
+            assert_eq!(drilled(v.take(seal)).as_deref(), found, "{seal}");
+        }
+        // Out of order, after the cursor has passed them; a seal taken is gone.
+        assert_eq!(drilled(v.take("b")).as_deref(), Some("b"));
+        assert_eq!(drilled(v.take("d")).as_deref(), Some("d"));
+        assert_eq!(drilled(v.take("a")), None);
+        assert_eq!(drilled(v.take("")), None);
+        // `get` leaves it in place.
+        let v = view_of(&names);
+        assert_eq!(
+            v.get("d").and_then(|s| s.activity.last_drilled.clone()),
+            Some("d".to_string())
+        );
+        assert!(v.get("e").is_none());
+        assert!(view_of(&[]).get("a").is_none());
+        assert_eq!(drilled(view_of(&[]).take("a")), None);
     }
 }

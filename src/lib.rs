@@ -43,15 +43,16 @@ pub use zeroth_core::{
 pub use error::{Error, Result};
 
 /// Lays out rows as left-aligned columns separated by two spaces (no trailing space).
-pub(crate) fn table<const N: usize, S: AsRef<str>>(rows: &[[S; N]]) -> String {
+pub(crate) fn table<const N: usize, S: AsRef<str> + Sync>(rows: &[[S; N]]) -> String {
     table_by(rows.len(), |i| rows[i].each_ref())
 }
 
 /// [`table`] of `n` rows, each made by `row` when it is needed: once to measure the
-/// columns and once to write it, so no row is kept (`list` lays out 100,000 rows).
+/// columns and once to write it, so no row is kept (`list` lays out 100,000 rows). Both
+/// passes go a part of the rows at a time, on every core.
 pub(crate) fn table_by<const N: usize, S: AsRef<str>>(
     n: usize,
-    row: impl Fn(usize) -> [S; N],
+    row: impl Fn(usize) -> [S; N] + Sync,
 ) -> String {
     let width = |cell: &str| {
         if cell.is_ascii() {
@@ -60,25 +61,46 @@ pub(crate) fn table_by<const N: usize, S: AsRef<str>>(
             cell.chars().count()
         }
     };
-    let mut widths = [0usize; N];
-    for i in 0..n {
-        for (w, cell) in widths.iter_mut().zip(row(i)) {
-            *w = (*w).max(width(cell.as_ref()));
-        }
-    }
-    let mut out = String::with_capacity(n * (widths.iter().sum::<usize>() + 2 * N + 1));
-    for i in 0..n {
-        let start = out.len();
-        for (c, (cell, w)) in row(i).iter().zip(widths).enumerate() {
-            let cell = cell.as_ref();
-            out.push_str(cell);
-            if c + 1 < N {
-                out.extend(std::iter::repeat_n(' ', w - width(cell) + 2));
+    let widths = crate::cores::map_ranges(n, |rows| {
+        let mut widths = [0usize; N];
+        for i in rows {
+            for (w, cell) in widths.iter_mut().zip(row(i)) {
+                *w = (*w).max(width(cell.as_ref()));
             }
         }
-        let line_end = out[start..].trim_end().len();
-        out.truncate(start + line_end);
-        out.push('\n');
+        widths
+    })
+    .into_iter()
+    .fold([0usize; N], |mut all, part| {
+        for (w, p) in all.iter_mut().zip(part) {
+            *w = (*w).max(p);
+        }
+        all
+    });
+    let line = widths.iter().sum::<usize>() + 2 * N + 1;
+    let parts = crate::cores::map_ranges(n, |rows| {
+        let mut out = String::with_capacity(rows.len() * line);
+        for i in rows {
+            let start = out.len();
+            for (c, (cell, w)) in row(i).iter().zip(widths).enumerate() {
+                let cell = cell.as_ref();
+                out.push_str(cell);
+                if c + 1 < N {
+                    out.extend(std::iter::repeat_n(' ', w - width(cell) + 2));
+                }
+            }
+            let line_end = out[start..].trim_end().len();
+            out.truncate(start + line_end);
+            out.push('\n');
+        }
+        out
+    });
+    if parts.len() == 1 {
+        return parts.into_iter().next().unwrap_or_default();
+    }
+    let mut out = String::with_capacity(parts.iter().map(String::len).sum());
+    for part in parts {
+        out.push_str(&part);
     }
     out
 }
@@ -156,6 +178,46 @@ mod tests {
         );
         let owned: Vec<[String; 1]> = vec![["a".into()], ["bb".into()]];
         assert_eq!(super::table(&owned), "a\nbb\n");
+    }
+
+    #[test]
+    fn a_table_laid_out_in_parts_is_the_one_laid_out_whole() {
+        // Enough rows to be measured and written in parts on every core; the widest
+        // cell of each column in a different part.
+        let n = 5000;
+        let cell = |i: usize, c: usize| -> String {
+            let wide = i == (c + 1) * 997;
+            format!(
+                "{}{}",
+                "x".repeat(i % 7 + c),
+                if wide { "-wide-cell" } else { "" }
+            )
+        };
+        let rows: Vec<[String; 3]> = (0..n)
+            .map(|i| [cell(i, 0), cell(i, 1), cell(i, 2)])
+            .collect();
+        let mut widths = [0usize; 3];
+        for r in &rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.len());
+            }
+        }
+        let mut whole = String::new();
+        for r in &rows {
+            let line = format!(
+                "{:w0$}  {:w1$}  {}",
+                r[0],
+                r[1],
+                r[2],
+                w0 = widths[0],
+                w1 = widths[1]
+            );
+            whole.push_str(line.trim_end());
+            whole.push('\n');
+        }
+        assert_eq!(super::table(&rows), whole);
+        assert_eq!(super::table_by(n, |i| rows[i].each_ref()), whole);
+        assert_eq!(super::table_by(0, |i| rows[i].each_ref()), "");
     }
 
     #[test]

@@ -47,7 +47,13 @@ fn main() -> ExitCode {
                 eprintln!("zeroth: cannot write to stdout: {e}");
                 return ExitCode::from(4);
             }
-            ExitCode::from(report.exit_code)
+            let code = ExitCode::from(report.exit_code);
+            // A report holds nothing secret (it is printed, and shown by Debug), and
+            // can be large: `list` keeps 100,000 rows for its JSON. The process ends
+            // here, and the system takes its memory back at once; freeing it row by
+            // row would only cost time.
+            std::mem::forget(report);
+            code
         }
         Err(e) => {
             eprintln!("zeroth: {}", e.message());

@@ -57,6 +57,49 @@ pub struct StoreLock {
     wait: Duration,
 }
 
+/// The record files of a store as its directory listed them ([`Store::record_files`]).
+pub struct RecordFiles<'s> {
+    store: &'s Store,
+    dir: PathBuf,
+    /// The directory, open (none when the store has no `seals/`).
+    fd: Option<rustix::fd::OwnedFd>,
+    names: Vec<String>,
+}
+
+impl RecordFiles<'_> {
+    /// Reads each file on every core and hands it to `f` ([`Store::each_record_file`]).
+    pub fn read<R: Send>(
+        self,
+        f: impl Fn(&str, &[u8]) -> Result<R> + Sync,
+    ) -> Vec<std::result::Result<R, Error>> {
+        let RecordFiles {
+            store,
+            dir,
+            fd,
+            names,
+        } = self;
+        let Some(fd) = fd else {
+            return Vec::new();
+        };
+        let read = |buf: &mut Vec<u8>, n: String| {
+            store
+                .read_record_file(Some(rustix::fd::AsFd::as_fd(&fd)), &n, buf)
+                .map_err(|e| match e.kind() {
+                    // A name that is no seal's, or a file gone since the listing: the
+                    // store is not as listed, whatever was asked.
+                    Kind::Usage => StoreError::RecordFileUnreadable {
+                        path: dir.join(format!("{n}.json")),
+                        detail: e.message(),
+                    }
+                    .into(),
+                    _ => e,
+                })
+                .and_then(|()| f(&n, buf))
+        };
+        crate::cores::map_owned_with(names, Vec::new, read)
+    }
+}
+
 impl Store {
     /// Returns the error for a directory that holds no store.
     fn no_store(root: &Path) -> Error {
@@ -296,6 +339,13 @@ impl Store {
         &self,
         f: impl Fn(&str, &[u8]) -> Result<R> + Sync,
     ) -> Result<Vec<std::result::Result<R, Error>>> {
+        Ok(self.record_files()?.read(f))
+    }
+
+    /// The record files of the store, listed (their names, sorted) but not yet read:
+    /// [`RecordFiles::read`] reads them. `list` opens its cache while the directory is
+    /// listed.
+    pub fn record_files(&self) -> Result<RecordFiles<'_>> {
         let dir = self.root.join("seals");
         let fd = match rustix::fs::open(
             &dir,
@@ -306,7 +356,14 @@ impl Store {
             rustix::fs::Mode::empty(),
         ) {
             Ok(fd) => fd,
-            Err(rustix::io::Errno::NOENT) => return Ok(Vec::new()),
+            Err(rustix::io::Errno::NOENT) => {
+                return Ok(RecordFiles {
+                    store: self,
+                    dir,
+                    fd: None,
+                    names: Vec::new(),
+                });
+            }
             Err(e) => return Err(Error::io("open directory", &dir, nofollow_error(e))),
         };
         // The names straight from the directory's entries (one allocation each).
@@ -322,21 +379,12 @@ impl Store {
             }
         }
         names.sort_unstable();
-        let read = |buf: &mut Vec<u8>, n: String| {
-            self.read_record_file(Some(rustix::fd::AsFd::as_fd(&fd)), &n, buf)
-                .map_err(|e| match e.kind() {
-                    // A name that is no seal's, or a file gone since the listing: the
-                    // store is not as listed, whatever was asked.
-                    Kind::Usage => StoreError::RecordFileUnreadable {
-                        path: dir.join(format!("{n}.json")),
-                        detail: e.message(),
-                    }
-                    .into(),
-                    _ => e,
-                })
-                .and_then(|()| f(&n, buf))
-        };
-        Ok(crate::cores::map_owned_with(names, Vec::new, read))
+        Ok(RecordFiles {
+            store: self,
+            dir,
+            fd: Some(fd),
+            names,
+        })
     }
 
     /// Returns the path of the public key of `env`.
