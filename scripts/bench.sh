@@ -11,7 +11,8 @@
 # two years of use, signed by a software P-256 key that a trust file pins; `audit
 # verify`, `check` and `list` are given that trust file, as CI gives its own. Generate
 # is timed on an empty token and on one holding BENCH_TOKEN_KEYS other keys (default
-# 1000, examples/token_keys.rs). BENCH_BIG=1 adds `list` on a store of BENCH_BIG_SEALS
+# 1000, examples/token_keys.rs), and so is its floor: a search costs SoftHSM2 a read of
+# every object on the token, the floor's as zeroth's. BENCH_BIG=1 adds `list` on a store of BENCH_BIG_SEALS
 # seals (default 100000) with a log of BENCH_BIG_ENTRIES entries (default 10 per seal).
 #
 # The commands that read the whole store run BENCH_LOG_RUNS (audit verify, default 3)
@@ -105,6 +106,9 @@ for c in "${CUSTODIANS[@]}"; do SHARES+=("$WORK/shares/fixture.$c.share"); done
 # The realistic store, its trust file pinning the key that signed it.
 echo "==> writing a store of $STORE_SEALS seals and $LOG_ENTRIES log entries (examples/governance_store.rs)"
 quietly "$EXAMPLES/governance_store" "$WORK/real" "$STORE_SEALS" "$LOG_ENTRIES" "$WORK/real-trust.toml"
+# What was just written goes to disk before anything is timed: the kernel writing
+# back a store of 100,000 files while a command runs would be timed with it.
+sync
 REAL=("$BIN" --store "$WORK/real" --trust "$WORK/real-trust.toml")
 
 # ---- results ---------------------------------------------------------------
@@ -254,6 +258,12 @@ mkdir -m 700 "$WORK/floor"
 op_floor_generate() {
     "${FLOOR[@]}" empty "$WORK/pin" empty "$WORK/floor" generate
 }
+# The floor on the crowded token: what a search costs the module grows with the objects
+# on the token, for the floor's two searches (the signing key, the anchor) as for
+# zeroth's.
+op_floor_generate_crowded() {
+    "${FLOOR[@]}" crowded "$WORK/pin" crowded "$WORK/floor" generate
+}
 op_floor_unseal() {
     "${FLOOR[@]}" bench "$WORK/pin" bench "$WORK/floor" unseal "$STORE/seals/fixture.json" \
         "${SHARES[0]}" "${SHARES[2]}" "${SHARES[4]}"
@@ -293,6 +303,7 @@ GEN_CROWDED="generate 3-of-5, token with $TOKEN_KEYS keys"
 AUDIT="audit verify, $LOG_ENTRIES entries"
 AUDIT_EVERY="audit verify --every-signature"
 CHECK="check, $STORE_SEALS seals"
+FLOOR_CROWDED="floor: generate, token with $TOKEN_KEYS keys"
 LIST="list, $STORE_SEALS seals (warm)"
 LIST_BIG="list, $BIG_SEALS seals (warm)"
 
@@ -302,6 +313,7 @@ measure "$GEN_CROWDED" op_generate_crowded
 measure "unseal, 3 shares, --output -" op_unseal
 measure "drill, 5 shares" op_drill
 measure "floor: generate" op_floor_generate
+measure "$FLOOR_CROWDED" op_floor_generate_crowded
 measure "floor: unseal" op_floor_unseal
 measure "floor: drill" op_floor_drill
 MEASURE_RUNS=$LOG_RUNS MEASURE_RSS=1 measure "$AUDIT" op_audit_verify
@@ -316,6 +328,7 @@ MEASURE_RUNS=$STORE_RUNS measure "$LIST" op_list
 if [[ "$BIG" == 1 ]]; then
     echo "==> writing a store of $BIG_SEALS seals and $BIG_ENTRIES log entries (BENCH_BIG=1)"
     quietly "$EXAMPLES/governance_store" "$WORK/big" "$BIG_SEALS" "$BIG_ENTRIES" "$WORK/big-trust.toml"
+    sync
     MEASURE_RUNS=$STORE_RUNS measure "$LIST_BIG" op_list_big
 fi
 
@@ -323,6 +336,8 @@ report
 echo
 ratio "$GEN_CROWDED" "$GEN_EMPTY"
 ratio "$GEN_EMPTY" "floor: generate"
+ratio "$GEN_CROWDED" "$FLOOR_CROWDED"
+ratio "$FLOOR_CROWDED" "floor: generate"
 ratio "unseal, 3 shares, --output -" "floor: unseal"
 ratio "drill, 5 shares" "floor: drill"
 rate "$AUDIT" "$LOG_ENTRIES" "entries"
