@@ -16,8 +16,9 @@
 # seals (default 100000) with a log of BENCH_BIG_ENTRIES entries (default 10 per seal).
 #
 # The commands that read the whole store run BENCH_LOG_RUNS (audit verify, default 3)
-# and BENCH_STORE_RUNS (check, list; default 1) times after their warm-up: `list` twice
-# in all, the second run the steady state.
+# and BENCH_STORE_RUNS (check, list; default 3) times after their warm-up: the warm-up
+# `list` fills its cache, the timed runs are the steady state; the median of three, as
+# one run of a second can be moved by the machine alone.
 #
 # To add an operation: write a function that does one run (it may use $BENCH_RUN, the
 # run number, 0 for the warm-up, and should start its command with "${RUNNER[@]}" if
@@ -42,7 +43,7 @@ STORE_SEALS=$(count BENCH_STORE_SEALS "${BENCH_STORE_SEALS:-10000}")
 LOG_ENTRIES=$(count BENCH_LOG_ENTRIES "${BENCH_LOG_ENTRIES:-100000}")
 TOKEN_KEYS=$(count BENCH_TOKEN_KEYS "${BENCH_TOKEN_KEYS:-1000}")
 LOG_RUNS=$(count BENCH_LOG_RUNS "${BENCH_LOG_RUNS:-3}")
-STORE_RUNS=$(count BENCH_STORE_RUNS "${BENCH_STORE_RUNS:-1}")
+STORE_RUNS=$(count BENCH_STORE_RUNS "${BENCH_STORE_RUNS:-3}")
 BIG=${BENCH_BIG:-0}
 BIG_SEALS=$(count BENCH_BIG_SEALS "${BENCH_BIG_SEALS:-100000}")
 BIG_ENTRIES=$(count BENCH_BIG_ENTRIES "${BENCH_BIG_ENTRIES:-$((BIG_SEALS * 10))}")
