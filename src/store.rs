@@ -32,8 +32,8 @@ use crate::key::PublicKey;
 use crate::names::{NameKind, check};
 use crate::seal::SealRecord;
 
-// The configuration's types are zeroth-core's (`cargo build -p zeroth-core` reads a
-// store's config, and the fuzz targets build on the core alone).
+// The configuration's types are zeroth-core's, so that code built on the core alone
+// (the fuzz targets) reads a store's config with a TOML parser of its own.
 pub use zeroth_core::config::{Config, CustodianConfig, EnvConfig, Policy};
 
 /// The configuration format this zeroth writes and reads.

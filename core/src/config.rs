@@ -1,7 +1,8 @@
 //! `zeroth.toml`, the store's configuration: its environments (the module, token and
 //! signing key each is bound to), the thresholds of `check`, and what the store knows of
 //! custodians. The store (`zeroth`'s `store` module) reads and writes it; its types are
-//! here so the core alone reads a store's configuration.
+//! here so that code built on the core alone (the fuzz targets, an auditor's tool) reads
+//! a store's configuration with a TOML parser of its own (the core has none).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
