@@ -12,8 +12,9 @@
 # verify`, `check` and `list` are given that trust file, as CI gives its own. Generate
 # is timed on an empty token and on one holding BENCH_TOKEN_KEYS other keys (default
 # 1000, examples/token_keys.rs), and so is its floor: a search costs SoftHSM2 a read of
-# every object on the token, the floor's as zeroth's. BENCH_BIG=1 adds `list` on a store of BENCH_BIG_SEALS
-# seals (default 100000) with a log of BENCH_BIG_ENTRIES entries (default 10 per seal).
+# every object on the token, the floor's as zeroth's. BENCH_BIG=1 adds `list` on a
+# store of BENCH_BIG_SEALS seals (default 100000) with a log of BENCH_BIG_ENTRIES
+# entries (default 10 per seal).
 #
 # The commands that read the whole store run BENCH_LOG_RUNS (audit verify, default 3)
 # and BENCH_STORE_RUNS (check, list; default 3) times after their warm-up: the warm-up
