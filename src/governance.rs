@@ -175,20 +175,24 @@ struct SealLog {
 }
 
 impl LogView {
+    /// Where `seal` is in [`LogView::seals`], by bisection.
+    fn find(&self, seal: &str) -> Option<usize> {
+        self.seals
+            .binary_search_by(|(name, _)| name.as_str().cmp(seal))
+            .ok()
+    }
+
     /// Takes out what the log says of `seal` (an empty [`SealLog`] is left behind). Seals
     /// asked for in the order of their names are each found at or just after the one
     /// before; any other is looked up by bisection.
     fn take(&mut self, seal: &str) -> SealLog {
-        let at = self.seals[self.cursor.min(self.seals.len())..]
+        // The cursor is one past a found seal, so never past the end.
+        let at = self.seals[self.cursor..]
             .iter()
             .take(2)
             .position(|(name, _)| name == seal)
             .map(|i| self.cursor + i)
-            .or_else(|| {
-                self.seals
-                    .binary_search_by(|(name, _)| name.as_str().cmp(seal))
-                    .ok()
-            });
+            .or_else(|| self.find(seal));
         match at {
             Some(i) => {
                 self.cursor = i + 1;
@@ -200,10 +204,7 @@ impl LogView {
 
     /// What the log says of `seal`, left in place.
     fn get(&self, seal: &str) -> Option<&SealLog> {
-        self.seals
-            .binary_search_by(|(name, _)| name.as_str().cmp(seal))
-            .ok()
-            .map(|i| &self.seals[i].1)
+        self.find(seal).map(|i| &self.seals[i].1)
     }
 }
 

@@ -99,8 +99,8 @@ fn run<P: Send, S, R: Send>(
         let mut state = init();
         let mut done: Vec<(usize, Vec<R>)> = Vec::new();
         loop {
-            // The lock is held to take a part, not to work on it. A worker that
-            // panicked held it only between two parts: the queue is whole.
+            // The lock is held to take a part, not to work on it: a panic in `work`
+            // cannot poison it, and taking a part cannot panic.
             let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
             let Some((i, part)) = next else { break };
             done.push((i, work(&mut state, part)));
